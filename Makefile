@@ -1,0 +1,47 @@
+# make test   — venv, dependencies, the pinned Claude Code, system packages; then pytest
+# make demo   — the main job on the embedded local store, no Claude Code needed
+# make bench  — benchmarks (not part of make test)
+# make lint   — ruff
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLAUDE_VERSION := 2.1.330
+CLAUDE := .cache/claude-code/node_modules/.bin/claude
+
+.PHONY: test demo bench lint deps system-deps claude clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.deps: pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[mlflow,databricks,dev]'
+	touch $@
+
+deps: $(VENV)/.deps
+
+$(CLAUDE):
+	mkdir -p .cache/claude-code
+	cd .cache/claude-code && npm install --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code@$(CLAUDE_VERSION)
+
+claude: $(CLAUDE)
+
+# PostgreSQL (the self-hosted server tests) and Chromium (the UI test), from Debian.
+system-deps:
+	@sh tests/system-deps.sh
+
+test: deps claude system-deps
+	$(PY) -m pytest -q
+
+demo: deps
+	@sh tests/demo.sh $(PY)
+
+bench: deps claude
+	$(PY) tests/bench/run.py
+
+lint: deps
+	$(PY) -m ruff check traces.py tests
+
+clean:
+	rm -rf $(VENV) .cache tests/bench/.cache

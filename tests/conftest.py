@@ -1,0 +1,66 @@
+"""Shared test setup: every test runs in its own HOME and TRACES_HOME, never the real ones."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+sys.path[:0] = [str(ROOT), str(TESTS)]
+
+import traces  # noqa: E402
+from servers_fixtures import *  # noqa: E402,F401,F403
+
+FIXTURES = TESTS / "fixtures"
+RECORDED = FIXTURES / "cc-2.1.330"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """A private HOME, TRACES_HOME and git identity; no MLflow or Claude settings leak in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for key in list(os.environ):
+        if key.startswith(("MLFLOW_", "CLAUDETRACING_", "DATABRICKS_", "CLAUDE_", "XDG_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TRACES_HOME", str(tmp_path / "traces-home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
+    return home
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git repository with one commit and an origin remote; the current directory."""
+    path = tmp_path / "widgets"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    git(path, "remote", "add", "origin", "git@github.com:acme/widgets.git")
+    (path / "README.md").write_text("widgets\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "first")
+    monkeypatch.chdir(path)
+    return path
+
+
+def read_settings(repo_path, local=False):
+    name = "settings.local.json" if local else "settings.json"
+    return json.loads((Path(repo_path) / ".claude" / name).read_text())
+
+
+def traces_cli(*args, input=None, env=None, cwd=None):
+    """Run traces as a separate process, the way Claude Code and users do."""
+    return subprocess.run([sys.executable, str(ROOT / "traces.py"), *args], input=input, env=env,
+                          cwd=cwd, capture_output=True, text=isinstance(input, str) or input is None)

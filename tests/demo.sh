@@ -1,0 +1,25 @@
+#!/bin/sh
+# make demo: the main job on the embedded local store, no Claude Code and no server needed.
+# A throwaway repository is wired with `traces init --local`, a session recorded from the real
+# Claude Code 2.1.330 is imported as if its hooks had fired, and `traces search` shows it.
+set -e
+PY=${1:-python3}
+case "$PY" in */*) PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")";; esac
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEMO=$(mktemp -d "${TMPDIR:-/tmp}/traces-demo.XXXXXX")
+export TRACES_HOME="$DEMO/traces-home"
+traces() { "$PY" "$ROOT/traces.py" "$@"; }
+
+mkdir "$DEMO/widgets" && cd "$DEMO/widgets"
+git init -q -b main && git remote add origin git@github.com:acme/widgets.git
+git -c user.name=Demo -c user.email=demo@example.com commit -q --allow-empty -m "first"
+
+echo "\$ traces init --local --yes"; traces init --local --yes
+echo; echo "\$ traces status"; traces status
+FIXTURE="$ROOT/tests/fixtures/cc-2.1.330/main"
+if [ -d "$FIXTURE" ]; then
+    echo; echo "\$ traces import <a session recorded from Claude Code 2.1.330>"
+    traces import "$FIXTURE"
+    echo; echo "\$ traces search"; traces search
+fi
+echo; echo "(demo files in $DEMO; the local store is $TRACES_HOME/mlflow.db)"

@@ -1,0 +1,199 @@
+"""The hook, the spool and the worker: never block Claude, never lose or duplicate a turn."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, traces_cli
+from transcripts import Transcript
+
+import traces
+
+
+def store_uri():
+    return "sqlite:///" + os.path.join(os.environ["TRACES_HOME"], "mlflow.db")
+
+
+def env_for_store(experiment="acme/widgets"):
+    return {"MLFLOW_TRACKING_URI": store_uri(), "MLFLOW_EXPERIMENT_NAME": experiment}
+
+
+def stored_traces(experiment="acme/widgets"):
+    import mlflow
+    client = mlflow.MlflowClient(store_uri())
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return client.search_traces(locations=[found.experiment_id], max_results=500)
+
+
+def session_file(turns=2, session="sess-w-1"):
+    t = Transcript(session=session)
+    for i in range(turns):
+        t.prompt(f"task {i}")
+        tool = t.tool("Write", {"file_path": f"/work/project/f{i}.py", "content": "x"})
+        t.result(tool, "ok")
+        t.text(f"done {i}")
+    return t
+
+
+def stop_input(path, session="sess-w-1", message="done 1", event="Stop"):
+    return {"session_id": session, "transcript_path": str(path), "cwd": "/work/project", "hook_event_name": event,
+            "stop_hook_active": False, "last_assistant_message": message, "permission_mode": "default"}
+
+
+def projects():
+    return os.path.join(os.environ["HOME"], ".claude", "projects")
+
+
+# --- the hook -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stdin", [b"", b"garbage", b"[]", b"null", b'{"hook_event_name": "Stop"}',
+                                   b'{"hookEventName": "postToolUse", "sessionId": "copilot"}',
+                                   b'{"session_id": "../../etc", "hook_event_name": "Stop"}', b"\xff\xfe"])
+def test_hook_ignores_what_is_not_claude_code(stdin):
+    done = traces_cli("hook", input=stdin, env=dict(os.environ))
+    assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
+    assert traces.pending_jobs() == []
+
+
+def test_hook_exits_zero_even_with_arguments_and_unwritable_home(tmp_path):
+    home = tmp_path / "locked"
+    home.mkdir()
+    home.chmod(0o500)
+    env = {**os.environ, "TRACES_HOME": str(home / "inner")}
+    if os.geteuid() == 0:
+        env["TRACES_HOME"] = "/proc/traces-cannot-live-here"
+    done = traces_cli("hook", "--bogus", input=json.dumps(stop_input("/x.jsonl")).encode(), env=env)
+    assert done.returncode == 0 and done.stdout == b""
+
+
+def test_hook_writes_a_private_durable_job_without_importing_mlflow(tmp_path):
+    code = ("import sys, io, traces; sys.stdin = io.TextIOWrapper(io.BytesIO(sys.argv[1].encode()));"
+            "traces.start_worker = lambda: None; rc = traces.main(['hook']);"
+            "print(rc, 'mlflow' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_EXPERIMENT_NAME": "acme/widgets",
+           "MLFLOW_TRACKING_TOKEN": "tok", "UNRELATED_SECRET": "x"}
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(stop_input("/p/s.jsonl"))], env=env,
+                          capture_output=True, text=True)
+    assert done.stdout.split() == ["0", "False"]
+    [job_path] = traces.pending_jobs()
+    assert stat.S_IMODE(os.stat(job_path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(job_path)).st_mode) == 0o700
+    job = json.load(open(job_path))
+    assert job["session_id"] == "sess-w-1" and job["last_assistant_message"] == "done 1"
+    assert job["env"]["MLFLOW_EXPERIMENT_NAME"] == "acme/widgets" and "UNRELATED_SECRET" not in job["env"]
+
+
+def test_hook_starts_a_detached_worker_that_uploads(tmp_path):
+    path = session_file().write(projects())
+    env = {**os.environ, **env_for_store()}
+    done = traces_cli("hook", input=json.dumps(stop_input(path)).encode(), env=env)
+    assert done.returncode == 0 and done.stdout == b""
+    deadline = time.time() + 60
+    while time.time() < deadline and (traces.pending_jobs() or len(stored_traces()) < 2):
+        time.sleep(0.5)
+    assert len(stored_traces()) == 2
+    assert not os.path.exists(os.path.join(ROOT, "mlruns")) and not os.path.exists("mlruns")
+    log = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+    assert "uploaded 2 turn(s)" in log and "task 0" not in log and "done 1" not in log
+
+
+# --- the worker -----------------------------------------------------------------------------
+
+def test_upload_is_idempotent_even_without_the_checkpoint(tmp_path):
+    path = session_file(turns=3).write(projects())
+    uploader = traces.Uploader(env_for_store())
+    assert traces.trace_session("sess-w-1", path, uploader, final=True) == 3
+    assert traces.trace_session("sess-w-1", path, uploader, final=True) == 0
+    os.remove(traces.state_path("sess-w-1"))
+    assert traces.trace_session("sess-w-1", path, uploader, final=True) == 0
+    found = stored_traces()
+    assert len(found) == 3
+    assert sorted(t.info.request_preview for t in found) == ["task 0", "task 1", "task 2"]
+
+
+def test_a_partial_trace_left_by_a_killed_worker_is_removed(tmp_path):
+    path = session_file(turns=1).write(projects())
+    uploader = traces.Uploader(env_for_store())
+    import mlflow
+    root = mlflow.start_span_no_context("claude_code_conversation", experiment_id=uploader.experiment())
+    root.end()
+    partial = root.trace_id
+    traces.save_state("sess-w-1", {"transcript": path, "offset": 0, "done": [],
+                                   "inflight": {"turn": "sess-w-1:x", "trace": partial}})
+    assert traces.trace_session("sess-w-1", path, uploader, final=True) == 1
+    ids = [t.info.trace_id for t in stored_traces()]
+    assert partial not in ids and len(ids) == 1
+
+
+def test_the_last_turn_waits_for_claude_to_stop(tmp_path):
+    t = Transcript(session="sess-w-2")
+    t.prompt("first")
+    t.text("one")
+    t.prompt("second")
+    tool = t.tool("Bash", {"command": "make"})          # Claude is still working on this
+    path = t.write(projects())
+    uploader = traces.Uploader(env_for_store())
+    assert traces.trace_session("sess-w-2", path, uploader) == 1
+    t.result(tool, "built")
+    t.text("two")
+    t.write(projects())
+    assert traces.trace_session("sess-w-2", path, uploader) == 1
+    assert sorted(x.info.response_preview for x in stored_traces()) == ["one", "two"]
+
+
+def test_stop_waits_for_a_lagging_transcript(tmp_path, monkeypatch):
+    """The Stop hook can fire before the last lines are written; the worker waits a little."""
+    monkeypatch.setattr(traces, "STOP_CATCH_UP_SECONDS", 5)
+    t = Transcript(session="sess-w-3")
+    t.prompt("first")
+    path = t.write(projects())
+    import threading
+
+    def late_writer():
+        time.sleep(1)
+        t.text("late answer")
+        t.write(projects())
+    threading.Thread(target=late_writer).start()
+    uploader = traces.Uploader(env_for_store())
+    job = {**stop_input(path, "sess-w-3", "late answer"), "time": time.time()}
+    assert traces.trace_session("sess-w-3", path, uploader, stops=[job]) == 1
+
+
+def test_sync_refuses_transcripts_outside_claude_projects(tmp_path, capsys):
+    secret = tmp_path / "shadow.jsonl"
+    session_file().write(str(tmp_path))
+    os.replace(next((tmp_path / "-work-project").glob("*.jsonl")), secret)
+    traces.write_job({**stop_input(secret), "env": env_for_store(), "time": time.time()})
+    assert traces.main(["sync", "--wait", "5"]) == 0
+    assert stored_traces() == []
+    assert "refused a transcript outside" in open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+
+
+def test_backend_down_keeps_the_job_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    path = session_file().write(projects())
+    env = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "MLFLOW_EXPERIMENT_NAME": "acme/widgets"}
+    traces.write_job({**stop_input(path), "env": env, "time": time.time()})
+    assert traces.main(["sync", "--wait", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: 1 job(s) are still waiting") and "127.0.0.1:9" in err
+    assert len(traces.pending_jobs()) == 1
+    assert "ERROR" in traces.repo_status(os.getcwd(), check_hook=False)["last_error"]
+
+
+def test_session_end_uploads_an_interrupted_last_turn(tmp_path):
+    t = Transcript(session="sess-w-4")
+    t.prompt("first")
+    tool = t.tool("Bash", {"command": "sleep 999"})
+    path = t.write(projects())
+    traces.write_job({**stop_input(path, "sess-w-4", event="SessionEnd"), "env": env_for_store(), "time": time.time()})
+    assert traces.main(["sync", "--wait", "30"]) == 0
+    [trace] = stored_traces()
+    assert trace.info.request_preview == "first" and tool
+    assert traces.pending_jobs() == []

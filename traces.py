@@ -1,0 +1,1896 @@
+#!/usr/bin/env python3
+"""traces: MLflow tracing for Claude Code sessions.
+
+Every Claude Code turn (one prompt and everything Claude did until it stopped) becomes one
+MLflow trace: the prompt and the answer, a span per model call with its tokens and cost, a
+span per tool call with its input and result, subagents nested under the call that
+launched them, and tags for the git commit and branch, the files changed, tokens and cost.
+
+    traces init        wire this repository once (Claude Code hooks, the MLflow experiment)
+    traces status      what is wired, where traces go, what is waiting to be uploaded
+    traces search      read traces back: summary, json, context (for an LLM), tools
+    traces report      tokens and dollars by day, session, model, branch or user
+    traces ui          the MLflow UI for the local store
+
+How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
+small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
+builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
+Nothing the backend does can slow Claude down or lose a turn.
+
+This file is the whole program. It needs only the standard library for everything that does
+not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
+reading traces need `pip install 'claudetracing[mlflow]'` (or `[databricks]`). Install it
+(`pip install claudetracing`, `uvx claudetracing init`) or copy it into a repository and run
+`python3 traces.py init`.
+"""
+
+__version__ = "0.7.0"
+
+import json
+import os
+import sys
+import time
+
+# The hook runs at the end of every Claude turn, so heavy modules (re, subprocess, shutil,
+# argparse, mlflow) are imported inside the functions that need them.
+
+###############################################################################
+# Constants
+###############################################################################
+
+SETTINGS_FILE = os.path.join(".claude", "settings.json")
+LOCAL_SETTINGS_FILE = os.path.join(".claude", "settings.local.json")
+HOOK_EVENTS = ("Stop", "SubagentStop", "SessionEnd")
+
+# One committed command for every teammate. CLAUDETRACING_HOOK says how a checkout reaches
+# traces when `traces` is not on PATH (a vendored copy, a venv, uvx); `|| true` keeps a
+# teammate who has not installed traces free of hook errors.
+HOOK_COMMAND = 'eval "${CLAUDETRACING_HOOK:-traces hook}" || true'
+# Hook commands written by older tools; init replaces them, disable removes them.
+RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks")
+
+ENV_URI = "MLFLOW_TRACKING_URI"
+ENV_EXPERIMENT = "MLFLOW_EXPERIMENT_NAME"
+ENV_EXPERIMENT_ID = "MLFLOW_EXPERIMENT_ID"
+ENV_TOKEN = "MLFLOW_TRACKING_TOKEN"
+ENV_USERNAME = "MLFLOW_TRACKING_USERNAME"
+ENV_PASSWORD = "MLFLOW_TRACKING_PASSWORD"
+ENV_HOOK = "CLAUDETRACING_HOOK"
+ENV_ENRICHMENTS = "CLAUDETRACING_ENRICHMENTS"
+ENV_REDACT = "CLAUDETRACING_REDACT"
+ENV_REDACT_PATTERNS = "CLAUDETRACING_REDACT_PATTERNS"
+ENV_MAX_PAYLOAD = "CLAUDETRACING_MAX_PAYLOAD"
+ENV_PYTHON = "CLAUDETRACING_PYTHON"
+ENV_HOME = "TRACES_HOME"
+ENV_PROBE = "CLAUDETRACING_PROBE"
+
+# The settings env keys that belong to us: init writes them, disable removes them.
+OUR_ENV_KEYS = (
+    ENV_URI, ENV_EXPERIMENT, ENV_EXPERIMENT_ID, ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD,
+    ENV_HOOK, ENV_ENRICHMENTS, ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD, ENV_PYTHON,
+    ENV_HOME,
+)
+# What a job carries from the hook's environment to the worker, which may run later from a
+# terminal (`traces sync`) where Claude Code's settings env is not set.
+JOB_ENV_KEYS = OUR_ENV_KEYS + (
+    "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_FILE", "HOME", "CLAUDE_CONFIG_DIR",
+)
+
+# Trace tags of our own (enrichment tags are listed in the registry below).
+TAG_TURN = "claudetracing.turn_id"
+TAG_TOOLS = "claudetracing.tools"
+TAG_TOOL_ERRORS = "claudetracing.tool_errors"
+TAG_VERSION = "claudetracing.version"
+ROOT_SPAN = "claude_code_conversation"
+
+DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
+TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
+STOP_CATCH_UP_SECONDS = 10         # how long the worker waits for a lagging transcript
+RETRY_FOR_SECONDS = 15 * 60        # a worker retries a failing backend this long, then exits
+
+###############################################################################
+# Errors, paths, log
+###############################################################################
+
+
+class TracesError(Exception):
+    """A failure the user can act on: the CLI prints `Error: <message>` and exits 1."""
+
+
+def traces_home():
+    """Where the local store, the spool, checkpoints and the log live."""
+    if os.environ.get(ENV_HOME):
+        return os.path.abspath(os.path.expanduser(os.environ[ENV_HOME]))
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "claudetracing")
+
+
+def private_dir(*parts):
+    """Create (if needed) a folder only the user can read: it holds transcripts' content."""
+    path = os.path.join(*parts)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def write_atomic(path, data, mode=0o600):
+    """Write bytes to path through a temp file and a rename, so readers never see half."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def read_json_file(path, default=None):
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return default
+
+
+def log(message):
+    """Append one line to TRACES_HOME/traces.log. Never pass transcript content here."""
+    try:
+        home = private_dir(traces_home())
+        path = os.path.join(home, "traces.log")
+        if os.path.exists(path) and os.path.getsize(path) > 1_000_000:
+            os.replace(path, path + ".1")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        os.write(fd, f"{stamp} [{os.getpid()}] {message}\n".encode())
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def claude_projects_dir():
+    config = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return os.path.join(config, "projects")
+
+
+def project_folder(cwd):
+    """Claude Code's transcript folder for a working directory."""
+    import re
+    return os.path.join(claude_projects_dir(), re.sub(r"[^A-Za-z0-9]", "-", cwd))
+
+
+def run(argv, cwd=None, timeout=10):
+    """Run a small command and return its stripped stdout, or None when it fails."""
+    import subprocess
+    try:
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def repo_root(path):
+    return run(["git", "rev-parse", "--show-toplevel"], cwd=path) or os.path.abspath(path)
+
+
+###############################################################################
+# Claude Code settings files
+###############################################################################
+
+
+def load_settings(path):
+    """Return (data, text) of a settings file, ({}, None) if it does not exist.
+
+    Anything we could not rewrite without losing what is in it is refused before we touch it.
+    """
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    unchanged = "fix it and run this again; the file was not changed"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TracesError(f"{path} is not UTF-8 text; {unchanged}") from None
+    if not text.strip():
+        return {}, text
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        where = f" at line {e.lineno} column {e.colno}" if hasattr(e, "lineno") else ""
+        raise TracesError(f"{path} is not valid JSON ({getattr(e, 'msg', e)}{where}); {unchanged}") from None
+    problem = settings_problem(data)
+    if problem:
+        raise TracesError(f"{path}: {problem}; {unchanged}")
+    return data, text
+
+
+def settings_problem(data):
+    if not isinstance(data, dict):
+        return "the top level is not a JSON object"
+    for key in ("env", "environment", "hooks"):
+        if key in data and not isinstance(data[key], dict):
+            return f'"{key}" is not an object'
+    for event, groups in data.get("hooks", {}).items():
+        if not isinstance(groups, list):
+            return f'"hooks.{event}" is not an array'
+        for group in groups:
+            if not isinstance(group, dict) or not isinstance(group.get("hooks", []), list):
+                return f'"hooks.{event}" holds an entry that is not a hook group'
+    return None
+
+
+def save_settings(path, data, old_data, old_text, mode=0o644):
+    """Write data if it differs from what the file held; keep the file's indentation."""
+    if old_text is not None and data == old_data:
+        return False
+    indent = 2
+    for line in (old_text or "").splitlines()[1:]:
+        stripped = line.lstrip(" ")
+        if stripped and len(stripped) < len(line):
+            indent = len(line) - len(stripped)
+            break
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if old_text is not None:
+        mode = os.stat(path).st_mode & 0o777
+    write_atomic(path, (json.dumps(data, indent=indent, ensure_ascii=False) + "\n").encode(), mode)
+    return True
+
+
+def settings_env(data):
+    env = dict(data.get("environment") or {})
+    env.update(data.get("env") or {})
+    return {k: v for k, v in env.items() if isinstance(v, str)}
+
+
+def is_our_hook(command):
+    if not isinstance(command, str):
+        return False
+    return ENV_HOOK in command or any(m in command for m in RETIRED_HOOK_MARKERS) or (
+        ("traces" in command or "claudetracing" in command) and command.rstrip().endswith(("hook", "hook || true")))
+
+
+def remove_our_hooks(data):
+    """Drop our hook commands; a group or event emptied by that goes too."""
+    hooks = data.get("hooks")
+    if not isinstance(hooks, dict):
+        return
+    for event in list(hooks):
+        kept_groups = []
+        for group in hooks[event]:
+            entries = group.get("hooks", [])
+            kept = [h for h in entries if not (isinstance(h, dict) and is_our_hook(h.get("command")))]
+            if len(kept) == len(entries):
+                kept_groups.append(group)
+            elif kept:
+                kept_groups.append({**group, "hooks": kept})
+        if kept_groups:
+            hooks[event] = kept_groups
+        elif hooks[event]:
+            del hooks[event]
+    if not hooks and "hooks" in data:
+        del data["hooks"]
+
+
+def has_current_hooks(data):
+    hooks = data.get("hooks") or {}
+    for event in HOOK_EVENTS:
+        commands = [h.get("command") for g in hooks.get(event, []) for h in g.get("hooks", []) if isinstance(h, dict)]
+        ours = [c for c in commands if is_our_hook(c)]
+        if ours != [HOOK_COMMAND]:
+            return False
+    return True
+
+
+def add_our_hooks(data):
+    """Make sure each event runs HOOK_COMMAND exactly once, keeping every other hook."""
+    if has_current_hooks(data):
+        return
+    remove_our_hooks(data)
+    hooks = data.setdefault("hooks", {})
+    for event in HOOK_EVENTS:
+        hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": HOOK_COMMAND}]})
+
+
+def migrate_environment(data):
+    """Older tools wrote `environment`, which Claude Code ignores: fold it into `env` in place."""
+    if "environment" not in data:
+        return
+    legacy = data["environment"]
+    if "env" in data:
+        data["env"] = {**legacy, **data["env"]}
+        del data["environment"]
+        return
+    rebuilt = {("env" if k == "environment" else k): v for k, v in data.items()}
+    data.clear()
+    data.update(rebuilt)
+
+
+def update_env(data, values):
+    """Set (value) or remove (None) env keys, keeping the others in place and order."""
+    env = data.get("env")
+    if env is None:
+        if not any(v is not None for v in values.values()):
+            return
+        env = data["env"] = {}
+    for key, value in values.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    if not env:
+        del data["env"]
+
+
+###############################################################################
+# Enrichments: the registry (what each adds); the values are computed per turn below
+###############################################################################
+
+ENRICHMENTS = {}
+
+
+def enrichment(name, description, tags):
+    """Register an enrichment; the function computes its tags for one turn."""
+    def register(fn):
+        ENRICHMENTS[name] = {"name": name, "description": description, "tags": tags, "compute": fn}
+        return fn
+    return register
+
+
+def enabled_enrichments(env):
+    value = env.get(ENV_ENRICHMENTS)
+    if value is None:
+        return list(ENRICHMENTS)
+    return [n for n in (p.strip() for p in value.split(",")) if n in ENRICHMENTS]
+
+
+@enrichment("git", "the commit, branch and repository the turn ran on",
+            ["git.commit_id", "git.branch", "git.remote_url", "git.repo_name"])
+def enrich_git(turn, context):
+    cwd = context.get("cwd") or ""
+    if not os.path.isdir(cwd):
+        return {}
+    tags = {}
+    # The commit HEAD had when the turn ended, so an import of old sessions is right too.
+    commit = run(["git", "rev-list", "-1", f"--before=@{int(turn['end'])}", "HEAD"], cwd=cwd)
+    commit = commit or run(["git", "rev-parse", "HEAD"], cwd=cwd)
+    if commit:
+        tags["git.commit_id"] = commit
+    branch = turn.get("git_branch") or run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=cwd)
+    if branch:
+        tags["git.branch"] = branch
+    remote = run(["git", "remote", "get-url", "origin"], cwd=cwd)
+    if remote:
+        tags["git.remote_url"] = strip_credentials(remote)
+        name = repo_name_from_remote(remote)
+        if name:
+            tags["git.repo_name"] = name
+    return tags
+
+
+@enrichment("files", "repository-relative paths Claude wrote or edited in the turn, subagents included",
+            ["files.modified", "files.count"])
+def enrich_files(turn, context):
+    root = context.get("root") or context.get("cwd") or ""
+    paths = []
+    for path in turn["files"]:
+        rel = os.path.relpath(path, root) if root and os.path.isabs(path) else path
+        if rel.startswith(".." + os.sep) and os.path.isabs(path):
+            rel = path
+        if rel not in paths:
+            paths.append(rel)
+    return {"files.modified": fit_json_list(paths, TAG_VALUE_LIMIT), "files.count": str(len(paths))}
+
+
+@enrichment("tokens", "tokens of the turn, subagents included",
+            ["tokens.input", "tokens.output", "tokens.cache_read", "tokens.cache_creation", "tokens.total"])
+def enrich_tokens(turn, context):
+    usage = turn["usage"]
+    return {f"tokens.{k}": str(usage[k]) for k in ("input", "output", "cache_read", "cache_creation", "total")}
+
+
+@enrichment("cost", "the turn's cost in USD (omitted for a model without a known price)", ["cost.usd"])
+def enrich_cost(turn, context):
+    return {} if turn["cost"] is None else {"cost.usd": f"{turn['cost']:.6f}"}
+
+
+def fit_json_list(items, limit):
+    """A JSON list that fits in limit characters, the rest counted by a `+N more` entry."""
+    for keep in range(len(items), -1, -1):
+        shown = items[:keep] + ([f"+{len(items) - keep} more"] if keep < len(items) else [])
+        text = json.dumps(shown, ensure_ascii=False)
+        if len(text) <= limit:
+            return text
+    return "[]"
+
+
+def strip_credentials(url):
+    import re
+    return re.sub(r"(?<=://)[^/@\s]+@", "", url)
+
+
+def repo_name_from_remote(url):
+    """`org/repo` from git@host:org/repo.git, https://host/org/repo(.git), ssh://..."""
+    import re
+    match = re.search(r"[:/]([^/:\s]+/[^/\s]+?)(?:\.git)?/?$", strip_credentials(url))
+    return match.group(1) if match else None
+
+#@@REDACTION-BEGIN@@
+REDACTIONS = []
+
+
+def redact_value(value, extra=()):
+    return value
+
+
+def compile_patterns(patterns):
+    import re
+    return [re.compile(p) for p in patterns]
+#@@REDACTION-END@@
+
+###############################################################################
+# Transcript reading: JSONL lines with their byte offsets
+###############################################################################
+
+# Big lines that carry nothing a trace shows (request copies, prompt snapshots, skill
+# listings: most of a transcript's bytes) are recognised by their opening bytes and skipped
+# without parsing. Claude Code writes `type` first for the former and `attachment` as the
+# third key for the latter; a line that only mentions these names further in is parsed.
+SKIPPED_OPENINGS = tuple(b'{"type":"%s"' % t for t in (
+    b"api-request-blob", b"api-request-shape", b"api-request", b"atis-latch", b"file-history-snapshot",
+))
+ATTACHMENT_MARK = b',"attachment":{"type":'
+
+
+def read_lines(path, offset=0, final=False):
+    """Parse a transcript from a byte offset.
+
+    Returns (records, end, bad): records are (offset, dict) for JSON-object lines; end is the
+    offset just past the last line consumed; bad counts lines that are not JSON objects. A
+    last line without its newline is still being written: it is left for the next read,
+    unless the session is over (final), when it is read if it parses.
+    """
+    records, bad = [], 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        pos = offset
+        for line in f:
+            start, pos = pos, pos + len(line)
+            if not line.endswith(b"\n"):
+                if not final:
+                    return records, start, bad
+            if line.startswith(SKIPPED_OPENINGS) or ATTACHMENT_MARK in line[:120] or not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(record, dict):
+                records.append((start, record))
+            else:
+                bad += 1
+    return records, pos, bad
+
+
+def parse_time(value, default=0.0):
+    """Seconds since the epoch from Claude Code's ISO timestamps (`...Z`)."""
+    if not isinstance(value, str):
+        return default
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
+
+
+###############################################################################
+# Turns and usage: one real prompt and everything until Claude stopped
+###############################################################################
+
+AGENT_TOOLS = ("Agent", "Task")
+FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
+# User lines that Claude Code writes itself: command plumbing and notifications, not prompts.
+NOT_PROMPT_OPENINGS = ("<local-command-", "<command-name>", "<command-message>", "<task-notification>",
+                       "<bash-stdout>", "<bash-input>", "Caveat: The messages below")
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
+END_REASONS = ("end_turn", "stop_sequence", "max_tokens", "refusal")
+
+
+def message_content(record):
+    message = record.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def text_of(blocks):
+    return "\n".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
+
+
+def is_prompt(record):
+    """A turn starts at a user line a person wrote: not a tool result, summary or notification."""
+    if record.get("type") != "user" or record.get("isMeta") or record.get("isCompactSummary") \
+            or record.get("isSidechain") or record.get("toolUseResult") is not None:
+        return False
+    origin = record.get("origin")
+    if isinstance(origin, dict) and origin.get("kind") not in (None, "user", "human"):
+        return False
+    blocks = message_content(record)
+    if not blocks or any(b.get("type") == "tool_result" for b in blocks):
+        return False
+    text = text_of(blocks).lstrip()
+    return not text.startswith(NOT_PROMPT_OPENINGS)
+
+
+def split_turns(records):
+    """Group (offset, record) pairs into turns; lines before the first prompt are dropped."""
+    turns = []
+    for offset, record in records:
+        if is_prompt(record):
+            turns.append({"offset": offset, "records": [record]})
+        elif turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def usage_of(raw):
+    """Anthropic usage → our token counts; cache writes split by TTL when Claude Code says."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(value):
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    usage = {"input": count(raw.get("input_tokens")), "output": count(raw.get("output_tokens")),
+             "cache_read": count(raw.get("cache_read_input_tokens")),
+             "cache_creation": count(raw.get("cache_creation_input_tokens"))}
+    split = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
+    usage["cache_creation_1h"] = min(count(split.get("ephemeral_1h_input_tokens")), usage["cache_creation"])
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def add_usage(total, usage):
+    for key, value in usage.items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
+def empty_usage():
+    return dict.fromkeys(TOKEN_KINDS + ("cache_creation_1h", "total"), 0)
+
+
+# USD per million tokens: input, output, cache read, cache write (5 min), cache write (1 h).
+# Read off Claude Code 2.1.330's own cost ledger; an unknown model gets no cost at all.
+PRICES = {}
+
+
+def price_for(model):
+    if not isinstance(model, str):
+        return None
+    for prefix, price in PRICES.items():
+        if model.startswith(prefix):
+            return price
+    return None
+
+
+def cost_of(model, usage):
+    price = price_for(model)
+    if price is None:
+        return None
+    write_5m = usage["cache_creation"] - usage["cache_creation_1h"]
+    return (usage["input"] * price[0] + usage["output"] * price[1] + usage["cache_read"] * price[2]
+            + write_5m * price[3] + usage["cache_creation_1h"] * price[4]) / 1_000_000
+
+
+def analyse(records, start, agents=None, depth=0):
+    """The steps of one turn (or one subagent run) in time order.
+
+    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
+    model calls, subagents included, each API response once), cost (None when a model has
+    no known price), models, files, tool counts and errors, and `waiting` (background agents
+    that have not finished yet).
+    """
+    calls, tools, steps = {}, {}, []
+    inputs, answer, last_time = [], "", start
+    finished_agents = set()
+    meta = {}
+    for record in records:
+        kind = record.get("type")
+        when = parse_time(record.get("timestamp"), last_time)
+        for key, field in (("git_branch", "gitBranch"), ("cwd", "cwd"), ("version", "version")):
+            if isinstance(record.get(field), str) and record[field]:
+                meta[key] = record[field]
+        if kind == "assistant":
+            message = record.get("message") if isinstance(record.get("message"), dict) else {}
+            blocks = message_content(record)
+            model = message.get("model")
+            key = message.get("id") or record.get("uuid") or id(record)
+            call = calls.get(key)
+            if call is None and model != "<synthetic>":
+                call = calls[key] = {"kind": "llm", "model": model, "start": last_time, "end": when,
+                                     "inputs": inputs, "content": [], "usage": usage_of(message.get("usage"))}
+                steps.append(call)
+                inputs = []
+            if call is not None:
+                # Each content block is its own line repeating the response's usage: keep one.
+                call["end"] = max(call["end"], when)
+                call["content"].extend(blocks)
+                if message.get("usage"):
+                    call["usage"] = usage_of(message["usage"])
+                call["stop_reason"] = message.get("stop_reason")
+            for block in blocks:
+                if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
+                    tool = {"kind": "tool", "id": block["id"], "name": str(block.get("name") or "?"),
+                            "input": block.get("input"), "start": when, "end": None, "result": None,
+                            "error": False}
+                    tools[block["id"]] = tool
+                    steps.append(tool)
+            text = text_of(blocks)
+            if text:
+                answer = text
+        elif kind == "user":
+            blocks = message_content(record)
+            if "<task-notification>" in text_of(blocks)[:200]:
+                finished_agents.update(notification_ids(text_of(blocks)))
+            for block in blocks:
+                tool = tools.get(block.get("tool_use_id")) if block.get("type") == "tool_result" else None
+                if tool is not None:
+                    tool["end"] = when
+                    tool["result"] = block.get("content")
+                    tool["error"] = block.get("is_error") is True
+                    if isinstance(record.get("toolUseResult"), dict):
+                        tool["meta"] = record["toolUseResult"]
+            if blocks and record is not records[0]:
+                inputs.append({"role": "user", "content": blocks})
+        elif kind == "queue-operation":
+            content = record.get("content")
+            if isinstance(content, str) and "<task-notification>" in content:
+                finished_agents.update(notification_ids(content))
+                inputs.append({"role": "user", "content": content})
+        last_time = max(last_time, when)
+
+    # Claude has stopped when its last response ended the turn and nothing came after it.
+    llm_steps = [s for s in steps if s["kind"] == "llm"]
+    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
+        and all(t["end"] is not None for t in tools.values())
+    turn = {"prompt": text_of(message_content(records[0])) if records else "", "answer": answer,
+            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [], "ended": ended}
+    usage, cost, models = empty_usage(), 0.0, []
+    files, tool_counts, tool_errors = [], {}, 0
+    for step in steps:
+        if step["kind"] == "llm":
+            add_usage(usage, step["usage"])
+            step_cost = cost_of(step["model"], step["usage"])
+            step["cost"] = step_cost
+            cost = None if cost is None or step_cost is None else cost + step_cost
+            if step["model"] and step["model"] not in models:
+                models.append(step["model"])
+            continue
+        step["end"] = step["end"] or last_time
+        tool_counts[step["name"]] = tool_counts.get(step["name"], 0) + 1
+        tool_errors += step["error"]
+        tool_input = step["input"] if isinstance(step["input"], dict) else {}
+        if step["name"] in FILE_TOOLS:
+            path = tool_input.get("file_path") or tool_input.get("notebook_path")
+            if isinstance(path, str) and path not in files:
+                files.append(path)
+        if step["name"] in AGENT_TOOLS and agents is not None and depth < 3:
+            run = agents.find(step, finished_agents)
+            if run is not None:
+                sub = analyse(run["records"], step["start"], agents, depth + 1)
+                sub["type"] = str(tool_input.get("subagent_type") or "general-purpose")
+                sub["agent_id"] = run["agent_id"]
+                step["subagent"] = sub
+                add_usage(usage, sub["usage"])
+                cost = None if cost is None or sub["cost"] is None else cost + sub["cost"]
+                models += [m for m in sub["models"] if m not in models]
+                files += [f for f in sub["files"] if f not in files]
+                for name, n in sub["tool_counts"].items():
+                    tool_counts[name] = tool_counts.get(name, 0) + n
+                tool_errors += sub["tool_errors"]
+                turn["waiting"] += sub["waiting"]
+                if not run["finished"]:
+                    turn["waiting"].append(run["agent_id"])
+                step["end"] = max(step["end"], sub["end"])
+                turn["end"] = max(turn["end"], sub["end"])
+            elif is_background(step):
+                turn["waiting"].append(step["id"])
+    turn.update(usage=usage, cost=cost, models=models, files=files, tool_counts=tool_counts,
+                tool_errors=tool_errors)
+    return turn
+
+
+def notification_ids(content):
+    import re
+    return set(re.findall(r"<(?:task-id|tool-use-id|agent-id)>([^<]+)</", content))
+
+
+def is_background(tool_step):
+    tool_input = tool_step["input"] if isinstance(tool_step["input"], dict) else {}
+    return tool_input.get("run_in_background") is True or "Async agent launched" in json.dumps(tool_step["result"] or "")
+
+
+class Subagents:
+    """The subagent runs of one session, read from `<session>/subagents/agent-*.jsonl`.
+
+    One file can hold several runs (a resumed session appends to it), so runs are split at
+    each prompt line and matched to the launching tool call by agent id and prompt text.
+    """
+
+    def __init__(self, folder):
+        self.runs = []
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.startswith("agent-") and n.endswith(".jsonl"))
+        except OSError:
+            names = []
+        for name in names:
+            records, _, _ = read_lines(os.path.join(folder, name), final=True)
+            file_agent = name[len("agent-"):-len(".jsonl")]
+            run = None
+            for _, record in records:
+                if record.get("type") == "user" and record.get("toolUseResult") is None and not any(
+                        b.get("type") == "tool_result" for b in message_content(record)):
+                    run = {"file": name, "agent_id": record.get("agentId") or file_agent,
+                           "records": [], "used": False}
+                    self.runs.append(run)
+                if run is not None:
+                    run["records"].append(record)
+        for run in self.runs:
+            run["prompt"] = text_of(message_content(run["records"][0])).strip()
+
+    def find(self, tool_step, finished_ids):
+        """The run a tool call launched: by the agent id it reported, else by its prompt."""
+        tool_input = tool_step["input"] if isinstance(tool_step["input"], dict) else {}
+        meta = tool_step.get("meta") or {}
+        agent_id = meta.get("agentId") if isinstance(meta, dict) else None
+        prompt = str(tool_input.get("prompt") or "").strip()
+        candidates = [r for r in self.runs if not r["used"] and (
+            (agent_id and r["agent_id"] == agent_id and (not prompt or r["prompt"] == prompt))
+            or (prompt and r["prompt"] == prompt))]
+        if not candidates:
+            return None
+        run = candidates[0]
+        run["used"] = True
+        # A background run is part of the turn until Claude has been told it finished.
+        notified = tool_step["id"] in finished_ids or run["agent_id"] in finished_ids
+        run["finished"] = notified or not is_background(tool_step)
+        return run
+
+###############################################################################
+# Spool and hook: record that a turn ended, durably and fast
+###############################################################################
+
+
+def spool_dir():
+    return private_dir(traces_home(), "spool")
+
+
+def pending_jobs():
+    try:
+        names = sorted(n for n in os.listdir(os.path.join(traces_home(), "spool")) if n.endswith(".json"))
+    except OSError:
+        return []
+    return [os.path.join(traces_home(), "spool", n) for n in names]
+
+
+def write_job(job):
+    spool = spool_dir()
+    path = os.path.join(spool, f"{time.time_ns():020d}-{os.getpid()}.json")
+    write_atomic(path, json.dumps(job).encode())
+    return path
+
+
+def job_from_hook_input(payload, environ):
+    """The job for one hook call, or None for an input that is not Claude Code's."""
+    if not isinstance(payload, dict) or payload.get("hook_event_name") not in HOOK_EVENTS:
+        return None
+    session = payload.get("session_id")
+    if not isinstance(session, str) or not session or "/" in session or session.startswith("."):
+        return None
+    keep = ("hook_event_name", "session_id", "transcript_path", "cwd", "agent_id", "agent_type",
+            "agent_transcript_path", "last_assistant_message", "reason")
+    job = {k: payload[k] for k in keep if isinstance(payload.get(k), str)}
+    job["project_dir"] = environ.get("CLAUDE_PROJECT_DIR") or job.get("cwd") or ""
+    job["env"] = {k: environ[k] for k in JOB_ENV_KEYS if k in environ}
+    job["time"] = time.time()
+    return job
+
+
+def hook(stdin_bytes, environ):
+    """`traces hook`: must return quickly and never fail Claude Code (the caller exits 0)."""
+    try:
+        payload = json.loads(stdin_bytes or b"null")
+    except ValueError:
+        return
+    if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
+        answer = json.dumps({"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__)})
+        write_atomic(environ[ENV_PROBE], answer.encode())
+        return
+    job = job_from_hook_input(payload, environ)
+    if job is None:
+        return
+    write_job(job)
+    start_worker()
+
+
+def worker_lock(blocking=False):
+    """The worker's lock file descriptor, or None when another worker holds it."""
+    import fcntl
+    fd = os.open(os.path.join(private_dir(traces_home()), "worker.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def start_worker():
+    """Start `traces sync` fully detached, unless a worker runs (it rescans the spool)."""
+    fd = worker_lock()
+    if fd is None:
+        return
+    os.close(fd)
+    python = os.environ.get(ENV_PYTHON) or sys.executable
+    null = os.devnull
+    # posix_spawn with setsid: the worker outlives `claude -p` and is not killed with the
+    # hook's process group; no subprocess import on the hook's path.
+    os.posix_spawnp(python, [python, os.path.abspath(__file__), "sync", "--background"], dict(os.environ),
+                    setsid=True, file_actions=[(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+                                               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+                                               (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)])
+
+###############################################################################
+# Worker: spool → turns → traces, with per-session checkpoints
+###############################################################################
+
+
+class BackendError(Exception):
+    """The backend did not take a trace: the job stays in the spool and is retried."""
+
+
+def session_lock(session):
+    """Held while a session's turns are uploaded, so the worker and `import` never race."""
+    import fcntl
+    fd = os.open(os.path.join(private_dir(traces_home(), "state"), session + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def state_path(session):
+    return os.path.join(private_dir(traces_home(), "state"), session + ".json")
+
+
+def transcript_allowed(path):
+    """A hook input names the transcript; only files under Claude Code's projects folder are read."""
+    root = os.path.realpath(claude_projects_dir())
+    real = os.path.realpath(path)
+    return real.startswith(root + os.sep) and real.endswith(".jsonl")
+
+
+def answers_match(answer, message):
+    a, b = (answer or "").strip(), (message or "").strip()
+    return not b or a == b or (len(b) > 200 and a.startswith(b[:200]))
+
+
+def trace_session(session, transcript, uploader, final=False, stops=(), context=None, quiet_for=None):
+    """Upload the session's finished turns that are not uploaded yet; return how many were.
+
+    final: the session is over (SessionEnd, or an import of an old transcript), so the last
+    turn is finished even without a Stop. stops: Stop jobs, whose `last_assistant_message`
+    tells when the transcript has caught up with the turn that just ended. quiet_for: treat
+    the last turn as finished if the file has not changed for this many seconds (import).
+    """
+    fd = session_lock(session)
+    try:
+        state = read_json_file(state_path(session), None) or {}
+        if state.get("transcript") != transcript:
+            state = {"transcript": transcript, "offset": 0, "done": state.get("done", [])}
+        if state.get("inflight"):
+            uploader.settle(state.pop("inflight"))
+            save_state(session, state)
+        if quiet_for is not None and time.time() - os.path.getmtime(transcript) > quiet_for:
+            final = True
+        agents = None
+        while True:
+            records, end, bad = read_lines(transcript, state["offset"], final)
+            turns = split_turns(records)
+            if not stops or final or not turns:
+                break
+            analysed = analyse(turns[-1]["records"], parse_time(turns[-1]["records"][0].get("timestamp")))
+            caught_up = any(answers_match(analysed["answer"], s.get("last_assistant_message")) for s in stops)
+            if caught_up or time.time() > max(s.get("time", 0) for s in stops) + STOP_CATCH_UP_SECONDS:
+                break
+            time.sleep(0.3)
+        if bad:
+            log(f"{session}: skipped {bad} malformed transcript line(s)")
+        uploaded = 0
+        for i, raw in enumerate(turns):
+            last = i == len(turns) - 1
+            first = raw["records"][0]
+            turn_id = f"{session}:{first.get('uuid') or raw['offset']}"
+            next_offset = end if last else turns[i + 1]["offset"]
+            if turn_id in state["done"]:
+                state["offset"] = next_offset
+                continue
+            if agents is None and any(r.get("type") == "assistant" and any(
+                    b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r))
+                    for r in raw["records"]):
+                agents = Subagents(os.path.join(transcript[:-len(".jsonl")], "subagents"))
+            turn = analyse(raw["records"], parse_time(first.get("timestamp")), agents)
+            stopped = turn["ended"] or any(answers_match(turn["answer"], s.get("last_assistant_message")) for s in stops)
+            if not final and ((last and not stopped) or turn["waiting"]):
+                break
+            turn.update(id=turn_id, session=session)
+            if uploader.find(turn_id) is None:
+                uploader.upload(turn, context or {}, lambda trace_id: save_state(
+                    session, {**state, "inflight": {"turn": turn_id, "trace": trace_id}}))
+                uploaded += 1
+            state["done"].append(turn_id)
+            state["offset"] = next_offset
+            save_state(session, state)
+        save_state(session, state)
+        return uploaded
+    finally:
+        os.close(fd)
+
+
+def save_state(session, state):
+    write_atomic(state_path(session), json.dumps(state).encode())
+
+
+def load_job(path):
+    job = read_json_file(path)
+    if not isinstance(job, dict) or not isinstance(job.get("session_id"), str):
+        log(f"ERROR unreadable job {os.path.basename(path)}: set aside as .bad")
+        os.replace(path, path + ".bad")
+        return None
+    return job
+
+
+def job_transcript(jobs):
+    """The transcript a session's jobs point at (the hook input can leave it empty)."""
+    for job in reversed(jobs):
+        if job.get("transcript_path"):
+            return job["transcript_path"]
+    cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
+    return os.path.join(project_folder(cwd), jobs[-1]["session_id"] + ".jsonl") if cwd else ""
+
+
+def drain_spool():
+    """Process every job in the spool once; True when nothing failed."""
+    by_session = {}
+    for path in pending_jobs():
+        job = load_job(path)
+        if job is not None:
+            by_session.setdefault(job["session_id"], []).append((path, job))
+    ok = True
+    uploaders = {}
+    for session, items in by_session.items():
+        jobs = [job for _, job in items]
+        env = jobs[-1].get("env") or {}
+        transcript = job_transcript(jobs)
+        try:
+            if not transcript or not os.path.isfile(transcript):
+                log(f"{session}: transcript not found; nothing to trace")
+            elif not transcript_allowed(transcript):
+                log(f"ERROR {session}: refused a transcript outside {claude_projects_dir()}")
+            else:
+                key = json.dumps(sorted(env.items()))
+                if key not in uploaders:
+                    uploaders[key] = Uploader(env)
+                cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
+                n = trace_session(session, transcript, uploaders[key],
+                                  final=any(j.get("hook_event_name") == "SessionEnd" for j in jobs),
+                                  stops=[j for j in jobs if j.get("hook_event_name") == "Stop"],
+                                  context={"cwd": cwd, "env": env})
+                if n:
+                    log(f"{session}: uploaded {n} turn(s)")
+        except (BackendError, TracesError) as e:
+            log(f"ERROR {session}: {e}")
+            ok = False
+            continue
+        for path, _ in items:
+            os.remove(path)
+    return ok
+
+
+def cmd_sync(args):
+    # MLflow may create ./mlruns for a local store: never inside the user's repository.
+    os.chdir(private_dir(traces_home()))
+    wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
+    deadline = time.time() + (wait or 0)
+    delay = 1.0
+    while True:
+        fd = worker_lock(blocking=False)
+        if fd is None:
+            # Another worker runs; it looks at the spool again before it exits.
+            if wait is None or args.background:
+                return 0
+            if not pending_jobs() or time.time() > deadline:
+                break
+            time.sleep(0.5)
+            continue
+        try:
+            ok = drain_spool()
+        finally:
+            os.close(fd)
+        if not pending_jobs():
+            return 0
+        if ok:
+            continue            # jobs arrived while we worked
+        if wait is None or time.time() + delay > deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 60.0)
+    left = len(pending_jobs())
+    if left and not args.background:
+        raise TracesError(f"{left} job(s) are still waiting: {last_error() or 'the backend did not take them'}; "
+                          "they stay in the spool and are retried by the next hook or `traces sync`")
+    return 0
+
+
+def cmd_import(args):
+    root = repo_root(os.getcwd())
+    env = RepoSettings(root).env
+    files = []
+    if args.paths:
+        for path in args.paths:
+            if os.path.isdir(path):
+                files += sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            elif os.path.isfile(path):
+                files.append(path)
+            else:
+                raise TracesError(f"{path} does not exist")
+    else:
+        base = claude_projects_dir()
+        mine = os.path.basename(project_folder(root))
+        folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
+        for folder in folders:
+            if args.all or folder == mine or folder.startswith(mine + "-"):
+                path = os.path.join(base, folder)
+                files += sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+    if not files:
+        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
+        return 0
+    os.chdir(private_dir(traces_home()))
+    uploader = Uploader(env)
+    total, progress = 0, Progress(len(files))
+    for i, path in enumerate(files):
+        session = os.path.basename(path)[:-len(".jsonl")]
+        try:
+            total += trace_session(session, os.path.abspath(path), uploader, quiet_for=300,
+                                   context={"cwd": None, "env": env})
+        except BackendError as e:
+            raise TracesError(f"{e}; {total} turn(s) were uploaded before that, run import again to go on") from None
+        progress.update(i + 1)
+    progress.done()
+    print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
+    return 0
+
+
+class Progress:
+    """A one-line progress bar, only on a terminal."""
+
+    def __init__(self, total):
+        self.total, self.on = total, sys.stderr.isatty()
+
+    def update(self, n):
+        if self.on:
+            filled = int(30 * n / max(self.total, 1))
+            print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions", end="", file=sys.stderr, flush=True)
+
+    def done(self):
+        if self.on:
+            print(file=sys.stderr)
+
+
+###############################################################################
+# MLflow export: one trace per turn
+###############################################################################
+
+
+def need_mlflow():
+    try:
+        import mlflow
+    except ImportError:
+        raise TracesError("this needs mlflow — pip install 'claudetracing[mlflow]'") from None
+    return mlflow
+
+
+def quiet_mlflow():
+    """MLflow's defaults suit a notebook, not a background worker (set before import)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")   # export errors must surface
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")         # else minutes per dead request
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    os.environ.setdefault("MLFLOW_TRACKING_INSECURE_TLS", os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "false"))
+    import logging
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
+
+
+def ns(seconds):
+    return int(seconds * 1_000_000_000)
+
+
+class Uploader:
+    """Writes turns as traces into one backend and experiment."""
+
+    def __init__(self, env):
+        for key in JOB_ENV_KEYS:
+            if key in env and key.startswith(("MLFLOW_", "DATABRICKS_")):
+                os.environ[key] = env[key]
+        quiet_mlflow()
+        self.mlflow = need_mlflow()
+        from mlflow import MlflowClient
+        self.uri = env.get(ENV_URI) or local_store_uri()
+        self.experiment_name = env.get(ENV_EXPERIMENT)
+        self.experiment_id = env.get(ENV_EXPERIMENT_ID)
+        self.mlflow.set_tracking_uri(self.uri)
+        self.client = MlflowClient(self.uri)
+        self.redact = redactor(env)
+        self.limit = payload_limit(env)
+        self._user = None
+
+    def describe(self):
+        return f"{self.uri} (experiment {self.experiment_name or self.experiment_id})"
+
+    def experiment(self):
+        if self.experiment_id:
+            return self.experiment_id
+        name = self.experiment_name or "claude-code"
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                # Local store: artifacts under TRACES_HOME, never ./mlruns in someone's repository.
+                location = None
+                if self.uri.startswith("sqlite:"):
+                    location = "file://" + private_dir(traces_home(), "artifacts")
+                self.experiment_id = self.client.create_experiment(name, artifact_location=location)
+            else:
+                self.experiment_id = found.experiment_id
+        except Exception as e:  # noqa: BLE001 - any MLflow failure means: retry later
+            raise BackendError(f"cannot open experiment {name!r} at {self.uri}: {short_error(e)}") from None
+        return self.experiment_id
+
+    def find(self, turn_id):
+        """The trace id already holding this turn, if any (uploads are idempotent)."""
+        try:
+            found = self.client.search_traces(
+                locations=[self.experiment()], filter_string=f"tags.`{TAG_TURN}` = '{turn_id}'",
+                max_results=1, include_spans=False)
+        except Exception as e:  # noqa: BLE001
+            raise BackendError(f"cannot search {self.uri}: {short_error(e)}") from None
+        return found[0].info.trace_id if found else None
+
+    def settle(self, inflight):
+        """A worker died mid-upload: keep its trace if it was finished, else delete the remains."""
+        try:
+            trace = self.client.get_trace(inflight["trace"], display=False)
+        except Exception:  # noqa: BLE001 - not there: nothing to clean up
+            return
+        if trace.info.tags.get(TAG_TURN) != inflight["turn"]:
+            try:
+                self.client.delete_traces(self.experiment(), trace_ids=[inflight["trace"]])
+            except Exception as e:  # noqa: BLE001
+                raise BackendError(f"cannot remove a partial trace: {short_error(e)}") from None
+
+    def user(self):
+        if self._user is None:
+            import getpass
+            self._user = run(["git", "config", "user.email"]) or getpass.getuser()
+        return self._user
+
+    def clean(self, value):
+        """Redact, then cut to the payload limit with a marker saying how much was cut."""
+        value = self.redact(value)
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) <= self.limit:
+            return value
+        return text[:self.limit] + f"\n…[truncated by claudetracing: {len(text) - self.limit} of {len(text)} characters cut]"
+
+    def upload(self, turn, context, started):
+        mlflow = self.mlflow
+        cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
+        enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
+        tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
+                TAG_VERSION: __version__, "claudetracing.status": "error" if turn["tool_errors"] else "ok"}
+        turn["git_branch"] = turn["meta"].get("git_branch")
+        for name in enabled_enrichments(context.get("env") or {}):
+            tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))
+        if turn["waiting"]:
+            tags["claudetracing.unfinished_agents"] = str(len(turn["waiting"]))
+        tags = {k: str(self.redact(v))[:TAG_VALUE_LIMIT] for k, v in tags.items()}
+        metadata = {"mlflow.trace.session": turn["session"], "mlflow.trace.user": self.user(),
+                    "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
+                    "claudetracing.models": ",".join(m for m in turn["models"] if m)}
+        try:
+            root = mlflow.start_span_no_context(
+                ROOT_SPAN, span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
+                metadata=metadata, experiment_id=self.experiment(), start_time_ns=ns(turn["start"]))
+            trace_id = root.trace_id
+            started(trace_id)
+            self._previews(trace_id, turn)
+            self._children(root, turn, turn["start"], turn["end"])
+            root.end(outputs=self.clean({"response": turn["answer"]}), end_time_ns=ns(turn["end"]))
+            stored = self.client.get_trace(trace_id, display=False)
+            if stored is None or len(stored.data.spans) < 1:
+                raise BackendError("the trace was not stored")
+            # The turn tag goes on last: a trace without it is a partial upload (see settle).
+            self.client.set_trace_tag(trace_id, TAG_TURN, turn["id"])
+        except BackendError:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever MLflow raised, the job is retried
+            raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
+        return trace_id
+
+    def _previews(self, trace_id, turn):
+        try:
+            from mlflow.tracing.trace_manager import InMemoryTraceManager
+        except ImportError:
+            return
+        with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
+            if trace is not None:
+                trace.info.request_preview = str(self.redact(turn["prompt"]))[:1000]
+                trace.info.response_preview = str(self.redact(turn["answer"]))[:1000]
+
+    def _children(self, parent, turn, lo, hi):
+        mlflow = self.mlflow
+        for step in turn["steps"]:
+            start = min(max(step["start"], lo), hi)
+            end = min(max(step["end"] or start, start), hi)
+            if step["kind"] == "llm":
+                usage = step["usage"]
+                attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
+                    "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
+                    "cache_read_input_tokens": usage["cache_read"],
+                    "cache_creation_input_tokens": usage["cache_creation"],
+                    "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
+                if step.get("cost") is not None:
+                    out = cost_of(step["model"], {**empty_usage(), "output": usage["output"]})
+                    attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
+                                                     "total_cost": step["cost"]}
+                span = mlflow.start_span_no_context("llm", span_type="LLM", parent_span=parent,
+                                                    inputs=self.clean({"messages": step["inputs"]}),
+                                                    attributes=attributes, start_time_ns=ns(start))
+                span.end(outputs=self.clean({"content": step["content"]}), end_time_ns=ns(end))
+                continue
+            span = mlflow.start_span_no_context(f"tool_{step['name']}", span_type="TOOL", parent_span=parent,
+                                                inputs=self.clean(step["input"]), start_time_ns=ns(start))
+            sub = step.get("subagent")
+            if sub:
+                agent = mlflow.start_span_no_context(
+                    f"subagent_{sub['type']}", span_type="AGENT", parent_span=span,
+                    inputs=self.clean({"prompt": sub["prompt"]}), start_time_ns=ns(start),
+                    attributes={"claudetracing.agent_id": sub["agent_id"]})
+                self._children(agent, sub, start, end)
+                agent.end(outputs=self.clean({"response": sub["answer"]}),
+                          end_time_ns=ns(min(max(sub["end"], start), end)))
+            span.end(outputs=self.clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
+                     end_time_ns=ns(end))
+
+
+def short_error(error):
+    """One line about an exception, without request bodies (they can hold transcript content)."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{type(error).__name__}: {text[:200]}"
+
+
+def payload_limit(env):
+    try:
+        return max(1000, int(env.get(ENV_MAX_PAYLOAD) or DEFAULT_MAX_PAYLOAD))
+    except ValueError:
+        return DEFAULT_MAX_PAYLOAD     # a typo must not cost a turn
+
+
+def redactor(env):
+    """The redaction this repository asked for, as a function over any JSON-like value."""
+    if env.get(ENV_REDACT, "on") == "off":
+        return lambda value: value
+    try:
+        extra = compile_patterns(custom_patterns(env))
+    except ValueError as e:
+        log(f"ERROR custom redaction pattern ignored: {e}")
+        extra = []
+    return lambda value: redact_value(value, extra)
+
+#@@SEARCH-BEGIN@@
+def add_reading_commands(command):
+    pass
+#@@SEARCH-END@@
+
+###############################################################################
+# Setup: init, status, disable, enrichment, redact
+###############################################################################
+
+
+def settings_paths(root):
+    return os.path.join(root, SETTINGS_FILE), os.path.join(root, LOCAL_SETTINGS_FILE)
+
+
+class RepoSettings:
+    """Both settings files of a repository, loaded (and validated) together before any change."""
+
+    def __init__(self, root):
+        import copy
+        self.root = root
+        self.paths = settings_paths(root)
+        loaded = [load_settings(p) for p in self.paths]
+        self.shared, self.local = (copy.deepcopy(data) for data, _ in loaded)
+        self._before = loaded
+
+    @property
+    def env(self):
+        return {**settings_env(self.shared), **settings_env(self.local)}
+
+    def save(self, delete_if_emptied=False):
+        """Write what changed; report the files written or removed.
+
+        A file that init created is remembered in TRACES_HOME, so that disable deletes it
+        when our removal empties it, and leaves an empty file it did not create in place.
+        """
+        record = os.path.join(traces_home(), "created-settings.json")
+        created = read_json_file(record, [])
+        written = []
+        for path, data, (old, text), mode in zip(self.paths, (self.shared, self.local), self._before, (0o644, 0o600)):
+            real = os.path.realpath(path)
+            if delete_if_emptied and not data and text is not None and real in created:
+                os.remove(path)
+                created.remove(real)
+                written.append(f"removed {os.path.relpath(path, self.root)}")
+            elif (data or text is not None) and save_settings(path, data, old, text, mode):
+                if text is None:
+                    created.append(real)
+                written.append(f"wrote {os.path.relpath(path, self.root)}")
+        if created != read_json_file(record, []):
+            private_dir(traces_home())
+            write_atomic(record, json.dumps(created).encode())
+        folder = os.path.dirname(self.paths[0])
+        if delete_if_emptied and os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+        return written
+
+
+def default_experiment_name(root):
+    """`org/repo` from origin, so every clone of a repository shares one experiment."""
+    remote = run(["git", "remote", "get-url", "origin"], cwd=root)
+    return (remote and repo_name_from_remote(remote)) or os.path.basename(root.rstrip(os.sep)) or "claude-code"
+
+
+def local_store_uri():
+    return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
+
+
+def hook_invocation(root):
+    """How this checkout's hook reaches this copy of traces: (shared, local) CLAUDETRACING_HOOK.
+
+    None for both means the default `traces hook` works because `traces` is on PATH.
+    """
+    import shlex
+    import shutil
+    me = os.path.realpath(os.path.abspath(__file__))
+    rel = os.path.relpath(me, os.path.realpath(root))
+    if not rel.startswith(".."):
+        # A vendored copy travels with the repository: every clone finds it at the same place.
+        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
+    if os.sep + "uv" + os.sep in sys.prefix and os.sep + "archive-v" in sys.prefix:
+        return None, "uvx --from 'claudetracing[mlflow]' traces hook"
+    on_path = shutil.which("traces")
+    if on_path and os.path.dirname(os.path.realpath(on_path)) == os.path.dirname(os.path.realpath(sys.executable)):
+        return None, None
+    return None, f"{shlex.quote(sys.executable)} {shlex.quote(me)} hook"
+
+
+def probe_hook(root, env):
+    """Run the hook command the way Claude Code will; what the hook answered, or None."""
+    import subprocess
+    import tempfile
+    answer = os.path.join(tempfile.mkdtemp(prefix="traces-probe-"), "answer.json")
+    full_env = {**os.environ, **env, "CLAUDE_PROJECT_DIR": root, ENV_PROBE: answer}
+    try:
+        subprocess.run(["sh", "-c", HOOK_COMMAND], input=b'{"hook_event_name": "ClaudetracingProbe"}',
+                       env=full_env, cwd=root, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    result = read_json_file(answer)
+    import shutil
+    shutil.rmtree(os.path.dirname(answer), ignore_errors=True)
+    return result
+
+
+def ask(question, default):
+    """One interactive question; Enter (or the end of input) takes the default."""
+    print(f"{question} [{default}]: ", end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+    return line.strip() or default
+
+
+def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10):
+    """Call MLflow's REST API with the standard library (init must not need mlflow)."""
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    url = uri.rstrip("/") + "/api/2.0/mlflow/" + endpoint
+    headers = {"Content-Type": "application/json"}
+    if env.get(ENV_TOKEN):
+        headers["Authorization"] = "Bearer " + env[ENV_TOKEN]
+    elif env.get(ENV_USERNAME):
+        pair = f"{env[ENV_USERNAME]}:{env.get(ENV_PASSWORD, '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        try:
+            payload = json.loads(e.read() or b"{}")
+        except ValueError:
+            payload = {}
+        if e.code in (401, 403):
+            raise TracesError(f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
+                              f"set {ENV_TOKEN} (or user:password in the URL) and run init again") from None
+        return e.code, payload
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise TracesError(f"cannot reach the MLflow server at {uri} ({reason}); is it running?") from None
+
+
+def ensure_server_experiment(uri, env, name=None, experiment_id=None):
+    """Check the server answers and the experiment exists (created by name if missing)."""
+    import urllib.parse
+    if experiment_id:
+        status, body = mlflow_rest(uri, "GET", "experiments/get?experiment_id=" + urllib.parse.quote(experiment_id), env)
+        if status != 200:
+            raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
+        return experiment_id
+    status, body = mlflow_rest(uri, "GET", "experiments/get-by-name?experiment_name=" + urllib.parse.quote(name), env)
+    if status == 200:
+        return body["experiment"]["experiment_id"]
+    if status != 404:
+        raise TracesError(f"{uri} does not answer like an MLflow server (HTTP {status})")
+    status, body = mlflow_rest(uri, "POST", "experiments/create", env, {"name": name})
+    if status != 200:
+        raise TracesError(f"could not create experiment {name!r} on {uri}: {body.get('message', status)}")
+    return body["experiment_id"]
+
+
+def split_uri_credentials(uri):
+    """http://user:pass@host → (http://host, user, pass); credentials never go in a committed file."""
+    import urllib.parse
+    parts = urllib.parse.urlsplit(uri)
+    if not parts.username:
+        return uri, None, None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+
+
+def is_loopback(uri):
+    import urllib.parse
+    host = urllib.parse.urlsplit(uri).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def cmd_init(args):
+    root = repo_root(os.getcwd())
+    settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    current = settings.env
+    interactive = not args.yes
+    if interactive:
+        print(f"Setting up Claude Code tracing for {root}")
+
+    uri = args.tracking_uri
+    if not uri and not args.local:
+        existing = current.get(ENV_URI, "")
+        remote = existing if existing.startswith(("http://", "https://")) else ""
+        if interactive:
+            print("Where should traces go?\n  1) a local store on this machine (no server needed)\n"
+                  "  2) an MLflow tracking server")
+            if ask("Choice", "2" if remote else "1") == "2":
+                uri = ask("Tracking server URL", remote or "http://localhost:5000")
+        else:
+            uri = remote or None
+    env_local, env_shared = {}, {}
+    if uri:
+        if not uri.startswith(("http://", "https://")):
+            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
+        uri, user, password = split_uri_credentials(uri.rstrip("/"))
+        token = os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
+        if interactive and not token and not user:
+            import getpass
+            prompt = "Bearer token for the server (Enter for none): "
+            token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
+        auth = {ENV_TOKEN: token, ENV_USERNAME: user, ENV_PASSWORD: password}
+        auth = {k: v for k, v in auth.items() if v}
+        env_local.update({ENV_TOKEN: None, ENV_USERNAME: None, ENV_PASSWORD: None, **auth})
+        # A server on loopback is this machine's alone; any other is the team's to share.
+        if is_loopback(uri):
+            env_local[ENV_URI] = uri
+        else:
+            env_shared[ENV_URI] = uri
+            env_local[ENV_URI] = None
+    else:
+        auth = {}
+        env_local[ENV_URI] = local_store_uri()
+        for key in (ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD):
+            env_local[key] = None
+
+    experiment_id = args.experiment_id
+    name = args.experiment
+    if not experiment_id and not name:
+        name = current.get(ENV_EXPERIMENT)
+        experiment_id = None if name else current.get(ENV_EXPERIMENT_ID)
+        if not experiment_id:
+            name = name or default_experiment_name(root)
+            if interactive:
+                name = ask("Experiment name", name)
+    if uri:
+        experiment_id_found = ensure_server_experiment(uri, auth, name, experiment_id)
+        print(f"Checked {uri}: experiment {name or experiment_id} (id {experiment_id_found}) is ready.")
+    env_shared[ENV_EXPERIMENT] = None if experiment_id else name
+    env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
+
+    env_shared[ENV_ENRICHMENTS] = ",".join(enabled_enrichments(current))
+    shared_hook, local_hook = hook_invocation(root)
+    env_shared[ENV_HOOK] = shared_hook
+    env_local[ENV_HOOK] = local_hook
+    env_local[ENV_HOME] = os.environ.get(ENV_HOME) and traces_home()
+
+    for data, values in ((settings.shared, env_shared), (settings.local, env_local)):
+        migrate_environment(data)
+        update_env(data, values)
+    remove_our_hooks(settings.local)
+    add_our_hooks(settings.shared)
+    written = settings.save()
+    written += update_gitignore(root)
+    for line in written:
+        print(line)
+    if not written:
+        print("Nothing to change: this repository is already set up.")
+
+    answer = probe_hook(root, settings.env)
+    command = settings.env.get(ENV_HOOK) or "traces hook"
+    if answer:
+        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
+    else:
+        print(f"Warning: the hook command `{command}` did not reach traces. Install traces so that "
+              f"`traces` is on PATH (pip install 'claudetracing[mlflow]') and run init again.", file=sys.stderr)
+    where = uri or f"the local store ({local_store_uri()})"
+    print(f"Traces of this repository go to {where}, experiment {name or experiment_id}.")
+    print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
+    return 0
+
+
+def update_gitignore(root):
+    """Keep settings.local.json (tokens, local paths) out of git; only inside a git work tree."""
+    if run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root) != "true":
+        return []
+    if run(["git", "check-ignore", "-q", "--no-index", LOCAL_SETTINGS_FILE], cwd=root) is not None:
+        return []
+    path = os.path.join(root, ".gitignore")
+    try:
+        with open(path, "rb") as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = b""
+    sep = b"" if not old or old.endswith(b"\n") else b"\n"
+    block = b"# claudetracing: machine-local Claude Code settings (paths, tokens)\n.claude/settings.local.json\n"
+    write_atomic(path, old + sep + block, mode=0o644)
+    return ["updated .gitignore"]
+
+
+def repo_status(root, check_hook=True):
+    """Everything `traces status` shows, as one dict (also the --json output)."""
+    status = {"version": __version__, "repository": root, "problems": []}
+    try:
+        settings = RepoSettings(root)
+    except TracesError as e:
+        status["problems"].append(str(e))
+        status["configured"] = False
+        return status
+    env = settings.env
+    status["settings_files"] = [os.path.relpath(p, root) for p in settings.paths if os.path.exists(p)]
+    status["configured"] = has_current_hooks(settings.shared)
+    uri = env.get(ENV_URI) or local_store_uri()
+    status["backend"] = {"tracking_uri": uri, "kind": backend_kind(uri)}
+    status["experiment"] = env.get(ENV_EXPERIMENT) or (env.get(ENV_EXPERIMENT_ID) and f"id {env[ENV_EXPERIMENT_ID]}") \
+        or default_experiment_name(root)
+    status["enrichments"] = enabled_enrichments(env)
+    status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
+                           "custom_patterns": custom_patterns(env)}
+    status["hook_command"] = env.get(ENV_HOOK) or "traces hook"
+    if check_hook and status["configured"]:
+        answer = probe_hook(root, env)
+        status["hook_runs"] = bool(answer)
+        if not answer:
+            status["problems"].append(f"the hook command `{status['hook_command']}` does not reach traces")
+    home = traces_home()
+    status["traces_home"] = home
+    status["pending_jobs"] = len(pending_jobs())
+    status["last_error"] = last_error()
+    if os.path.exists(home) and not os.access(home, os.W_OK):
+        status["problems"].append(f"{home} is not writable: turns cannot be recorded until it is "
+                                  f"(fix its permissions or set {ENV_HOME})")
+    elif not os.path.exists(home) and not os.access(os.path.dirname(home) or ".", os.W_OK):
+        status["problems"].append(f"{home} cannot be created: set {ENV_HOME} to a writable folder")
+    return status
+
+
+def backend_kind(uri):
+    if uri.startswith("sqlite:"):
+        return "local"
+    if uri.startswith("databricks"):
+        return "databricks"
+    return "server"
+
+
+def last_error():
+    try:
+        with open(os.path.join(traces_home(), "traces.log"), encoding="utf-8", errors="replace") as f:
+            errors = [line.rstrip("\n") for line in f if " ERROR " in line]
+    except OSError:
+        return None
+    return errors[-1] if errors else None
+
+
+def cmd_status(args):
+    root = repo_root(os.getcwd())
+    status = repo_status(root)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    paint = Painter(sys.stdout)
+    print(paint.bold(f"traces {__version__}") + f"  {root}")
+    rows = [("configured", paint.ok("yes") if status["configured"] else paint.bad("no (run `traces init`)"))]
+    if "backend" in status:
+        redaction = status["redaction"]
+        redact_text_ = (f"on, {len(redaction['custom_patterns'])} custom pattern(s)" if redaction["enabled"]
+                        else paint.bad("OFF: secrets in transcripts are uploaded as they are"))
+        hook_state = "" if "hook_runs" not in status else (" (runs)" if status["hook_runs"] else paint.bad(" (does not run)"))
+        rows += [
+            ("backend", f"{status['backend']['kind']}: {status['backend']['tracking_uri']}"),
+            ("experiment", status["experiment"]),
+            ("enrichments", ", ".join(status["enrichments"]) or "none"),
+            ("redaction", redact_text_),
+            ("hook", status["hook_command"] + hook_state),
+            ("settings", ", ".join(status["settings_files"]) or "none"),
+            ("traces home", status["traces_home"]),
+            ("pending jobs", str(status["pending_jobs"])),
+            ("last error", status["last_error"] or "none"),
+        ]
+    for label, value in rows:
+        print(f"  {label:<13} {value}")
+    for problem in status["problems"]:
+        print(paint.bad(f"  Problem: {problem}"))
+    return 0
+
+
+def cmd_disable(args):
+    root = repo_root(os.getcwd())
+    settings = RepoSettings(root)
+    for data in (settings.shared, settings.local):
+        remove_our_hooks(data)
+        update_env(data, dict.fromkeys(OUR_ENV_KEYS))
+    written = settings.save(delete_if_emptied=True)
+    for line in written:
+        print(line)
+    print("Tracing is off for this repository." if written else "Tracing was not set up here; nothing changed.")
+    print("Traces already uploaded stay where they are.")
+    return 0
+
+
+def shared_settings_edit(change):
+    """Apply change(shared settings data) and save; used by enrichment and redact."""
+    root = repo_root(os.getcwd())
+    settings = RepoSettings(root)
+    migrate_environment(settings.shared)
+    change(settings.shared)
+    for line in settings.save():
+        print(line)
+    return settings
+
+
+def cmd_enrichment(args):
+    root = repo_root(os.getcwd())
+    names = getattr(args, "names", None) or ([args.name] if getattr(args, "name", None) else [])
+    unknown = [n for n in names if n not in ENRICHMENTS]
+    if unknown:
+        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
+    if args.action == "info":
+        item = ENRICHMENTS[args.name]
+        print(f"{item['name']}: {item['description']}\ntags: {', '.join(item['tags'])}")
+        return 0
+    if args.action == "list":
+        enabled = enabled_enrichments(RepoSettings(root).env)
+        for name, item in ENRICHMENTS.items():
+            print(f"{'*' if name in enabled else ' '} {name:<7} {item['description']}")
+        print("(* enabled)")
+        return 0
+
+    def change(shared):
+        enabled = enabled_enrichments(settings_env(shared))
+        chosen = set(enabled) | set(names) if args.action == "add" else set(enabled) - set(names)
+        update_env(shared, {ENV_ENRICHMENTS: ",".join(n for n in ENRICHMENTS if n in chosen)})
+    settings = shared_settings_edit(change)
+    print("enabled: " + (", ".join(enabled_enrichments(settings.env)) or "none"))
+    return 0
+
+
+def custom_patterns(env):
+    try:
+        patterns = json.loads(env.get(ENV_REDACT_PATTERNS) or "[]")
+    except ValueError:
+        return []
+    return [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else []
+
+
+def cmd_redact(args):
+    root = repo_root(os.getcwd())
+    if args.action == "list":
+        env = RepoSettings(root).env
+        print(f"redaction: {'on' if env.get(ENV_REDACT, 'on') != 'off' else 'OFF'}")
+        print("built-in kinds: " + ", ".join(sorted({kind for kind, _, _ in REDACTIONS})))
+        for pattern in custom_patterns(env):
+            print(f"custom: {pattern}")
+        return 0
+    if args.action == "add":
+        compile_patterns([args.pattern])
+
+    def change(shared):
+        env = settings_env(shared)
+        patterns = custom_patterns(env)
+        if args.action == "add" and args.pattern not in patterns:
+            patterns.append(args.pattern)
+        elif args.action == "remove":
+            if args.pattern not in patterns:
+                raise TracesError(f"no custom pattern {args.pattern!r}; see `traces redact list`")
+            patterns.remove(args.pattern)
+        update_env(shared, {
+            ENV_REDACT_PATTERNS: json.dumps(patterns) if patterns else None,
+            ENV_REDACT: {"off": "off", "on": None}.get(args.action, env.get(ENV_REDACT)),
+        })
+    shared_settings_edit(change)
+    if args.action == "off":
+        print("Redaction is OFF for this repository: secrets in transcripts will be uploaded as they are.")
+    return 0
+
+
+class Painter:
+    """ANSI colour when writing to a terminal and NO_COLOR is unset."""
+
+    def __init__(self, stream):
+        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def _wrap(self, code, text):
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def bold(self, text):
+        return self._wrap("1", text)
+
+    def dim(self, text):
+        return self._wrap("2", text)
+
+    def ok(self, text):
+        return self._wrap("32", text)
+
+    def bad(self, text):
+        return self._wrap("31", text)
+
+    def accent(self, text):
+        return self._wrap("36", text)
+
+
+###############################################################################
+# Command line
+###############################################################################
+
+EXAMPLES = """\
+examples:
+  traces init                     set up this repository (asks; Enter accepts the defaults)
+  traces init --local --yes       the local store, no questions
+  traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
+  traces status                   what is set up, what waits in the spool
+  traces import                   trace this repository's past sessions
+  traces search --hours 24        the last day's turns
+  traces search -f context -l 5   the last five turns as Markdown for an LLM
+  traces search --tool Bash --status error
+  traces report --by model        tokens and cost per model
+  traces ui                       the MLflow UI for the local store
+"""
+
+
+def build_parser():
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="traces", description="MLflow tracing for Claude Code sessions.", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"traces {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, func, help_text, **kwargs):
+        p = sub.add_parser(name, help=help_text, description=help_text, **kwargs)
+        p.add_argument("--version", action="version", version=f"traces {__version__}")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("init", cmd_init, "wire this repository: hooks, experiment, enrichments")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the local store under TRACES_HOME (default)")
+    where.add_argument("--tracking-uri", metavar="URI", help="a self-hosted MLflow server, http(s)://...")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
+    which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
+    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults")
+
+    p = command("status", cmd_status, "show how this repository is set up")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    command("disable", cmd_disable, "remove what init added to this repository's settings")
+
+    p = command("enrichment", cmd_enrichment, "choose the tags added to every trace")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="the enrichments and which are enabled")
+    actions.add_parser("info", help="what one enrichment adds").add_argument("name")
+    actions.add_parser("add", help="enable enrichments").add_argument("names", nargs="+", metavar="NAME")
+    actions.add_parser("remove", help="disable enrichments").add_argument("names", nargs="+", metavar="NAME")
+
+    p = command("redact", cmd_redact, "secret redaction: patterns, on/off")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="built-in kinds and this repository's patterns")
+    actions.add_parser("add", help="redact a regular expression too").add_argument("pattern", metavar="REGEX")
+    actions.add_parser("remove", help="drop a custom pattern").add_argument("pattern", metavar="REGEX")
+    actions.add_parser("off", help="upload transcripts unredacted (status shows it)")
+    actions.add_parser("on", help="turn redaction back on")
+
+    command("hook", None, "called by Claude Code with its hook JSON on stdin (always exits 0)")
+    p = command("sync", cmd_sync, "upload what waits in the spool (the hook starts this itself)")
+    p.add_argument("--wait", nargs="?", type=float, const=300.0, metavar="SECONDS",
+                   help="wait until the spool is empty (default up to 300 s)")
+    p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+
+    p = command("import", cmd_import, "trace past sessions (this repository's by default)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="transcript files or folders")
+    p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
+    add_reading_commands(command)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["hook"]:
+        # Claude Code waits for this: no argparse, and nothing may escape as an exit code.
+        try:
+            hook(sys.stdin.buffer.read(), os.environ)
+        except BaseException as e:  # noqa: BLE001 - the hook must exit 0 whatever happens
+            log(f"ERROR hook: {type(e).__name__}: {e}")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except TracesError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `traces search | head`: the reader left; say nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
