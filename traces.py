@@ -28,6 +28,7 @@ __version__ = "0.7.0"
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -421,18 +422,229 @@ def repo_name_from_remote(url):
     match = re.search(r"[:/]([^/:\s]+/[^/\s]+?)(?:\.git)?/?$", strip_credentials(url))
     return match.group(1) if match else None
 
-#@@REDACTION-BEGIN@@
-REDACTIONS = []
+###############################################################################
+# Redaction ###################################################################
+###############################################################################
+
+# A transcript holds whatever passed through the terminal: .env files, curl
+# commands, kubeconfigs. Everything is redacted before it is spooled or
+# exported. A rule is (kind, regex, prefilter): the regex runs only when one of
+# the prefilter substrings is in the text, so text without secrets costs a few
+# `in` scans. A named group `secret` marks the part to replace and keeps the
+# context readable (`Authorization: Bearer [REDACTED:bearer]`); without it the
+# whole match is replaced. Rules run in order, well-known shapes before the
+# generic `NAME=value` ones, so a GitHub token in a .env file is reported as
+# github-token. No rule matches a `[REDACTED:...]` marker, so redacting twice
+# changes nothing.
+
+# Names that announce a secret value. The name must end with one of them:
+# DB_PASSWORD, clientSecret and db_pass count; MAX_TOKENS, TOKEN_URL and
+# bypass do not.
+_SECRET_WORDS = (
+    "password", "passwd", "passphrase", "secret", "token", "credential", "credentials",
+    "api_key", "access_key", "private_key", "secret_key", "signing_key", "encryption_key",
+    "master_key",
+)
+
+
+def _spellings(word):
+    """api_key -> api_key, API_KEY, api-key, apikey, APIKEY, apiKey, ApiKey."""
+    parts = word.split("_")
+    camel = parts[0] + "".join(part.capitalize() for part in parts[1:])
+    return {word, word.upper(), "-".join(parts), "".join(parts), "".join(parts).upper(),
+            camel, camel[0].upper() + camel[1:]}
+
+
+def _first_letter_alternation(words):
+    """`(?:p(?:assword|...)|P(?:...)|...)`. `re` skips ahead over characters
+    that cannot start a match only when every alternative opens with a literal,
+    which makes this several times faster to scan with than `(?i:...)`."""
+    by_first = {}
+    for word in sorted(words, key=len, reverse=True):
+        by_first.setdefault(word[0], []).append(re.escape(word[1:]))
+    return "(?:%s)" % "|".join(
+        f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in sorted(by_first.items()))
+
+
+_SECRET_NAME = _first_letter_alternation(
+    {spelling for word in _SECRET_WORDS for spelling in _spellings(word)}
+    | {"_pass", "-pass", "_PASS", "-PASS"})
+# Each spelling above contains one of these (tests check it).
+_SECRET_NAME_PREFILTER = (
+    "assw", "ASSW", "assphrase", "ASSPHRASE", "_pass", "-pass", "_PASS", "-PASS",
+    "ecret", "ECRET", "oken", "OKEN", "redential", "REDENTIAL", "key", "Key", "KEY",
+)
+# Between the name and the value: an optional closing quote and bracket, as in
+# `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
+# A bracket alone is not enough: `[REDACTED:env-secret] = 'x'` is no name.
+_ASSIGN = r"(?:\\?[\"']\]?)?[ \t]*(?::=|=>|[:=])[ \t]*"
+# A value that is a reference or placeholder rather than a secret: $VAR,
+# ${VAR}, $(cmd), {{ template }}, <your-token>, %VAR%, [REDACTED:...], or the
+# second `=` of `==`.
+_NOT_LITERAL = r"(?![$<{\[%=])"
+# An unquoted value ends at whitespace, quotes, shell operators, brackets and
+# backslashes (a JSON-escaped `\n` ends the line).
+_BARE = r"[^\s\"'`;,&|()\[\]{}<>\\]"
+
+
+def _word_start(literal, length):
+    """`literal` (`length` characters) where no word character precedes it.
+    Checked behind the literal rather than with a leading \\b: `re` scans
+    quickly only for patterns that open with a literal."""
+    return f"{literal}(?<![A-Za-z0-9_].{{{length}}})"
+
+
+class LazyPattern:
+    """A regular expression compiled on first use: compiling all of them costs the hook,
+    which never redacts, a few hundred milliseconds at import."""
+
+    def __init__(self, pattern, flags=0):
+        self.pattern, self.flags, self._compiled = pattern, flags, None
+
+    def __getattr__(self, name):
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return getattr(self._compiled, name)
+
+
+REDACTIONS = [
+    # First, so that the key body is not chewed up piecewise by other rules.
+    # A block cut short (no END line) is redacted up to the end of its body.
+    ("private-key", LazyPattern(
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+        r"|[A-Za-z0-9+/=\s\\:,-]*)"), ("PRIVATE KEY",)),
+    ("aws-access-key-id", LazyPattern(
+        _word_start("(?:AKIA|ASIA)", 4) + r"[A-Z0-9]{16}\b"), ("AKIA", "ASIA")),
+    # A secret access key is 40 base64 characters with no prefix: only its
+    # name (credentials file, env var, `aws sts` JSON) identifies it.
+    ("aws-secret-access-key", LazyPattern(
+        r"(?i:secret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
+        + r"\\?[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
+     ("ecret_access_key", "ECRET_ACCESS_KEY", "ecretAccessKey")),
+    ("github-token", LazyPattern(
+        _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,}|"
+        + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,}"),
+     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    ("gitlab-token", LazyPattern(_word_start("glpat-", 6) + "[A-Za-z0-9_-]{20,}"), ("glpat-",)),
+    ("slack-token", LazyPattern(_word_start("xox[baprs]-", 5) + "[A-Za-z0-9-]{10,}"), ("xox",)),
+    ("slack-webhook", LazyPattern(
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
+        r"(?P<secret>[A-Za-z0-9_/-]{20,})"), ("hooks.slack.com",)),
+    ("stripe-key", LazyPattern(
+        _word_start("[rs]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,}"), ("k_live_", "k_test_")),
+    # Before openai-key, whose `sk-` prefix it shares.
+    ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,}"), ("sk-ant-",)),
+    # The digit keeps long hyphenated words such as CSS class names out.
+    ("openai-key", LazyPattern(
+        _word_start("sk-", 3) + "(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}"),
+     ("sk-",)),
+    ("google-api-key", LazyPattern(_word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
+    ("databricks-token", LazyPattern(_word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("dapi",)),
+    # Header and payload are base64 of a JSON object, hence both start `eyJ`.
+    ("jwt", LazyPattern(
+        _word_start("eyJ", 3) + r"[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"),
+     ("eyJ",)),
+    # scheme://user:password@host keeps the user, which says whose account it
+    # is. Matching from `://` (a literal) keeps the scan fast.
+    ("url-password", LazyPattern(
+        r"://[^\s:/?#@\"'<>\[\]]*:" + _NOT_LITERAL + r"(?P<secret>[^\s/?#@\"'<>]+)@"),
+     ("://",)),
+    # 16 characters keeps prose ("Bearer tokens are...") out.
+    ("bearer", LazyPattern(
+        r"(?:Bearer|bearer|BEARER)\s+(?P<secret>[A-Za-z0-9._~+/=-]{16,})"),
+     ("Bearer", "bearer", "BEARER")),
+    # Other schemes (Basic, token) and bare header values; without a scheme
+    # only a long value counts, so "Authorization: required" is left alone.
+    ("authorization", LazyPattern(
+        r"(?:Authorization|authorization|AUTHORIZATION)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
+        r"(?:(?i:basic|bearer|token)[ \t]+|(?=[A-Za-z0-9._~+/=-]{20}))"
+        r"(?P<secret>[A-Za-z0-9._~+/=-]{6,})"), ("Authorization", "authorization", "AUTHORIZATION")),
+    # `NAME=value` and its relatives. Three ways in, one value:
+    #  - UPPER_CASE name, `=` or `: `, unquoted: the .env, shell and compose
+    #    form (`export TOKEN=x`, `docker run -e DB_PASSWORD=x`);
+    #  - any name, quoted value: `"password": "x"`, `SECRET_KEY = 'x'`;
+    #  - any name, unquoted value (`password: x`, `?token=x`): as often code
+    #    as config (`token=token`, `password: str`, `os.environ[...]`), so the
+    #    value must hold a digit and a letter and end where values end.
+    # Never a value of digits only (`MAX_TOKEN=4096`) nor a reference.
+    ("env-secret", LazyPattern(
+        _SECRET_NAME + r"(?![A-Za-z0-9_])(?:"
+        r"(?<=[A-Z])(?:=|:[ \t]+)"
+        r"|" + _ASSIGN + r"(?P<q>\\?[\"'])"
+        r"|" + _ASSIGN + r"(?=" + _BARE + r"{6,}(?:[\s\"'`;,&|)\]}\\]|\Z))"
+        r"(?=" + _BARE + r"*?[0-9])(?=" + _BARE + r"*?[A-Za-z]))"
+        + _NOT_LITERAL + r"(?![0-9]+(?!" + _BARE + r"))"
+        r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|" + _BARE + r"+))(?(q)(?P=q))"),
+     _SECRET_NAME_PREFILTER),
+]
+
+# For dict values, whose key is their only context: {"DB_PASSWORD": "x"}.
+_SECRET_KEY = LazyPattern(_SECRET_NAME + r"\Z")
+_NOT_LITERAL_VALUE = LazyPattern(r"[$<{\[%=]|[0-9]*\Z")
+
+
+def _redact_match(match, kind):
+    group = "secret" if "secret" in match.re.groupindex else 0
+    start, end = match.span(group)
+    # A user pattern may leave `secret` unmatched, or match an earlier marker;
+    # replacing either would redact nothing new and break idempotency.
+    if start < 0 or "REDACTED:" in match.group(group):
+        return match.group()
+    text = match.string
+    return f"{text[match.start():start]}[REDACTED:{kind}]{text[end:match.end()]}"
+
+
+def redact_text(text: str, extra=()) -> str:
+    """Return `text` with every secret that REDACTIONS (then each compiled
+    pattern in `extra`, as kind `custom`) recognises replaced by
+    `[REDACTED:<kind>]`."""
+    for kind, regex, prefilter in REDACTIONS:
+        for literal in prefilter:
+            if literal in text:
+                text = regex.sub(lambda match, kind=kind: _redact_match(match, kind), text)
+                break
+    for regex in extra:
+        text = regex.sub(lambda match: _redact_match(match, "custom"), text)
+    return text
 
 
 def redact_value(value, extra=()):
+    """Return a copy of `value` with every string in it redacted, through
+    dicts (values only; keys are kept), lists and tuples. A string under a
+    secret-looking key such as "DB_PASSWORD" is redacted whole."""
+    if isinstance(value, str):
+        return redact_text(value, extra)
+    if isinstance(value, dict):
+        redacted = {}
+        for key, item in value.items():
+            item = redact_value(item, extra)
+            if (isinstance(key, str) and isinstance(item, str)
+                    and _SECRET_KEY.search(key) and not _NOT_LITERAL_VALUE.match(item)):
+                item = "[REDACTED:env-secret]"
+            redacted[key] = item
+        return redacted
+    if isinstance(value, list):
+        return [redact_value(item, extra) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact_value(item, extra) for item in value)
     return value
 
 
-def compile_patterns(patterns):
-    import re
-    return [re.compile(p) for p in patterns]
-#@@REDACTION-END@@
+def compile_patterns(patterns: list[str]) -> list[re.Pattern]:
+    """Compile user redaction patterns.
+    Raises ValueError naming the first pattern that is invalid or that matches
+    the empty string (which would put a marker between every character)."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            regex = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid redaction pattern {pattern!r}: {exc}") from None
+        if regex.search(""):
+            raise ValueError(f"redaction pattern {pattern!r} matches the empty string")
+        compiled.append(regex)
+    return compiled
 
 ###############################################################################
 # Transcript reading: JSONL lines with their byte offsets
@@ -930,7 +1142,7 @@ def trace_session(session, transcript, uploader, final=False, stops=(), context=
                 break
             turn.update(id=turn_id, session=session)
             if uploader.find(turn_id) is None:
-                uploader.upload(turn, context or {}, lambda trace_id: save_state(
+                uploader.upload(turn, context or {}, lambda trace_id, turn_id=turn_id: save_state(
                     session, {**state, "inflight": {"turn": turn_id, "trace": trace_id}}))
                 uploaded += 1
             state["done"].append(turn_id)
@@ -1116,6 +1328,23 @@ def quiet_mlflow():
     logging.getLogger("alembic").setLevel(logging.ERROR)
 
 
+def open_store(uri):
+    """An MlflowClient for uri. The first use of a local SQLite store creates its tables,
+    which two processes (the worker and `traces search`, say) must not do at the same time."""
+    from mlflow import MlflowClient
+    client = MlflowClient(uri)
+    if not uri.startswith("sqlite:"):
+        return client
+    import fcntl
+    fd = os.open(os.path.join(private_dir(traces_home()), "store.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        client.search_experiments(max_results=1)
+    finally:
+        os.close(fd)
+    return client
+
+
 def ns(seconds):
     return int(seconds * 1_000_000_000)
 
@@ -1129,12 +1358,14 @@ class Uploader:
                 os.environ[key] = env[key]
         quiet_mlflow()
         self.mlflow = need_mlflow()
-        from mlflow import MlflowClient
         self.uri = env.get(ENV_URI) or local_store_uri()
         self.experiment_name = env.get(ENV_EXPERIMENT)
         self.experiment_id = env.get(ENV_EXPERIMENT_ID)
         self.mlflow.set_tracking_uri(self.uri)
-        self.client = MlflowClient(self.uri)
+        try:
+            self.client = open_store(self.uri)
+        except Exception as e:  # noqa: BLE001 - a store we cannot open now may open later
+            raise BackendError(f"cannot open {self.uri}: {short_error(e)}") from None
         self.redact = redactor(env)
         self.limit = payload_limit(env)
         self._user = None
@@ -1210,7 +1441,12 @@ class Uploader:
         tags = {k: str(self.redact(v))[:TAG_VALUE_LIMIT] for k, v in tags.items()}
         metadata = {"mlflow.trace.session": turn["session"], "mlflow.trace.user": self.user(),
                     "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
-                    "claudetracing.models": ",".join(m for m in turn["models"] if m)}
+                    "claudetracing.models": ",".join(m for m in turn["models"] if m),
+                    # MLflow fills these from the worker's own process; the turn's are what matter.
+                    "mlflow.source.name": "claude-code", "mlflow.source.type": "LOCAL",
+                    "mlflow.source.git.commit": tags.get("git.commit_id", ""),
+                    "mlflow.source.git.branch": tags.get("git.branch", ""),
+                    "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
         try:
             root = mlflow.start_span_no_context(
                 ROOT_SPAN, span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
@@ -1301,10 +1537,712 @@ def redactor(env):
         extra = []
     return lambda value: redact_value(value, extra)
 
-#@@SEARCH-BEGIN@@
+###############################################################################
+# Reading: list, search (summary, json, context, tools), report, ui
+###############################################################################
+
+# Reading happens in a terminal, in the repository whose traces we want: the backend and the
+# experiment come from that repository's Claude Code settings (what its hooks wrote with),
+# then from the shell's environment, then the local store and the repository's default name.
+
+SEARCH_FORMATS = {}
+TAG_STATUS = "claudetracing.status"
+META_SESSION = "mlflow.trace.session"
+META_USER = "mlflow.trace.user"
+META_MODELS = "claudetracing.models"
+
+
+def search_format(name, needs_spans=False):
+    """Register an output format of `traces search`; spans are fetched only for those that need them."""
+    def register(fn):
+        SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans}
+        return fn
+    return register
+
+
+class Backend:
+    """The MLflow backend and experiment(s) a reading command looks at."""
+
+    def __init__(self, root):
+        self.root = root
+        env = {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DATABRICKS_"))}
+        env.update(RepoSettings(root).env)
+        for key, value in env.items():
+            if key.startswith(("MLFLOW_", "DATABRICKS_")):
+                os.environ[key] = value        # tokens and profiles in settings.local.json
+        self.env = env
+        self.uri = env.get(ENV_URI) or local_store_uri()
+        if self.uri.startswith("sqlite:"):
+            path = self.uri.split(":///", 1)[-1]
+            # MLflow would create an empty store (and ./mlruns) just to find nothing in it.
+            if not os.path.exists(path):
+                raise TracesError(f"there is no local store at {path} yet: nothing has been traced on this "
+                                  f"machine (run `traces init` here, then use Claude Code)")
+        quiet_mlflow()
+        need_mlflow()
+        from mlflow import MlflowClient
+        self.client = MlflowClient(self.uri)
+
+    def call(self, what, fn, *args, **kwargs):
+        """Run one MLflow call; a failure becomes an error that says what to check."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - MLflow raises many kinds for one dead backend
+            self.fail(what, e)
+
+    def fail(self, what, error):
+        raise TracesError(f"cannot {what} at {self.uri} ({short_error(error)}); check that the backend "
+                          f"is up and `traces status` shows the right tracking URI") from None
+
+    def current(self):
+        """(name, id) of this repository's experiment, as its settings name it."""
+        name = self.env.get(ENV_EXPERIMENT)
+        if not name and self.env.get(ENV_EXPERIMENT_ID):
+            return None, self.env[ENV_EXPERIMENT_ID]
+        return name or default_experiment_name(self.root), None
+
+    def experiment(self, name=None, experiment_id=None):
+        """The experiment by name (or id; a number that is not a name is tried as an id)."""
+        found = None
+        if name:
+            found = self.call("look up experiment " + repr(name), self.client.get_experiment_by_name, name)
+        if found is None and (experiment_id or (name or "").isdigit()):
+            try:
+                found = self.client.get_experiment(experiment_id or name)
+            except Exception as e:  # noqa: BLE001
+                if not_found(e):
+                    found = None
+                else:
+                    self.fail("look up an experiment", e)
+        if found is None or found.lifecycle_stage == "deleted":
+            shown = repr(name) if name else f"id {experiment_id}"
+            raise TracesError(f"experiment {shown} does not exist at {self.uri}; `traces list` shows "
+                              f"the experiments there (or pass -e NAME / --all)")
+        return found
+
+    def experiments(self):
+        return self.call("list experiments", self.client.search_experiments, max_results=50000)
+
+    def locations(self, args):
+        """The experiment ids a command searches: -e, --all, or this repository's."""
+        if getattr(args, "all", False):
+            return [e.experiment_id for e in self.experiments()]
+        if getattr(args, "experiment", None):
+            return [self.experiment(args.experiment).experiment_id]
+        name, experiment_id = self.current()
+        return [self.experiment(name, experiment_id).experiment_id]
+
+    def trace(self, trace_id):
+        try:
+            return self.client.get_trace(trace_id, display=False)
+        except Exception as e:  # noqa: BLE001
+            if not_found(e):
+                raise TracesError(f"there is no trace {trace_id} at {self.uri}; `traces search` lists "
+                                  f"trace ids (and `traces status` the backend this repository uses)") from None
+            self.fail("read trace " + trace_id, e)
+
+
+def error_code(error):
+    return str(getattr(error, "error_code", ""))
+
+
+def not_found(error):
+    return error_code(error) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def since_time(text):
+    """--since: an ISO date or date-time, local time unless it names a zone; seconds since the epoch."""
+    import argparse
+    from datetime import datetime
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24) or date-time "
+                                         f"(2026-11-24T09:30, 2026-11-24T09:30+01:00)") from None
+    return value.timestamp()    # a naive value is taken as local time
+
+
+def positive(kind):
+    def parse(text):
+        import argparse
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
+        return value
+    return parse
+
+
+def like_escape(text):
+    """Quote a value for a filter string. LIKE wildcards in it only widen the match, and every
+    filter is checked again locally, so they need no escaping."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def json_tag(info, key, default):
+    try:
+        value = json.loads(info.tags.get(key) or "null")
+    except ValueError:
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+def trace_files(info):
+    return [f for f in json_tag(info, "files.modified", []) if isinstance(f, str)]
+
+
+def file_matches(wanted, paths):
+    """A path given on the command line matches a changed file, a folder above it, or its tail."""
+    wanted = wanted.rstrip("/")
+    for path in paths:
+        if path == wanted or path.startswith(wanted + "/") or path.endswith("/" + wanted):
+            return True
+    return False
+
+
+def trace_filters(args, root):
+    """(filter string MLflow applies, a check every trace must pass here too).
+
+    Everything MLflow can express is pushed down (time, tags, metadata), so the backend does the
+    work; LIKE matches on JSON tags are only a superset, and the local check makes them exact.
+    """
+    clauses, checks = [], []
+    start = max(filter(None, [getattr(args, "since", None),
+                              getattr(args, "hours", None) and time.time() - args.hours * 3600]), default=None)
+    if start:
+        clauses.append(f"trace.timestamp_ms >= {int(start * 1000)}")
+    if getattr(args, "session", None):
+        clauses.append(f"metadata.`{META_SESSION}` LIKE '{like_escape(args.session)}%'")
+        checks.append(lambda info: info.trace_metadata.get(META_SESSION, "").startswith(args.session))
+    if getattr(args, "branch", None):
+        clauses.append(f"tags.`git.branch` = '{like_escape(args.branch)}'")
+        checks.append(lambda info: info.tags.get("git.branch") == args.branch)
+    if getattr(args, "status", None):
+        clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
+        checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
+    if getattr(args, "tool", None):
+        clauses.append(f"tags.`{TAG_TOOLS}` LIKE '%{like_escape(json.dumps(args.tool))}:%'")
+        checks.append(lambda info: args.tool in json_tag(info, TAG_TOOLS, {}))
+    if getattr(args, "file", None):
+        wanted = args.file
+        if os.path.isabs(wanted) or wanted.startswith("."):
+            # Tags hold repository-relative paths; a path typed from a subfolder means the same file.
+            wanted = os.path.relpath(os.path.abspath(wanted), root)
+        clauses.append(f"tags.`files.modified` LIKE '%{like_escape(os.path.basename(wanted.rstrip('/')))}%'")
+        checks.append(lambda info: file_matches(wanted, trace_files(info)))
+    return " AND ".join(clauses) or None, (lambda info: all(check(info) for check in checks))
+
+
+def find_traces(backend, locations, filter_string, check, limit):
+    """Newest first: trace infos that pass check, at most limit (0: all), paging as needed."""
+    found, token = [], None
+    page = 1000 if not limit else min(max(limit, 10) * 2, 1000)
+    while True:
+        def search(filter_string=filter_string, token=token):
+            return backend.client.search_traces(
+                locations=locations, filter_string=filter_string, max_results=page,
+                order_by=["timestamp_ms DESC"], page_token=token, include_spans=False)
+        try:
+            batch = search()
+        except Exception as e:  # noqa: BLE001
+            # A backend that cannot apply some clause (Databricks restricts LIKE on tags):
+            # keep only the time window there and check the rest here.
+            narrowed = " AND ".join(c for c in (filter_string or "").split(" AND ") if "timestamp_ms" in c) or None
+            if error_code(e) != "INVALID_PARAMETER_VALUE" or narrowed == filter_string:
+                backend.fail("search traces", e)
+            filter_string, token = narrowed, None
+            continue
+        for trace in batch:
+            if check(trace.info):
+                found.append(trace.info)
+                if limit and len(found) >= limit:
+                    return found
+        token = batch.token
+        if not token or not batch:
+            return found
+
+
+def cmd_search(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    render = SEARCH_FORMATS[args.format]
+    filter_string, check = trace_filters(args, root)
+    if args.trace_id:
+        trace = backend.trace(args.trace_id)
+        matched = [trace] if check(trace.info) else []
+        where = f"trace {args.trace_id}"
+        items = matched if render["needs_spans"] else [t.info for t in matched]
+    else:
+        infos = find_traces(backend, backend.locations(args), filter_string, check, args.limit)
+        where = "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
+        items = [backend.trace(i.trace_id) for i in infos] if render["needs_spans"] else infos
+    if not items:
+        if args.format == "json":
+            # stdout stays parseable: an empty list there, the sentence on stderr.
+            render["render"]([], args)
+        print(f"No traces found in {where} at {backend.uri} for these filters.",
+              file=sys.stderr if args.format == "json" else sys.stdout)
+        return 0
+    render["render"](items, args)
+    return 0
+
+
+def describe_current(backend):
+    name, experiment_id = backend.current()
+    return repr(name) if name else f"id {experiment_id}"
+
+
+# -- values shared by the formats ---------------------------------------------------------
+
+
+def local_time(ms, seconds=False):
+    return time.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def int_tag(info, key):
+    try:
+        return int(info.tags.get(key) or 0)
+    except ValueError:
+        return 0
+
+
+def cost_tag(info):
+    """The turn's cost in USD, or None when the engine knew no price for its model."""
+    try:
+        return float(info.tags["cost.usd"])
+    except (KeyError, ValueError):
+        return None
+
+
+def first_line(text, width=None):
+    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+    return line if width is None or len(line) <= width else line[:width - 1] + "…"
+
+
+def tool_list(counts):
+    """`Bash×3 Edit Read` from the tools tag (most used first)."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return " ".join(name if n == 1 else f"{name}×{n}" for name, n in ordered)
+
+
+def seconds_text(ms):
+    if ms is None:
+        return "-"
+    return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{int(ms // 60_000)} min {int(ms % 60_000 / 1000)} s"
+
+
+def money(value):
+    return "-" if value is None else f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+# -- formats -------------------------------------------------------------------------------
+
+
+@search_format("summary")
+def format_summary(infos, args):
+    """One aligned block per turn, from tags, metadata and previews only (no spans fetched)."""
+    paint = Painter(sys.stdout)
+    for n, info in enumerate(infos):
+        tools = json_tag(info, TAG_TOOLS, {})
+        errors = int_tag(info, TAG_TOOL_ERRORS)
+        status = info.tags.get(TAG_STATUS) or "ok"
+        tokens = [("in", "tokens.input"), ("out", "tokens.output"), ("cache read", "tokens.cache_read"),
+                  ("cache write", "tokens.cache_creation")]
+        rows = [
+            ("prompt", first_line(info.request_preview, 100) or "-"),
+            ("session", info.trace_metadata.get(META_SESSION, "-")
+             + (f"  branch {info.tags['git.branch']}" if info.tags.get("git.branch") else "")),
+            ("took", f"{seconds_text(info.execution_duration)}  "
+                     f"model {info.trace_metadata.get(META_MODELS) or '-'}"),
+            ("tokens", f"{int_tag(info, 'tokens.total'):,} ("
+                       + ", ".join(f"{label} {int_tag(info, key):,}" for label, key in tokens) + ")"
+                       + f"  cost {money(cost_tag(info))}"),
+            ("tools", (tool_list(tools) or "none")
+             + (paint.bad(f"  {errors} error{'s' * (errors != 1)}") if errors else "")),
+        ]
+        files = trace_files(info)
+        if files:
+            rows.append(("files", ", ".join(files[:8]) + (f" (+{len(files) - 8} more)" if len(files) > 8 else "")))
+        if n:
+            print()
+        badge = paint.ok(status) if status == "ok" else paint.bad(status)
+        print(f"{paint.bold(local_time(info.request_time))}  {paint.accent(info.trace_id)}  {badge}")
+        for label, value in rows:
+            print(f"  {paint.dim(f'{label:<8}')} {value}")
+
+
+def iso_ms(ms):
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Span attributes MLflow uses for what the JSON already shows as fields.
+SPAN_PLUMBING = ("mlflow.spanInputs", "mlflow.spanOutputs", "mlflow.spanType", "mlflow.traceRequestId",
+                 "mlflow.spanStartTimeNs", "mlflow.experimentId", "mlflow.spanLogLevel")
+
+
+def trace_json(trace):
+    """One trace in the documented `-f json` schema (README: "Reading traces as JSON")."""
+    info = trace.info
+    spans = trace.data.spans
+    parents = {s.span_id: s.parent_id for s in spans}
+
+    def depth(span_id):
+        d = 0
+        while parents.get(span_id):
+            span_id, d = parents[span_id], d + 1
+        return d
+    ordered = sorted(spans, key=lambda s: (s.start_time_ns, depth(s.span_id), s.span_id))
+    return {
+        "trace_id": info.trace_id,
+        "experiment_id": info.experiment_id,
+        "start_time": iso_ms(info.request_time),
+        "duration_ms": info.execution_duration,
+        "state": str(getattr(info.state, "value", info.state)),
+        "request_preview": info.request_preview,
+        "response_preview": info.response_preview,
+        "tags": dict(info.tags),
+        "metadata": dict(info.trace_metadata),
+        "spans": [{
+            "span_id": s.span_id,
+            "parent_id": s.parent_id,
+            "name": s.name,
+            "type": s.span_type,
+            "status": str(getattr(s.status.status_code, "value", s.status.status_code)),
+            "start_time_ns": s.start_time_ns,
+            "end_time_ns": s.end_time_ns,
+            "inputs": s.inputs,
+            "outputs": s.outputs,
+            "attributes": {k: v for k, v in s.attributes.items() if k not in SPAN_PLUMBING},
+        } for s in ordered],
+    }
+
+
+@search_format("json", needs_spans=True)
+def format_json(traces, args):
+    print(json.dumps({"traces": [trace_json(t) for t in traces]}, indent=2, sort_keys=True,
+                     ensure_ascii=False, default=str))
+
+
+def quoted(text):
+    return "\n".join("> " + line if line.strip() else ">" for line in (text or "").strip().splitlines()) or "> (empty)"
+
+
+@search_format("context")
+def format_context(infos, args):
+    """Markdown for an LLM's context window: newest first, whole lines, within --max-chars."""
+    out = [f"# Claude Code turns, newest first ({len(infos)})", ""]
+    size = sum(len(line) + 1 for line in out)
+    for n, info in enumerate(infos):
+        tools = json_tag(info, TAG_TOOLS, {})
+        errors = int_tag(info, TAG_TOOL_ERRORS)
+        files = trace_files(info)
+        block = [
+            f"## {local_time(info.request_time)} · session {info.trace_metadata.get(META_SESSION, '?')}"
+            + (f" · branch {info.tags['git.branch']}" if info.tags.get("git.branch") else ""),
+            "", "Prompt:", quoted(info.request_preview), "",
+            "Done: " + (f"tools {tool_list(tools)}" if tools else "no tools")
+            + (f" ({errors} failed)" if errors else "") + (f"; files changed: {', '.join(files)}" if files else ""),
+            "", "Outcome:", quoted(info.response_preview), "",
+            f"Cost: {money(cost_tag(info))}, {int_tag(info, 'tokens.total'):,} tokens, "
+            f"{seconds_text(info.execution_duration)}; trace {info.trace_id}", "",
+        ]
+        lines = "\n".join(block).split("\n")
+        for line in lines:
+            marker = f"[truncated at --max-chars {args.max_chars}: {len(infos) - n} turn(s) not shown in full]"
+            if size + len(line) + 1 + len(marker) + 1 > args.max_chars:
+                out.append(marker)
+                print("\n".join(out))
+                return
+            out.append(line)
+            size += len(line) + 1
+    print("\n".join(out).rstrip("\n"))
+
+
+@search_format("tools", needs_spans=True)
+def format_tools(traces, args):
+    """Per tool: calls, errors and time, from the `tool_<Name>` spans (subagents' too)."""
+    stats = {}
+    for trace in traces:
+        for span in trace.data.spans:
+            if span.name.startswith("tool_") and span.span_type == "TOOL":
+                row = stats.setdefault(span.name[len("tool_"):], {"calls": 0, "errors": 0, "ns": 0})
+                row["calls"] += 1
+                row["errors"] += str(getattr(span.status.status_code, "value", span.status.status_code)) == "ERROR"
+                row["ns"] += max(0, (span.end_time_ns or span.start_time_ns) - span.start_time_ns)
+    if not stats:
+        print(f"No tool calls in the {len(traces)} turn(s) found.")
+        return
+    width = max(4, *(len(name) for name in stats))
+    print(f"{'TOOL':<{width}}  {'CALLS':>6}  {'ERRORS':>6}  {'TOTAL TIME':>11}  {'AVERAGE':>9}")
+    for name, row in sorted(stats.items(), key=lambda item: (-item[1]["calls"], item[0])):
+        print(f"{name:<{width}}  {row['calls']:>6}  {row['errors']:>6}  {seconds_text(row['ns'] / 1e6):>11}  "
+              f"{seconds_text(row['ns'] / 1e6 / row['calls']):>9}")
+    calls = sum(r["calls"] for r in stats.values())
+    print(f"{calls} tool call(s), {sum(r['errors'] for r in stats.values())} error(s) in {len(traces)} turn(s)")
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def local_trace_stats(uri):
+    """{experiment id: (traces, last trace ms)} straight from a local SQLite store: one query
+    instead of paging through every trace; None when the store is not laid out as expected."""
+    import sqlite3
+    path = uri.split(":///", 1)[-1]
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info "
+                              "GROUP BY experiment_id").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return {str(e): (n, last) for e, n, last in rows}
+
+
+def cmd_list(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    experiments = backend.experiments()
+    stats = local_trace_stats(backend.uri) if backend.uri.startswith("sqlite:") else None
+    if stats is None:
+        # A server: no count API, so only the newest trace of each experiment (one small request).
+        from concurrent.futures import ThreadPoolExecutor
+
+        def newest(experiment):
+            found = backend.call("search traces", backend.client.search_traces,
+                                 locations=[experiment.experiment_id], max_results=1,
+                                 order_by=["timestamp_ms DESC"], include_spans=False)
+            return experiment.experiment_id, (None, found[0].info.request_time if found else None)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            stats = dict(pool.map(newest, experiments))
+    name, experiment_id = backend.current()
+    paint = Painter(sys.stdout)
+    rows = sorted(experiments, key=lambda e: (-(stats.get(e.experiment_id, (0, None))[1] or 0), e.name))
+    id_width = max([2] + [len(e.experiment_id) for e in rows])
+    name_width = max([4] + [len(e.name) for e in rows])
+    print(f"  {'ID':<{id_width}}  {'NAME':<{name_width}}  {'TRACES':>6}  LAST TRACE")
+    for e in rows:
+        count, last = stats.get(e.experiment_id, (0 if stats else None, None))
+        mine = e.name == name or e.experiment_id == experiment_id
+        line = (f"{'*' if mine else ' '} {e.experiment_id:<{id_width}}  {e.name:<{name_width}}  "
+                f"{'-' if count is None else count:>6}  {local_time(last) if last else '-'}")
+        print(paint.bold(line) if mine else line)
+    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)})")
+    return 0
+
+
+# -- report --------------------------------------------------------------------------------
+
+REPORT_KEYS = {
+    "day": lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000)),
+    "session": lambda info: info.trace_metadata.get(META_SESSION) or "(none)",
+    # A turn's tags are per turn: a turn that used two models counts under both names together.
+    "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
+    "branch": lambda info: info.tags.get("git.branch") or "(none)",
+    "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
+}
+REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
+
+
+def cmd_report(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    filter_string, check = trace_filters(args, root)
+    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
+    rows = {}
+    total = {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
+    for info in infos:
+        key = REPORT_KEYS[args.by](info)
+        row = rows.setdefault(key, {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0,
+                                    "turns_without_cost": 0})
+        for target in (row, total):
+            target["turns"] += 1
+            for kind in REPORT_TOKENS:
+                target["tokens"][kind] += int_tag(info, f"tokens.{kind}")
+            cost = cost_tag(info)
+            if cost is None:
+                target["turns_without_cost"] += 1
+            else:
+                target["cost_usd"] += cost
+    ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
+    if args.json:
+        for target in [r for _, r in ordered] + [total]:
+            target["cost_usd"] = round(target["cost_usd"], 6)
+        print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
+                         indent=2, sort_keys=True))
+        return 0
+    if not infos:
+        print(f"No traces found at {backend.uri} for these filters.")
+        return 0
+    paint = Painter(sys.stdout)
+    width = max([len(args.by), 5] + [len(k) for k in rows])
+    header = f"{args.by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
+             f"{'CACHE WRITE':>12}  {'TOTAL':>12}  {'COST':>10}"
+    print(paint.bold(header))
+
+    def line(key, r):
+        known = r["turns"] > r["turns_without_cost"]
+        cost = (money(r["cost_usd"]) if known else "-") + ("*" if r["turns_without_cost"] else " ")
+        t = r["tokens"]
+        return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
+                f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
+    for key, r in ordered:
+        print(line(key, r))
+    print(paint.bold(line("TOTAL", total)))
+    if total["turns_without_cost"]:
+        print(f"* {total['turns_without_cost']} turn(s) used a model without a known price: their cost is not included.")
+    return 0
+
+
+# -- ui ------------------------------------------------------------------------------------
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_open_browser():
+    return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def databricks_host(env):
+    """The workspace URL: DATABRICKS_HOST, else the profile's host in ~/.databrickscfg."""
+    if env.get("DATABRICKS_HOST"):
+        return env["DATABRICKS_HOST"].rstrip("/")
+    import configparser
+    profile = env.get("DATABRICKS_CONFIG_PROFILE") or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
+    config = configparser.ConfigParser()
+    config.read(env.get("DATABRICKS_CONFIG_FILE") or os.path.join(os.path.expanduser("~"), ".databrickscfg"))
+    host = config.get(profile, "host", fallback=None) if (profile == "DEFAULT" or config.has_section(profile)) else None
+    return host.rstrip("/") if host else None
+
+
+def show_url(url, args):
+    print(url, flush=True)
+    if not args.no_browser and can_open_browser():
+        import webbrowser
+        webbrowser.open(url)
+
+
+def cmd_ui(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    name, experiment_id = backend.current()
+    experiment = backend.experiment(args.experiment) if args.experiment else backend.experiment(name, experiment_id)
+    if backend.uri.startswith("databricks"):
+        host = databricks_host(backend.env)
+        if not host:
+            raise TracesError(f"experiment {experiment.name} has id {experiment.experiment_id}; set DATABRICKS_HOST "
+                              f"(or a host for the profile in ~/.databrickscfg) to get its link")
+        print(f"Experiment {experiment.name} in Databricks:")
+        show_url(f"{host}/ml/experiments/{experiment.experiment_id}", args)
+        return 0
+    if not backend.uri.startswith("sqlite:"):
+        print(f"Experiment {experiment.name} on {backend.uri}:")
+        show_url(f"{backend.uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/traces", args)
+        return 0
+    serve_local_ui(backend.uri, experiment, args)
+    return 0
+
+
+def serve_local_ui(uri, experiment, args):
+    """Run `mlflow ui` on the local store until Ctrl-C, then stop it with all its workers."""
+    import signal
+    import subprocess
+    import urllib.request
+    port = args.port or free_port()
+    home = private_dir(traces_home())
+    log_path = os.path.join(home, "ui.log")
+    with open(log_path, "ab") as log_file:
+        # Its own process group: Ctrl-C reaches us, and we stop the server and its workers
+        # together. cwd is TRACES_HOME, where MLflow may put ./mlartifacts.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=home, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if server.poll() is not None:
+                raise TracesError(f"the MLflow UI exited at start (code {server.returncode}); see {log_path}")
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise TracesError(f"the MLflow UI did not answer on {base} within 120 s; see {log_path}")
+            time.sleep(0.3)
+        print(f"MLflow UI for {uri} (log: {log_path}); experiment {experiment.name}:")
+        show_url(f"{base}/#/experiments/{experiment.experiment_id}/traces", args)
+        print("Press Ctrl-C to stop it.", flush=True)
+        server.wait()
+        raise TracesError(f"the MLflow UI stopped by itself (code {server.returncode}); see {log_path}")
+    except KeyboardInterrupt:
+        print("Stopped the MLflow UI.")
+    finally:
+        if server.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(server.pid, sig)
+                    server.wait(timeout=wait)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        # Workers left behind in the group (the main process gone first) must not keep the port.
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# -- the commands' arguments ---------------------------------------------------------------
+
+
 def add_reading_commands(command):
-    pass
-#@@SEARCH-END@@
+    p = command("list", cmd_list, "the experiments on this repository's backend, with trace counts")
+
+    p = command("search", cmd_search, "find turns: newest first, filtered, as summary, json, context or tools")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    p.add_argument("--hours", type=positive(float), metavar="N", help="turns of the last N hours")
+    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--trace-id", metavar="ID", help="one trace")
+    p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
+    p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
+    p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
+    p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
+    p.add_argument("--status", choices=("ok", "error"), help="turns with (error) or without failed tool calls")
+    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
+    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
+    p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",
+                   help="-f context: size budget in characters (default 50000)")
+
+    p = command("report", cmd_report, "tokens and cost by day, session, model, branch or user")
+    p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
+    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+    p = command("ui", cmd_ui, "open this repository's traces in the MLflow UI (starts it for the local store)")
+    p.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
 
 ###############################################################################
 # Setup: init, status, disable, enrichment, redact
@@ -1339,7 +2277,7 @@ class RepoSettings:
         record = os.path.join(traces_home(), "created-settings.json")
         created = read_json_file(record, [])
         written = []
-        for path, data, (old, text), mode in zip(self.paths, (self.shared, self.local), self._before, (0o644, 0o600)):
+        for path, data, (old, text), mode in zip(self.paths, (self.shared, self.local), self._before, (0o644, 0o600), strict=True):
             real = os.path.realpath(path)
             if delete_if_emptied and not data and text is not None and real in created:
                 os.remove(path)
@@ -1385,7 +2323,12 @@ def hook_invocation(root):
     on_path = shutil.which("traces")
     if on_path and os.path.dirname(os.path.realpath(on_path)) == os.path.dirname(os.path.realpath(sys.executable)):
         return None, None
-    return None, f"{shlex.quote(sys.executable)} {shlex.quote(me)} hook"
+    python = shlex.quote(sys.executable)
+    if os.path.basename(os.path.dirname(me)) in ("site-packages", "dist-packages"):
+        # Installed in an environment that is not on PATH. `-m` reuses the cached bytecode
+        # (a script is compiled on every run); -I keeps a traces.py in the repo from shadowing.
+        return None, f"{python} -I -m traces hook"
+    return None, f"{python} {shlex.quote(me)} hook"
 
 
 def probe_hook(root, env):

@@ -214,14 +214,15 @@ def recorded(name):
     folder = RECORDED / name
     if not folder.is_dir():
         pytest.skip(f"fixture {name} not recorded")
-    [path] = [p for p in folder.glob("*.jsonl")]
+    [path] = [p for p in folder.glob("*.jsonl") if p.name != "hooks.jsonl"]
     return path
 
 
-def test_recorded_session_matches_claude_codes_own_ledger():
-    path = recorded("main")
+@pytest.mark.parametrize("name, count", [("main", 1), ("resume", 2), ("secret", 1)])
+def test_recorded_session_matches_claude_codes_own_ledger(name, count):
+    path = recorded(name)
     turns, _, bad = turns_of(path)
-    assert bad == 0 and len(turns) == 2                  # the scripted turn and the --resume turn
+    assert bad == 0 and len(turns) == count
     ledger = final_cost_state(path)["modelUsage"]
     expected = {"input": 0, "output": 0, "cache_read": 0, "cache_creation": 0}
     for usage in ledger.values():
@@ -232,8 +233,9 @@ def test_recorded_session_matches_claude_codes_own_ledger():
     assert {k: total[k] for k in expected} == expected
 
 
-def test_recorded_cost_is_within_one_percent():
-    path = recorded("main")
+@pytest.mark.parametrize("name", ["main", "resume", "secret"])
+def test_recorded_cost_is_within_one_percent(name):
+    path = recorded(name)
     turns, _, _ = turns_of(path)
     ledger = final_cost_state(path)["totalCostUSD"]
     ours = sum(t["cost"] for t in turns)
@@ -258,14 +260,23 @@ def test_recorded_subagents_are_nested_with_their_tokens():
     assert first["tool_errors"] == 1 and "Bash" in first["tool_counts"]
 
 
-def test_background_agent_keeps_its_turn_open_until_notified(tmp_path):
-    """Cut the recording just before the task notification: the turn must wait."""
+def test_background_agent_keeps_its_turn_open_until_its_report_is_answered(tmp_path):
+    """Cut the recording before the task notification, then before Claude's answer to it."""
     path = recorded("main")
     lines = path.read_text().splitlines(keepends=True)
-    cut = next(i for i, line in enumerate(lines) if "<task-notification>" in line and '"type":"user"' in line)
+    os.symlink(path.parent / path.stem, tmp_path / path.stem)
     short = tmp_path / path.name
-    short.write_text("".join(lines[:cut]))
-    sub = tmp_path / path.stem
-    os.symlink(path.parent / path.stem, sub)
-    [turn], _, _ = turns_of(short, final=False)[0][:1], None, None
-    assert turn["waiting"], "the background agent's turn must not be considered finished"
+
+    notified = next(i for i, line in enumerate(lines) if line.startswith('{"type":"queue-operation"') and "<task-notification>" in line)
+    short.write_text("".join(lines[:notified]))
+    [turn], _, _ = turns_of(short, final=False)
+    assert turn["waiting"], "the background agent is still out: the turn is not finished"
+
+    answer = next(i for i, line in enumerate(lines) if '"type":"user"' in line and "<task-notification>" in line)
+    short.write_text("".join(lines[:answer + 1]))
+    [turn], _, _ = turns_of(short, final=False)
+    assert turn["waiting"] == [] and not turn["ended"], "Claude has not answered the notification yet"
+
+    [whole], _, _ = turns_of(path)
+    assert whole["waiting"] == [] and whole["ended"]
+    assert whole["answer"] == "Noted: the background agent finished."

@@ -1,0 +1,91 @@
+"""How much redaction costs, per MB of transcript, next to json.loads.
+
+Every transcript line is parsed with json.loads anyway, so that is the
+baseline: redaction should stay within a small multiple of it. The text is
+shaped like Claude Code transcript lines: prose, commands, and tool results
+holding code (standard-library modules, and the redaction corpus's lookalike
+files, which are dense in "token" and "password") or, one line in fifty, a
+corpus file with planted secrets.
+
+    python tests/bench/bench_redact.py [megabytes]
+"""
+import argparse
+import json
+import pathlib
+import random
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # run as a script, traces.py not installed
+
+import traces  # noqa: E402
+
+CORPUS = ROOT / "tests" / "fixtures" / "redact_corpus"
+
+
+def transcript_lines(megabytes, seed=1):
+    """About `megabytes` MB of JSON lines: prose, tool calls and tool results."""
+    rng = random.Random(seed)
+    modules = (argparse, json.decoder, pathlib, random)
+    code = [pathlib.Path(module.__file__).read_text() for module in modules]
+    code += [path.read_text() for path in sorted((CORPUS / "clean").iterdir())]
+    secrets = [path.read_text() for path in sorted((CORPUS / "secrets").iterdir())]
+    prose = ("I'll look at how the session token is refreshed, then run the tests. "
+             "The failure comes from the retry loop counting max_tokens twice. ")
+    lines, size = [], 0
+    while size < megabytes * 1_000_000:
+        if rng.random() < 0.02:
+            body = {"type": "tool_result", "content": rng.choice(secrets)}
+        else:
+            source = rng.choice(code)
+            start = rng.randrange(len(source))
+            body = rng.choice([
+                {"type": "text", "text": prose * rng.randint(1, 4)},
+                {"type": "tool_use", "name": "Bash",
+                 "input": {"command": "python -m pytest -q tests/test_auth.py"}},
+                {"type": "tool_result", "content": source[start:start + rng.randrange(200, 4000)]},
+            ])
+        line = json.dumps({
+            "type": "user" if body["type"] == "tool_result" else "assistant",
+            "uuid": f"{rng.getrandbits(128):032x}", "timestamp": "2026-11-14T10:00:00.000Z",
+            "message": {"role": "assistant", "content": [body]},
+        })
+        lines.append(line)
+        size += len(line) + 1
+    return lines, size
+
+
+def best_of(runs, function, lines):
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for line in lines:
+            function(line)
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
+def bench_redact(megabytes=4):
+    """Time redact_text and json.loads line by line, best of 5; ms per MB."""
+    lines, size = transcript_lines(megabytes)
+    parsed = [json.loads(line) for line in lines]
+    mb = size / 1_000_000
+    loads = best_of(5, json.loads, lines)
+    redact = best_of(5, traces.redact_text, lines)
+    value = best_of(5, traces.redact_value, parsed)
+    return {
+        "megabytes": round(mb, 2),
+        "lines": len(lines),
+        "json_loads_ms_per_mb": round(loads * 1000 / mb, 2),
+        "redact_text_ms_per_mb": round(redact * 1000 / mb, 2),
+        "redact_value_ms_per_mb": round(value * 1000 / mb, 2),
+        "ratio": round(redact / loads, 2),
+    }
+
+
+if __name__ == "__main__":
+    result = bench_redact(float(sys.argv[1]) if len(sys.argv) > 1 else 4)
+    for name, figure in result.items():
+        print(f"{name:24} {figure}")

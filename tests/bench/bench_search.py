@@ -1,0 +1,173 @@
+"""How fast `traces search` answers on a store of 10,000 turns, next to mlflow.search_traces.
+
+The store is built once and cached in tests/bench/.cache/ (gitignored): the engine traces
+recorded Claude Code sessions (fixtures/cc-2.1.330, varied in memory: session ids, times,
+branches, prompts) into a local SQLite MLflow store, then those engine-written traces are
+copied row by row inside the store, with fresh trace ids, sessions, turn ids, branches and
+times, until there are 10,000. The engine writes one commit per span, about 0.4 s per turn on a
+laptop, which is over an hour for 10,000; the copy takes seconds and the reading side sees
+exactly what the engine writes.
+
+    python tests/bench/bench_search.py [--rebuild]
+
+Goal: each `traces search` under 1 s, in the same process as mlflow.search_traces.
+"""
+import contextlib
+import io
+import json
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS.parent), str(TESTS)]
+
+import trace_store  # noqa: E402
+import traces  # noqa: E402
+
+CACHE = TESTS / "bench" / ".cache" / "search-10k"
+TOTAL = 10_000
+ENGINE_SESSIONS = 40
+BRANCHES = ("main", "feature-x", "fix/login", "refactor/db")
+EXPERIMENT = "acme/widgets"
+LAYOUT = 1          # bump when the way the store is built changes
+
+
+def build(folder):
+    if not trace_store.recorded_sessions():
+        sys.exit(f"no recorded transcripts in {trace_store.RECORDED}: record them first")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    rng = random.Random(4)
+    now = time.time()
+    plan = [(EXPERIMENT, f"bench-{i:04d}-0000-4000-8000-{i:012d}", now - rng.uniform(0, 30 * 86400),
+             rng.choice(BRANCHES), f"bench {i}") for i in range(ENGINE_SESSIONS)]
+    started = time.time()
+    uri = trace_store.fill(folder, plan)
+    print(f"engine: {ENGINE_SESSIONS} sessions traced in {time.time() - started:.0f} s", file=sys.stderr)
+    started = time.time()
+    clone(folder / "mlflow.db", TOTAL, rng, now)
+    print(f"copied up to {TOTAL} traces in {time.time() - started:.0f} s", file=sys.stderr)
+    (folder / "layout.json").write_text(json.dumps({"layout": LAYOUT, "traces": TOTAL, "uri": uri}))
+
+
+def clone(db_path, total, rng, now):
+    """Copy engine-written traces inside the store until it holds `total` of them."""
+    db = sqlite3.connect(db_path)
+    templates = [r[0] for r in db.execute("SELECT request_id FROM trace_info")]
+    have = len(templates)
+    columns = {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")]
+               for t in ("trace_info", "trace_tags", "trace_request_metadata", "spans")}
+    starts = dict(db.execute("SELECT request_id, timestamp_ms FROM trace_info"))
+    rows = {}
+    for template in templates:
+        # Named columns: SELECT * also returns generated columns that cannot be inserted.
+        rows[template] = {table: db.execute(
+            f"SELECT {', '.join(cols)} FROM {table} WHERE {'trace_id' if table == 'spans' else 'request_id'} = ?",
+            (template,)).fetchall() for table, cols in columns.items()}
+    n = 0
+    while have < total:
+        template = templates[n % len(templates)]
+        n += 1
+        new_id = f"tr-{rng.getrandbits(128):032x}"
+        session = f"copy-{n // 2:06d}-0000-4000-8000-000000000000"
+        start_ms = int((now - rng.uniform(0, 30 * 86400)) * 1000)
+        branch = rng.choice(BRANCHES)
+        shift_ns = (start_ms - starts[template]) * 1_000_000
+        for table, id_column in (("trace_info", "request_id"), ("trace_request_metadata", "request_id"),
+                                 ("trace_tags", "request_id"), ("spans", "trace_id")):
+            cols = columns[table]
+            for row in rows[template][table]:
+                row = dict(zip(cols, row))
+                row[id_column] = new_id
+                if table == "trace_info":
+                    row["timestamp_ms"] = start_ms
+                    row["session_id"] = session
+                elif table == "spans":
+                    row["start_time_unix_nano"] += shift_ns
+                    row["end_time_unix_nano"] += shift_ns
+                    row["content"] = row["content"].replace(template, new_id)
+                elif row["key"] == "mlflow.trace.session":
+                    row["value"] = session
+                elif row["key"] == traces.TAG_TURN:
+                    row["value"] = f"{session}:{new_id}"
+                elif row["key"] == "git.branch":
+                    row["value"] = branch
+                elif isinstance(row["value"], str):
+                    row["value"] = row["value"].replace(template, new_id)
+                db.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                           [row[c] for c in cols])
+        have += 1
+    db.commit()
+    db.close()
+
+
+def timed(fn, runs=5):
+    fn()                        # warm: imports, connection pool, SQLite page cache
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main():
+    if "--rebuild" in sys.argv or not (CACHE / "layout.json").exists() or \
+            json.loads((CACHE / "layout.json").read_text()).get("layout") != LAYOUT:
+        build(CACHE)
+    uri = json.loads((CACHE / "layout.json").read_text())["uri"]
+    work = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    repo = trace_store.git_repo(work / "repo")
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "settings.json").write_text(json.dumps(
+        {"env": {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": EXPERIMENT}}))
+    os.environ["TRACES_HOME"] = str(work / "traces-home")
+    os.chdir(repo)
+
+    def cli(*argv):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = traces.main(list(argv))
+        assert code == 0 and out.getvalue() and "No traces found" not in out.getvalue(), out.getvalue()[:500]
+
+    traces.quiet_mlflow()
+    import mlflow
+    from mlflow import MlflowClient
+    mlflow.set_tracking_uri(uri)
+    experiment_id = MlflowClient(uri).get_experiment_by_name(EXPERIMENT).experiment_id
+    count = sqlite3.connect(uri.split(":///", 1)[1]).execute("SELECT COUNT(*) FROM trace_info").fetchone()[0]
+    print(f"store: {count} traces ({uri})")
+    filtered = f"tags.`git.branch` = 'feature-x' AND tags.`{traces.TAG_TOOLS}` LIKE '%\"Bash\":%'"
+    cases = [
+        ("default (10 newest)", (), None),
+        ("--branch feature-x --tool Bash", ("--branch", "feature-x", "--tool", "Bash"), filtered),
+    ]
+    print(f"{'query':<32} {'traces search':>14} {'mlflow.search_traces':>21} {'ratio':>6} "
+          f"{'client, no spans':>17} {'ratio':>6}")
+    for label, args, filter_string in cases:
+        ours = timed(lambda: cli("search", *args))
+        direct = timed(lambda: mlflow.search_traces(locations=[experiment_id], filter_string=filter_string,
+                                                    max_results=10, order_by=["timestamp_ms DESC"]))
+        floor = timed(lambda: MlflowClient(uri).search_traces(
+            locations=[experiment_id], filter_string=filter_string, max_results=10,
+            order_by=["timestamp_ms DESC"], include_spans=False))
+        print(f"{label:<32} {ours:>12.3f} s {direct:>19.3f} s {ours / direct:>6.2f} {floor:>15.3f} s "
+              f"{ours / floor:>6.2f}")
+    for label, argv in (("search -f json (10, with spans)", ("search", "-f", "json")),
+                        ("search -f tools (10, with spans)", ("search", "-f", "tools")),
+                        ("search -f context (10)", ("search", "-f", "context")),
+                        ("report (all 10,000 turns)", ("report",)),
+                        ("list", ("list",))):
+        print(f"{label:<32} {timed(lambda: cli(*argv), runs=3):>12.3f} s")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""Re-record the real Claude Code transcripts and hook payloads under tests/fixtures/.
+
+    python tests/record_fixtures.py            # needs the claude binary (see claude_harness)
+
+Runs the real binary offline against tests/fakeapi.py in a throwaway HOME and git repo,
+with Stop / SubagentStop / SessionEnd command hooks that save their stdin, then copies
+what Claude Code wrote to tests/fixtures/cc-<version>/<name>/:
+
+    <session>.jsonl                         the main transcript
+    <session>/subagents/agent-*.jsonl       subagent transcripts (+ agent-*.meta.json)
+    hooks.jsonl                             one line per hook call, in call order:
+                                            {"event", "stdin" (the parsed payload),
+                                             "env" (CLAUDE_* / OTEL_* seen by the hook),
+                                             "transcript_lines" (lines in the transcript
+                                             when the hook ran)}
+    result-<n>.json                         `claude -p --output-format json` stdout per run
+
+Fixtures:
+    main    scenario main: Write, Edit, foreground Agent, background Agent, failing Bash,
+            then the background agent's <task-notification> turn.
+    resume  the same session after `--resume` with scenario resume (Read + answer).
+    secret  a separate session that runs `cat .env` holding fake AWS / GitHub secrets.
+    midturn scenario main again (new session), but the background agent finishes while the
+            turn still runs: its notification is folded into that turn (no user line).
+
+The temp HOME and repo live at a FIXED path (BASE below) so absolute paths inside the
+fixtures are the same on every re-record; nothing is rewritten after the fact (rewriting
+would break the content hashes Claude Code stores next to the text).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.claude_harness import (  # noqa: E402 - path set up above
+    CLAUDE_VERSION,
+    claude_bin,
+    claude_env,
+    project_dir,
+    run_claude,
+)
+from tests.fakeapi import ENV_FILE_TEXT, FakeAnthropic  # noqa: E402
+
+BASE = Path("/tmp/claudetracing-fixture")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / f"cc-{CLAUDE_VERSION}"
+MAX_FILE_BYTES = 300_000  # keep fixtures reviewable; reported, not enforced
+
+PROMPTS = {
+    "main": "CT-SCENARIO main\nCreate notes.txt, edit it, check it with a foreground agent, "
+            "run an echo in a background agent, then run a command that fails.",
+    "resume": "CT-SCENARIO resume\nWhat does notes.txt say now?",
+    "secret": "CT-SCENARIO secret\nShow me what is in .env.",
+}
+
+# The hook: saves stdin plus a little context, one file per call (names sort in call
+# order). Written as a script so the settings stay one readable command per event.
+HOOK_SCRIPT = textwrap.dedent("""\
+    import json, os, sys, time
+    event, out_dir = sys.argv[1], sys.argv[2]
+    raw = sys.stdin.read()
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = {"unparsed": raw}
+    path = payload.get("transcript_path") if isinstance(payload, dict) else None
+    lines = None
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            lines = f.read().count(b"\\n")
+    # Which variables hooks see matters (CLAUDE_PROJECT_DIR, no OTEL_*); values of
+    # per-process tokens do not, and are not worth committing.
+    env = {k: "<redacted>" if "TOKEN" in k or "KEY" in k else v
+           for k, v in os.environ.items() if k.startswith(("CLAUDE", "OTEL_"))}
+    record = {"event": event, "stdin": payload, "env": env, "transcript_lines": lines}
+    name = "%020d-%s.json" % (time.time_ns(), event)
+    with open(os.path.join(out_dir, name), "w") as f:
+        json.dump(record, f)
+""")
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=Fixture Bot", "-c", "user.email=bot@example.com",
+                    *args], cwd=repo, check=True, capture_output=True)
+
+
+def make_repo(repo: Path, hook_dir: Path) -> None:
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("# widgets\n")
+    hook = hook_dir.parent / "capture_hook.py"
+    hook.write_text(HOOK_SCRIPT)
+    # Plain `python3` (not sys.executable) keeps the recorded hook command, which Claude Code
+    # copies into stop_hook_summary lines, the same on every machine.
+    command = f"python3 {hook} {{event}} {hook_dir}"
+    settings = {"hooks": {
+        event: [{"hooks": [{"type": "command", "command": command.format(event=event)}]}]
+        for event in ("Stop", "SubagentStop", "SessionEnd")}}
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Initial commit")
+    git(repo, "remote", "add", "origin", "git@github.com:acme/widgets.git")
+
+
+def collect_hooks(hook_dir: Path) -> list[dict]:
+    """Hook records so far, oldest first; the directory is emptied for the next run."""
+    records = []
+    for f in sorted(hook_dir.iterdir()):
+        records.append(json.loads(f.read_text()))
+        f.unlink()
+    return records
+
+
+def save(name: str, home: Path, repo: Path, session: str, hooks: list[dict],
+         results: list[str]) -> None:
+    dest = FIXTURES / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    src = project_dir(home, repo)
+    shutil.copy2(src / f"{session}.jsonl", dest / f"{session}.jsonl")
+    if (src / session).is_dir():
+        shutil.copytree(src / session, dest / session)
+    with open(dest / "hooks.jsonl", "w") as f:
+        for record in hooks:
+            f.write(json.dumps(record) + "\n")
+    for n, stdout in enumerate(results, start=1):
+        (dest / f"result-{n}.json").write_text(stdout)
+
+
+def run(repo: Path, prompt: str, env: dict, resume: str | None = None) -> tuple[str, str]:
+    rc, session, out, err = run_claude(repo, prompt, env, resume=resume, timeout=300)
+    if rc != 0 or not session:
+        raise SystemExit(f"claude failed (rc={rc}):\n{out}\n{err}")
+    return session, out
+
+
+def main() -> int:
+    if claude_bin() is None:
+        print("claude binary not found; set CLAUDE_BIN", file=sys.stderr)
+        return 1
+    if BASE.exists():
+        shutil.rmtree(BASE)
+    home, repo, hook_dir = BASE / "home", BASE / "widgets", BASE / "hooks"
+    hook_dir.mkdir(parents=True)
+    make_repo(repo, hook_dir)
+
+    # after-turn: the background agent answers only after the main turn ended, so its
+    # <task-notification> always arrives as a turn of its own (as it usually does live).
+    with FakeAnthropic(bg_timing="after-turn") as api:
+        env = claude_env(home, api.url)
+
+        session, out1 = run(repo, PROMPTS["main"], env)
+        hooks = collect_hooks(hook_dir)
+        save("main", home, repo, session, hooks, [out1])
+
+        resumed, out2 = run(repo, PROMPTS["resume"], env, resume=session)
+        assert resumed == session, (resumed, session)
+        save("resume", home, repo, session, hooks + collect_hooks(hook_dir), [out1, out2])
+
+        (repo / ".env").write_text(ENV_FILE_TEXT)
+        secret, out3 = run(repo, PROMPTS["secret"], env)
+        save("secret", home, repo, secret, collect_hooks(hook_dir), [out3])
+        print(f"{len(api.requests)} API requests, {len(api.responses)} responses")
+
+    # The same scenario with the background agent finishing while the turn still runs.
+    with FakeAnthropic(bg_timing="mid-turn") as api:
+        env = claude_env(home, api.url)
+        midturn, out4 = run(repo, PROMPTS["main"], env)
+        save("midturn", home, repo, midturn, collect_hooks(hook_dir), [out4])
+
+    for path in sorted(FIXTURES.rglob("*")):
+        if path.is_file():
+            size = path.stat().st_size
+            flag = "  <-- over limit" if size > MAX_FILE_BYTES else ""
+            print(f"{size:>9,}  {path.relative_to(FIXTURES)}{flag}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

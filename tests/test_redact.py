@@ -1,0 +1,258 @@
+"""Redaction: built-in rules, the seeded corpus, redact_value, user patterns."""
+import importlib.util
+import json
+import pathlib
+import random
+import re
+
+import pytest
+
+import traces
+
+CORPUS = pathlib.Path(__file__).parent / "fixtures" / "redact_corpus"
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
+CLEAN_FILES = sorted((CORPUS / "clean").iterdir())
+
+
+# Corpus ######################################################################
+
+@pytest.mark.parametrize("entry", MANIFEST, ids=lambda e: f"{e['kind']}:{e['file']}")
+def test_planted_secret_is_redacted_as_its_kind(entry):
+    redacted = traces.redact_text((CORPUS / entry["file"]).read_text())
+    assert entry["secret"] not in redacted
+    assert f"[REDACTED:{entry['kind']}]" in redacted
+
+
+@pytest.mark.parametrize("entry", MANIFEST, ids=lambda e: f"{e['kind']}:{e['file']}")
+def test_planted_secret_is_redacted_inside_json(entry):
+    # Transcript lines are JSON: quotes arrive as \" and newlines as \n.
+    redacted = traces.redact_text(json.dumps((CORPUS / entry["file"]).read_text()))
+    assert json.dumps(entry["secret"])[1:-1] not in redacted
+    assert f"[REDACTED:{entry['kind']}]" in redacted
+
+
+@pytest.mark.parametrize("path", CLEAN_FILES, ids=lambda p: p.name)
+def test_ordinary_code_is_left_byte_identical(path):
+    text = path.read_text()
+    assert traces.redact_text(text) == text
+    assert traces.redact_text(json.dumps(text)) == json.dumps(text)
+
+
+@pytest.mark.parametrize("path", sorted((CORPUS / "secrets").iterdir()), ids=lambda p: p.name)
+def test_redacting_a_redacted_file_changes_nothing(path):
+    once = traces.redact_text(path.read_text())
+    assert traces.redact_text(once) == once
+
+
+def test_corpus_matches_its_generator_and_stays_small():
+    spec = importlib.util.spec_from_file_location("generate", CORPUS / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    for relative, text in generate.build().items():
+        assert (CORPUS / relative).read_text() == text, f"rerun {CORPUS / 'generate.py'}"
+    assert sum(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 50_000
+
+
+# One example per rule ########################################################
+
+REDACTED = [
+    ("aws_access_key_id = AKIAFAKE0123456789AB",
+     "aws_access_key_id = [REDACTED:aws-access-key-id]"),
+    ('"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEY000"',
+     '"SecretAccessKey": "[REDACTED:aws-secret-access-key]"'),
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEY000",
+     "AWS_SECRET_ACCESS_KEY=[REDACTED:aws-secret-access-key]"),
+    ("token ghp_FAKE0123456789abcdefghijklmnopqrstuv ok",
+     "token [REDACTED:github-token] ok"),
+    ("gho_FAKE0123456789abcdefghijklmnopqrstuv", "[REDACTED:github-token]"),
+    ("github_pat_11FAKE0123456789_abcdefghijklmnopqrstuvwxyz",
+     "[REDACTED:github-token]"),
+    ("glpat-FAKE0123456789abcdef", "[REDACTED:gitlab-token]"),
+    ("xoxp-1234-5678-FAKEabcdef", "[REDACTED:slack-token]"),
+    ("https://hooks.slack.com/services/T000FAKE/B000FAKE/XXXXXXXXFAKEXXXXXXXX",
+     "https://hooks.slack.com/services/[REDACTED:slack-webhook]"),
+    ("sk_test_FAKE0123456789abcdef", "[REDACTED:stripe-key]"),
+    ("rk_live_FAKE0123456789abcdef", "[REDACTED:stripe-key]"),
+    ("sk-ant-api03-FAKE0123456789abcdef_xyz-AA", "[REDACTED:anthropic-key]"),
+    ("key: sk-FAKE0123456789abcdefghijklmnop", "key: [REDACTED:openai-key]"),
+    ("sk-proj-FAKE_0123456789-abcdefghij", "[REDACTED:openai-key]"),
+    ("AIzaFAKE0123456789abcdefghijklmnopqrstu", "[REDACTED:google-api-key]"),
+    ("dapi0123456789abcdef0123456789abcdef-2", "[REDACTED:databricks-token]"),
+    ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0.c2lnbmF0dXJlLWZha2U",
+     "[REDACTED:jwt]"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAFAKE\n"
+     "-----END OPENSSH PRIVATE KEY-----\ndone", "[REDACTED:private-key]\ndone"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAKE\n...[output truncated]",
+     "[REDACTED:private-key]...[output truncated]"),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQdGBF4FAKE\n-----END PGP PRIVATE KEY BLOCK-----",
+     "[REDACTED:private-key]"),
+    ("git remote add origin https://bob:s3cr3t@git.example.com/x.git",
+     "git remote add origin https://bob:[REDACTED:url-password]@git.example.com/x.git"),
+    ("redis://:hunter2@cache:6379", "redis://:[REDACTED:url-password]@cache:6379"),
+    ("curl -H 'Authorization: Bearer abc.DEF-123_456~789+/='",
+     "curl -H 'Authorization: Bearer [REDACTED:bearer]'"),
+    ("Authorization: token 0123456789abcdef0123",
+     "Authorization: token [REDACTED:authorization]"),
+    ('{"authorization": "Basic dXNlcjpwYXNz"}',
+     '{"authorization": "Basic [REDACTED:authorization]"}'),
+    ("DB_PASSWORD=hunter", "DB_PASSWORD=[REDACTED:env-secret]"),
+    ("export GITHUB_TOKEN=abc123", "export GITHUB_TOKEN=[REDACTED:env-secret]"),
+    ("docker run -e DB_PASSWORD=s3cret -p 5432:5432 postgres",
+     "docker run -e DB_PASSWORD=[REDACTED:env-secret] -p 5432:5432 postgres"),
+    ("MYSQL_PASS=root docker compose up", "MYSQL_PASS=[REDACTED:env-secret] docker compose up"),
+    ("  DB_PASSWORD: hunter", "  DB_PASSWORD: [REDACTED:env-secret]"),
+    ('API_KEY="two words"', 'API_KEY="[REDACTED:env-secret]"'),
+    ("SECRET_KEY = 'django-insecure-x'", "SECRET_KEY = '[REDACTED:env-secret]'"),
+    ('os.environ["API_TOKEN"] = "abcd"', 'os.environ["API_TOKEN"] = "[REDACTED:env-secret]"'),
+    ('{"clientSecret": "x1"}', '{"clientSecret": "[REDACTED:env-secret]"}'),
+    ("password: hunter2", "password: [REDACTED:env-secret]"),
+    ("GET /cb?access_token=a1b2c3d4&state=x", "GET /cb?access_token=[REDACTED:env-secret]&state=x"),
+]
+
+LEFT_ALONE = [
+    "MAX_TOKENS=4096",
+    "max_tokens=4096",
+    '"max_tokens": 4096',
+    "TOKEN=$OTHER",
+    "TOKEN=${OTHER}",
+    "export TOKEN=$(gh auth token)",
+    'password = os.environ["DB_PASSWORD"]',
+    "password = getpass.getpass()",
+    "login(username=username, password=password)",
+    "def f(token: str, password: str = None):",
+    "api_key = api_key or os.getenv('X')",
+    "if token == other_token2:",
+    '"eos_token": "</s>"',
+    '"pad_token": "[PAD]"',
+    "git@github.com:org/repo.git",
+    "ssh://git@github.com:22/org/repo.git",
+    "https://example.com:8443/path?q=1",
+    "postgres://user:<password>@localhost/db",
+    "postgres://user:${PGPASSWORD}@localhost/db",
+    "risk-assessment-summary-panel-2024-final",
+    "Bearer tokens are issued by the identity service",
+    "Authorization: Bearer <token>",
+    "Authorization: required",
+    "secretName: db-credentials-v2",
+    "TOKEN_URL=https://auth.example.com/token",
+    "bypass: abc123",
+    "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+    "",
+]
+
+
+@pytest.mark.parametrize("text, expected", REDACTED)
+def test_rule_redacts(text, expected):
+    assert traces.redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", LEFT_ALONE)
+def test_rule_leaves_lookalikes_alone(text):
+    assert traces.redact_text(text) == text
+
+
+def test_every_kind_has_an_example():
+    kinds = {kind for kind, _, _ in traces.REDACTIONS}
+    shown = {m for _, expected in REDACTED for m in re.findall(r"\[REDACTED:([a-z-]+)\]", expected)}
+    assert kinds == shown
+
+
+@pytest.mark.parametrize("text, expected", REDACTED)
+def test_prefilter_is_implied_by_every_match(text, expected):
+    # A prefilter that a match can lack would let that secret through.
+    for kind, regex, prefilter in traces.REDACTIONS:
+        for match in regex.finditer(text):
+            assert any(literal in match.group() for literal in prefilter), kind
+
+
+# Idempotency #################################################################
+
+@pytest.mark.parametrize("kind", sorted({kind for kind, _, _ in traces.REDACTIONS} | {"custom"}))
+def test_markers_are_never_redacted_again(kind):
+    for template in ("{}", "TOKEN={}", 'password: "{}"', "Bearer {}", "https://u:{}@h",
+                     "Authorization: Basic {}", "password: {}"):
+        text = template.format(f"[REDACTED:{kind}]")
+        assert traces.redact_text(text) == text
+
+
+def test_redaction_is_idempotent_on_shuffled_fragments():
+    fragments = [text for text, _ in REDACTED] + LEFT_ALONE + [" ", "\n", "=", ":", '"', "@"]
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = "".join(rng.choice(fragments) for _ in range(rng.randrange(1, 6)))
+        once = traces.redact_text(text)
+        assert traces.redact_text(once) == once, text
+
+
+# redact_value ################################################################
+
+def test_redact_value_walks_nested_structures_and_keeps_keys():
+    token = "ghp_FAKE0123456789abcdefghijklmnopqrstuv"
+    value = {
+        "tool": "Bash",
+        "input": {"command": f"gh auth login --with-token {token}", "timeout": 30},
+        "lines": [f"export GH_TOKEN={token}", ("a", f"Bearer {token}"), None, 1.5, True],
+        token: "keys are kept",
+    }
+    original = json.dumps(value)
+    redacted = traces.redact_value(value)
+    assert redacted == {
+        "tool": "Bash",
+        "input": {"command": "gh auth login --with-token [REDACTED:github-token]", "timeout": 30},
+        "lines": ["export GH_TOKEN=[REDACTED:github-token]",
+                  ("a", "Bearer [REDACTED:github-token]"), None, 1.5, True],
+        token: "keys are kept",
+    }
+    assert json.dumps(value) == original, "the input must not be modified"
+
+
+def test_redact_value_uses_secret_looking_keys_as_context():
+    value = {"env": {"DB_PASSWORD": "hunter", "apiKey": "abc", "MAX_TOKENS": "4096",
+                     "TOKEN": "$OTHER", "eos_token": "</s>", "max_tokens": 4096, "user": "bob"}}
+    assert traces.redact_value(value) == {"env": {
+        "DB_PASSWORD": "[REDACTED:env-secret]", "apiKey": "[REDACTED:env-secret]",
+        "MAX_TOKENS": "4096", "TOKEN": "$OTHER", "eos_token": "</s>", "max_tokens": 4096,
+        "user": "bob"}}
+    # A recognised shape keeps its own kind.
+    assert traces.redact_value({"token": "glpat-FAKE0123456789abcdef"}) == {
+        "token": "[REDACTED:gitlab-token]"}
+
+
+def test_redact_value_leaves_non_strings_alone():
+    for value in (None, 3, 2.5, True, b"DB_PASSWORD=hunter"):
+        assert traces.redact_value(value) is value
+
+
+# User patterns ###############################################################
+
+def test_custom_patterns_run_after_builtins_as_kind_custom():
+    extra = traces.compile_patterns([r"ACME-[0-9]{6}", r"employee=(?P<secret>\w+)"])
+    text = "ticket ACME-123456 for employee=jdoe, DB_PASSWORD=x"
+    assert traces.redact_text(text, extra) == (
+        "ticket [REDACTED:custom] for employee=[REDACTED:custom], DB_PASSWORD=[REDACTED:env-secret]")
+    assert traces.redact_value({"a": [text]}, extra) == {"a": [traces.redact_text(text, extra)]}
+
+
+def test_custom_pattern_that_matches_a_marker_stays_idempotent():
+    extra = traces.compile_patterns([r"\[?REDACTED\S*", r"ghp_\w+"])
+    once = traces.redact_text("ghp_FAKE0123456789abcdefghijklmnopqrstuv", extra)
+    assert once == "[REDACTED:github-token]"
+    assert traces.redact_text(once, extra) == once
+
+
+def test_compile_patterns_names_the_bad_pattern():
+    with pytest.raises(ValueError, match=r"invalid redaction pattern '\(unclosed'"):
+        traces.compile_patterns(["fine", "(unclosed"])
+    with pytest.raises(ValueError, match=r"'x\*' matches the empty string"):
+        traces.compile_patterns(["x*"])
+    assert traces.compile_patterns([]) == []
+
+
+def test_env_secret_prefilter_covers_every_name_spelling():
+    kind, regex, prefilter = traces.REDACTIONS[-1]
+    assert kind == "env-secret"
+    names = {name for word in traces._SECRET_WORDS for name in traces._spellings(word)}
+    for name in names | {"_pass", "-PASS"}:
+        assert regex.search(f'{name} = "s3cret-value"'), name
+        assert any(literal in name for literal in prefilter), name
