@@ -765,6 +765,8 @@ def usage_of(raw):
     split = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
     usage["cache_creation_1h"] = min(count(split.get("ephemeral_1h_input_tokens")), usage["cache_creation"])
     usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    server_tools = raw.get("server_tool_use") if isinstance(raw.get("server_tool_use"), dict) else {}
+    usage["web_search"] = count(server_tools.get("web_search_requests"))
     return usage
 
 
@@ -775,30 +777,76 @@ def add_usage(total, usage):
 
 
 def empty_usage():
-    return dict.fromkeys(TOKEN_KINDS + ("cache_creation_1h", "total"), 0)
+    return dict.fromkeys(TOKEN_KINDS + ("cache_creation_1h", "total", "web_search"), 0)
 
 
-# USD per million tokens: input, output, cache read, cache write (5 min), cache write (1 h).
-# Read off Claude Code 2.1.330's own cost ledger; an unknown model gets no cost at all.
-PRICES = {}
+# USD per million tokens: input, output, cache read, cache write (5 min), cache write (1 h),
+# read off Claude Code 2.1.330's own catalog and checked model by model against the dollars
+# it writes in `cost-state`. A model not listed gets no cost at all, never a guess.
+PRICES = {
+    "claude-3-5-haiku": (0.8, 4, 0.08, 1, 1.6),
+    "claude-haiku-4-5": (1, 5, 0.1, 1.25, 2),
+    "claude-haiku-5-5": (0.1, 0.5, 0.01, 0.125, 0.2),
+    "claude-3-5-sonnet": (3, 15, 0.3, 3.75, 6),
+    "claude-3-7-sonnet": (3, 15, 0.3, 3.75, 6),
+    "claude-sonnet-4": (3, 15, 0.3, 3.75, 6),
+    "claude-sonnet-5": (2, 10, 0.2, 2.5, 4),
+    "claude-sonnet-5-5": (2, 10, 0.1, 2.5, 4),
+    "claude-opus-4-0": (15, 75, 1.5, 18.75, 30),
+    "claude-opus-4-1": (15, 75, 1.5, 18.75, 30),
+    "claude-opus-4": (5, 25, 0.5, 6.25, 10),
+    "claude-opus-5": (5, 25, 0.5, 6.25, 10),
+    "claude-opus-5-5": (4, 20, 0.2, 5, 8),
+    "claude-fable-5": (10, 50, 1, 12.5, 20),
+    "claude-mythos-5": (10, 50, 1, 12.5, 20),
+    "claude-fable-5-1": (10, 50, 0.25, 12.5, 20),
+    "claude-mythos-5-1": (10, 50, 0.25, 12.5, 20),
+    "claude-fable-5-2": (8, 40, 0.2, 10, 16),
+    "claude-mythos-5-2": (8, 40, 0.2, 10, 16),
+}
+# Fast mode (`usage.speed == "fast"`) has its own prices for a few models.
+FAST_PRICES = {
+    "claude-opus-4-6": (30, 150, 3, 37.5, 60),
+    "claude-opus-4-7": (30, 150, 3, 37.5, 60),
+    "claude-opus-4-8": (10, 50, 1, 12.5, 20),
+    "claude-opus-5": (10, 50, 1, 12.5, 20),
+    "claude-opus-5-5": (8, 40, 0.4, 10, 16),
+    "claude-fable-5-2": (16, 80, 0.4, 20, 32),
+    "claude-mythos-5-2": (16, 80, 0.4, 20, 32),
+}
+# Haiku 5.5 costs more per token once a request's input passes 100k tokens.
+LONG_CONTEXT = {"claude-haiku-5-5": (100_000, (0.5, 2.5, 0.05, 0.625, 1))}
+WEB_SEARCH_USD = 0.01
+US_INFERENCE_FACTOR = 1.1
 
 
-def price_for(model):
+def price_key(model, table):
+    """The table entry for a model id: the longest listed name it is, or starts with
+    followed by a date or suffix (claude-opus-4-5-20251101, claude-sonnet-4-5[1m])."""
     if not isinstance(model, str):
         return None
-    for prefix, price in PRICES.items():
-        if model.startswith(prefix):
-            return price
+    for name in sorted(table, key=len, reverse=True):
+        if model == name or model.startswith((name + "-", name + "[")):
+            return name
     return None
 
 
-def cost_of(model, usage):
-    price = price_for(model)
-    if price is None:
+def cost_of(model, usage, speed=None, geo=None):
+    """USD for one API response, the way Claude Code's ledger computes it; None if unpriced."""
+    key = price_key(model, PRICES)
+    if key is None:
         return None
+    price = PRICES[key]
+    if speed == "fast" and price_key(model, FAST_PRICES):
+        price = FAST_PRICES[price_key(model, FAST_PRICES)]
+    threshold, long_price = LONG_CONTEXT.get(key, (None, None))
+    if threshold is not None and usage["input"] + usage["cache_read"] + usage["cache_creation"] > threshold:
+        price = long_price
     write_5m = usage["cache_creation"] - usage["cache_creation_1h"]
-    return (usage["input"] * price[0] + usage["output"] * price[1] + usage["cache_read"] * price[2]
-            + write_5m * price[3] + usage["cache_creation_1h"] * price[4]) / 1_000_000
+    dollars = (usage["input"] * price[0] + usage["output"] * price[1] + usage["cache_read"] * price[2]
+               + write_5m * price[3] + usage["cache_creation_1h"] * price[4]) / 1_000_000
+    dollars += usage.get("web_search", 0) * WEB_SEARCH_USD
+    return dollars * (US_INFERENCE_FACTOR if geo == "us" else 1)
 
 
 def analyse(records, start, agents=None, depth=0):
@@ -827,15 +875,18 @@ def analyse(records, start, agents=None, depth=0):
             call = calls.get(key)
             if call is None and model != "<synthetic>":
                 call = calls[key] = {"kind": "llm", "model": model, "start": last_time, "end": when,
-                                     "inputs": inputs, "content": [], "usage": usage_of(message.get("usage"))}
+                                     "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
+                                     # Claude Code prices the model it asked for, not the one that answered.
+                                     "price_model": record.get("requestedModel") or model}
                 steps.append(call)
                 inputs = []
             if call is not None:
                 # Each content block is its own line repeating the response's usage: keep one.
                 call["end"] = max(call["end"], when)
                 call["content"].extend(blocks)
-                if message.get("usage"):
+                if isinstance(message.get("usage"), dict):
                     call["usage"] = usage_of(message["usage"])
+                    call["speed"], call["geo"] = message["usage"].get("speed"), message["usage"].get("inference_geo")
                 call["stop_reason"] = message.get("stop_reason")
             for block in blocks:
                 if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
@@ -879,7 +930,7 @@ def analyse(records, start, agents=None, depth=0):
     for step in steps:
         if step["kind"] == "llm":
             add_usage(usage, step["usage"])
-            step_cost = cost_of(step["model"], step["usage"])
+            step_cost = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
             step["cost"] = step_cost
             cost = None if cost is None or step_cost is None else cost + step_cost
             if step["model"] and step["model"] not in models:
@@ -1217,6 +1268,8 @@ def drain_spool():
 def cmd_sync(args):
     # MLflow may create ./mlruns for a local store: never inside the user's repository.
     os.chdir(private_dir(traces_home()))
+    if args.background:
+        os.nice(10)     # Claude is still working on this machine: uploads can wait a moment
     wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
     deadline = time.time() + (wait or 0)
     delay = 1.0
@@ -1332,13 +1385,13 @@ def open_store(uri):
     """An MlflowClient for uri. The first use of a local SQLite store creates its tables,
     which two processes (the worker and `traces search`, say) must not do at the same time."""
     from mlflow import MlflowClient
-    client = MlflowClient(uri)
     if not uri.startswith("sqlite:"):
-        return client
+        return MlflowClient(uri)
     import fcntl
     fd = os.open(os.path.join(private_dir(traces_home()), "store.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        client = MlflowClient(uri)          # creating the client creates the tables
         client.search_experiments(max_results=1)
     finally:
         os.close(fd)
@@ -1490,7 +1543,8 @@ class Uploader:
                     "cache_creation_input_tokens": usage["cache_creation"],
                     "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
                 if step.get("cost") is not None:
-                    out = cost_of(step["model"], {**empty_usage(), "output": usage["output"]})
+                    out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
+                                  step.get("speed"), step.get("geo"))
                     attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
                                                      "total_cost": step["cost"]}
                 span = mlflow.start_span_no_context("llm", span_type="LLM", parent_span=parent,
@@ -1580,8 +1634,7 @@ class Backend:
                                   f"machine (run `traces init` here, then use Claude Code)")
         quiet_mlflow()
         need_mlflow()
-        from mlflow import MlflowClient
-        self.client = MlflowClient(self.uri)
+        self.client = open_store(self.uri)
 
     def call(self, what, fn, *args, **kwargs):
         """Run one MLflow call; a failure becomes an error that says what to check."""
@@ -2328,7 +2381,8 @@ def hook_invocation(root):
         # Installed in an environment that is not on PATH. `-m` reuses the cached bytecode
         # (a script is compiled on every run); -I keeps a traces.py in the repo from shadowing.
         return None, f"{python} -I -m traces hook"
-    return None, f"{python} {shlex.quote(me)} hook"
+    # A copy elsewhere: run it as a module from its folder, so its bytecode is cached.
+    return None, f"cd {shlex.quote(os.path.dirname(me))} && {python} -m traces hook"
 
 
 def probe_hook(root, env):

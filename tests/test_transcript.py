@@ -191,7 +191,42 @@ def test_usage_splits_cache_writes_by_ttl():
     usage = traces.usage_of({"input_tokens": 1, "output_tokens": 2, "cache_read_input_tokens": 3,
                              "cache_creation_input_tokens": 10,
                              "cache_creation": {"ephemeral_5m_input_tokens": 6, "ephemeral_1h_input_tokens": 4}})
-    assert usage == {"input": 1, "output": 2, "cache_read": 3, "cache_creation": 10, "cache_creation_1h": 4, "total": 16}
+    assert usage == {"input": 1, "output": 2, "cache_read": 3, "cache_creation": 10, "cache_creation_1h": 4,
+                     "total": 16, "web_search": 0}
+
+
+MILLION = {"input": 1_000_000, "output": 0, "cache_read": 0, "cache_creation": 0, "cache_creation_1h": 0}
+
+
+@pytest.mark.parametrize("model, dollars", [
+    ("claude-opus-5-5", 4.0), ("claude-opus-4-5-20251101", 5.0), ("claude-opus-4-1", 15.0),
+    ("claude-sonnet-4-5[1m]", 3.0), ("claude-sonnet-5-5", 2.0), ("claude-haiku-4-5-20251001", 1.0),
+    ("claude-opus-40", None), ("gpt-4o", None), (None, None)])
+def test_price_table_by_model(model, dollars):
+    assert traces.cost_of(model, {**MILLION, "web_search": 0}) == (pytest.approx(dollars) if dollars else None)
+
+
+def test_price_modifiers_claude_code_applies():
+    writes = {**MILLION, "input": 0, "cache_creation": 3_000_000, "cache_creation_1h": 1_000_000, "web_search": 2}
+    # 2M five-minute writes at 5, 1M one-hour writes at 8, two web searches at a cent.
+    assert traces.cost_of("claude-opus-5-5", writes) == pytest.approx(18.02)
+    assert traces.cost_of("claude-opus-5-5", {**MILLION, "web_search": 0}, speed="fast") == pytest.approx(8.0)
+    assert traces.cost_of("claude-sonnet-4-5", {**MILLION, "web_search": 0}, speed="fast") == pytest.approx(3.0)
+    assert traces.cost_of("claude-opus-5-5", {**MILLION, "web_search": 0}, geo="us") == pytest.approx(4.4)
+    small = {**MILLION, "input": 100_000, "web_search": 0}
+    assert traces.cost_of("claude-haiku-5-5", small) == pytest.approx(0.01)          # at the threshold
+    big = {**MILLION, "input": 100_001, "web_search": 0}
+    assert traces.cost_of("claude-haiku-5-5", big) == pytest.approx(100_001 * 0.5 / 1e6)
+
+
+def test_cost_uses_the_requested_model(tmp_path):
+    t = Transcript(model="claude-opus-5-5")
+    t.prompt("hi")
+    t.text("hello")
+    t.lines[-1]["requestedModel"] = "claude-haiku-4-5"
+    [turn], _, _ = turns_of(t.write(tmp_path))
+    assert turn["models"] == ["claude-opus-5-5"]
+    assert turn["cost"] == pytest.approx(traces.cost_of("claude-haiku-4-5", turn["usage"]))
 
 
 def test_fit_json_list_marks_what_it_left_out():
