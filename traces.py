@@ -1367,6 +1367,10 @@ def need_mlflow():
         import mlflow
     except ImportError:
         raise TracesError("this needs mlflow — pip install 'claudetracing[mlflow]'") from None
+    # MLflow sets its loggers up when imported; its notes about creating tables are not ours to show.
+    import logging
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     return mlflow
 
 
@@ -1375,10 +1379,6 @@ def quiet_mlflow():
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")   # export errors must surface
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")         # else minutes per dead request
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-    os.environ.setdefault("MLFLOW_TRACKING_INSECURE_TLS", os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "false"))
-    import logging
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.ERROR)
 
 
 def open_store(uri):
@@ -2742,7 +2742,10 @@ def cmd_redact(args):
             print(f"custom: {pattern}")
         return 0
     if args.action == "add":
-        compile_patterns([args.pattern])
+        try:
+            compile_patterns([args.pattern])
+        except ValueError as e:
+            raise TracesError(f"{e}; nothing was changed") from None
 
     def change(shared):
         env = settings_env(shared)

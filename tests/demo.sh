@@ -16,10 +16,10 @@ git -c user.name=Demo -c user.email=demo@example.com commit -q --allow-empty -m 
 
 echo "\$ traces init --local --yes"; traces init --local --yes
 echo; echo "\$ traces status"; traces status
-FIXTURE="$ROOT/tests/fixtures/cc-2.1.330/main"
-if [ -d "$FIXTURE" ]; then
-    echo; echo "\$ traces import <a session recorded from Claude Code 2.1.330>"
-    traces import "$FIXTURE"
-    echo; echo "\$ traces search"; traces search
-fi
+SESSION=$(ls "$ROOT"/tests/fixtures/cc-2.1.330/resume/*-*.jsonl)
+echo; echo "\$ traces import <a two-turn session recorded from the real Claude Code 2.1.330>"
+traces import "$SESSION"
+echo; echo "\$ traces search"; traces search
+echo; echo "\$ traces search -f tools"; traces search -f tools
+echo; echo "\$ traces report --by session"; traces report --by session
 echo; echo "(demo files in $DEMO; the local store is $TRACES_HOME/mlflow.db)"
