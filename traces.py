@@ -64,12 +64,14 @@ ENV_MAX_PAYLOAD = "CLAUDETRACING_MAX_PAYLOAD"
 ENV_PYTHON = "CLAUDETRACING_PYTHON"
 ENV_HOME = "TRACES_HOME"
 ENV_PROBE = "CLAUDETRACING_PROBE"
+ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
+ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
 
 # The settings env keys that belong to us: init writes them, disable removes them.
 OUR_ENV_KEYS = (
     ENV_URI, ENV_EXPERIMENT, ENV_EXPERIMENT_ID, ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD,
     ENV_HOOK, ENV_ENRICHMENTS, ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD, ENV_PYTHON,
-    ENV_HOME,
+    ENV_HOME, ENV_TRACE_LOCATION, ENV_PROFILE,
 )
 # What a job carries from the hook's environment to the worker, which may run later from a
 # terminal (`traces sync`) where Claude Code's settings env is not set.
@@ -83,6 +85,7 @@ TAG_TURN = "claudetracing.turn_id"
 TAG_TOOLS = "claudetracing.tools"
 TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
+TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 ROOT_SPAN = "claude_code_conversation"
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
@@ -681,7 +684,7 @@ def read_lines(path, offset=0, final=False):
                 continue
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):      # RecursionError: absurdly deep nesting
                 bad += 1
                 continue
             if isinstance(record, dict):
@@ -871,7 +874,7 @@ def analyse(records, start, agents=None, depth=0):
             message = record.get("message") if isinstance(record.get("message"), dict) else {}
             blocks = message_content(record)
             model = message.get("model")
-            key = message.get("id") or record.get("uuid") or id(record)
+            key = next((k for k in (message.get("id"), record.get("uuid")) if isinstance(k, str) and k), id(record))
             call = calls.get(key)
             if call is None and model != "<synthetic>":
                 call = calls[key] = {"kind": "llm", "model": model, "start": last_time, "end": when,
@@ -903,7 +906,9 @@ def analyse(records, start, agents=None, depth=0):
             if "<task-notification>" in text_of(blocks)[:200]:
                 finished_agents.update(notification_ids(text_of(blocks)))
             for block in blocks:
-                tool = tools.get(block.get("tool_use_id")) if block.get("type") == "tool_result" else None
+                tool_use_id = block.get("tool_use_id")
+                tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
+                    else None
                 if tool is not None:
                     tool["end"] = when
                     tool["result"] = block.get("content")
@@ -1000,7 +1005,8 @@ class Subagents:
             for _, record in records:
                 if record.get("type") == "user" and record.get("toolUseResult") is None and not any(
                         b.get("type") == "tool_result" for b in message_content(record)):
-                    run = {"file": name, "agent_id": record.get("agentId") or file_agent,
+                    agent_id = record.get("agentId")
+                    run = {"file": name, "agent_id": agent_id if isinstance(agent_id, str) and agent_id else file_agent,
                            "records": [], "used": False}
                     self.runs.append(run)
                 if run is not None:
@@ -1260,14 +1266,33 @@ def drain_spool():
             log(f"ERROR {session}: {e}")
             ok = False
             continue
+        except Exception as e:  # noqa: BLE001 - one session's surprise must not stall the others
+            log(f"ERROR {session}: unexpected {short_error(e)}; its jobs stay in the spool")
+            ok = False
+            continue
         for path, _ in items:
             os.remove(path)
     return ok
 
 
+class in_traces_home:
+    """Work from TRACES_HOME: MLflow may create ./mlruns for a local store, and that must
+    never land in the user's repository. The previous folder is restored afterwards."""
+
+    def __enter__(self):
+        self.previous = os.getcwd()
+        os.chdir(private_dir(traces_home()))
+
+    def __exit__(self, *exc):
+        os.chdir(self.previous)
+
+
 def cmd_sync(args):
-    # MLflow may create ./mlruns for a local store: never inside the user's repository.
-    os.chdir(private_dir(traces_home()))
+    with in_traces_home():
+        return sync(args)
+
+
+def sync(args):
     if args.background:
         os.nice(10)     # Claude is still working on this machine: uploads can wait a moment
     wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
@@ -1321,24 +1346,48 @@ def cmd_import(args):
         for folder in folders:
             if args.all or folder == mine or folder.startswith(mine + "-"):
                 path = os.path.join(base, folder)
-                files += sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+                # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
+                # a session from a subfolder counts only if its own cwd is inside the repository.
+                if not args.all and folder != mine:
+                    found = [f for f in found if inside(transcript_cwd(f), root)]
+                files += found
     if not files:
         print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
         return 0
-    os.chdir(private_dir(traces_home()))
-    uploader = Uploader(env)
-    total, progress = 0, Progress(len(files))
-    for i, path in enumerate(files):
-        session = os.path.basename(path)[:-len(".jsonl")]
-        try:
-            total += trace_session(session, os.path.abspath(path), uploader, quiet_for=300,
-                                   context={"cwd": None, "env": env})
-        except BackendError as e:
-            raise TracesError(f"{e}; {total} turn(s) were uploaded before that, run import again to go on") from None
-        progress.update(i + 1)
-    progress.done()
+    files = [os.path.abspath(f) for f in files]
+    with in_traces_home():
+        uploader = Uploader(env)
+        total, progress = 0, Progress(len(files))
+        for i, path in enumerate(files):
+            session = os.path.basename(path)[:-len(".jsonl")]
+            try:
+                total += trace_session(session, path, uploader, quiet_for=300, context={"cwd": None, "env": env})
+            except BackendError as e:
+                raise TracesError(f"{e}; {total} turn(s) were uploaded before that, run import again to go on") from None
+            progress.update(i + 1)
+        progress.done()
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
     return 0
+
+
+def transcript_cwd(path):
+    """The working directory a session ran in, from its first lines that say."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(200), f, strict=False):
+                if b'"cwd":"' in line:
+                    try:
+                        return json.loads(line).get("cwd")
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return None
+
+
+def inside(path, root):
+    return isinstance(path, str) and (path == root or path.startswith(root.rstrip(os.sep) + os.sep))
 
 
 class Progress:
@@ -1414,6 +1463,7 @@ class Uploader:
         self.uri = env.get(ENV_URI) or local_store_uri()
         self.experiment_name = env.get(ENV_EXPERIMENT)
         self.experiment_id = env.get(ENV_EXPERIMENT_ID)
+        self.trace_location = env.get(ENV_TRACE_LOCATION)
         self.mlflow.set_tracking_uri(self.uri)
         try:
             self.client = open_store(self.uri)
@@ -1427,8 +1477,17 @@ class Uploader:
         return f"{self.uri} (experiment {self.experiment_name or self.experiment_id})"
 
     def experiment(self):
-        if self.experiment_id:
-            return self.experiment_id
+        if not self.experiment_id:
+            self.experiment_id = self._experiment_by_name()
+        if self.trace_location:
+            try:
+                use_trace_location(self.experiment_id, self.trace_location)
+            except Exception as e:  # noqa: BLE001
+                raise BackendError(f"cannot send traces to {self.trace_location}: {short_error(e)}") from None
+            self.trace_location = None      # once per process: MLflow keeps the destination
+        return self.experiment_id
+
+    def _experiment_by_name(self):
         name = self.experiment_name or "claude-code"
         try:
             found = self.client.get_experiment_by_name(name)
@@ -1437,18 +1496,17 @@ class Uploader:
                 location = None
                 if self.uri.startswith("sqlite:"):
                     location = "file://" + private_dir(traces_home(), "artifacts")
-                self.experiment_id = self.client.create_experiment(name, artifact_location=location)
-            else:
-                self.experiment_id = found.experiment_id
+                return self.client.create_experiment(name, artifact_location=location)
+            return found.experiment_id
         except Exception as e:  # noqa: BLE001 - any MLflow failure means: retry later
             raise BackendError(f"cannot open experiment {name!r} at {self.uri}: {short_error(e)}") from None
-        return self.experiment_id
 
     def find(self, turn_id):
         """The trace id already holding this turn, if any (uploads are idempotent)."""
+        location = self.experiment()          # raises its own BackendError
         try:
             found = self.client.search_traces(
-                locations=[self.experiment()], filter_string=f"tags.`{TAG_TURN}` = '{turn_id}'",
+                locations=[location], filter_string=f"tags.`{TAG_TURN}` = '{turn_id}'",
                 max_results=1, include_spans=False)
         except Exception as e:  # noqa: BLE001
             raise BackendError(f"cannot search {self.uri}: {short_error(e)}") from None
@@ -1569,8 +1627,12 @@ class Uploader:
 
 def short_error(error):
     """One line about an exception, without request bodies (they can hold transcript content)."""
+    import re
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return f"{type(error).__name__}: {text[:200]}"
+    # MLflow buries urllib3's reason (timed out, refused) past the first 200 characters.
+    cause = re.search(r"Read timed out\. \(read timeout=[^)]*\)|\[Errno -?\d+\] [^\"')]+"
+                      r"|certificate verify failed[^\"')]*", text)
+    return f"{type(error).__name__}: " + (f"{cause.group()}: " if cause else "") + text[:200]
 
 
 def payload_limit(env):
@@ -2488,18 +2550,31 @@ def cmd_init(args):
         print(f"Setting up Claude Code tracing for {root}")
 
     uri = args.tracking_uri
-    if not uri and not args.local:
+    databricks = bool(args.profile or args.spn)
+    if not uri and not args.local and not databricks:
         existing = current.get(ENV_URI, "")
         remote = existing if existing.startswith(("http://", "https://")) else ""
         if interactive:
             print("Where should traces go?\n  1) a local store on this machine (no server needed)\n"
-                  "  2) an MLflow tracking server")
-            if ask("Choice", "2" if remote else "1") == "2":
+                  "  2) an MLflow tracking server\n  3) a Databricks workspace")
+            choice = ask("Choice", "3" if existing.startswith("databricks") else "2" if remote else "1")
+            if choice == "2":
                 uri = ask("Tracking server URL", remote or "http://localhost:5000")
+            databricks = choice == "3"
         else:
             uri = remote or None
+            databricks = existing.startswith("databricks")
+    if args.trace_location and not databricks:
+        raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
     env_local, env_shared = {}, {}
-    if uri:
+    team_tags = None, None       # the experiment's tags and a setter, where the team shares one
+    if databricks:
+        workspace = databricks_setup(args, root, current, interactive)
+        env_shared.update(workspace["shared"])
+        env_local.update(workspace["local"])
+        uri, name, experiment_id = workspace["where"], workspace["experiment"], None
+        team_tags = workspace["tags"], workspace["set_tag"]
+    elif uri:
         if not uri.startswith(("http://", "https://")):
             raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
         uri, user, password = split_uri_credentials(uri.rstrip("/"))
@@ -2523,22 +2598,27 @@ def cmd_init(args):
         for key in (ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD):
             env_local[key] = None
 
-    experiment_id = args.experiment_id
-    name = args.experiment
-    if not experiment_id and not name:
+    if not databricks:
+        experiment_id = args.experiment_id
+        name = args.experiment
+    if not databricks and not experiment_id and not name:
         name = current.get(ENV_EXPERIMENT)
         experiment_id = None if name else current.get(ENV_EXPERIMENT_ID)
         if not experiment_id:
             name = name or default_experiment_name(root)
             if interactive:
                 name = ask("Experiment name", name)
-    if uri:
+    if uri and not databricks:
         experiment_id_found = ensure_server_experiment(uri, auth, name, experiment_id)
         print(f"Checked {uri}: experiment {name or experiment_id} (id {experiment_id_found}) is ready.")
-    env_shared[ENV_EXPERIMENT] = None if experiment_id else name
-    env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
+        team_tags = server_experiment_tags(uri, auth, experiment_id_found)
+    if not databricks:
+        env_shared[ENV_EXPERIMENT] = None if experiment_id else name
+        env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
+        env_shared[ENV_TRACE_LOCATION] = None
+        env_local[ENV_PROFILE] = None
 
-    env_shared[ENV_ENRICHMENTS] = ",".join(enabled_enrichments(current))
+    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, *team_tags)
     shared_hook, local_hook = hook_invocation(root)
     env_shared[ENV_HOOK] = shared_hook
     env_local[ENV_HOOK] = local_hook
@@ -2604,6 +2684,16 @@ def repo_status(root, check_hook=True):
     status["experiment"] = env.get(ENV_EXPERIMENT) or (env.get(ENV_EXPERIMENT_ID) and f"id {env[ENV_EXPERIMENT_ID]}") \
         or default_experiment_name(root)
     status["enrichments"] = enabled_enrichments(env)
+    if env.get(ENV_PROFILE):
+        status["backend"]["profile"] = env[ENV_PROFILE]
+    if env.get(ENV_TRACE_LOCATION):
+        status["backend"]["trace_location"] = env[ENV_TRACE_LOCATION]
+    team = team_enrichments_tag(env) if status["configured"] else None
+    if team is not None and set(parse_enrichments(team)) != set(status["enrichments"]):
+        status["problems"].append(
+            f"this repository's enrichments ({', '.join(status['enrichments']) or 'none'}) differ from the "
+            f"experiment's team setting ({team or 'none'}): run `traces init --enrichments {team or 'none'}` "
+            f"to follow the team, or `traces init --enrichments <list>` to change it for everyone")
     status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
                            "custom_patterns": custom_patterns(env)}
     status["hook_command"] = env.get(ENV_HOOK) or "traces hook"
@@ -2616,12 +2706,32 @@ def repo_status(root, check_hook=True):
     status["traces_home"] = home
     status["pending_jobs"] = len(pending_jobs())
     status["last_error"] = last_error()
-    if os.path.exists(home) and not os.access(home, os.W_OK):
-        status["problems"].append(f"{home} is not writable: turns cannot be recorded until it is "
-                                  f"(fix its permissions or set {ENV_HOME})")
-    elif not os.path.exists(home) and not os.access(os.path.dirname(home) or ".", os.W_OK):
-        status["problems"].append(f"{home} cannot be created: set {ENV_HOME} to a writable folder")
+    problem = home_problem(home)
+    if problem:
+        status["problems"].append(problem)
     return status
+
+
+def home_problem(home):
+    """Why the hook cannot record turns in TRACES_HOME, or None.
+
+    Looks at the nearest part of the path that exists: a file in the way stops even root,
+    whom permission bits do not stop, and a missing parent is created by the hook.
+    """
+    fix = f"turns cannot be recorded until it is fixed (or set {ENV_HOME} to a writable folder)"
+    existing = home
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{home} cannot be created: {existing} is a file, not a folder; {fix}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is not writable" if existing == home else f"cannot be created: {existing} is not writable"
+        return f"{home} {where}; {fix}"
+    for part in ("spool", "state"):
+        path = os.path.join(home, part)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return f"{path} is not a folder; {fix}"
+    return None
 
 
 def backend_kind(uri):
@@ -2792,6 +2902,397 @@ class Painter:
 
 
 ###############################################################################
+# Databricks: CLI profiles, sign-in, workspace experiments; the team's enrichments
+###############################################################################
+
+# Databricks is reached through its own clients, never by hand: databricks-sdk signs in (a CLI
+# profile through `databricks auth token`, or a service principal through OAuth M2M) and MLflow's
+# `databricks://<profile>` store talks to the workspace's MLflow. We write no token anywhere:
+# the committed settings say `databricks` and the experiment, the local settings name the profile.
+
+DATABRICKS_URI = "databricks"
+SHARED_FOLDER = "/Workspace/Shared/claude-code"
+CLI_INSTALL = ("install the Databricks CLI (https://docs.databricks.com/dev-tools/cli/install.html: "
+               "`brew tap databricks/tap && brew install databricks`, or "
+               "`curl -fsSL https://raw.githubusercontent.com/databricks/setup-cli/main/install.sh | sh`)")
+
+
+def need_databricks():
+    try:
+        from databricks.sdk import WorkspaceClient
+    except ImportError:
+        raise TracesError("this needs databricks-sdk — pip install 'claudetracing[databricks]'") from None
+    import logging
+    logging.getLogger("databricks.sdk").setLevel(logging.ERROR)    # its warnings are for developers
+    return WorkspaceClient
+
+
+def databricks_config_file():
+    return os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg")
+
+
+def databricks_profiles(path=None):
+    """The CLI profiles: name -> {"host", "auth": "oauth" | "pat" | "m2m" | <auth_type>}, in file order.
+
+    DEFAULT is an ordinary profile there (configparser would copy its keys into every other one).
+    """
+    import configparser
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
+    try:
+        parser.read(path or databricks_config_file(), encoding="utf-8")
+    except configparser.Error as e:
+        raise TracesError(f"cannot read {path or databricks_config_file()}: {e}") from None
+    profiles = {}
+    for name in parser.sections():
+        if name == "__settings__":          # the CLI's own settings, not a profile
+            continue
+        section = parser[name]
+        auth_type = section.get("auth_type", "")
+        if auth_type in ("databricks-cli", "external-browser") or (not auth_type and not section.get("token")
+                                                                  and not section.get("client_id")):
+            auth = "oauth"
+        elif auth_type in ("pat", "") and section.get("token"):
+            auth = "pat"
+        elif auth_type in ("oauth-m2m", "") and section.get("client_id"):
+            auth = "m2m"
+        else:
+            auth = auth_type
+        profiles[name] = {"host": section.get("host", "").rstrip("/"), "auth": auth}
+    return profiles
+
+
+def login_command(host, profile):
+    return f"databricks auth login --host {host} --profile {profile}"
+
+
+def check_profile(name, profiles, allow_pat):
+    """The profile's host, or an error saying how to get a usable profile."""
+    if name not in profiles:
+        known = ", ".join(profiles) or "none"
+        raise TracesError(f"no Databricks profile {name!r} in {databricks_config_file()} (profiles: {known}); "
+                          f"create it with `{login_command('https://<workspace-host>', name)}`")
+    profile = profiles[name]
+    if not profile["host"]:
+        raise TracesError(f"profile {name!r} in {databricks_config_file()} has no host")
+    if profile["auth"] == "pat" and not allow_pat:
+        raise TracesError(
+            f"profile {name!r} signs in with a personal access token, a long-lived secret that is easy to "
+            f"leak and is not tied to your single sign-on. Sign in with OAuth instead (the CLI keeps a "
+            f"short-lived token it refreshes itself):\n  {login_command(profile['host'], name)}\n"
+            f"then run `traces init --profile {name}` again. If your workspace allows only tokens, "
+            f"pass --allow-pat.")
+    return profile["host"]
+
+
+def add_workspace(profiles):
+    """Interactive: sign in to a new workspace with `databricks auth login`; the new profile's name."""
+    import shutil
+    import subprocess
+    cli = shutil.which("databricks")
+    if not cli:
+        raise TracesError(f"adding a workspace needs the Databricks CLI: {CLI_INSTALL}; then run "
+                          f"`{login_command('https://<workspace-host>', '<name>')}` and `traces init` again")
+    host = ask("Workspace URL (https://...)", "").strip().rstrip("/")
+    if not host:
+        raise TracesError("no workspace URL given")
+    if "://" not in host:
+        host = "https://" + host
+    import urllib.parse
+    suggestion = (urllib.parse.urlsplit(host).hostname or "workspace").split(".")[0]
+    name = ask("Profile name", suggestion if suggestion not in profiles else suggestion + "-oauth")
+    print(f"Running `{login_command(host, name)}` (it opens your browser)...")
+    if subprocess.run([cli, "auth", "login", "--host", host, "--profile", name]).returncode != 0:
+        raise TracesError(f"`{login_command(host, name)}` failed; run it yourself, then `traces init --profile {name}`")
+    return name
+
+
+def choose_profile(args, current, interactive):
+    """(profile name or None for a service principal, host)."""
+    # Re-running init in CI (`traces init --yes`) keeps the service principal it found there.
+    if args.spn or (not args.profile and not current.get(ENV_PROFILE) and not interactive
+                    and os.environ.get("DATABRICKS_CLIENT_ID")):
+        host = os.environ.get("DATABRICKS_HOST", "").rstrip("/")
+        missing = [k for k in ("DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
+                   if not os.environ.get(k)]
+        if missing:
+            raise TracesError(f"--spn signs in as a service principal from the environment: set {', '.join(missing)} "
+                              f"(OAuth M2M: the principal's application id and an OAuth secret)")
+        return None, host if "://" in host else "https://" + host
+    profiles = databricks_profiles()
+    name = args.profile or current.get(ENV_PROFILE)
+    if interactive and not args.profile:
+        names = list(profiles)
+        print(f"Databricks workspaces ({databricks_config_file()}):")
+        labels = {"oauth": "OAuth", "pat": "personal access token", "m2m": "service principal"}
+        for i, n in enumerate(names, 1):
+            print(f"  {i}) {n:<16} {profiles[n]['host']}  ({labels.get(profiles[n]['auth'], profiles[n]['auth'])})")
+        print("  n) add a new workspace")
+        default = str(names.index(name) + 1) if name in names else ("1" if names else "n")
+        answer = ask("Workspace", default)
+        if answer.lower() == "n":
+            name = add_workspace(profiles)
+            profiles = databricks_profiles()
+        elif answer.isdigit() and 1 <= int(answer) <= len(names):
+            name = names[int(answer) - 1]
+        else:
+            name = answer
+    if not name:
+        raise TracesError(f"say which Databricks profile to use: --profile NAME (profiles in "
+                          f"{databricks_config_file()}: {', '.join(profiles) or 'none'}), or --spn in CI")
+    return name, check_profile(name, profiles, args.allow_pat)
+
+
+def databricks_failure(error, host, profile, doing):
+    """A TracesError naming the cause of a failed Databricks call: login, permission or network."""
+    text = f"{type(error).__name__}: {error}"
+    low = text.lower()
+    code = str(getattr(error, "error_code", "") or "")
+    relogin = (f"run `{login_command(host, profile)}` and init again" if profile else
+               "check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
+    import shutil
+    if profile and "default credentials" in low and not shutil.which("databricks"):
+        return TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
+                           f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
+    if any(s in low for s in ("connection refused", "max retries exceeded", "name or service not known",
+                              "nodename nor servname", "failed to resolve", "timed out", "connecterror",
+                              "connectionerror", "temporary failure in name resolution")):
+        return TracesError(f"cannot reach the Databricks workspace at {host} while {doing}: check the host "
+                           f"(in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN")
+    if code in ("UNAUTHENTICATED", "401") or type(error).__name__ == "Unauthenticated" or any(
+            s in low for s in ("cannot get access token", "refresh token", "token is expired", "invalid access token",
+                               "invalid_client", "reauthenticate")):
+        who = f"your Databricks login (profile {profile!r})" if profile else "the service principal's sign-in"
+        return TracesError(f"{who} was refused or has expired while {doing}: {relogin}")
+    if code == "PERMISSION_DENIED" or type(error).__name__ == "PermissionDenied" or "permission" in low:
+        return TracesError(f"no permission while {doing} on {host} ({str(error).splitlines()[0][:200]}); ask a "
+                           f"workspace admin for Can Manage on that folder, or choose another with --personal or -e")
+    return TracesError(f"Databricks at {host} failed while {doing}: {short_error(error)}")
+
+
+def databricks_client(timeout=20, **config):
+    """A WorkspaceClient whose requests give up after `timeout` seconds, retries included."""
+    WorkspaceClient = need_databricks()
+    from databricks.sdk.config import Config
+    return WorkspaceClient(config=Config(http_timeout_seconds=timeout, retry_timeout_seconds=timeout, **config))
+
+
+def check_reachable(host, timeout=5):
+    """Fail in seconds on a host that does not answer: the SDK retries connection errors for as
+    long as its retry budget lasts (twice over: host metadata, then the first call)."""
+    import socket
+    import urllib.parse
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return                  # behind a proxy only the proxy knows; let the SDK find out
+    parts = urllib.parse.urlsplit(host)
+    try:
+        socket.create_connection((parts.hostname, parts.port or (80 if parts.scheme == "http" else 443)),
+                                 timeout=timeout).close()
+    except (OSError, ValueError, TypeError) as e:
+        raise TracesError(f"cannot reach the Databricks workspace at {host} ({e}): check the host "
+                          f"(in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN") from None
+
+
+def workspace_client(profile, host):
+    """A signed-in WorkspaceClient, or an error naming what went wrong."""
+    check_reachable(host)
+    try:
+        if profile:
+            return databricks_client(profile=profile)
+        return databricks_client(host=host, client_id=os.environ["DATABRICKS_CLIENT_ID"],
+                                 client_secret=os.environ["DATABRICKS_CLIENT_SECRET"], auth_type="oauth-m2m")
+    except TracesError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the SDK raises ValueError/IOError for every sign-in failure
+        raise databricks_failure(e, host, profile, "signing in") from None
+
+
+def experiment_path(requested, user, repo, personal):
+    """Where the experiment lives: shared by default, personal on request; -e a path or a name under it."""
+    folder = f"/Workspace/Users/{user}/claude-code" if personal else SHARED_FOLDER
+    if not requested:
+        return f"{folder}/{repo.split('/')[-1] if personal else repo}"
+    if requested.startswith(("/Users/", "/Shared/")):
+        requested = "/Workspace" + requested
+    if requested.startswith("/"):
+        if not requested.startswith(("/Workspace/Users/", "/Workspace/Shared/")):
+            raise TracesError(f"a Databricks experiment lives under /Workspace/Shared/ or /Workspace/Users/<you>/, "
+                              f"not {requested!r}")
+        return requested.rstrip("/")
+    return f"{folder}/{requested.strip('/')}"
+
+
+def parse_trace_location(text):
+    """`catalog.schema.prefix` for Unity Catalog trace tables, validated; None for none."""
+    if not text:
+        return None
+    import re
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", text):
+        raise TracesError(f"--trace-location takes catalog.schema.table_prefix (Unity Catalog), not {text!r}")
+    return text
+
+
+def use_trace_location(experiment_id, location):
+    """Send this process's traces of the experiment to Unity Catalog tables (MLflow >= 3.11).
+
+    mlflow.set_experiment links the experiment to the location the first time (init does it,
+    so failures surface there) and afterwards only reads the link back from the experiment.
+    """
+    import mlflow
+    from mlflow.entities.trace_location import UnityCatalog
+    catalog, schema, prefix = location.split(".")
+    mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
+
+
+def databricks_setup(args, root, current, interactive):
+    """Sign in, find or create the experiment, verify it all before anything is written.
+
+    Returns {"shared", "local": settings env, "where", "experiment", "experiment_id", "tags", "set_tag"}.
+    """
+    profile, host = choose_profile(args, current, interactive)
+    location = parse_trace_location(args.trace_location or current.get(ENV_TRACE_LOCATION))
+    w = workspace_client(profile, host)
+    try:
+        user = w.current_user.me().user_name
+    except Exception as e:  # noqa: BLE001
+        raise databricks_failure(e, host, profile, "reading the signed-in user") from None
+    print(f"Signed in to {host} as {user}" + (f" (profile {profile})." if profile else " (service principal)."))
+
+    quiet_mlflow()
+    need_mlflow()
+    from mlflow import MlflowClient
+    uri = f"databricks://{profile}" if profile else DATABRICKS_URI
+    client = MlflowClient(uri)
+    doing = "opening the experiment"
+    try:
+        if args.experiment_id:
+            found = client.get_experiment(args.experiment_id)
+            path = found.name
+        else:
+            requested, personal, repo = args.experiment, args.personal, default_experiment_name(root)
+            if not requested and not personal and current.get(ENV_EXPERIMENT, "").startswith("/Workspace/"):
+                requested = current[ENV_EXPERIMENT]
+            if interactive and not args.experiment:
+                if not requested and not personal:
+                    print(f"Experiment folder:\n  1) shared with the team: {experiment_path(None, user, repo, False)}\n"
+                          f"  2) personal: {experiment_path(None, user, repo, True)}")
+                    personal = ask("Choice", "1") == "2"
+                requested = ask("Experiment", experiment_path(requested, user, repo, personal))
+            path = experiment_path(requested, user, repo, personal)
+            found = client.get_experiment_by_name(path)
+            if found is None:
+                doing = f"creating the folder {path.rsplit('/', 1)[0]}"
+                w.workspace.mkdirs(path.rsplit("/", 1)[0])
+                doing = f"creating the experiment {path}"
+                found = client.get_experiment(client.create_experiment(path))
+                print(f"Created experiment {path} (id {found.experiment_id}).")
+        if found.lifecycle_stage != "active":
+            raise TracesError(f"experiment {path} was deleted; restore it in the workspace or choose another with -e")
+        experiment_id = found.experiment_id
+        if location:
+            doing = f"linking the experiment to the Unity Catalog location {location}"
+            import mlflow
+            mlflow.set_tracking_uri(uri)      # set_experiment links through the current tracking URI
+            use_trace_location(experiment_id, location)
+    except TracesError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise databricks_failure(e, host, profile, doing) from None
+
+    def set_tag(key, value):
+        try:
+            client.set_experiment_tag(experiment_id, key, value)
+        except Exception as e:  # noqa: BLE001
+            raise databricks_failure(e, host, profile, f"tagging the experiment {path}") from None
+
+    shared = {ENV_URI: DATABRICKS_URI, ENV_EXPERIMENT: path, ENV_EXPERIMENT_ID: experiment_id,
+              ENV_TRACE_LOCATION: location}
+    local = {ENV_PROFILE: profile, ENV_URI: None, ENV_TOKEN: None, ENV_USERNAME: None, ENV_PASSWORD: None}
+    where = f"Databricks {host} ({f'profile {profile}' if profile else 'service principal'})" + \
+        (f", trace tables {location}" if location else "")
+    return {"shared": shared, "local": local, "where": where, "experiment": path, "experiment_id": experiment_id,
+            "tags": dict(found.tags), "set_tag": set_tag}
+
+
+def parse_enrichments(text):
+    """--enrichments git,tokens (or none): the names, checked against the registry."""
+    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
+    unknown = [n for n in names if n not in ENRICHMENTS]
+    if unknown:
+        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
+    return [n for n in ENRICHMENTS if n in names]
+
+
+def settle_team_enrichments(args, current, tags, set_tag):
+    """The enrichments for this repository, kept the same for everyone writing to one experiment.
+
+    The first init records its choice in the experiment's `claudetracing.enrichments` tag; a
+    teammate's init adopts the tag (and says so) unless they choose with --enrichments, which
+    then becomes the team's choice. Without a shared experiment (tags None) the repo decides.
+    """
+    explicit = getattr(args, "enrichments", None)
+    chosen = parse_enrichments(explicit) if explicit is not None else enabled_enrichments(current)
+    value = ",".join(chosen)
+    if tags is None:
+        return value
+    team = tags.get(TAG_ENRICHMENTS)
+    if team is None or (explicit is not None and team != value):
+        set_tag(TAG_ENRICHMENTS, value)
+        if team is not None:
+            print(f"Enrichments: the experiment's team setting was {team or 'none'}; it is now {value or 'none'}.")
+        return value
+    adopted = ",".join(parse_enrichments(team))
+    if adopted != value:
+        print(f"Enrichments: using the team's choice recorded on the experiment ({adopted or 'none'}) "
+              f"instead of {value or 'none'}; pass --enrichments to change it for everyone.")
+    return adopted
+
+
+def server_experiment_tags(uri, auth, experiment_id, timeout=10):
+    """A self-hosted server's experiment tags as a dict, and a setter (stdlib REST, no mlflow)."""
+    import urllib.parse
+    status, body = mlflow_rest(uri, "GET", "experiments/get?experiment_id=" + urllib.parse.quote(experiment_id),
+                               auth, timeout=timeout)
+    if status != 200:
+        raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
+    tags = {t["key"]: t.get("value", "") for t in body.get("experiment", {}).get("tags", [])}
+
+    def set_tag(key, value):
+        status, body = mlflow_rest(uri, "POST", "experiments/set-experiment-tag", auth,
+                                   {"experiment_id": experiment_id, "key": key, "value": value})
+        if status != 200:
+            raise TracesError(f"could not tag experiment {experiment_id} on {uri}: {body.get('message', status)}")
+    return tags, set_tag
+
+
+def team_enrichments_tag(env):
+    """The experiment's `claudetracing.enrichments` tag, for `traces status`; None when there is
+    none or the backend cannot tell us quickly (status must stay fast and never fail on it)."""
+    uri = env.get(ENV_URI) or ""
+    experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
+    try:
+        if uri.startswith(("http://", "https://")):
+            import urllib.parse
+            query = ("get?experiment_id=" + urllib.parse.quote(experiment_id) if experiment_id else
+                     "get-by-name?experiment_name=" + urllib.parse.quote(name or ""))
+            status, body = mlflow_rest(uri, "GET", "experiments/" + query, env, timeout=3)
+        elif uri.startswith(DATABRICKS_URI):
+            profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
+            w = databricks_client(5, profile=profile) if profile else databricks_client(5)
+            query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
+            body = w.api_client.do("GET", "/api/2.0/mlflow/experiments/" + ("get" if experiment_id else "get-by-name"),
+                                   query=query)
+            status = 200
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - TracesError, SDK errors, network: nothing to compare
+        return None
+    if status != 200:
+        return None
+    tags = {t["key"]: t.get("value", "") for t in body.get("experiment", {}).get("tags", [])}
+    return tags.get(TAG_ENRICHMENTS)
+
+
+###############################################################################
 # Command line
 ###############################################################################
 
@@ -2828,6 +3329,16 @@ def build_parser():
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the local store under TRACES_HOME (default)")
     where.add_argument("--tracking-uri", metavar="URI", help="a self-hosted MLflow server, http(s)://...")
+    where.add_argument("--profile", metavar="NAME", help="a Databricks workspace, through this CLI profile (OAuth)")
+    where.add_argument("--spn", action="store_true",
+                       help="Databricks as a service principal (CI): DATABRICKS_HOST, _CLIENT_ID, _CLIENT_SECRET")
+    p.add_argument("--personal", action="store_true",
+                   help="Databricks: the experiment in your own folder, not /Workspace/Shared/claude-code")
+    p.add_argument("--allow-pat", action="store_true", help="Databricks: accept a profile with a personal access token")
+    p.add_argument("--trace-location", metavar="CATALOG.SCHEMA.PREFIX",
+                   help="Databricks: store the traces in these Unity Catalog tables")
+    p.add_argument("--enrichments", metavar="LIST",
+                   help="comma-separated enrichments (or none); the experiment keeps the team's choice")
     which = p.add_mutually_exclusive_group()
     which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
     which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")

@@ -1,22 +1,16 @@
-"""Shared test setup: every test runs in its own HOME and TRACES_HOME, never the real ones."""
+"""Shared fixtures: every test runs in its own HOME and TRACES_HOME, never the real ones."""
 
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-sys.path[:0] = [str(ROOT), str(TESTS)]
+sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 
-import traces  # noqa: E402
+from helpers import git  # noqa: E402
 from servers_fixtures import *  # noqa: E402,F401,F403
-
-FIXTURES = TESTS / "fixtures"
-RECORDED = FIXTURES / "cc-2.1.330"
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +31,6 @@ def isolated(tmp_path, monkeypatch):
     return home
 
 
-def git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     """A git repository with one commit and an origin remote; the current directory."""
@@ -53,14 +43,3 @@ def repo(tmp_path, monkeypatch):
     git(path, "commit", "-q", "-m", "first")
     monkeypatch.chdir(path)
     return path
-
-
-def read_settings(repo_path, local=False):
-    name = "settings.local.json" if local else "settings.json"
-    return json.loads((Path(repo_path) / ".claude" / name).read_text())
-
-
-def traces_cli(*args, input=None, env=None, cwd=None):
-    """Run traces as a separate process, the way Claude Code and users do."""
-    return subprocess.run([sys.executable, str(ROOT / "traces.py"), *args], input=input, env=env,
-                          cwd=cwd, capture_output=True, text=isinstance(input, str) or input is None)

@@ -11,8 +11,8 @@ import time
 
 import pytest
 from claude_harness import claude_bin, claude_env, run_claude, transcript_path
-from conftest import git
 from fakeapi import FakeAnthropic
+from helpers import git
 
 import traces
 

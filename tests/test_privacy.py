@@ -6,8 +6,8 @@ import shutil
 import stat
 
 import pytest
-from conftest import RECORDED, read_settings
 from fakeapi import SECRET_AWS, SECRET_GITHUB
+from helpers import RECORDED, read_settings
 from transcripts import Transcript
 
 import traces
@@ -107,7 +107,7 @@ def test_everything_in_traces_home_is_private(tmp_path):
     traces.log("a line")
     assert traces.main(["sync", "--wait", "60"]) == 0
     home = os.environ["TRACES_HOME"]
-    for folder, dirs, files in os.walk(home):
+    for folder, _dirs, files in os.walk(home):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
         for name in files:
             if name.endswith(".db") or name.endswith((".db-wal", ".db-shm")):

@@ -9,8 +9,8 @@ import os
 import time
 
 import pytest
-
 import trace_store
+
 import traces
 
 HOUR = 3600

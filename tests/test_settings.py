@@ -5,7 +5,7 @@ import os
 import stat
 
 import pytest
-from conftest import git, read_settings
+from helpers import git, read_settings
 
 import traces
 

@@ -4,7 +4,7 @@ import json
 import os
 
 import pytest
-from conftest import RECORDED
+from helpers import RECORDED
 from transcripts import Transcript
 
 import traces
@@ -253,7 +253,7 @@ def recorded(name):
     return path
 
 
-@pytest.mark.parametrize("name, count", [("main", 1), ("resume", 2), ("secret", 1)])
+@pytest.mark.parametrize("name, count", [("main", 1), ("resume", 2), ("secret", 1), ("midturn", 1)])
 def test_recorded_session_matches_claude_codes_own_ledger(name, count):
     path = recorded(name)
     turns, _, bad = turns_of(path)
@@ -268,7 +268,7 @@ def test_recorded_session_matches_claude_codes_own_ledger(name, count):
     assert {k: total[k] for k in expected} == expected
 
 
-@pytest.mark.parametrize("name", ["main", "resume", "secret"])
+@pytest.mark.parametrize("name", ["main", "resume", "secret", "midturn"])
 def test_recorded_cost_is_within_one_percent(name):
     path = recorded(name)
     turns, _, _ = turns_of(path)
@@ -315,3 +315,11 @@ def test_background_agent_keeps_its_turn_open_until_its_report_is_answered(tmp_p
     [whole], _, _ = turns_of(path)
     assert whole["waiting"] == [] and whole["ended"]
     assert whole["answer"] == "Noted: the background agent finished."
+
+
+def test_background_agent_finishing_mid_turn_is_nested_and_counted_once():
+    """2.1.330 can deliver the report inside the running turn (queue-operation + attachment)."""
+    [turn], _, _ = turns_of(recorded("midturn"))
+    agents = [s for s in turn["steps"] if s["kind"] == "tool" and s["name"] == "Agent"]
+    assert agents and all(s.get("subagent") for s in agents)
+    assert turn["waiting"] == [] and turn["ended"]

@@ -10,8 +10,7 @@ import sys
 import time
 
 import pytest
-
-from conftest import ROOT
+from helpers import ROOT
 from test_search import store  # noqa: F401 - the session's engine-filled store
 
 CHROMIUM = "/usr/bin/chromium"

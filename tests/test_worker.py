@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, traces_cli
+from helpers import ROOT, traces_cli
 from transcripts import Transcript
 
 import traces
@@ -197,3 +197,20 @@ def test_session_end_uploads_an_interrupted_last_turn(tmp_path):
     [trace] = stored_traces()
     assert trace.info.request_preview == "first" and tool
     assert traces.pending_jobs() == []
+
+
+def test_import_takes_this_repository_and_its_subfolders_only(repo, capsys):
+    base = projects()
+    for session, cwd in (("s-root", str(repo)), ("s-sub", str(repo / "pkg")), ("s-sibling", str(repo) + "-old")):
+        t = Transcript(session=session, cwd=cwd)
+        t.prompt(f"work in {session}")
+        t.text("ok")
+        t.write(base)
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    assert traces.main(["import"]) == 0
+    assert "Imported 2 new turn(s) from 2 session(s)" in capsys.readouterr().out
+    assert sorted(t.info.request_preview for t in stored_traces()) == ["work in s-root", "work in s-sub"]
+    assert traces.main(["import"]) == 0
+    assert "Imported 0 new turn(s)" in capsys.readouterr().out
+    assert traces.main(["import", "--all"]) == 0
+    assert len(stored_traces()) == 3

@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import RECORDED
+from helpers import RECORDED
 
 import traces
 

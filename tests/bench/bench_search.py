@@ -29,6 +29,7 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 
 import trace_store  # noqa: E402
+
 import traces  # noqa: E402
 
 CACHE = TESTS / "bench" / ".cache" / "search-10k"

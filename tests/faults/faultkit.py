@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 from transcripts import Transcript
@@ -72,8 +71,8 @@ def run_hook(payload, env):
 
 def stored(uri, experiment):
     """The traces in an experiment: [(trace_id, turn tag)]."""
-    import mlflow
-    client = mlflow.MlflowClient(uri)
+    # open_store: a reader must not create a SQLite store's tables while a worker does.
+    client = traces.open_store(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return []
@@ -134,3 +133,9 @@ def kill(pids):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def cli(*args, env, cwd=None):
+    """Run `traces ARGS...` as its own process; text output."""
+    return subprocess.run([sys.executable, TRACES, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=120)

@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from faultkit import TRACES, Session, hook_env, run_hook, stored, wait_for, workers
+from faultkit import TRACES, Session, hook_env, run_hook, stored, workers
 from servers import MlflowServer
 
 import traces
