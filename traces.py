@@ -32,8 +32,8 @@ import re
 import sys
 import time
 
-# The hook runs at the end of every Claude turn, so heavy modules (re, subprocess, shutil,
-# argparse, mlflow) are imported inside the functions that need them.
+# The hook runs at the end of every Claude turn, so the heavier modules (subprocess, shutil,
+# argparse, datetime, mlflow) are imported inside the functions that need them.
 
 ###############################################################################
 # Constants
@@ -76,7 +76,7 @@ OUR_ENV_KEYS = (
 # What a job carries from the hook's environment to the worker, which may run later from a
 # terminal (`traces sync`) where Claude Code's settings env is not set.
 JOB_ENV_KEYS = OUR_ENV_KEYS + (
-    "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID",
     "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_FILE", "HOME", "CLAUDE_CONFIG_DIR",
 )
 
@@ -162,7 +162,6 @@ def claude_projects_dir():
 
 def project_folder(cwd):
     """Claude Code's transcript folder for a working directory."""
-    import re
     return os.path.join(claude_projects_dir(), re.sub(r"[^A-Za-z0-9]", "-", cwd))
 
 
@@ -415,23 +414,22 @@ def fit_json_list(items, limit):
 
 
 def strip_credentials(url):
-    import re
     return re.sub(r"(?<=://)[^/@\s]+@", "", url)
 
 
 def repo_name_from_remote(url):
     """`org/repo` from git@host:org/repo.git, https://host/org/repo(.git), ssh://..."""
-    import re
     match = re.search(r"[:/]([^/:\s]+/[^/\s]+?)(?:\.git)?/?$", strip_credentials(url))
     return match.group(1) if match else None
 
 ###############################################################################
-# Redaction ###################################################################
+# Redaction: secrets never leave the machine
 ###############################################################################
 
 # A transcript holds whatever passed through the terminal: .env files, curl
-# commands, kubeconfigs. Everything is redacted before it is spooled or
-# exported. A rule is (kind, regex, prefilter): the regex runs only when one of
+# commands, kubeconfigs. Everything is redacted before it leaves the machine
+# (span inputs and outputs, previews, tags); the spool and checkpoints stay
+# private local files. A rule is (kind, regex, prefilter): the regex runs only when one of
 # the prefilter substrings is in the text, so text without secrets costs a few
 # `in` scans. A named group `secret` marks the part to replace and keeps the
 # context readable (`Authorization: Bearer [REDACTED:bearer]`); without it the
@@ -976,7 +974,6 @@ def analyse(records, start, agents=None, depth=0):
 
 
 def notification_ids(content):
-    import re
     return set(re.findall(r"<(?:task-id|tool-use-id|agent-id)>([^<]+)</", content))
 
 
@@ -1627,7 +1624,6 @@ class Uploader:
 
 def short_error(error):
     """One line about an exception, without request bodies (they can hold transcript content)."""
-    import re
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     # MLflow buries urllib3's reason (timed out, refused) past the first 200 characters.
     cause = re.search(r"Read timed out\. \(read timeout=[^)]*\)|\[Errno -?\d+\] [^\"')]+"
@@ -2449,6 +2445,7 @@ def hook_invocation(root):
 
 def probe_hook(root, env):
     """Run the hook command the way Claude Code will; what the hook answered, or None."""
+    import shutil
     import subprocess
     import tempfile
     answer = os.path.join(tempfile.mkdtemp(prefix="traces-probe-"), "answer.json")
@@ -2459,7 +2456,6 @@ def probe_hook(root, env):
     except (OSError, subprocess.SubprocessError):
         pass
     result = read_json_file(answer)
-    import shutil
     shutil.rmtree(os.path.dirname(answer), ignore_errors=True)
     return result
 
@@ -2743,12 +2739,18 @@ def backend_kind(uri):
 
 
 def last_error():
+    """The newest error in the log, unless an upload has succeeded since."""
+    error = None
     try:
         with open(os.path.join(traces_home(), "traces.log"), encoding="utf-8", errors="replace") as f:
-            errors = [line.rstrip("\n") for line in f if " ERROR " in line]
+            for line in f:
+                if " ERROR " in line:
+                    error = line.rstrip("\n")
+                elif ": uploaded " in line:
+                    error = None
     except OSError:
         return None
-    return errors[-1] if errors else None
+    return error
 
 
 def cmd_status(args):
@@ -3125,7 +3127,6 @@ def parse_trace_location(text):
     """`catalog.schema.prefix` for Unity Catalog trace tables, validated; None for none."""
     if not text:
         return None
-    import re
     if not re.fullmatch(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", text):
         raise TracesError(f"--trace-location takes catalog.schema.table_prefix (Unity Catalog), not {text!r}")
     return text

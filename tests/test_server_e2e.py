@@ -1,0 +1,82 @@
+"""A team's self-hosted `mlflow server` on PostgreSQL, end to end: init, hook, worker, search,
+with the server going down and coming back. Also: the module with no site-packages at all."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from helpers import ROOT, traces_cli
+from servers import MlflowServer, find_pg_bindir
+from transcripts import Transcript
+
+import traces
+
+needs_postgres = pytest.mark.skipif(find_pg_bindir() is None, reason="PostgreSQL is not installed (make system-deps)")
+
+
+def stop_hook(repo, session, path, message):
+    payload = {"session_id": session, "transcript_path": path, "cwd": str(repo), "hook_event_name": "Stop",
+               "last_assistant_message": message, "stop_hook_active": False}
+    # The env Claude Code would give the hook: the repository's settings env on top of ours.
+    env = {**os.environ, **traces.RepoSettings(str(repo)).env, "CLAUDE_PROJECT_DIR": str(repo)}
+    started = time.perf_counter()
+    done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=json.dumps(payload).encode(), env=env,
+                          capture_output=True, cwd=repo)
+    assert done.returncode == 0 and done.stdout == b"" and time.perf_counter() - started < 5
+    return env
+
+
+@pytest.mark.slow
+@needs_postgres
+def test_init_hook_worker_search_on_a_postgres_server_that_goes_down(repo, postgres, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with MlflowServer(postgres.create_database("team")) as server:
+        assert traces.main(["init", "--tracking-uri", server.url, "--yes"]) == 0
+        assert "experiment acme/widgets" in capsys.readouterr().out
+
+        projects = os.path.join(os.environ["HOME"], ".claude", "projects")
+        t = Transcript(session="sess-team", cwd=str(repo))
+        t.prompt("first task")
+        t.result(t.tool("Write", {"file_path": str(repo / "a.py"), "content": "x"}), "ok")
+        t.text("first done")
+        path = t.write(projects)
+        stop_hook(repo, "sess-team", path, "first done")
+        assert traces.main(["sync", "--wait", "60"]) == 0
+
+        server.stop()
+        t.prompt("second task")
+        t.text("second done")
+        t.write(projects)
+        stop_hook(repo, "sess-team", path, "second done")      # Claude does not wait for a dead server
+        assert traces.main(["sync", "--wait", "3"]) == 1
+        assert "still waiting" in capsys.readouterr().err
+        assert len(traces.pending_jobs()) == 1
+
+        server.start()
+        assert traces.main(["sync", "--wait", "60"]) == 0
+        assert traces.pending_jobs() == []
+        capsys.readouterr()
+        assert traces.main(["search", "-f", "json"]) == 0
+        found = json.loads(capsys.readouterr().out)["traces"]
+        assert sorted(t["request_preview"] for t in found) == ["first task", "second task"]
+        assert len({t["tags"]["claudetracing.turn_id"] for t in found}) == 2
+        first = next(t for t in found if t["request_preview"] == "first task")
+        assert json.loads(first["tags"]["files.modified"]) == ["a.py"]
+        assert traces.main(["search", "--tool", "Write"]) == 0
+        assert "first task" in capsys.readouterr().out
+
+
+def test_no_site_packages_needed_for_what_does_not_talk_to_mlflow(repo):
+    bare = [sys.executable, "-S", str(ROOT / "traces.py")]
+    for args in (["--help"], ["--version"], ["status", "--json"], ["enrichment", "list"]):
+        done = subprocess.run(bare + args, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert subprocess.run(bare + ["init", "--local", "--yes"], capture_output=True).returncode == 0
+    done = subprocess.run(bare + ["hook"], input=b"garbage", capture_output=True)
+    assert done.returncode == 0 and done.stdout == b""
+    done = subprocess.run(bare + ["search"], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.startswith("Error: ")
+    assert traces_cli("disable", cwd=repo).returncode == 0
