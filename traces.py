@@ -1076,7 +1076,12 @@ def hook(stdin_bytes, environ):
     except ValueError:
         return
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
-        answer = json.dumps({"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__)})
+        import importlib.util
+        python = os.environ.get(ENV_PYTHON) or sys.executable
+        # The worker needs mlflow; find_spec looks for it without importing it.
+        has_mlflow = python != sys.executable or importlib.util.find_spec("mlflow") is not None
+        answer = json.dumps({"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__),
+                             "mlflow": has_mlflow})
         write_atomic(environ[ENV_PROBE], answer.encode())
         return
     job = job_from_hook_input(payload, environ)
@@ -1294,10 +1299,11 @@ def sync(args):
         os.nice(10)     # Claude is still working on this machine: uploads can wait a moment
     wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
     deadline = time.time() + (wait or 0)
-    delay = 1.0
+    delay, busy = 1.0, False
     while True:
         fd = worker_lock(blocking=False)
-        if fd is None:
+        busy = fd is None
+        if busy:
             # Another worker runs; it looks at the spool again before it exits.
             if wait is None or args.background:
                 return 0
@@ -1319,7 +1325,8 @@ def sync(args):
         delay = min(delay * 2, 60.0)
     left = len(pending_jobs())
     if left and not args.background:
-        raise TracesError(f"{left} job(s) are still waiting: {last_error() or 'the backend did not take them'}; "
+        why = "another worker is still uploading them" if busy else last_error() or "the backend did not take them"
+        raise TracesError(f"{left} job(s) are still waiting: {why}; "
                           "they stay in the spool and are retried by the next hook or `traces sync`")
     return 0
 
@@ -2636,6 +2643,9 @@ def cmd_init(args):
     command = settings.env.get(ENV_HOOK) or "traces hook"
     if answer:
         print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
+        if not answer.get("mlflow", True):
+            print(f"Warning: {answer['python']} has no mlflow, so turns will wait in the spool until you run "
+                  f"`{answer['python']} -m pip install 'claudetracing[mlflow]'`.", file=sys.stderr)
     else:
         print(f"Warning: the hook command `{command}` did not reach traces. Install traces so that "
               f"`traces` is on PATH (pip install 'claudetracing[mlflow]') and run init again.", file=sys.stderr)
@@ -2698,6 +2708,9 @@ def repo_status(root, check_hook=True):
         status["hook_runs"] = bool(answer)
         if not answer:
             status["problems"].append(f"the hook command `{status['hook_command']}` does not reach traces")
+        elif not answer.get("mlflow", True):
+            status["problems"].append(f"{answer['python']} has no mlflow: turns wait in the spool until "
+                                      f"`pip install 'claudetracing[mlflow]'` there")
     home = traces_home()
     status["traces_home"] = home
     status["pending_jobs"] = len(pending_jobs())

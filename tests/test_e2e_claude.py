@@ -42,11 +42,14 @@ def spans_by_parent(trace):
     return children
 
 
-def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys):
+# Claude Code 2.1.330 delivers a background agent's report after the turn (a new user line that
+# Claude answers) or, when the agent finishes first, inside the running turn: run both.
+@pytest.mark.parametrize("bg_timing", ["after-turn", "mid-turn"])
+def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys, bg_timing):
     assert traces.main(["init", "--local", "--yes"]) == 0
     assert "reaches traces" in capsys.readouterr().out
     home = isolated
-    with FakeAnthropic(cwd=os.path.realpath(repo)) as api:
+    with FakeAnthropic(cwd=os.path.realpath(repo), bg_timing=bg_timing) as api:
         env = claude_env(home, api.url)
         code, session, out, err = run_claude(repo, "CT-SCENARIO main: please do the scripted work", env)
         assert code == 0, err

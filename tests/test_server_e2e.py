@@ -80,3 +80,15 @@ def test_no_site_packages_needed_for_what_does_not_talk_to_mlflow(repo):
     done = subprocess.run(bare + ["search"], capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.startswith("Error: ")
     assert traces_cli("disable", cwd=repo).returncode == 0
+
+
+def test_init_warns_when_the_hooks_python_has_no_mlflow(repo, tmp_path):
+    """Installed without the [mlflow] extra: the hook runs, but the worker could never upload."""
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    python = str(bare / "bin" / "python")
+    done = subprocess.run([python, str(ROOT / "traces.py"), "init", "--local", "--yes"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "reaches traces" in done.stdout and "has no mlflow" in done.stderr
+    status = subprocess.run([python, str(ROOT / "traces.py"), "status", "--json"], capture_output=True, text=True)
+    assert any("has no mlflow" in p for p in json.loads(status.stdout)["problems"])
