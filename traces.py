@@ -44,9 +44,13 @@ LOCAL_SETTINGS_FILE = os.path.join(".claude", "settings.local.json")
 HOOK_EVENTS = ("Stop", "SubagentStop", "SessionEnd")
 
 # One committed command for every teammate. CLAUDETRACING_HOOK says how a checkout reaches
-# traces when `traces` is not on PATH (a vendored copy, a venv, uvx); `|| true` keeps a
-# teammate who has not installed traces free of hook errors.
-HOOK_COMMAND = 'eval "${CLAUDETRACING_HOOK:-traces hook}" || true'
+# traces when `traces` is not on PATH (a vendored copy, a venv, uvx). The hook runs in the
+# background, so Claude Code waits for `sh` alone, not for Python to start. It gets Claude's
+# stdin through fd 3 (a background job's own stdin is /dev/null); stdout and stderr go to
+# /dev/null first, so that no copy of Claude's pipes outlives `sh`. A teammate who has not
+# installed traces sees nothing at all.
+HOOK_INVOCATION = 'eval "${CLAUDETRACING_HOOK:-traces hook}"'
+HOOK_COMMAND = f"exec 3<&0 >/dev/null 2>&1; ({HOOK_INVOCATION} <&3 &); true"
 # Hook commands written by older tools; init replaces them, disable removes them.
 RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks")
 
@@ -1248,6 +1252,7 @@ def drain_spool():
         jobs = [job for _, job in items]
         env = jobs[-1].get("env") or {}
         transcript = job_transcript(jobs)
+        log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
             if not transcript or not os.path.isfile(transcript):
                 log(f"{session}: transcript not found; nothing to trace")
@@ -2451,14 +2456,16 @@ def hook_invocation(root):
 
 
 def probe_hook(root, env):
-    """Run the hook command the way Claude Code will; what the hook answered, or None."""
+    """Run the hook command's invocation the way Claude Code will, in the foreground (the
+    rest of HOOK_COMMAND only sends it to the background); what the hook answered, or None."""
     import shutil
     import subprocess
     import tempfile
     answer = os.path.join(tempfile.mkdtemp(prefix="traces-probe-"), "answer.json")
     full_env = {**os.environ, **env, "CLAUDE_PROJECT_DIR": root, ENV_PROBE: answer}
     try:
-        subprocess.run(["sh", "-c", HOOK_COMMAND], input=b'{"hook_event_name": "ClaudetracingProbe"}',
+        # uvx may first have to fetch traces: allow it a minute.
+        subprocess.run(["sh", "-c", HOOK_INVOCATION], input=b'{"hook_event_name": "ClaudetracingProbe"}',
                        env=full_env, cwd=root, capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         pass
@@ -3393,7 +3400,12 @@ def build_parser():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["hook"]:
-        # Claude Code waits for this: no argparse, and nothing may escape as an exit code.
+        # No argparse, and nothing may escape as an exit code. HOOK_COMMAND starts us in the
+        # background: leave Claude Code's process group before anything else.
+        try:
+            os.setsid()
+        except OSError:
+            pass
         try:
             hook(sys.stdin.buffer.read(), os.environ)
         except BaseException as e:  # noqa: BLE001 - the hook must exit 0 whatever happens

@@ -106,6 +106,11 @@ def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys, bg_ti
     assert durations, "no stop_hook_summary for our hook"
     print(f"hook durations recorded by Claude Code (ms): {durations}")
 
+    # Every hook reached the spool, SessionEnd too: the committed command sends the hook to the
+    # background, and `claude -p` exits right after SessionEnd.
+    log = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+    assert log.count("SessionEnd") >= 2 and "Stop" in log and "SubagentStop" in log
+
     # MLflow must not have created ./mlruns in the user's repository.
     assert not (repo / "mlruns").exists()
     assert "ERROR" not in (traces.last_error() or "")

@@ -18,15 +18,26 @@ needs_postgres = pytest.mark.skipif(find_pg_bindir() is None, reason="PostgreSQL
 
 
 def stop_hook(repo, session, path, message):
+    """Run the committed hook command as Claude Code does; wait until its job is in the spool."""
     payload = {"session_id": session, "transcript_path": path, "cwd": str(repo), "hook_event_name": "Stop",
                "last_assistant_message": message, "stop_hook_active": False}
     # The env Claude Code would give the hook: the repository's settings env on top of ours.
-    env = {**os.environ, **traces.RepoSettings(str(repo)).env, "CLAUDE_PROJECT_DIR": str(repo)}
+    # No detached worker: the test runs `traces sync` itself, so it knows when the spool drained.
+    env = {**os.environ, **traces.RepoSettings(str(repo)).env, "CLAUDE_PROJECT_DIR": str(repo),
+           "CLAUDETRACING_PYTHON": "/bin/true"}
+    before = len(traces.pending_jobs())
     started = time.perf_counter()
     done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=json.dumps(payload).encode(), env=env,
                           capture_output=True, cwd=repo)
     assert done.returncode == 0 and done.stdout == b"" and time.perf_counter() - started < 5
-    return env
+    wait_for(lambda: len(traces.pending_jobs()) > before)
+
+
+def wait_for(condition, timeout=30):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -92,3 +103,32 @@ def test_init_warns_when_the_hooks_python_has_no_mlflow(repo, tmp_path):
     assert "reaches traces" in done.stdout and "has no mlflow" in done.stderr
     status = subprocess.run([python, str(ROOT / "traces.py"), "status", "--json"], capture_output=True, text=True)
     assert any("has no mlflow" in p for p in json.loads(status.stdout)["problems"])
+
+
+@pytest.mark.parametrize("message_size", [2_000, 200_000])
+def test_the_committed_command_returns_before_the_hook_runs(repo, message_size):
+    """Claude Code waits for HOOK_COMMAND: it must return at once, and hand its stdin on whole."""
+    traces.main(["init", "--local", "--yes"])
+    env = {**os.environ, **traces.RepoSettings(str(repo)).env, "CLAUDE_PROJECT_DIR": str(repo),
+           "CLAUDETRACING_PYTHON": "/bin/true"}                       # no worker: the job stays
+    env["CLAUDETRACING_HOOK"] = "sleep 2; " + env.get("CLAUDETRACING_HOOK", "traces hook")
+    payload = {"session_id": "sess-bg", "transcript_path": "", "cwd": str(repo), "hook_event_name": "Stop",
+               "last_assistant_message": "x" * message_size}
+    started = time.perf_counter()
+    done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=json.dumps(payload).encode(), env=env,
+                          capture_output=True, cwd=repo, timeout=30)
+    took = time.perf_counter() - started
+    assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
+    if message_size < 60_000:
+        # What fits in a pipe buffer is handed over at once. (A bigger input makes the writer
+        # wait until the hook starts reading: no longer than the old foreground hook.)
+        assert took < 1.5, f"the committed command waited for the hook ({took:.1f} s)"
+    wait_for(lambda: traces.pending_jobs())
+    [job] = [json.load(open(p)) for p in traces.pending_jobs()]
+    assert job["session_id"] == "sess-bg" and len(job["last_assistant_message"]) == message_size
+
+
+def test_the_committed_command_is_silent_without_traces(repo):
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "CLAUDETRACING_HOOK": ""}
+    done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=b"{}", env=env, capture_output=True, timeout=10)
+    assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
