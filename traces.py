@@ -159,6 +159,10 @@ def log(message):
         pass
 
 
+def inside(path, root):
+    return isinstance(path, str) and (path == root or path.startswith(root.rstrip(os.sep) + os.sep))
+
+
 def claude_projects_dir():
     config = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
     return os.path.join(config, "projects")
@@ -830,10 +834,8 @@ def price_key(model, table):
     followed by a date or suffix (claude-opus-4-5-20251101, claude-sonnet-4-5[1m])."""
     if not isinstance(model, str):
         return None
-    for name in sorted(table, key=len, reverse=True):
-        if model == name or model.startswith((name + "-", name + "[")):
-            return name
-    return None
+    matches = [name for name in table if model == name or model.startswith((name + "-", name + "["))]
+    return max(matches, key=len, default=None)
 
 
 def cost_of(model, usage, speed=None, geo=None):
@@ -1145,9 +1147,8 @@ def state_path(session):
 
 def transcript_allowed(path):
     """A hook input names the transcript; only files under Claude Code's projects folder are read."""
-    root = os.path.realpath(claude_projects_dir())
     real = os.path.realpath(path)
-    return real.startswith(root + os.sep) and real.endswith(".jsonl")
+    return real.endswith(".jsonl") and inside(real, os.path.realpath(claude_projects_dir()))
 
 
 def answers_match(answer, message):
@@ -1395,10 +1396,6 @@ def transcript_cwd(path):
     return None
 
 
-def inside(path, root):
-    return isinstance(path, str) and (path == root or path.startswith(root.rstrip(os.sep) + os.sep))
-
-
 class Progress:
     """A one-line progress bar, only on a terminal."""
 
@@ -1456,6 +1453,13 @@ def open_store(uri):
     return client
 
 
+def export_backend_env(env):
+    """MLflow and databricks-sdk read tokens, profiles and hosts from the environment only."""
+    for key, value in env.items():
+        if key.startswith(("MLFLOW_", "DATABRICKS_")):
+            os.environ[key] = value
+
+
 def ns(seconds):
     return int(seconds * 1_000_000_000)
 
@@ -1464,9 +1468,7 @@ class Uploader:
     """Writes turns as traces into one backend and experiment."""
 
     def __init__(self, env):
-        for key in JOB_ENV_KEYS:
-            if key in env and key.startswith(("MLFLOW_", "DATABRICKS_")):
-                os.environ[key] = env[key]
+        export_backend_env(env)
         quiet_mlflow()
         self.mlflow = need_mlflow()
         self.uri = env.get(ENV_URI) or local_store_uri()
@@ -1691,9 +1693,7 @@ class Backend:
         self.root = root
         env = {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DATABRICKS_"))}
         env.update(RepoSettings(root).env)
-        for key, value in env.items():
-            if key.startswith(("MLFLOW_", "DATABRICKS_")):
-                os.environ[key] = value        # tokens and profiles in settings.local.json
+        export_backend_env(env)                # tokens and profiles in settings.local.json
         self.env = env
         self.uri = env.get(ENV_URI) or local_store_uri()
         if self.uri.startswith("sqlite:"):
@@ -2240,12 +2240,8 @@ def databricks_host(env):
     """The workspace URL: DATABRICKS_HOST, else the profile's host in ~/.databrickscfg."""
     if env.get("DATABRICKS_HOST"):
         return env["DATABRICKS_HOST"].rstrip("/")
-    import configparser
-    profile = env.get("DATABRICKS_CONFIG_PROFILE") or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
-    config = configparser.ConfigParser()
-    config.read(env.get("DATABRICKS_CONFIG_FILE") or os.path.join(os.path.expanduser("~"), ".databrickscfg"))
-    host = config.get(profile, "host", fallback=None) if (profile == "DEFAULT" or config.has_section(profile)) else None
-    return host.rstrip("/") if host else None
+    profile = env.get(ENV_PROFILE) or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
+    return databricks_profiles().get(profile, {}).get("host") or None
 
 
 def show_url(url, args):
@@ -2515,15 +2511,27 @@ def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10):
         raise TracesError(f"cannot reach the MLflow server at {uri} ({reason}); is it running?") from None
 
 
+def get_server_experiment(uri, env, name=None, experiment_id=None, timeout=10):
+    """(HTTP status, body) of MLflow's experiments/get (by id) or get-by-name."""
+    import urllib.parse
+    query = ("get?experiment_id=" + urllib.parse.quote(experiment_id) if experiment_id
+             else "get-by-name?experiment_name=" + urllib.parse.quote(name or ""))
+    return mlflow_rest(uri, "GET", "experiments/" + query, env, timeout=timeout)
+
+
+def experiment_tags(body):
+    """The tags of an experiments/get answer, as a dict."""
+    return {t["key"]: t.get("value", "") for t in body.get("experiment", {}).get("tags", [])}
+
+
 def ensure_server_experiment(uri, env, name=None, experiment_id=None):
     """Check the server answers and the experiment exists (created by name if missing)."""
-    import urllib.parse
     if experiment_id:
-        status, body = mlflow_rest(uri, "GET", "experiments/get?experiment_id=" + urllib.parse.quote(experiment_id), env)
+        status, body = get_server_experiment(uri, env, experiment_id=experiment_id)
         if status != 200:
             raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
         return experiment_id
-    status, body = mlflow_rest(uri, "GET", "experiments/get-by-name?experiment_name=" + urllib.parse.quote(name), env)
+    status, body = get_server_experiment(uri, env, name=name)
     if status == 200:
         return body["experiment"]["experiment_id"]
     if status != 404:
@@ -3270,12 +3278,10 @@ def settle_team_enrichments(args, current, tags, set_tag):
 
 def server_experiment_tags(uri, auth, experiment_id, timeout=10):
     """A self-hosted server's experiment tags as a dict, and a setter (stdlib REST, no mlflow)."""
-    import urllib.parse
-    status, body = mlflow_rest(uri, "GET", "experiments/get?experiment_id=" + urllib.parse.quote(experiment_id),
-                               auth, timeout=timeout)
+    status, body = get_server_experiment(uri, auth, experiment_id=experiment_id, timeout=timeout)
     if status != 200:
         raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
-    tags = {t["key"]: t.get("value", "") for t in body.get("experiment", {}).get("tags", [])}
+    tags = experiment_tags(body)
 
     def set_tag(key, value):
         status, body = mlflow_rest(uri, "POST", "experiments/set-experiment-tag", auth,
@@ -3292,10 +3298,7 @@ def team_enrichments_tag(env):
     experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
     try:
         if uri.startswith(("http://", "https://")):
-            import urllib.parse
-            query = ("get?experiment_id=" + urllib.parse.quote(experiment_id) if experiment_id else
-                     "get-by-name?experiment_name=" + urllib.parse.quote(name or ""))
-            status, body = mlflow_rest(uri, "GET", "experiments/" + query, env, timeout=3)
+            status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
         elif uri.startswith(DATABRICKS_URI):
             profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
             w = databricks_client(5, profile=profile) if profile else databricks_client(5)
@@ -3309,8 +3312,7 @@ def team_enrichments_tag(env):
         return None
     if status != 200:
         return None
-    tags = {t["key"]: t.get("value", "") for t in body.get("experiment", {}).get("tags", [])}
-    return tags.get(TAG_ENRICHMENTS)
+    return experiment_tags(body).get(TAG_ENRICHMENTS)
 
 
 ###############################################################################
