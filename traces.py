@@ -66,6 +66,7 @@ ENV_REDACT = "CLAUDETRACING_REDACT"
 ENV_REDACT_PATTERNS = "CLAUDETRACING_REDACT_PATTERNS"
 ENV_MAX_PAYLOAD = "CLAUDETRACING_MAX_PAYLOAD"
 ENV_PYTHON = "CLAUDETRACING_PYTHON"
+ENV_WORKER_IDLE = "CLAUDETRACING_WORKER_IDLE"       # seconds a worker waits for the next turn
 ENV_HOME = "TRACES_HOME"
 ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
@@ -89,13 +90,17 @@ TAG_TURN = "claudetracing.turn_id"
 TAG_TOOLS = "claudetracing.tools"
 TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
+TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
+META_PARENT = "claudetracing.parent_session"
 ROOT_SPAN = "claude_code_conversation"
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
 TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
 STOP_CATCH_UP_SECONDS = 10         # how long the worker waits for a lagging transcript
 RETRY_FOR_SECONDS = 15 * 60        # a worker retries a failing backend this long, then exits
+WORKER_IDLE_SECONDS = 180          # a worker stays warm this long after the spool empties
+WORKER_POLL_SECONDS = 0.2          # how often a warm worker looks at the spool
 
 ###############################################################################
 # Errors, paths, log
@@ -720,6 +725,8 @@ FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
 # User lines that Claude Code writes itself: command plumbing and notifications, not prompts.
 NOT_PROMPT_OPENINGS = ("<local-command-", "<command-name>", "<command-message>", "<task-notification>",
                        "<bash-stdout>", "<bash-input>", "Caveat: The messages below")
+# What Claude Code writes when the user presses Escape: it ends the turn, it is no prompt.
+INTERRUPT_MARK = "[Request interrupted by user"
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 END_REASONS = ("end_turn", "stop_sequence", "max_tokens", "refusal")
 
@@ -748,7 +755,7 @@ def is_prompt(record):
     if not blocks or any(b.get("type") == "tool_result" for b in blocks):
         return False
     text = text_of(blocks).lstrip()
-    return not text.startswith(NOT_PROMPT_OPENINGS)
+    return not text.startswith(NOT_PROMPT_OPENINGS + (INTERRUPT_MARK,))
 
 
 def split_turns(records):
@@ -856,17 +863,18 @@ def cost_of(model, usage, speed=None, geo=None):
     return dollars * (US_INFERENCE_FACTOR if geo == "us" else 1)
 
 
-def analyse(records, start, agents=None, depth=0):
+def analyse(records, start, agents=None, depth=0, notified=()):
     """The steps of one turn (or one subagent run) in time order.
 
     Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
     model calls, subagents included, each API response once), cost (None when a model has
-    no known price), models, files, tool counts and errors, and `waiting` (background agents
-    that have not finished yet).
+    no known price), models, files, tool counts and errors, `waiting` (background agents
+    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
+    and `interrupted` (the user pressed Escape).
     """
     calls, tools, steps = {}, {}, []
     inputs, answer, last_time = [], "", start
-    finished_agents = set()
+    finished_agents, interrupted = set(notified), False
     meta = {}
     for record in records:
         kind = record.get("type")
@@ -909,6 +917,7 @@ def analyse(records, start, agents=None, depth=0):
             blocks = message_content(record)
             if "<task-notification>" in text_of(blocks)[:200]:
                 finished_agents.update(notification_ids(text_of(blocks)))
+            interrupted = interrupted or any(is_interruption(b) for b in blocks)
             for block in blocks:
                 tool_use_id = block.get("tool_use_id")
                 tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
@@ -919,7 +928,7 @@ def analyse(records, start, agents=None, depth=0):
                     tool["error"] = block.get("is_error") is True
                     if isinstance(record.get("toolUseResult"), dict):
                         tool["meta"] = record["toolUseResult"]
-            if blocks and record is not records[0]:
+            if blocks and record is not records[0] and not text_of(blocks).startswith(INTERRUPT_MARK):
                 inputs.append({"role": "user", "content": blocks})
         elif kind == "queue-operation":
             content = record.get("content")
@@ -933,7 +942,8 @@ def analyse(records, start, agents=None, depth=0):
     ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
         and all(t["end"] is not None for t in tools.values())
     turn = {"prompt": text_of(message_content(records[0])) if records else "", "answer": answer,
-            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [], "ended": ended}
+            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
+            "ended": ended or interrupted, "interrupted": interrupted}
     usage, cost, models = empty_usage(), 0.0, []
     files, tool_counts, tool_errors = [], {}, 0
     for step in steps:
@@ -979,8 +989,28 @@ def analyse(records, start, agents=None, depth=0):
     return turn
 
 
+def is_interruption(block):
+    """Escape pressed: Claude Code says so in a text block, or as a tool call's result."""
+    content = block.get("text") if block.get("type") == "text" else \
+        block.get("content") if block.get("type") == "tool_result" else None
+    if isinstance(content, list):
+        content = text_of([b for b in content if isinstance(b, dict)])
+    return isinstance(content, str) and content.startswith(INTERRUPT_MARK)
+
+
 def notification_ids(content):
     return set(re.findall(r"<(?:task-id|tool-use-id|agent-id)>([^<]+)</", content))
+
+
+def notified_ids(records):
+    """The agents and tool calls whose background reports appear in these lines."""
+    found = set()
+    for _, record in records:
+        text = record.get("content") if record.get("type") == "queue-operation" else \
+            text_of(message_content(record)) if record.get("type") == "user" else None
+        if isinstance(text, str) and "<task-notification>" in text:
+            found |= notification_ids(text)
+    return found
 
 
 def is_background(tool_step):
@@ -1069,6 +1099,13 @@ def job_from_hook_input(payload, environ):
     keep = ("hook_event_name", "session_id", "transcript_path", "cwd", "agent_id", "agent_type",
             "agent_transcript_path", "last_assistant_message", "reason")
     job = {k: payload[k] for k in keep if isinstance(payload.get(k), str)}
+    # How far the transcript (and a subagent's file) had been written when the hook fired:
+    # the bytes this event can vouch for (see trace_session).
+    for key, path_key in (("size", "transcript_path"), ("agent_size", "agent_transcript_path")):
+        try:
+            job[key] = os.path.getsize(job[path_key]) if job.get(path_key) else None
+        except OSError:
+            job[key] = None
     job["project_dir"] = environ.get("CLAUDE_PROJECT_DIR") or job.get("cwd") or ""
     job["env"] = {k: environ[k] for k in JOB_ENV_KEYS if k in environ}
     job["time"] = time.time()
@@ -1156,66 +1193,204 @@ def answers_match(answer, message):
     return not b or a == b or (len(b) > 200 and a.startswith(b[:200]))
 
 
-def trace_session(session, transcript, uploader, final=False, stops=(), context=None, quiet_for=None):
-    """Upload the session's finished turns that are not uploaded yet; return how many were.
+# When is a turn finished? By where it ends in the transcript, never by which jobs happened
+# to be handled together:
+# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
+# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
+#   turn under way there had ended. A later process of the same session (--resume,
+#   --continue) writes past that size, so its turns are not vouched for by an earlier
+#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
+# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
+#   is taken once the transcript shows that answer with nothing pending after it; a turn
+#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
+#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
+# - A turn whose background agent has not reported waits for the report, unless SessionEnd
+#   vouched for it.
+# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
+# again, and if lines arrived for it since (a continuation, late-written lines) that change
+# it, its trace is replaced by the complete one under the same turn id.
 
-    final: the session is over (SessionEnd, or an import of an old transcript), so the last
-    turn is finished even without a Stop. stops: Stop jobs, whose `last_assistant_message`
-    tells when the transcript has caught up with the turn that just ended. quiet_for: treat
-    the last turn as finished if the file has not changed for this many seconds (import).
+
+def session_state(session, transcript):
+    state = read_json_file(state_path(session), None) or {}
+    if state.get("transcript") != transcript:
+        state = {"transcript": transcript, "offset": 0, "done": state.get("done", [])}
+    state.setdefault("vouched", 0)      # turns starting before this offset have ended
+    state.setdefault("ended", 0)        # ... and their process is gone (SessionEnd)
+    state.setdefault("open", {})        # uploaded turns no prompt follows yet: {id: {trace, end, sig}}
+    return state
+
+
+def vouch(state, job, size):
+    """Record what a Stop or SessionEnd job vouches for (see the rule above)."""
+    event = job.get("hook_event_name")
+    if event not in ("Stop", "SessionEnd"):
+        return
+    at = job.get("size")
+    at = at if isinstance(at, int) and not isinstance(at, bool) else size    # jobs of 0.7.0 did not say
+    state["vouched"] = max(state["vouched"], at)
+    if event == "SessionEnd":
+        state["ended"] = max(state["ended"], at)
+    else:
+        state["stop"] = {"size": at, "message": job.get("last_assistant_message") or ""}
+
+
+def turn_at(turns, offset):
+    """The turn under way at a byte offset: the last one whose prompt starts before it."""
+    return next((t for t in reversed(turns) if t["offset"] < offset), None)
+
+
+def read_caught_up(transcript, state, jobs):
+    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
+    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
+    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
+    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
+    while True:
+        final = state["ended"] >= os.path.getsize(transcript)
+        records, end, bad = read_lines(transcript, state["offset"], final)
+        turns = split_turns(records)
+        if stop is None or time.time() > deadline:
+            return records, end, bad, turns
+        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
+        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("last_assistant_message")):
+            return records, end, bad, turns
+        time.sleep(0.3)
+
+
+def turn_signature(turn):
+    """What a re-read must change for a trace to be replaced (not a new bookkeeping line)."""
+    return [len(turn["steps"]), turn["usage"]["total"], turn["answer"], len(turn["waiting"]), turn["interrupted"]]
+
+
+def cleared_path():
+    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
+
+
+def remember_clears(jobs):
+    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
+    "clear"): note which and when, so that the new session can name the one it came from."""
+    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
+              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
+    if clears:
+        known = read_json_file(cleared_path(), [])
+        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
+
+
+def cleared_from(session, records):
+    """The session a `/clear` ended to start this one, if it was one: its file opens with the
+    `/clear` command lines. Claude Code's own `session_id` field names only the process's
+    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
+    opening = [r for _, r in records[:10] if r.get("type") == "user"]
+    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
+        return None
+    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
+    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
+              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
+    if clears:
+        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
+    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
+    return first if first != session else None
+
+
+def trace_session(session, transcript, uploader, jobs=(), final=False, context=None, quiet_for=None):
+    """Upload the session's finished turns, and replace traces that lines arriving later
+    completed; return how many traces were written.
+
+    jobs: the session's spool jobs in the order their hooks fired. final: the session is over
+    (tests, old transcripts). quiet_for: import takes a file unchanged for this many seconds
+    as over, and otherwise its last turn as finished if it looks so.
     """
     fd = session_lock(session)
     try:
-        state = read_json_file(state_path(session), None) or {}
-        if state.get("transcript") != transcript:
-            state = {"transcript": transcript, "offset": 0, "done": state.get("done", [])}
+        state = session_state(session, transcript)
         if state.get("inflight"):
             uploader.settle(state.pop("inflight"))
             save_state(session, state)
-        if quiet_for is not None and time.time() - os.path.getmtime(transcript) > quiet_for:
-            final = True
-        agents = None
-        while True:
-            records, end, bad = read_lines(transcript, state["offset"], final)
-            turns = split_turns(records)
-            if not stops or final or not turns:
-                break
-            analysed = analyse(turns[-1]["records"], parse_time(turns[-1]["records"][0].get("timestamp")))
-            caught_up = any(answers_match(analysed["answer"], s.get("last_assistant_message")) for s in stops)
-            if caught_up or time.time() > max(s.get("time", 0) for s in stops) + STOP_CATCH_UP_SECONDS:
-                break
-            time.sleep(0.3)
+        size = os.path.getsize(transcript)
+        if quiet_for is not None:
+            quiet = time.time() - os.path.getmtime(transcript) > quiet_for
+            jobs = [*jobs, {"hook_event_name": "SessionEnd" if quiet else "Stop", "size": size}]
+        for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
+            vouch(state, job, size)
+        records, end, bad, turns = read_caught_up(transcript, state, jobs)
+        if "parent" not in state and state["offset"] == 0:
+            state["parent"] = cleared_from(session, records)
         if bad:
             log(f"{session}: skipped {bad} malformed transcript line(s)")
-        uploaded = 0
-        for i, raw in enumerate(turns):
-            last = i == len(turns) - 1
-            first = raw["records"][0]
-            turn_id = f"{session}:{first.get('uuid') or raw['offset']}"
-            next_offset = end if last else turns[i + 1]["offset"]
-            if turn_id in state["done"]:
-                state["offset"] = next_offset
-                continue
-            if agents is None and any(r.get("type") == "assistant" and any(
-                    b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r))
-                    for r in raw["records"]):
-                agents = Subagents(os.path.join(transcript[:-len(".jsonl")], "subagents"))
-            turn = analyse(raw["records"], parse_time(first.get("timestamp")), agents)
-            stopped = turn["ended"] or any(answers_match(turn["answer"], s.get("last_assistant_message")) for s in stops)
-            if not final and ((last and not stopped) or turn["waiting"]):
-                break
-            turn.update(id=turn_id, session=session)
-            if uploader.find(turn_id) is None:
-                uploader.upload(turn, context or {}, lambda trace_id, turn_id=turn_id: save_state(
-                    session, {**state, "inflight": {"turn": turn_id, "trace": trace_id}}))
-                uploaded += 1
-            state["done"].append(turn_id)
-            state["offset"] = next_offset
-            save_state(session, state)
+        written = upload_turns(session, transcript, uploader, state, turns, end, notified_ids(records),
+                               context or {})
         save_state(session, state)
-        return uploaded
+        return written
     finally:
         os.close(fd)
+
+
+def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
+    """Upload the finished turns among those read from the checkpoint, replace the traces of
+    turns that changed since; move the checkpoint to the first turn that may still change."""
+    written, agents, first_open, still_open = 0, None, None, {}
+    for i, raw in enumerate(turns):
+        closed = i + 1 < len(turns)
+        extent = turns[i + 1]["offset"] if closed else end
+        turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
+        record = state["open"].get(turn_id)
+        unchanged = turn_id in state["done"] and (record is None or extent <= record["end"])
+        if not unchanged and not closed and raw["offset"] >= state["vouched"]:
+            first_open = raw["offset"] if first_open is None else first_open
+            break                                   # under way: no job vouched for it yet
+        if not unchanged:
+            if agents is None and has_agent_calls(raw["records"]):
+                agents = Subagents(os.path.join(transcript[:-len(".jsonl")], "subagents"))
+            turn = analyse(raw["records"], parse_time(raw["records"][0].get("timestamp")), agents, notified=notified)
+            if turn_finished(turn, raw["offset"], closed, state):
+                turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
+                signature = turn_signature(turn)
+                if record is None and uploader.find(turn_id) is not None:
+                    pass                            # uploaded before the checkpoint was lost
+                elif record is None or signature != record["sig"]:
+                    trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
+                    record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
+                else:
+                    record = {**record, "end": extent}
+                if turn_id not in state["done"]:
+                    state["done"].append(turn_id)
+            elif record is None:
+                first_open = raw["offset"] if first_open is None else first_open
+                continue                            # waits for its Stop, or its agents' reports
+        if not closed and record is not None:
+            still_open[turn_id] = record
+            first_open = raw["offset"] if first_open is None else first_open
+        save_state(session, {**state, "open": {**state["open"], **still_open}})
+    state["open"] = still_open
+    state["offset"] = first_open if first_open is not None else end
+    return written
+
+
+def has_agent_calls(records):
+    return any(r.get("type") == "assistant" and any(
+        b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records)
+
+
+def turn_finished(turn, offset, closed, state):
+    """The rule above, for one analysed turn."""
+    gone = offset < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("stop") or {}
+    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("message")))
+
+
+def write_trace(session, state, uploader, turn, context, replaces=None):
+    """Upload one turn, or replace its earlier trace. While it is in flight the checkpoint
+    names the new trace (and the one it replaces), so that a killed worker's remains are
+    settled by the next run (Uploader.settle)."""
+    def started(trace_id):
+        save_state(session, {**state, "inflight": {"turn": turn["id"], "trace": trace_id, "replaces": replaces}})
+    trace_id = uploader.upload(turn, context, started)
+    if replaces:
+        uploader.remove(replaces)
+        log(f"{session}: replaced the trace of a turn that went on after it was uploaded")
+    return trace_id
 
 
 def save_state(session, state):
@@ -1240,15 +1415,16 @@ def job_transcript(jobs):
     return os.path.join(project_folder(cwd), jobs[-1]["session_id"] + ".jsonl") if cwd else ""
 
 
-def drain_spool():
-    """Process every job in the spool once; True when nothing failed."""
+def drain_spool(uploaders):
+    """Process every job in the spool once; True when nothing failed. uploaders: one per
+    backend settings, kept by the caller so that a warm worker reuses its connections."""
     by_session = {}
     for path in pending_jobs():
         job = load_job(path)
         if job is not None:
             by_session.setdefault(job["session_id"], []).append((path, job))
+    remember_clears([job for items in by_session.values() for _, job in items])
     ok = True
-    uploaders = {}
     for session, items in by_session.items():
         jobs = [job for _, job in items]
         env = jobs[-1].get("env") or {}
@@ -1264,10 +1440,7 @@ def drain_spool():
                 if key not in uploaders:
                     uploaders[key] = Uploader(env)
                 cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-                n = trace_session(session, transcript, uploaders[key],
-                                  final=any(j.get("hook_event_name") == "SessionEnd" for j in jobs),
-                                  stops=[j for j in jobs if j.get("hook_event_name") == "Stop"],
-                                  context={"cwd": cwd, "env": env})
+                n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
                 if n:
                     log(f"{session}: uploaded {n} turn(s)")
         except (BackendError, TracesError) as e:
@@ -1300,12 +1473,32 @@ def cmd_sync(args):
         return sync(args)
 
 
+def worker_idle():
+    try:
+        return max(0.0, float(os.environ.get(ENV_WORKER_IDLE) or WORKER_IDLE_SECONDS))
+    except ValueError:
+        return WORKER_IDLE_SECONDS
+
+
+def wait_for_jobs(seconds):
+    """True as soon as a job is in the spool, False if none came within `seconds`."""
+    deadline = time.time() + seconds
+    while not pending_jobs():
+        if time.time() >= deadline:
+            return False
+        time.sleep(WORKER_POLL_SECONDS)
+    return True
+
+
 def sync(args):
+    """Drain the spool. The background worker the hook starts then stays warm (holding the
+    lock, so hooks start no other) for the session's next turns: importing mlflow again for
+    every turn would cost seconds of CPU each. It exits after WORKER_IDLE_SECONDS idle."""
     if args.background:
         os.nice(10)     # Claude is still working on this machine: uploads can wait a moment
     wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
     deadline = time.time() + (wait or 0)
-    delay, busy = 1.0, False
+    delay, busy, uploaders = 1.0, False, {}
     while True:
         fd = worker_lock(blocking=False)
         busy = fd is None
@@ -1318,12 +1511,17 @@ def sync(args):
             time.sleep(0.5)
             continue
         try:
-            ok = drain_spool()
+            ok = drain_spool(uploaders)
+            while ok and args.background and wait_for_jobs(worker_idle()):
+                ok = drain_spool(uploaders)
         finally:
             os.close(fd)
+        # A hook that found the lock held left its job to us: look once more after letting go.
         if not pending_jobs():
             return 0
         if ok:
+            if args.background:
+                deadline = time.time() + wait     # retry a failing backend this long from the last success
             continue            # jobs arrived while we worked
         if wait is None or time.time() + delay > deadline:
             break
@@ -1524,16 +1722,22 @@ class Uploader:
         return found[0].info.trace_id if found else None
 
     def settle(self, inflight):
-        """A worker died mid-upload: keep its trace if it was finished, else delete the remains."""
+        """A worker died mid-upload: keep its trace if it was finished (and drop the one it
+        replaces), else delete the remains."""
         try:
             trace = self.client.get_trace(inflight["trace"], display=False)
         except Exception:  # noqa: BLE001 - not there: nothing to clean up
             return
         if trace.info.tags.get(TAG_TURN) != inflight["turn"]:
-            try:
-                self.client.delete_traces(self.experiment(), trace_ids=[inflight["trace"]])
-            except Exception as e:  # noqa: BLE001
-                raise BackendError(f"cannot remove a partial trace: {short_error(e)}") from None
+            self.remove(inflight["trace"])
+        elif inflight.get("replaces"):
+            self.remove(inflight["replaces"])
+
+    def remove(self, trace_id):
+        try:
+            self.client.delete_traces(self.experiment(), trace_ids=[trace_id])
+        except Exception as e:  # noqa: BLE001
+            raise BackendError(f"cannot remove trace {trace_id}: {short_error(e)}") from None
 
     def user(self):
         if self._user is None:
@@ -1554,7 +1758,8 @@ class Uploader:
         cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
         enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
         tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
-                TAG_VERSION: __version__, "claudetracing.status": "error" if turn["tool_errors"] else "ok"}
+                TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
+                "error" if turn["tool_errors"] else "ok"}
         turn["git_branch"] = turn["meta"].get("git_branch")
         for name in enabled_enrichments(context.get("env") or {}):
             tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))
@@ -1569,6 +1774,8 @@ class Uploader:
                     "mlflow.source.git.commit": tags.get("git.commit_id", ""),
                     "mlflow.source.git.branch": tags.get("git.branch", ""),
                     "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
+        if turn.get("parent_session"):
+            metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
         try:
             root = mlflow.start_span_no_context(
                 ROOT_SPAN, span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
@@ -1672,7 +1879,6 @@ def redactor(env):
 # then from the shell's environment, then the local store and the repository's default name.
 
 SEARCH_FORMATS = {}
-TAG_STATUS = "claudetracing.status"
 META_SESSION = "mlflow.trace.session"
 META_USER = "mlflow.trace.user"
 META_MODELS = "claudetracing.models"
@@ -2344,7 +2550,8 @@ def add_reading_commands(command):
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
-    p.add_argument("--status", choices=("ok", "error"), help="turns with (error) or without failed tool calls")
+    p.add_argument("--status", choices=("ok", "error", "interrupted"),
+                   help="turns that went well, had a failed tool call, or were interrupted with Escape")
     p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
     p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
     p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",

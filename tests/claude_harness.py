@@ -83,6 +83,9 @@ def claude_env(home: str | os.PathLike, api_url: str, **extra: str) -> dict[str,
         "XDG_DATA_HOME": str(Path(home) / ".local" / "share"),
         "XDG_CACHE_HOME": str(Path(home) / ".cache"),
     }
+    # How long our worker stays warm after a turn (the tests keep it short).
+    if os.environ.get("CLAUDETRACING_WORKER_IDLE"):
+        env["CLAUDETRACING_WORKER_IDLE"] = os.environ["CLAUDETRACING_WORKER_IDLE"]
     env.update(extra)
     # No OTEL_* from the caller (the env is fresh), and none may be passed by accident.
     return {k: v for k, v in env.items() if not k.startswith("OTEL_")}

@@ -23,6 +23,8 @@ def isolated(tmp_path, monkeypatch):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TRACES_HOME", str(tmp_path / "traces-home"))
+    # Workers the tests start stay warm for seconds, not minutes, after their last job.
+    monkeypatch.setenv("CLAUDETRACING_WORKER_IDLE", "3")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")

@@ -114,6 +114,32 @@ def _plain_steps(cwd: str) -> list[list[Block]]:
     return [[_text("plain answer")]]
 
 
+def _bgresume_steps(cwd: str) -> list[list[Block]]:
+    # A background agent, then a slow foreground command: the turn is still running when the
+    # agent reports, and its last response comes seconds after SubagentStop. (Claude Code
+    # refuses a command that is only `sleep N`.)
+    return [
+        [_tool("toolu_ct_bgresume_01_agent", "Agent", description="Echo in background",
+               prompt="CT-SUBAGENT bg\nRun an echo command and report its output.",
+               subagent_type="general-purpose", run_in_background=True)],
+        [_text("Step 2: using Bash."),
+         _tool("toolu_ct_bgresume_02_sleep", "Bash", command="echo waiting && sleep 5",
+               description="Wait a little")],
+        [_text("All done: the background agent reported and the wait is over.")],
+    ]
+
+
+def _slow_steps(cwd: str) -> list[list[Block]]:
+    # A long tool call, for a person to interrupt with Escape. (Claude Code 2.1.330 refuses a
+    # Bash command that is only `sleep N` for N >= 2, so something runs before it.)
+    return [
+        [_text("Starting a long command."),
+         _tool("toolu_ct_slow_01_sleep", "Bash", command="echo waiting && sleep 120",
+               description="Sleep a long time")],
+        [_text("The long command finished.")],
+    ]
+
+
 def _subagent_fg_steps(cwd: str) -> list[list[Block]]:
     return [
         [_tool("toolu_ct_fg_01_read", "Read", file_path=f"{cwd}/notes.txt")],
@@ -134,6 +160,8 @@ SCENARIOS: dict[str, Callable[[str], list[list[Block]]]] = {
     "resume": _resume_steps,
     "secret": _secret_steps,
     "plain": _plain_steps,
+    "bgresume": _bgresume_steps,
+    "slow": _slow_steps,
 }
 SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
     "fg": _subagent_fg_steps,
@@ -141,11 +169,16 @@ SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
 }
 # Index of each scenario in the usage formula, so no two (scenario, step) pairs share usage.
 _USAGE_SEED = {"main": 1, "resume": 2, "secret": 3, "plain": 4,
-               "sub-fg": 5, "sub-bg": 6, "notification": 7, "side": 8}
+               "sub-fg": 5, "sub-bg": 6, "notification": 7, "side": 8,
+               "bgresume": 10, "slow": 11, "hook-feedback": 12}
 
 # Upper bound for bg_timing holds, so a changed Claude Code cannot hang a test forever.
 HOLD_TIMEOUT = 30.0
 NOTIFICATION_ACK = "Noted: the background agent finished."
+# A Stop hook of the test's own prints this marker and exits 2; Claude Code sends its stderr
+# back as a user message and the model answers it.
+HOOK_FEEDBACK_MARK = "CT-HOOK-FEEDBACK"
+HOOK_FEEDBACK_ANSWER = "Continued after the stop hook asked for more."
 SIDE_ANSWER = "Fake session title"
 
 
@@ -207,6 +240,9 @@ def decide(body: dict, default_cwd: str = "") -> Decision:
     # A background agent's completion arrives as a user message of its own; answer it briefly.
     if "<task-notification>" in _plain_text(last_user) and not _tool_result_ids(last_user):
         return Decision("notification", 0, [_text(NOTIFICATION_ACK)], final=True)
+
+    if HOOK_FEEDBACK_MARK in json.dumps(last_user.get("content"), ensure_ascii=False):
+        return Decision("hook-feedback", 0, [_text(HOOK_FEEDBACK_ANSWER)], final=True)
 
     # The turn starts at the last user message carrying a marker.
     kind, start, steps_fn = "", -1, None

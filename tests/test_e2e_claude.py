@@ -11,7 +11,7 @@ import time
 
 import pytest
 from claude_harness import claude_bin, claude_env, run_claude, transcript_path
-from fakeapi import FakeAnthropic
+from fakeapi import HOOK_FEEDBACK_ANSWER, FakeAnthropic
 from helpers import git
 
 import traces
@@ -114,3 +114,113 @@ def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys, bg_ti
     # MLflow must not have created ./mlruns in the user's repository.
     assert not (repo / "mlruns").exists()
     assert "ERROR" not in (traces.last_error() or "")
+
+
+def ledger_totals(paths):
+    """Claude Code's own token totals: the last cost-state entry of each transcript, summed."""
+    totals = dict.fromkeys(("input", "output", "cache_read", "cache_creation"), 0)
+    for path in paths:
+        states = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line]
+        for usage in states[-1]["modelUsage"].values():
+            for key, field in (("input", "inputTokens"), ("output", "outputTokens"),
+                               ("cache_read", "cacheReadInputTokens"), ("cache_creation", "cacheCreationInputTokens")):
+                totals[key] += usage[field]
+    return totals
+
+
+def traced_totals(found):
+    return {k: sum(int(t.info.tags[f"tokens.{k}"]) for t in found) for k in ("input", "output", "cache_read", "cache_creation")}
+
+
+def spooled(event):
+    return [j for j in map(traces.read_json_file, traces.pending_jobs()) if j and j.get("hook_event_name") == event]
+
+
+def test_a_busy_worker_never_finishes_a_resumed_turn_early(repo, isolated, capsys):
+    """While a worker is busy (the test holds its lock), the first process's Stop and SessionEnd
+    and the resumed process's SubagentStop wait in the spool together. A worker that takes them
+    then must not upload the resumed turn, still running its `sleep 5`, before that turn's Stop."""
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    import subprocess
+    traces.need_mlflow()
+    traces.open_store(traces.local_store_uri())
+    held = traces.worker_lock()
+    assert held is not None
+    with FakeAnthropic(cwd=os.path.realpath(repo)) as api:
+        env = claude_env(isolated, api.url)
+        code, session, out, err = run_claude(repo, "CT-SCENARIO plain: first", env)
+        assert code == 0, err
+        from claude_harness import claude_bin as binary
+        resumed = subprocess.Popen([binary(), "-p", "CT-SCENARIO bgresume: go", "--dangerously-skip-permissions",
+                                    "--output-format", "json", "--resume", session], cwd=repo, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while not spooled("SubagentStop") and time.time() < deadline:
+            time.sleep(0.1)
+        assert spooled("SubagentStop") and not [j for j in spooled("Stop") if j.get("size", 0) > 0 and
+                                                 "All done" in j.get("last_assistant_message", "")]
+        os.close(held)
+        assert traces.main(["sync"]) == 0       # in this process, mlflow already imported: it reads at once
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err
+
+    found = wait_for_traces("acme/widgets", 2)
+    assert [t.info.response_preview for t in found] == [
+        "plain answer", "All done: the background agent reported and the wait is over."]
+    assert traced_totals(found) == ledger_totals([transcript_path(isolated, repo, session)])
+
+
+def wait_for(predicate, experiment="acme/widgets", timeout=120):
+    """The traces of an experiment once predicate(traces) holds and the spool is empty."""
+    deadline = time.time() + timeout
+    while True:
+        found = wait_for_traces(experiment, 0, timeout=1)
+        if (predicate(found) and not traces.pending_jobs()) or time.time() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_a_stop_hook_that_exits_2_gets_the_whole_turn_with_a_warm_worker(repo, isolated, capsys, tmp_path):
+    """The user's own Stop hook sends Claude back to work once, two seconds after Stop. A warm
+    worker (a first session left it running) traces the turn at the first Stop; that trace must
+    be replaced by the whole turn, and nothing else added."""
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    with FakeAnthropic(cwd=os.path.realpath(repo)) as api:
+        env = claude_env(isolated, api.url, CLAUDETRACING_WORKER_IDLE="60")
+        code, first, out, err = run_claude(repo, "CT-SCENARIO plain: warm up", env)
+        assert code == 0, err
+        wait_for(lambda f: len(f) == 1)
+        flag = tmp_path / "asked-once"
+        script = tmp_path / "insist.sh"
+        script.write_text(f"#!/bin/sh\ncat >/dev/null\n[ -e {flag} ] && exit 0\ntouch {flag}\nsleep 2\n"
+                          "echo 'CT-HOOK-FEEDBACK: please check once more' >&2\nexit 2\n")
+        script.chmod(0o755)
+        settings = json.loads((repo / ".claude" / "settings.json").read_text())
+        settings["hooks"]["Stop"].append({"hooks": [{"type": "command", "command": str(script)}]})
+        (repo / ".claude" / "settings.json").write_text(json.dumps(settings))
+        code, session, out, err = run_claude(repo, "CT-SCENARIO plain: answer twice", env)
+        assert code == 0, err
+    assert flag.exists(), "the user's hook ran"
+    found = wait_for(lambda f: HOOK_FEEDBACK_ANSWER in [t.info.response_preview for t in f])
+    assert sorted(t.info.response_preview for t in found) == [HOOK_FEEDBACK_ANSWER, "plain answer"]
+    assert traced_totals(found) == ledger_totals([transcript_path(isolated, repo, s) for s in (first, session)])
+    log = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+    assert "replaced the trace" in log, log
+    assert len({line.split("[")[1].split("]")[0] for line in log.splitlines() if "job(s)" in line}) == 1, log
+
+
+def test_continue_adds_its_turn_to_the_same_session(repo, isolated, capsys):
+    """`claude -p --continue` goes on in the last session's file: one more trace, same session,
+    tokens equal to the ledger (cost-state is per session, so its last entry covers both)."""
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    with FakeAnthropic(cwd=os.path.realpath(repo)) as api:
+        env = claude_env(isolated, api.url)
+        code, session, out, err = run_claude(repo, "CT-SCENARIO plain: first", env)
+        assert code == 0, err
+        code, continued, out, err = run_claude(repo, "CT-SCENARIO resume: go on", env, extra_args=["--continue"])
+        assert code == 0, err
+    assert continued == session
+    found = wait_for(lambda f: len(f) == 2)
+    assert [t.info.response_preview for t in found] == ["plain answer", "notes.txt now says alpha and gamma."]
+    assert {t.info.trace_metadata["mlflow.trace.session"] for t in found} == {session}
+    assert traced_totals(found) == ledger_totals([transcript_path(isolated, repo, session)])

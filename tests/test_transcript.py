@@ -135,9 +135,16 @@ def test_interrupted_turn_ends_at_the_next_prompt(tmp_path):
     t.result(tool, "[Request interrupted by user for tool use]", is_error=True)
     t.prompt("never mind, do this")
     t.text("ok")
-    first, second = turns_of(t.write(tmp_path))[0]
-    assert not first["ended"] and second["ended"]
-    assert first["tool_errors"] == 1
+    t.prompt("now something else")
+    t.result(t.tool("Bash", {"command": "sleep 100"}), "interrupted")
+    t.prompt("[Request interrupted by user for tool use]")
+    t.prompt("last")
+    t.text("done")
+    first, second, third, fourth = turns_of(t.write(tmp_path))[0]
+    assert first["interrupted"] and first["ended"] and first["tool_errors"] == 1
+    assert second["answer"] == "ok" and not second["interrupted"]
+    assert third["interrupted"], "the marker line ends the turn; it is no prompt of its own"
+    assert fourth["prompt"] == "last" and not fourth["interrupted"]
 
 
 def test_resumed_session_appends_turns(tmp_path):

@@ -139,11 +139,13 @@ def test_the_last_turn_waits_for_claude_to_stop(tmp_path):
     tool = t.tool("Bash", {"command": "make"})          # Claude is still working on this
     path = t.write(projects())
     uploader = traces.Uploader(env_for_store())
-    assert traces.trace_session("sess-w-2", path, uploader) == 1
+    assert traces.trace_session("sess-w-2", path, uploader) == 1       # the next prompt ended "first"
     t.result(tool, "built")
     t.text("two")
     t.write(projects())
-    assert traces.trace_session("sess-w-2", path, uploader) == 1
+    assert traces.trace_session("sess-w-2", path, uploader) == 0       # looks done, but no Stop said so
+    stop = {**stop_input(path, "sess-w-2", "two"), "size": os.path.getsize(path), "time": time.time()}
+    assert traces.trace_session("sess-w-2", path, uploader, [stop]) == 1
     assert sorted(x.info.response_preview for x in stored_traces()) == ["one", "two"]
 
 
@@ -162,7 +164,7 @@ def test_stop_waits_for_a_lagging_transcript(tmp_path, monkeypatch):
     threading.Thread(target=late_writer).start()
     uploader = traces.Uploader(env_for_store())
     job = {**stop_input(path, "sess-w-3", "late answer"), "time": time.time()}
-    assert traces.trace_session("sess-w-3", path, uploader, stops=[job]) == 1
+    assert traces.trace_session("sess-w-3", path, uploader, [job]) == 1
 
 
 def test_sync_refuses_transcripts_outside_claude_projects(tmp_path, capsys):
@@ -214,3 +216,147 @@ def test_import_takes_this_repository_and_its_subfolders_only(repo, capsys):
     assert "Imported 0 new turn(s)" in capsys.readouterr().out
     assert traces.main(["import", "--all"]) == 0
     assert len(stored_traces()) == 3
+
+
+# --- when a turn is finished: by where it ends in the transcript ------------------------------
+
+def job(path, event, session, message="", **extra):
+    """A spool job as the hook writes it: with how far the transcript had been written."""
+    return {**stop_input(path, session, message, event), "size": os.path.getsize(path), "time": time.time(), **extra}
+
+
+def test_a_session_end_never_finishes_a_turn_of_a_later_process(tmp_path):
+    """The first process's SessionEnd handled together with the resumed process's SubagentStop
+    (a busy worker): the resumed turn is still running and must wait for its own Stop."""
+    t = Transcript(session="sess-o-1")
+    t.prompt("first")
+    t.text("one")
+    path = t.write(projects())
+    ended = job(path, "SessionEnd", "sess-o-1")
+    t.prompt("second, resumed")                  # a new `claude -p --resume` process
+    tool = t.tool("Bash", {"command": "sleep 5"})
+    t.write(projects())
+    subagent = job(path, "SubagentStop", "sess-o-1")
+    uploader = traces.Uploader(env_for_store())
+    assert traces.trace_session("sess-o-1", path, uploader, [job(path, "Stop", "sess-o-1", "one"), ended, subagent]) == 1
+    t.result(tool, "")
+    t.text("two, complete")
+    t.write(projects())
+    assert traces.trace_session("sess-o-1", path, uploader, [job(path, "Stop", "sess-o-1", "two, complete")]) == 1
+    assert sorted(x.info.response_preview for x in stored_traces()) == ["one", "two, complete"]
+
+
+def test_a_turn_that_goes_on_after_stop_is_replaced_by_the_complete_one(tmp_path):
+    """A Stop hook of the user's exits 2 and Claude keeps working: the trace uploaded at the
+    first Stop is replaced, under the same turn id, by the whole turn at the second."""
+    t = Transcript(session="sess-o-2")
+    t.prompt("fix it")
+    t.text("fixed")
+    path = t.write(projects())
+    uploader = traces.Uploader(env_for_store())
+    assert traces.trace_session("sess-o-2", path, uploader, [job(path, "Stop", "sess-o-2", "fixed")]) == 1
+    [before] = stored_traces()
+    t.raw({"type": "system", "subtype": "stop_hook_summary", "hookInfos": []})
+    t.write(projects())
+    assert traces.trace_session("sess-o-2", path, uploader, []) == 0, "bookkeeping lines change nothing"
+    t.prompt("Stop hook feedback: run the tests too", isMeta=True)
+    t.result(t.tool("Bash", {"command": "make test"}), "ok")
+    assert traces.trace_session("sess-o-2", path, uploader, []) == 0, "still going: no Stop yet"
+    t.text("fixed, and the tests pass")
+    t.write(projects())
+    assert traces.trace_session("sess-o-2", path, uploader, [job(path, "Stop", "sess-o-2", "fixed, and the tests pass")]) == 1
+    [after] = stored_traces()
+    assert after.info.trace_id != before.info.trace_id
+    assert after.info.response_preview == "fixed, and the tests pass"
+    assert after.info.tags["claudetracing.turn_id"] == before.info.tags["claudetracing.turn_id"]
+    assert int(after.info.tags["tokens.input"]) == 3 * int(before.info.tags["tokens.input"])
+    t.prompt("next")
+    t.text("three")
+    t.write(projects())
+    assert traces.trace_session("sess-o-2", path, uploader, [job(path, "Stop", "sess-o-2", "three")]) == 1
+    assert len(stored_traces()) == 2
+
+
+def test_a_replacement_interrupted_by_a_killed_worker_is_settled(tmp_path):
+    t = Transcript(session="sess-o-3")
+    t.prompt("fix it")
+    t.text("fixed")
+    path = t.write(projects())
+    uploader = traces.Uploader(env_for_store())
+    traces.trace_session("sess-o-3", path, uploader, [job(path, "Stop", "sess-o-3", "fixed")])
+    [old] = stored_traces()
+    state = json.load(open(traces.state_path("sess-o-3")))
+    # The worker died after storing the new trace and before removing the old one.
+    import mlflow
+    root = mlflow.start_span_no_context("claude_code_conversation", experiment_id=uploader.experiment())
+    root.end()
+    uploader.client.set_trace_tag(root.trace_id, "claudetracing.turn_id", old.info.tags["claudetracing.turn_id"])
+    traces.save_state("sess-o-3", {**state, "inflight": {"turn": old.info.tags["claudetracing.turn_id"],
+                                                         "trace": root.trace_id, "replaces": old.info.trace_id}})
+    traces.trace_session("sess-o-3", path, uploader, [])
+    assert [x.info.trace_id for x in stored_traces()] == [root.trace_id]
+
+
+def test_an_interrupted_turn_is_traced_with_its_status(tmp_path):
+    t = Transcript(session="sess-o-4")
+    t.prompt("long job")
+    t.result(t.tool("Bash", {"command": "sleep 100"}), "[Request interrupted by user for tool use]", is_error=True)
+    t.prompt("[Request interrupted by user for tool use]")
+    path = t.write(projects())
+    uploader = traces.Uploader(env_for_store())
+    assert traces.trace_session("sess-o-4", path, uploader, []) == 0, "no Stop fires on Escape: wait for what follows"
+    t.prompt("do this instead")
+    t.text("done")
+    t.write(projects())
+    assert traces.trace_session("sess-o-4", path, uploader, [job(path, "Stop", "sess-o-4", "done")]) == 2
+    found = {x.info.request_preview: x.info.tags["claudetracing.status"] for x in stored_traces()}
+    assert found == {"long job": "interrupted", "do this instead": "ok"}
+
+
+def test_the_worker_stays_warm_for_the_next_turn(tmp_path):
+    """One worker, started by the first Stop, uploads the next turns too: no new process,
+    no second import of mlflow."""
+    t = session_file(turns=1, session="sess-o-5")
+    path = t.write(projects())
+    env = {**os.environ, **env_for_store(), "CLAUDETRACING_WORKER_IDLE": "20"}
+    traces_cli("hook", input=json.dumps(stop_input(path, "sess-o-5", "done 0")).encode(), env=env)
+    for i in (1, 2):
+        deadline = time.time() + 60
+        while time.time() < deadline and len(stored_traces()) < i:
+            time.sleep(0.2)
+        t.prompt(f"task {i}")
+        t.text(f"done {i}")
+        t.write(projects())
+        traces_cli("hook", input=json.dumps(stop_input(path, "sess-o-5", f"done {i}")).encode(), env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(stored_traces()) < 3:
+        time.sleep(0.2)
+    assert len(stored_traces()) == 3
+    log = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+    workers = {line.split("[")[1].split("]")[0] for line in log.splitlines() if "uploaded" in line}
+    assert len(workers) == 1, log
+    assert traces.worker_lock() is None, "the worker is still there, waiting for the next turn"
+
+
+def test_a_cleared_session_names_the_one_it_came_from(tmp_path):
+    """A, /clear, B, /clear, C in one process: Claude Code's own `session_id` field says A on
+    every line of B and C; C came from B, which the SessionEnd of the second clear tells."""
+    import itertools
+    start = traces.parse_time("2026-11-20T09:00:00Z")
+    for minute, (name, parent, reason) in enumerate((("sess-A", None, "clear"), ("sess-B", "sess-A", "clear"),
+                                                     ("sess-C", "sess-B", "prompt_input_exit"))):
+        t = Transcript(session=name)
+        t.clock = itertools.count(minute * 600)          # B starts when A is cleared, C when B is
+        if parent:
+            t.prompt("<local-command-caveat>Caveat: ...</local-command-caveat>", isMeta=True)
+            t.prompt("<command-name>/clear</command-name>\n<command-message>clear</command-message>")
+        t.prompt(f"work in {name}")
+        t.raw({**t.lines[-1], "type": "attachment", "session_id": "sess-A", "uuid": f"a-{name}"})
+        t.text("ok")
+        path = t.write(projects())
+        traces.write_job({**job(path, "SessionEnd", name), "reason": reason, "env": env_for_store(),
+                          "time": start + (minute + 1) * 600})
+    assert traces.main(["sync", "--wait", "60"]) == 0
+    found = {t.info.trace_metadata["mlflow.trace.session"]: t.info.trace_metadata.get("claudetracing.parent_session")
+             for t in stored_traces()}
+    assert found == {"sess-A": None, "sess-B": "sess-A", "sess-C": "sess-B"}

@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker ...]
 """
 
 import json
@@ -198,8 +198,14 @@ def bench_redact():
     return figures
 
 
+def bench_worker():
+    """CPU seconds per turn over a 20-turn session: a warm worker against a fresh one per turn."""
+    from bench_worker import main as worker_main
+    return worker_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
-           "search": bench_search, "hook": bench_hook}
+           "search": bench_search, "hook": bench_hook, "worker": bench_worker}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
