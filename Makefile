@@ -27,7 +27,8 @@ $(CLAUDE):
 
 claude: $(CLAUDE)
 
-# PostgreSQL (the self-hosted server tests) and Chromium (the UI test), from Debian.
+# PostgreSQL (the self-hosted server tests), Chromium (the UI test) and tmux (interactive
+# Claude Code sessions), from Debian.
 system-deps:
 	@sh tests/system-deps.sh
 

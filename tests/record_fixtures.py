@@ -1,6 +1,6 @@
 """Re-record the real Claude Code transcripts and hook payloads under tests/fixtures/.
 
-    python tests/record_fixtures.py            # needs the claude binary (see claude_harness)
+    python tests/record_fixtures.py [NAME...]  # needs the claude binary (see claude_harness)
 
 Runs the real binary offline against tests/fakeapi.py in a throwaway HOME and git repo,
 with Stop / SubagentStop / SessionEnd command hooks that save their stdin, then copies
@@ -22,6 +22,11 @@ Fixtures:
     secret  a separate session that runs `cat .env` holding fake AWS / GitHub secrets.
     midturn scenario main again (new session), but the background agent finishes while the
             turn still runs: its notification is folded into that turn (no user line).
+    stophook scenario plain, with a Stop hook of the user's that exits 2 once: Claude Code
+            sends its stderr back (a user line with isMeta) and the turn goes on.
+    interactive  an interactive session in tmux (tests/tty_harness.py): a plain prompt, a slow
+            one interrupted with Escape, a plain one, `/clear`, a plain one, `/exit`: two
+            session files, the second opening with the `/clear` command lines.
 
 The temp HOME and repo live at a FIXED path (BASE below) so absolute paths inside the
 fixtures are the same on every re-record; nothing is rewritten after the fact (rewriting
@@ -118,16 +123,17 @@ def collect_hooks(hook_dir: Path) -> list[dict]:
     return records
 
 
-def save(name: str, home: Path, repo: Path, session: str, hooks: list[dict],
+def save(name: str, home: Path, repo: Path, session: str | list[str], hooks: list[dict],
          results: list[str]) -> None:
     dest = FIXTURES / name
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     src = project_dir(home, repo)
-    shutil.copy2(src / f"{session}.jsonl", dest / f"{session}.jsonl")
-    if (src / session).is_dir():
-        shutil.copytree(src / session, dest / session)
+    for one in [session] if isinstance(session, str) else session:
+        shutil.copy2(src / f"{one}.jsonl", dest / f"{one}.jsonl")
+        if (src / one).is_dir():
+            shutil.copytree(src / one, dest / one)
     with open(dest / "hooks.jsonl", "w") as f:
         for record in hooks:
             f.write(json.dumps(record) + "\n")
@@ -142,15 +148,61 @@ def run(repo: Path, prompt: str, env: dict, resume: str | None = None) -> tuple[
     return session, out
 
 
-def main() -> int:
+def record_stophook(home: Path, repo: Path, hook_dir: Path) -> None:
+    flag = BASE / "asked-once"
+    insist = BASE / "insist.sh"
+    insist.write_text(f"#!/bin/sh\ncat >/dev/null\n[ -e {flag} ] && exit 0\ntouch {flag}\n"
+                      "echo 'CT-HOOK-FEEDBACK: please check once more' >&2\nexit 2\n")
+    insist.chmod(0o755)
+    settings_path = repo / ".claude" / "settings.json"
+    plain = settings_path.read_text()
+    settings = json.loads(plain)
+    settings["hooks"]["Stop"].append({"hooks": [{"type": "command", "command": str(insist)}]})
+    settings_path.write_text(json.dumps(settings, indent=2) + "\n")
+    try:
+        with FakeAnthropic() as api:
+            session, out = run(repo, "CT-SCENARIO plain\nAnswer, then answer the stop hook.", claude_env(home, api.url))
+        save("stophook", home, repo, session, collect_hooks(hook_dir), [out])
+    finally:
+        settings_path.write_text(plain)
+
+
+def record_interactive(home: Path, repo: Path, hook_dir: Path) -> None:
+    from tests.tty_harness import InteractiveClaude
+    with FakeAnthropic(cwd=str(repo)) as api, InteractiveClaude(repo, claude_env(home, api.url)) as claude:
+        claude.send_prompt("CT-SCENARIO plain: first")
+        claude.send_prompt("CT-SCENARIO slow: run the long command", wait=False)
+        claude.wait_for_screen("to run in background")
+        claude.press_escape()
+        claude.send_prompt("CT-SCENARIO plain: after the interrupt")
+        claude.slash("/clear")
+        claude.send_prompt("CT-SCENARIO plain: after clear")
+        sessions = claude.exit()
+    save("interactive", home, repo, sessions, collect_hooks(hook_dir), [])
+
+
+RECORDINGS = ("main", "resume", "secret", "midturn", "stophook", "interactive")
+
+
+def main(names: list[str]) -> int:
     if claude_bin() is None:
         print("claude binary not found; set CLAUDE_BIN", file=sys.stderr)
         return 1
+    names = names or list(RECORDINGS)
+    if set(names) - set(RECORDINGS):
+        print(f"unknown: {sorted(set(names) - set(RECORDINGS))}; known: {', '.join(RECORDINGS)}", file=sys.stderr)
+        return 2
     if BASE.exists():
         shutil.rmtree(BASE)
     home, repo, hook_dir = BASE / "home", BASE / "widgets", BASE / "hooks"
     hook_dir.mkdir(parents=True)
     make_repo(repo, hook_dir)
+    if "stophook" in names:
+        record_stophook(home, repo, hook_dir)
+    if "interactive" in names:
+        record_interactive(home, repo, hook_dir)
+    if not set(names) & {"main", "resume", "secret", "midturn"}:
+        return 0
 
     # after-turn: the background agent answers only after the main turn ended, so its
     # <task-notification> always arrives as a turn of its own (as it usually does live).
@@ -185,4 +237,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

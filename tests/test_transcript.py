@@ -260,7 +260,7 @@ def recorded(name):
     return path
 
 
-@pytest.mark.parametrize("name, count", [("main", 1), ("resume", 2), ("secret", 1), ("midturn", 1)])
+@pytest.mark.parametrize("name, count", [("main", 1), ("resume", 2), ("secret", 1), ("midturn", 1), ("stophook", 1)])
 def test_recorded_session_matches_claude_codes_own_ledger(name, count):
     path = recorded(name)
     turns, _, bad = turns_of(path)
@@ -275,7 +275,7 @@ def test_recorded_session_matches_claude_codes_own_ledger(name, count):
     assert {k: total[k] for k in expected} == expected
 
 
-@pytest.mark.parametrize("name", ["main", "resume", "secret", "midturn"])
+@pytest.mark.parametrize("name", ["main", "resume", "secret", "midturn", "stophook"])
 def test_recorded_cost_is_within_one_percent(name):
     path = recorded(name)
     turns, _, _ = turns_of(path)

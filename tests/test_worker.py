@@ -360,3 +360,64 @@ def test_a_cleared_session_names_the_one_it_came_from(tmp_path):
     found = {t.info.trace_metadata["mlflow.trace.session"]: t.info.trace_metadata.get("claudetracing.parent_session")
              for t in stored_traces()}
     assert found == {"sess-A": None, "sess-B": "sess-A", "sess-C": "sess-B"}
+
+
+# --- replays of recorded sessions: the worker at the moment each hook fired -----------------
+
+def replay(name, monkeypatch):
+    """Run the worker on each hook call of a recording, the session's transcript cut where it
+    was when the hook ran (Claude Code often runs Stop before it writes the turn's last lines);
+    then on the whole files, as the next hook would. Returns the stored traces, oldest first."""
+    from helpers import RECORDED
+    monkeypatch.setattr(traces, "STOP_CATCH_UP_SECONDS", 0.5)     # a replayed file does not grow
+    folder = RECORDED / name
+    sources = {p.stem: p.read_bytes() for p in folder.glob("*.jsonl") if p.name != "hooks.jsonl"}
+    target = os.path.join(projects(), "-replay")
+    os.makedirs(target, exist_ok=True)
+    uploader = traces.Uploader(env_for_store())
+    calls = [json.loads(line) for line in open(folder / "hooks.jsonl")]
+    for call in calls:
+        session = call["stdin"]["session_id"]
+        path = os.path.join(target, session + ".jsonl")
+        lines = sources[session].splitlines(keepends=True)[:call["transcript_lines"]]
+        with open(path, "wb") as f:
+            f.write(b"".join(lines))
+        hook_job = {**call["stdin"], "transcript_path": path, "size": os.path.getsize(path), "time": time.time()}
+        traces.remember_clears([hook_job])
+        traces.trace_session(session, path, uploader, [hook_job])
+    for session, data in sources.items():
+        path = os.path.join(target, session + ".jsonl")
+        with open(path, "wb") as f:
+            f.write(data)
+        traces.trace_session(session, path, uploader, [])
+    return sorted(stored_traces(), key=lambda t: t.info.request_time), sources
+
+
+def ledger(data):
+    states = [json.loads(line) for line in data.splitlines() if b'"type":"cost-state"' in line]
+    return {k: sum(u[f] for u in states[-1]["modelUsage"].values()) for k, f in (
+        ("input", "inputTokens"), ("output", "outputTokens"), ("cache_read", "cacheReadInputTokens"),
+        ("cache_creation", "cacheCreationInputTokens"))}
+
+
+def totals(found):
+    return {k: sum(int(t.info.tags[f"tokens.{k}"]) for t in found) for k in ("input", "output", "cache_read", "cache_creation")}
+
+
+def test_replay_of_a_stop_hook_that_exits_2(monkeypatch):
+    found, sources = replay("stophook", monkeypatch)
+    assert [t.info.response_preview for t in found] == ["Continued after the stop hook asked for more."]
+    [data] = sources.values()
+    assert totals(found) == ledger(data)
+
+
+def test_replay_of_an_interactive_session_with_escape_and_clear(monkeypatch):
+    found, sources = replay("interactive", monkeypatch)
+    assert [(t.info.request_preview.split(": ")[1], t.info.response_preview, t.info.tags["claudetracing.status"])
+            for t in found] == [("first", "plain answer", "ok"),
+                                ("run the long command", "Starting a long command.", "interrupted"),
+                                ("after the interrupt", "plain answer", "ok"),
+                                ("after clear", "plain answer", "ok")]
+    old, new = found[0].info.trace_metadata["mlflow.trace.session"], found[3].info.trace_metadata["mlflow.trace.session"]
+    assert old != new and found[3].info.trace_metadata["claudetracing.parent_session"] == old
+    assert totals(found) == {k: ledger(sources[old])[k] + ledger(sources[new])[k] for k in ledger(sources[old])}
