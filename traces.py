@@ -1439,6 +1439,7 @@ def drain_spool(uploaders):
                 key = json.dumps(sorted(env.items()))
                 if key not in uploaders:
                     uploaders[key] = Uploader(env)
+                uploaders[key].activate()
                 cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
                 n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
                 if n:
@@ -1651,10 +1652,22 @@ def open_store(uri):
     return client
 
 
+EXPORTED = {}    # backend variables put into os.environ here, with the value each replaced
+ACTIVE = {}      # the Uploader MLflow's process-wide settings point at
+
+
 def export_backend_env(env):
-    """MLflow and databricks-sdk read tokens, profiles and hosts from the environment only."""
+    """MLflow and databricks-sdk read tokens, profiles and hosts from the environment only.
+    What an earlier call put there for another backend and env does not name is undone."""
+    for key in [k for k in EXPORTED if k not in env]:
+        before = EXPORTED.pop(key)
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
     for key, value in env.items():
         if key.startswith(("MLFLOW_", "DATABRICKS_")):
+            EXPORTED.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
 
@@ -1666,6 +1679,7 @@ class Uploader:
     """Writes turns as traces into one backend and experiment."""
 
     def __init__(self, env):
+        self.env = env
         export_backend_env(env)
         quiet_mlflow()
         self.mlflow = need_mlflow()
@@ -1673,7 +1687,8 @@ class Uploader:
         self.experiment_name = env.get(ENV_EXPERIMENT)
         self.experiment_id = env.get(ENV_EXPERIMENT_ID)
         self.trace_location = env.get(ENV_TRACE_LOCATION)
-        self.mlflow.set_tracking_uri(self.uri)
+        self.location_set = False
+        self.activate()
         try:
             self.client = open_store(self.uri)
         except Exception as e:  # noqa: BLE001 - a store we cannot open now may open later
@@ -1685,15 +1700,25 @@ class Uploader:
     def describe(self):
         return f"{self.uri} (experiment {self.experiment_name or self.experiment_id})"
 
+    def activate(self):
+        """MLflow's tracking URI, credentials and trace destination are process-wide; a warm
+        worker serves every repository on the machine, so each session's uploads first point
+        them here (when another backend had them)."""
+        if ACTIVE.get("uploader") is not self:
+            export_backend_env(self.env)
+            self.mlflow.set_tracking_uri(self.uri)
+            self.location_set = False
+            ACTIVE["uploader"] = self
+
     def experiment(self):
         if not self.experiment_id:
             self.experiment_id = self._experiment_by_name()
-        if self.trace_location:
+        if self.trace_location and not self.location_set:
             try:
                 use_trace_location(self.experiment_id, self.trace_location)
             except Exception as e:  # noqa: BLE001
                 raise BackendError(f"cannot send traces to {self.trace_location}: {short_error(e)}") from None
-            self.trace_location = None      # once per process: MLflow keeps the destination
+            self.location_set = True        # MLflow keeps the destination until the tracking URI changes
         return self.experiment_id
 
     def _experiment_by_name(self):

@@ -421,3 +421,24 @@ def test_replay_of_an_interactive_session_with_escape_and_clear(monkeypatch):
     old, new = found[0].info.trace_metadata["mlflow.trace.session"], found[3].info.trace_metadata["mlflow.trace.session"]
     assert old != new and found[3].info.trace_metadata["claudetracing.parent_session"] == old
     assert totals(found) == {k: ledger(sources[old])[k] + ledger(sources[new])[k] for k in ledger(sources[old])}
+
+
+def test_a_warm_worker_sends_each_repository_to_its_own_backend(tmp_path):
+    """MLflow's tracking URI is process-wide: a worker serving two repositories (two stores)
+    turn by turn must point it at the right one each time."""
+    stores = {name: {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/{name}.db", "MLFLOW_EXPERIMENT_NAME": name}
+              for name in ("alpha", "beta")}
+    uploaders = {}
+    for n, name in enumerate(["alpha", "beta", "alpha", "beta"]):
+        t = Transcript(session=f"sess-{name}-{n}")
+        t.prompt(f"{name} {n}")
+        t.text("ok")
+        path = t.write(projects())
+        traces.write_job({**job(path, "SessionEnd", t.session), "env": stores[name]})
+        assert traces.drain_spool(uploaders)
+    import mlflow
+    for name, env in stores.items():
+        client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+        experiment = client.get_experiment_by_name(name)
+        found = client.search_traces(locations=[experiment.experiment_id])
+        assert sorted(t.info.request_preview for t in found) == sorted(f"{name} {n}" for n in ((0, 2) if name == "alpha" else (1, 3)))
