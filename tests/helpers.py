@@ -24,3 +24,32 @@ def traces_cli(*args, input=None, env=None, cwd=None):
     """Run traces as a separate process, the way Claude Code and users do."""
     return subprocess.run([sys.executable, str(ROOT / "traces.py"), *args], input=input, env=env,
                           cwd=cwd, capture_output=True, text=isinstance(input, str) or input is None)
+
+
+TOKEN_FIELDS = {"input": "inputTokens", "output": "outputTokens",
+                "cache_read": "cacheReadInputTokens", "cache_creation": "cacheCreationInputTokens"}
+
+
+def ledger_totals(paths):
+    """Claude Code's own token totals: the last cost-state entry of each transcript, summed
+    (interactive sessions write cost-state only when they end: /clear, /exit)."""
+    totals = dict.fromkeys(TOKEN_FIELDS, 0)
+    for path in paths:
+        states = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line]
+        assert states, f"no cost-state in {path}"
+        for usage in states[-1]["modelUsage"].values():
+            for key, field in TOKEN_FIELDS.items():
+                totals[key] += usage[field]
+    return totals
+
+
+def traced_totals(found):
+    """The same totals from the traces' tokens.* tags."""
+    return {key: sum(int(t.info.tags.get(f"tokens.{key}", 0)) for t in found) for key in TOKEN_FIELDS}
+
+
+def check_ledger(scenario, found, paths):
+    """Assert the traces add up to the ledger, and print both (pytest -s) for the record."""
+    ours, theirs = traced_totals(found), ledger_totals(paths)
+    print(f"\n[ledger] {scenario}: {len(found)} trace(s); tokens ours {ours} / cost-state {theirs}")
+    assert ours == theirs

@@ -12,7 +12,7 @@ import time
 import pytest
 from claude_harness import claude_bin, claude_env, run_claude, transcript_path
 from fakeapi import HOOK_FEEDBACK_ANSWER, FakeAnthropic
-from helpers import git
+from helpers import check_ledger, git
 
 import traces
 
@@ -90,13 +90,8 @@ def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys, bg_ti
 
     # Token totals equal Claude Code's own ledger; cost within 1 %.
     path = transcript_path(home, repo, session)
-    states = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line]
-    ledger = states[-1]
-    expected = {k: sum(u[f] for u in ledger["modelUsage"].values()) for k, f in (
-        ("input", "inputTokens"), ("output", "outputTokens"), ("cache_read", "cacheReadInputTokens"),
-        ("cache_creation", "cacheCreationInputTokens"))}
-    ours = {k: sum(int(t.info.tags[f"tokens.{k}"]) for t in found) for k in expected}
-    assert ours == expected
+    check_ledger(f"scripted turn + --resume, background report {bg_timing}", found, [path])
+    ledger = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line][-1]
     cost = sum(float(t.info.tags["cost.usd"]) for t in found)
     assert cost == pytest.approx(ledger["totalCostUSD"], rel=0.01)
 
@@ -114,22 +109,6 @@ def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys, bg_ti
     # MLflow must not have created ./mlruns in the user's repository.
     assert not (repo / "mlruns").exists()
     assert "ERROR" not in (traces.last_error() or "")
-
-
-def ledger_totals(paths):
-    """Claude Code's own token totals: the last cost-state entry of each transcript, summed."""
-    totals = dict.fromkeys(("input", "output", "cache_read", "cache_creation"), 0)
-    for path in paths:
-        states = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line]
-        for usage in states[-1]["modelUsage"].values():
-            for key, field in (("input", "inputTokens"), ("output", "outputTokens"),
-                               ("cache_read", "cacheReadInputTokens"), ("cache_creation", "cacheCreationInputTokens")):
-                totals[key] += usage[field]
-    return totals
-
-
-def traced_totals(found):
-    return {k: sum(int(t.info.tags[f"tokens.{k}"]) for t in found) for k in ("input", "output", "cache_read", "cache_creation")}
 
 
 def spooled(event):
@@ -167,7 +146,7 @@ def test_a_busy_worker_never_finishes_a_resumed_turn_early(repo, isolated, capsy
     found = wait_for_traces("acme/widgets", 2)
     assert [t.info.response_preview for t in found] == [
         "plain answer", "All done: the background agent reported and the wait is over."]
-    assert traced_totals(found) == ledger_totals([transcript_path(isolated, repo, session)])
+    check_ledger("--resume with a background agent, worker busy", found, [transcript_path(isolated, repo, session)])
 
 
 def wait_for(predicate, experiment="acme/widgets", timeout=120):
@@ -203,7 +182,7 @@ def test_a_stop_hook_that_exits_2_gets_the_whole_turn_with_a_warm_worker(repo, i
     assert flag.exists(), "the user's hook ran"
     found = wait_for(lambda f: HOOK_FEEDBACK_ANSWER in [t.info.response_preview for t in f])
     assert sorted(t.info.response_preview for t in found) == [HOOK_FEEDBACK_ANSWER, "plain answer"]
-    assert traced_totals(found) == ledger_totals([transcript_path(isolated, repo, s) for s in (first, session)])
+    check_ledger("Stop hook exits 2 once, warm worker", found, [transcript_path(isolated, repo, s) for s in (first, session)])
     log = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
     assert "replaced the trace" in log, log
     assert len({line.split("[")[1].split("]")[0] for line in log.splitlines() if "job(s)" in line}) == 1, log
@@ -223,4 +202,4 @@ def test_continue_adds_its_turn_to_the_same_session(repo, isolated, capsys):
     found = wait_for(lambda f: len(f) == 2)
     assert [t.info.response_preview for t in found] == ["plain answer", "notes.txt now says alpha and gamma."]
     assert {t.info.trace_metadata["mlflow.trace.session"] for t in found} == {session}
-    assert traced_totals(found) == ledger_totals([transcript_path(isolated, repo, session)])
+    check_ledger("--continue", found, [transcript_path(isolated, repo, session)])

@@ -14,6 +14,7 @@ import time
 import pytest
 from claude_harness import claude_bin, claude_env, transcript_path
 from fakeapi import FakeAnthropic
+from helpers import check_ledger
 from tty_harness import InteractiveClaude, have_tmux
 
 import traces
@@ -27,8 +28,6 @@ pytestmark = [
 EXPERIMENT = "acme/widgets"           # traces init names it after the origin remote
 PLAIN_ANSWER = "plain answer"         # fakeapi's `plain` scenario
 TAG_PARENT = "claudetracing.parent_session"
-TOKEN_FIELDS = {"input": "inputTokens", "output": "outputTokens",
-                "cache_read": "cacheReadInputTokens", "cache_creation": "cacheCreationInputTokens"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -69,25 +68,6 @@ def traces_log():
     return open(path).read() if os.path.exists(path) else "(no traces.log)"
 
 
-def ledger_totals(paths):
-    """Claude Code's own token totals: the last cost-state of each session's transcript, summed.
-
-    Interactive sessions write cost-state only when the session ends (/clear, /exit).
-    """
-    totals = dict.fromkeys(TOKEN_FIELDS, 0)
-    for path in paths:
-        states = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line]
-        assert states, f"no cost-state in {path}"
-        for usage in states[-1]["modelUsage"].values():
-            for key, field in TOKEN_FIELDS.items():
-                totals[key] += usage[field]
-    return totals
-
-
-def traced_totals(found):
-    return {key: sum(int(t.info.tags.get(f"tokens.{key}", 0)) for t in found) for key in TOKEN_FIELDS}
-
-
 def our_hook_runs(path):
     """How many Stop hook runs of ours Claude Code recorded in a transcript (stop_hook_summary)."""
     summaries = [json.loads(line) for line in open(path) if '"subtype":"stop_hook_summary"' in line]
@@ -118,7 +98,7 @@ def test_three_prompts_in_one_session(wired):
     log = f"traces.log:\n{traces_log()}"
     check_traces(found, prompts, [PLAIN_ANSWER] * 3, log)
     assert {t.info.trace_metadata["mlflow.trace.session"] for t in found} == {session}
-    assert traced_totals(found) == ledger_totals([path]), log
+    check_ledger("interactive: three prompts", found, [path])
 
 
 def test_clear_starts_a_new_session_that_names_the_old_one(wired):
@@ -140,7 +120,7 @@ def test_clear_starts_a_new_session_that_names_the_old_one(wired):
     # Claude Code gives /clear a fresh session id; the trace keeps where it came from.
     first, second = (t.info.trace_metadata.get(TAG_PARENT) or t.info.tags.get(TAG_PARENT) for t in found)
     assert (first, second) == (None, old), log
-    assert traced_totals(found) == ledger_totals(paths), log
+    check_ledger("interactive: prompt, /clear, prompt", found, paths)
 
 
 def test_escape_interrupts_a_turn_that_is_still_traced(wired):
@@ -161,4 +141,4 @@ def test_escape_interrupts_a_turn_that_is_still_traced(wired):
     # The interrupted turn's final answer is the last text Claude wrote before the tool call.
     check_traces(found, prompts, ["Starting a long command.", PLAIN_ANSWER], log)
     assert [t.info.tags.get("claudetracing.status") for t in found] == ["interrupted", "ok"], log
-    assert traced_totals(found) == ledger_totals([path]), log
+    check_ledger("interactive: Escape during a long tool, then a prompt", found, [path])
