@@ -1099,13 +1099,12 @@ def job_from_hook_input(payload, environ):
     keep = ("hook_event_name", "session_id", "transcript_path", "cwd", "agent_id", "agent_type",
             "agent_transcript_path", "last_assistant_message", "reason")
     job = {k: payload[k] for k in keep if isinstance(payload.get(k), str)}
-    # How far the transcript (and a subagent's file) had been written when the hook fired:
-    # the bytes this event can vouch for (see trace_session).
-    for key, path_key in (("size", "transcript_path"), ("agent_size", "agent_transcript_path")):
-        try:
-            job[key] = os.path.getsize(job[path_key]) if job.get(path_key) else None
-        except OSError:
-            job[key] = None
+    # How far the transcript had been written when the hook fired: the bytes this event can
+    # vouch for (see trace_session).
+    try:
+        job["size"] = os.path.getsize(job["transcript_path"]) if job.get("transcript_path") else None
+    except OSError:
+        job["size"] = None
     job["project_dir"] = environ.get("CLAUDE_PROJECT_DIR") or job.get("cwd") or ""
     job["env"] = {k: environ[k] for k in JOB_ENV_KEYS if k in environ}
     job["time"] = time.time()
@@ -1328,41 +1327,41 @@ def trace_session(session, transcript, uploader, jobs=(), final=False, context=N
 def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
     """Upload the finished turns among those read from the checkpoint, replace the traces of
     turns that changed since; move the checkpoint to the first turn that may still change."""
-    written, agents, first_open, still_open = 0, None, None, {}
+    written, agents, still_open, rereads = 0, None, {}, []
     for i, raw in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
         turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
         record = state["open"].get(turn_id)
-        unchanged = turn_id in state["done"] and (record is None or extent <= record["end"])
-        if not unchanged and not closed and raw["offset"] >= state["vouched"]:
-            first_open = raw["offset"] if first_open is None else first_open
-            break                                   # under way: no job vouched for it yet
-        if not unchanged:
+        if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
+            if not closed and raw["offset"] >= state["vouched"]:
+                rereads.append(raw["offset"])
+                break                               # under way: no job vouched for it yet
             if agents is None and has_agent_calls(raw["records"]):
                 agents = Subagents(os.path.join(transcript[:-len(".jsonl")], "subagents"))
             turn = analyse(raw["records"], parse_time(raw["records"][0].get("timestamp")), agents, notified=notified)
-            if turn_finished(turn, raw["offset"], closed, state):
-                turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
-                signature = turn_signature(turn)
-                if record is None and uploader.find(turn_id) is not None:
-                    pass                            # uploaded before the checkpoint was lost
-                elif record is None or signature != record["sig"]:
-                    trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
-                    record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
-                else:
-                    record = {**record, "end": extent}
-                if turn_id not in state["done"]:
-                    state["done"].append(turn_id)
-            elif record is None:
-                first_open = raw["offset"] if first_open is None else first_open
-                continue                            # waits for its Stop, or its agents' reports
+            if not turn_finished(turn, raw["offset"], closed, state):
+                rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
+                if record is not None:
+                    still_open[turn_id] = record
+                continue
+            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
+            signature = turn_signature(turn)
+            if record is None and uploader.find(turn_id) is not None:
+                pass                                # uploaded before the checkpoint was lost
+            elif record is None or signature != record["sig"]:
+                trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
+                record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
+            else:
+                record = {**record, "end": extent}
+            if turn_id not in state["done"]:
+                state["done"].append(turn_id)
+            save_state(session, {**state, "open": {**state["open"], turn_id: record}})
         if not closed and record is not None:
-            still_open[turn_id] = record
-            first_open = raw["offset"] if first_open is None else first_open
-        save_state(session, {**state, "open": {**state["open"], **still_open}})
+            still_open[turn_id] = record            # the last turn: lines may still arrive for it
+            rereads.append(raw["offset"])
     state["open"] = still_open
-    state["offset"] = first_open if first_open is not None else end
+    state["offset"] = min(rereads, default=end)
     return written
 
 
