@@ -44,7 +44,7 @@ def test_init_writes_hooks_env_and_local_store(repo, capsys):
     assert stat.S_IMODE((repo / ".claude/settings.local.json").stat().st_mode) == 0o600
     out = capsys.readouterr().out
     assert "restart Claude Code" in out
-    assert "reaches traces 0.7.0" in out
+    assert f"reaches traces {traces.__version__}" in out
 
 
 def test_init_twice_is_byte_identical(repo, capsys):
