@@ -19,11 +19,15 @@ import traces
 SESSION_FILE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.jsonl")
 
 
+# The recordings the reading stores are built from (the others show capture's edge cases).
+STORE_SOURCES = ("main", "resume", "secret", "midturn")
+
+
 def recorded_sessions():
     """Session transcripts in fixtures/cc-2.1.330 (named by session id; subagents lie beside them)."""
     if not RECORDED.is_dir():
         return []
-    return sorted(p for p in RECORDED.rglob("*.jsonl") if SESSION_FILE.fullmatch(p.name) and "subagents" not in p.parts)
+    return sorted(p for name in STORE_SOURCES for p in (RECORDED / name).glob("*.jsonl") if SESSION_FILE.fullmatch(p.name))
 
 
 def git_repo(path, branch="main"):
