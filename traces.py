@@ -91,6 +91,7 @@ TAG_TOOLS = "claudetracing.tools"
 TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
+TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
 ROOT_SPAN = "claude_code_conversation"
@@ -758,11 +759,36 @@ def is_prompt(record):
     return not text.startswith(NOT_PROMPT_OPENINGS + (INTERRUPT_MARK,))
 
 
+def command_wrapper(record):
+    """A custom slash command's wrapper line: `/name args` (its expanded prompt follows as a
+    line with isMeta), or None. Built-in commands (/clear, /compact) are followed by their
+    output instead, and are no turns."""
+    if record.get("type") != "user" or record.get("isMeta") or record.get("isSidechain"):
+        return None
+    text = text_of(message_content(record)).lstrip()
+    name = re.search(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>", text) if text.startswith(
+        ("<command-message>", "<command-name>")) else None
+    if name is None:
+        return None
+    args = re.search(r"<command-args>(.*?)</command-args>", text, re.S)
+    command = "/" + name.group(1).lstrip("/")
+    return f"{command} {args.group(1).strip()}".strip() if args else command
+
+
+def expands(record, wrapper):
+    """Is this the expanded prompt of that command wrapper line?"""
+    return record.get("type") == "user" and record.get("isMeta") is True and \
+        record.get("parentUuid") == wrapper.get("uuid") and \
+        not text_of(message_content(record)).lstrip().startswith(("<local-command", "Caveat:"))
+
+
 def split_turns(records):
-    """Group (offset, record) pairs into turns; lines before the first prompt are dropped."""
+    """Group (offset, record) pairs into turns; lines before the first prompt are dropped.
+    A custom slash command starts a turn at its wrapper line (see command_wrapper)."""
     turns = []
-    for offset, record in records:
-        if is_prompt(record):
+    for i, (offset, record) in enumerate(records):
+        if is_prompt(record) or (command_wrapper(record) and any(
+                expands(later, record) for _, later in records[i + 1:i + 4])):
             turns.append({"offset": offset, "records": [record]})
         elif turns:
             turns[-1]["records"].append(record)
@@ -830,10 +856,21 @@ FAST_PRICES = {
     "claude-fable-5-2": (16, 80, 0.4, 20, 32),
     "claude-mythos-5-2": (16, 80, 0.4, 20, 32),
 }
-# Haiku 5.5 costs more per token once a request's input passes 100k tokens.
-LONG_CONTEXT = {"claude-haiku-5-5": (100_000, (0.5, 2.5, 0.05, 0.625, 1))}
+# Prices per token rise once a request's whole input (fresh, cache read, cache written) passes
+# a threshold: Haiku 5.5 above 100k tokens, Sonnet 4 and 4.5 above 200k (the 1M context).
+LONG_CONTEXT = {"claude-haiku-5-5": (100_000, (0.5, 2.5, 0.05, 0.625, 1)),
+                "claude-sonnet-4": (200_000, (6, 22.5, 0.6, 7.5, 12))}
 WEB_SEARCH_USD = 0.01
 US_INFERENCE_FACTOR = 1.1
+
+
+def canonical_model(model):
+    """A model id as the price table spells it. Cloud ids lose their provider's wrapping
+    (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-opus-4@20250514`), and a date right
+    after a major version means its first release: `claude-opus-4-20250514` is Opus 4.0."""
+    model = re.sub(r"^(?:[a-z]{2,4}\.)?anthropic\.", "", model)
+    model = re.sub(r"-v\d+(?::\d+)?$", "", model).replace("@", "-")
+    return re.sub(r"^(claude-[a-z]+-\d+)-(\d{8})\b", r"\1-0-\2", model)
 
 
 def price_key(model, table):
@@ -841,6 +878,7 @@ def price_key(model, table):
     followed by a date or suffix (claude-opus-4-5-20251101, claude-sonnet-4-5[1m])."""
     if not isinstance(model, str):
         return None
+    model = canonical_model(model)
     matches = [name for name in table if model == name or model.startswith((name + "-", name + "["))]
     return max(matches, key=len, default=None)
 
@@ -941,7 +979,9 @@ def analyse(records, start, agents=None, depth=0, notified=()):
     llm_steps = [s for s in steps if s["kind"] == "llm"]
     ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
         and all(t["end"] is not None for t in tools.values())
-    turn = {"prompt": text_of(message_content(records[0])) if records else "", "answer": answer,
+    first = records[0] if records else {}
+    turn = {"prompt": command_wrapper(first) or text_of(message_content(first)), "answer": answer,
+            "command": (command_wrapper(first) or "").split(" ")[0] or None,
             "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
             "ended": ended or interrupted, "interrupted": interrupted}
     usage, cost, models = empty_usage(), 0.0, []
@@ -1434,6 +1474,11 @@ def drain_spool(uploaders):
                 log(f"{session}: transcript not found; nothing to trace")
             elif not transcript_allowed(transcript):
                 log(f"ERROR {session}: refused a transcript outside {claude_projects_dir()}")
+            elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
+                # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
+                log(f"{session}: the transcript is shorter than when its hook ran; trying again")
+                ok = False
+                continue
             else:
                 key = json.dumps(sorted(env.items()))
                 if key not in uploaders:
@@ -1784,6 +1829,8 @@ class Uploader:
         tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
                 TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
                 "error" if turn["tool_errors"] else "ok"}
+        if turn.get("command"):
+            tags[TAG_COMMAND] = turn["command"]
         turn["git_branch"] = turn["meta"].get("git_branch")
         for name in enabled_enrichments(context.get("env") or {}):
             tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))

@@ -21,6 +21,8 @@ not control, so each reply is derived only from the request's own conversation:
   is stable whatever else the conversation contains.
 * A conversation whose last user message is a ``<task-notification>`` (a background agent
   finished) and holds no tool_result gets a short acknowledgement.
+* A compaction request (``/compact``: its last user message asks for "a detailed summary of
+  the conversation so far") gets an <analysis>/<summary> reply of kind ``compact``.
 * Requests without tools, or without any marker, are side requests: a short plain text.
 
 Usage is deterministic per (scenario, step) so token and cost sums can be checked; see
@@ -170,7 +172,7 @@ SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
 # Index of each scenario in the usage formula, so no two (scenario, step) pairs share usage.
 _USAGE_SEED = {"main": 1, "resume": 2, "secret": 3, "plain": 4,
                "sub-fg": 5, "sub-bg": 6, "notification": 7, "side": 8,
-               "bgresume": 10, "slow": 11, "hook-feedback": 12}
+               "bgresume": 10, "slow": 11, "hook-feedback": 12, "compact": 13}
 
 # Upper bound for bg_timing holds, so a changed Claude Code cannot hang a test forever.
 HOLD_TIMEOUT = 30.0
@@ -180,6 +182,12 @@ NOTIFICATION_ACK = "Noted: the background agent finished."
 HOOK_FEEDBACK_MARK = "CT-HOOK-FEEDBACK"
 HOOK_FEEDBACK_ANSWER = "Continued after the stop hook asked for more."
 SIDE_ANSWER = "Fake session title"
+# `/compact` (and auto-compaction) asks, with the tools still attached, for "<analysis> block
+# followed by a <summary> block"; Claude Code asks again when the reply has no <summary>.
+COMPACT_MARK = "Your task is to create a detailed summary of the conversation so far"
+COMPACT_ANSWER = ("<analysis>The user sent plain test prompts.</analysis>\n"
+                  "<summary>CT-COMPACT-SUMMARY: the user sent plain test prompts and got "
+                  "plain answers.</summary>")
 
 
 def usage_for(kind: str, step: int) -> dict[str, Any]:
@@ -237,6 +245,8 @@ def decide(body: dict, default_cwd: str = "") -> Decision:
         return Decision("side", 0, [_text(SIDE_ANSWER)], final=True)
 
     last_user = users[-1][1]
+    if COMPACT_MARK in _plain_text(last_user):
+        return Decision("compact", 0, [_text(COMPACT_ANSWER)], final=True)
     # A background agent's completion arrives as a user message of its own; answer it briefly.
     if "<task-notification>" in _plain_text(last_user) and not _tool_result_ids(last_user):
         return Decision("notification", 0, [_text(NOTIFICATION_ACK)], final=True)

@@ -27,6 +27,12 @@ Fixtures:
     interactive  an interactive session in tmux (tests/tty_harness.py): a plain prompt, a slow
             one interrupted with Escape, a plain one, `/clear`, a plain one, `/exit`: two
             session files, the second opening with the `/clear` command lines.
+    compact an interactive session: a plain prompt, `/compact`, a plain prompt, `/exit`. The
+            compaction request (fake API kind "compact") has no assistant line of its own.
+    fork    `claude -p` (session S), `claude -p --resume S`, then `claude -p --resume S
+            --fork-session` (a new session F that starts with a copy of S): both files.
+    slash   a custom slash command (.claude/commands/ctplain.md, body with a CT-SCENARIO
+            plain marker and $ARGUMENTS) run as `claude -p "/ctplain some args"`.
 
 The temp HOME and repo live at a FIXED path (BASE below) so absolute paths inside the
 fixtures are the same on every re-record; nothing is rewritten after the fact (rewriting
@@ -181,7 +187,69 @@ def record_interactive(home: Path, repo: Path, hook_dir: Path) -> None:
     save("interactive", home, repo, sessions, collect_hooks(hook_dir), [])
 
 
-RECORDINGS = ("main", "resume", "secret", "midturn", "stophook", "interactive")
+def _print_responses(name: str, api) -> None:
+    """What the fake API answered (kind, step, id): usage is fakeapi.usage_for(kind, step)."""
+    for r in api.responses:
+        print(f"{name}: {r['kind']} {r['step']} {r['id']}")
+
+
+def record_compact(home: Path, repo: Path, hook_dir: Path) -> None:
+    from tests.tty_harness import InteractiveClaude
+    # Compaction makes Claude Code write the tool schemas (prompt_snapshot, api-request-shape)
+    # again; leaving out two large tools nobody uses here keeps the file under MAX_FILE_BYTES.
+    args = ("--dangerously-skip-permissions", "--disallowedTools", "Workflow,ScheduleWakeup")
+    with FakeAnthropic(cwd=str(repo)) as api, \
+            InteractiveClaude(repo, claude_env(home, api.url), args=args) as claude:
+        claude.send_prompt("CT-SCENARIO plain: before compact")
+        claude.slash("/compact")
+        claude.send_prompt("CT-SCENARIO plain: after compact")
+        sessions = claude.exit()
+    _print_responses("compact", api)
+    save("compact", home, repo, sessions, collect_hooks(hook_dir), [])
+
+
+def record_fork(home: Path, repo: Path, hook_dir: Path) -> None:
+    with FakeAnthropic(cwd=str(repo)) as api:
+        env = claude_env(home, api.url)
+        session, out1 = run(repo, "CT-SCENARIO plain\nFork test: first prompt.", env)
+        resumed, out2 = run(repo, "CT-SCENARIO plain\nFork test: second prompt, resumed.", env,
+                            resume=session)
+        assert resumed == session, (resumed, session)
+        rc, forked, out3, err = run_claude(repo, "CT-SCENARIO plain\nFork test: third prompt, forked.",
+                                           env, resume=session, timeout=300,
+                                           extra_args=["--fork-session"])
+        if rc != 0 or not forked:
+            raise SystemExit(f"claude --fork-session failed (rc={rc}):\n{out3}\n{err}")
+        assert forked != session, forked
+    _print_responses("fork", api)
+    save("fork", home, repo, [session, forked], collect_hooks(hook_dir), [out1, out2, out3])
+
+
+SLASH_COMMAND = "ctplain"
+SLASH_COMMAND_TEXT = textwrap.dedent("""\
+    ---
+    description: Answer plainly (fixture command)
+    ---
+    CT-SCENARIO plain
+    Answer plainly about: $ARGUMENTS
+""")
+
+
+def record_slash(home: Path, repo: Path, hook_dir: Path) -> None:
+    command = repo / ".claude" / "commands" / f"{SLASH_COMMAND}.md"
+    command.parent.mkdir(exist_ok=True)
+    command.write_text(SLASH_COMMAND_TEXT)
+    try:
+        with FakeAnthropic(cwd=str(repo)) as api:
+            session, out = run(repo, f"/{SLASH_COMMAND} some args", claude_env(home, api.url))
+        _print_responses("slash", api)
+        save("slash", home, repo, session, collect_hooks(hook_dir), [out])
+    finally:
+        shutil.rmtree(command.parent)
+
+
+RECORDINGS = ("main", "resume", "secret", "midturn", "stophook", "interactive",
+              "compact", "fork", "slash")
 
 
 def main(names: list[str]) -> int:
@@ -201,7 +269,12 @@ def main(names: list[str]) -> int:
         record_stophook(home, repo, hook_dir)
     if "interactive" in names:
         record_interactive(home, repo, hook_dir)
+    for name, record in (("compact", record_compact), ("fork", record_fork),
+                         ("slash", record_slash)):
+        if name in names:
+            record(home, repo, hook_dir)
     if not set(names) & {"main", "resume", "secret", "midturn"}:
+        report_sizes()
         return 0
 
     # after-turn: the background agent answers only after the main turn ended, so its
@@ -228,12 +301,16 @@ def main(names: list[str]) -> int:
         midturn, out4 = run(repo, PROMPTS["main"], env)
         save("midturn", home, repo, midturn, collect_hooks(hook_dir), [out4])
 
+    report_sizes()
+    return 0
+
+
+def report_sizes() -> None:
     for path in sorted(FIXTURES.rglob("*")):
         if path.is_file():
             size = path.stat().st_size
             flag = "  <-- over limit" if size > MAX_FILE_BYTES else ""
             print(f"{size:>9,}  {path.relative_to(FIXTURES)}{flag}")
-    return 0
 
 
 if __name__ == "__main__":

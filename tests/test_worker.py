@@ -442,3 +442,14 @@ def test_a_warm_worker_sends_each_repository_to_its_own_backend(tmp_path):
         experiment = client.get_experiment_by_name(name)
         found = client.search_traces(locations=[experiment.experiment_id])
         assert sorted(t.info.request_preview for t in found) == sorted(f"{name} {n}" for n in ((0, 2) if name == "alpha" else (1, 3)))
+
+
+def test_a_transcript_shorter_than_its_hook_saw_keeps_the_jobs(tmp_path, capsys):
+    """Claude Code only appends: a file shorter than when the hook ran is being replaced, and
+    reading it now could take a turn for unfinished. The jobs wait for the next try."""
+    path = session_file(turns=1, session="sess-o-6").write(projects())
+    traces.write_job({**job(path, "Stop", "sess-o-6", "done 0"), "size": os.path.getsize(path) + 100,
+                      "env": env_for_store()})
+    assert traces.main(["sync", "--wait", "1"]) == 1
+    assert len(traces.pending_jobs()) == 1 and stored_traces() == []
+    assert "shorter than when its hook ran" in open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()

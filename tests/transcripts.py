@@ -86,8 +86,10 @@ class Transcript:
         folder = os.path.join(projects_dir, "".join(c if c.isalnum() else "-" for c in self.cwd))
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, self.session + ".jsonl")
-        with open(path, "w") as f:
+        # Claude Code only appends; rewriting in place would show a reader an emptied file.
+        with open(path + ".tmp", "w") as f:
             f.write(self.text_lines())
             if partial_tail is not None:
                 f.write(partial_tail)
+        os.replace(path + ".tmp", path)
         return path
