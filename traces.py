@@ -94,12 +94,14 @@ TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or 
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
+META_FORKED_FROM = "claudetracing.forked_from"
 ROOT_SPAN = "claude_code_conversation"
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
 TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
 STOP_CATCH_UP_SECONDS = 10         # how long the worker waits for a lagging transcript
 RETRY_FOR_SECONDS = 15 * 60        # a worker retries a failing backend this long, then exits
+IMPORT_QUIET_SECONDS = 300        # import takes a session unchanged this long as over
 WORKER_IDLE_SECONDS = 180          # a worker stays warm this long after the spool empties
 WORKER_POLL_SECONDS = 0.2          # how often a warm worker looks at the spool
 
@@ -910,12 +912,25 @@ def analyse(records, start, agents=None, depth=0, notified=()):
     that have not reported yet; `notified` holds the ids reported elsewhere in the session)
     and `interrupted` (the user pressed Escape).
     """
+    sidechain = [r for r in records if r.get("isSidechain") is True]
+    if sidechain and depth == 0:
+        # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
+        records = [r for r in records if r.get("isSidechain") is not True]
+        agents = agents or Subagents()
+        side_runs = agents.add(sidechain, "sidechain")
+    else:
+        side_runs = []
     calls, tools, steps = {}, {}, []
     inputs, answer, last_time = [], "", start
     finished_agents, interrupted = set(notified), False
-    meta = {}
+    meta, ledger, compactions, forked_from = {}, None, [], set()
     for record in records:
         kind = record.get("type")
+        if kind == "cost-state" and isinstance(record.get("modelUsage"), dict):
+            ledger = record["modelUsage"]
+        elif kind == "system" and record.get("subtype") == "compact_boundary":
+            found = record.get("compactMetadata")
+            compactions.append({**(found if isinstance(found, dict) else {}), "time": record.get("timestamp")})
         when = parse_time(record.get("timestamp"), last_time)
         for key, field in (("git_branch", "gitBranch"), ("cwd", "cwd"), ("version", "version")):
             if isinstance(record.get(field), str) and record[field]:
@@ -926,6 +941,8 @@ def analyse(records, start, agents=None, depth=0, notified=()):
             model = message.get("model")
             key = next((k for k in (message.get("id"), record.get("uuid")) if isinstance(k, str) and k), id(record))
             call = calls.get(key)
+            if isinstance(record.get("requestSessionId"), str) and record.get("requestSessionId") != record.get("sessionId"):
+                forked_from.add(record["requestSessionId"])      # a line --fork-session copied
             if call is None and model != "<synthetic>":
                 call = calls[key] = {"kind": "llm", "model": model, "start": last_time, "end": when,
                                      "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
@@ -983,12 +1000,21 @@ def analyse(records, start, agents=None, depth=0, notified=()):
     turn = {"prompt": command_wrapper(first) or text_of(message_content(first)), "answer": answer,
             "command": (command_wrapper(first) or "").split(" ")[0] or None,
             "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
-            "ended": ended or interrupted, "interrupted": interrupted}
-    usage, cost, models = empty_usage(), 0.0, []
+            "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
+            "compactions": compactions, "copied_from": sorted(forked_from)}
+    for step in [s for s in steps if s["kind"] == "tool" and s["name"] in AGENT_TOOLS]:
+        step["run"] = agents.find(step, finished_agents) if agents is not None and depth < 3 else None
+    for run in side_runs:
+        if not run["used"]:     # no call found for it: still its tokens count, under a call of its own
+            when = parse_time(run["records"][0].get("timestamp"), last_time)
+            steps.append({"kind": "tool", "id": run["agent_id"], "name": "Task", "input": {"prompt": run["prompt"]},
+                          "start": when, "end": None, "result": None, "error": False, "run": {**run, "finished": True}})
+    usage, cost, models, by_model = empty_usage(), 0.0, [], {}
     files, tool_counts, tool_errors = [], {}, 0
     for step in steps:
         if step["kind"] == "llm":
             add_usage(usage, step["usage"])
+            add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
             step_cost = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
             step["cost"] = step_cost
             cost = None if cost is None or step_cost is None else cost + step_cost
@@ -1003,14 +1029,16 @@ def analyse(records, start, agents=None, depth=0, notified=()):
             path = tool_input.get("file_path") or tool_input.get("notebook_path")
             if isinstance(path, str) and path not in files:
                 files.append(path)
-        if step["name"] in AGENT_TOOLS and agents is not None and depth < 3:
-            run = agents.find(step, finished_agents)
+        if step["name"] in AGENT_TOOLS:
+            run = step.pop("run", None)
             if run is not None:
                 sub = analyse(run["records"], step["start"], agents, depth + 1)
                 sub["type"] = str(tool_input.get("subagent_type") or "general-purpose")
                 sub["agent_id"] = run["agent_id"]
                 step["subagent"] = sub
                 add_usage(usage, sub["usage"])
+                for name, used in sub["by_model"].items():
+                    add_usage(by_model.setdefault(name, empty_usage()), used)
                 cost = None if cost is None or sub["cost"] is None else cost + sub["cost"]
                 models += [m for m in sub["models"] if m not in models]
                 files += [f for f in sub["files"] if f not in files]
@@ -1025,8 +1053,69 @@ def analyse(records, start, agents=None, depth=0, notified=()):
             elif is_background(step):
                 turn["waiting"].append(step["id"])
     turn.update(usage=usage, cost=cost, models=models, files=files, tool_counts=tool_counts,
-                tool_errors=tool_errors)
+                tool_errors=tool_errors, by_model=by_model)
     return turn
+
+
+# Claude Code's ledger (`cost-state`, cumulative per session, written when a process ends)
+# also counts requests that leave no assistant line: a compaction, a title, other side
+# requests. Whatever the ledger holds beyond the responses traced since its previous entry
+# becomes an LLM span of the turn the entry closes (`compaction` when a compact_boundary
+# explains it), so that a session's traces add up to the ledger.
+LEDGER_FIELDS = {"input": "inputTokens", "output": "outputTokens", "cache_read": "cacheReadInputTokens",
+                 "cache_creation": "cacheCreationInputTokens", "cache_creation_1h": "cacheCreationEphemeral1hInputTokens",
+                 "web_search": "webSearchRequests"}
+
+
+def ledger_usage(model_usage):
+    """cost-state's modelUsage → {model: our usage dict}."""
+    found = {}
+    for model, raw in (model_usage or {}).items():
+        raw = raw if isinstance(raw, dict) else {}
+        usage = {k: raw.get(f) if isinstance(raw.get(f), int) and raw.get(f) > 0 else 0 for k, f in LEDGER_FIELDS.items()}
+        usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+        found[model] = usage
+    return found
+
+
+def sum_by_model(*groups):
+    total = {}
+    for group in groups:
+        for model, usage in group.items():
+            add_usage(total.setdefault(model, empty_usage()), usage)
+    return total
+
+
+def unrecorded(ledger, base, counted):
+    """Per model, what the ledger gained since `base` beyond the responses `counted`."""
+    left = {}
+    for model, usage in ledger_usage(ledger).items():
+        before, seen = ledger_usage(base).get(model, {}), counted.get(model, {})
+        rest = {k: usage[k] - before.get(k, 0) - seen.get(k, 0) for k in LEDGER_FIELDS}
+        if any(rest[k] > 0 for k in TOKEN_KINDS) and all(v >= 0 for v in rest.values()):
+            rest["total"] = sum(rest[k] for k in TOKEN_KINDS)
+            left[model] = rest
+    return left
+
+
+def add_side_requests(turn, usage_by_model, compactions):
+    """LLM spans for usage that has no assistant line (see above), counted in the turn."""
+    name = "compaction" if compactions else "side requests"
+    said = "; ".join(f"{c.get('trigger') or 'a'} compaction of {c['preTokens']:,} tokens" if isinstance(
+        c.get("preTokens"), int) else f"{c.get('trigger') or 'a'} compaction" for c in compactions)
+    attributes = {"claudetracing.compactions": compactions} if compactions else {}
+    for model, usage in usage_by_model.items():
+        step = {"kind": "llm", "name": name, "model": model, "price_model": model, "start": turn["end"],
+                "end": turn["end"], "inputs": [], "usage": usage, "stop_reason": None, "attributes": attributes,
+                "content": [{"type": "text", "text": f"Requests Claude Code made with no line in the transcript"
+                                                     f"{': ' + said if said else ''} (from its cost-state ledger)."}],
+                "cost": cost_of(model, usage)}
+        turn["steps"].append(step)
+        add_usage(turn["usage"], usage)
+        add_usage(turn["by_model"].setdefault(model, empty_usage()), usage)
+        turn["cost"] = None if turn["cost"] is None or step["cost"] is None else turn["cost"] + step["cost"]
+        if model not in turn["models"]:
+            turn["models"].append(model)
 
 
 def is_interruption(block):
@@ -1059,33 +1148,36 @@ def is_background(tool_step):
 
 
 class Subagents:
-    """The subagent runs of one session, read from `<session>/subagents/agent-*.jsonl`.
+    """The subagent runs of one session, read from `<session>/subagents/agent-*.jsonl` (and,
+    for transcripts of Claude Code 1.x, from `isSidechain` lines in the main file: add()).
 
     One file can hold several runs (a resumed session appends to it), so runs are split at
     each prompt line and matched to the launching tool call by agent id and prompt text.
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder=None):
         self.runs = []
         try:
             names = sorted(n for n in os.listdir(folder) if n.startswith("agent-") and n.endswith(".jsonl"))
-        except OSError:
+        except (OSError, TypeError):
             names = []
         for name in names:
             records, _, _ = read_lines(os.path.join(folder, name), final=True)
-            file_agent = name[len("agent-"):-len(".jsonl")]
-            run = None
-            for _, record in records:
-                if record.get("type") == "user" and record.get("toolUseResult") is None and not any(
-                        b.get("type") == "tool_result" for b in message_content(record)):
-                    agent_id = record.get("agentId")
-                    run = {"file": name, "agent_id": agent_id if isinstance(agent_id, str) and agent_id else file_agent,
-                           "records": [], "used": False}
-                    self.runs.append(run)
-                if run is not None:
-                    run["records"].append(record)
-        for run in self.runs:
-            run["prompt"] = text_of(message_content(run["records"][0])).strip()
+            self.add([r for _, r in records], name[len("agent-"):-len(".jsonl")])
+
+    def add(self, records, default_id):
+        """Split one agent's lines into runs; returns the new runs."""
+        runs = []
+        for record in records:
+            if record.get("type") == "user" and record.get("toolUseResult") is None and not any(
+                    b.get("type") == "tool_result" for b in message_content(record)):
+                agent_id = record.get("agentId")
+                runs.append({"agent_id": agent_id if isinstance(agent_id, str) and agent_id else default_id,
+                             "records": [], "used": False, "prompt": text_of(message_content(record)).strip()})
+            if runs:
+                runs[-1]["records"].append(record)
+        self.runs += runs
+        return runs
 
     def find(self, tool_step, finished_ids):
         """The run a tool call launched: by the agent id it reported, else by its prompt."""
@@ -1367,7 +1459,7 @@ def trace_session(session, transcript, uploader, jobs=(), final=False, context=N
 def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
     """Upload the finished turns among those read from the checkpoint, replace the traces of
     turns that changed since; move the checkpoint to the first turn that may still change."""
-    written, agents, still_open, rereads = 0, None, {}, []
+    written, held, agents, still_open, rereads = 0, 0, None, {}, []
     for i, raw in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
@@ -1376,6 +1468,7 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
         if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
             if not closed and raw["offset"] >= state["vouched"]:
                 rereads.append(raw["offset"])
+                held += 1
                 break                               # under way: no job vouched for it yet
             if agents is None and has_agent_calls(raw["records"]):
                 agents = Subagents(os.path.join(transcript[:-len(".jsonl")], "subagents"))
@@ -1384,10 +1477,18 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
                 rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
                 if record is not None:
                     still_open[turn_id] = record
+                else:
+                    held += 1
                 continue
-            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
+            settle_ledger(state, turn_id, turn)
+            if turn["copied_from"]:
+                state["forked_from"] = turn["copied_from"][0]
+            turn.update(id=turn_id, session=session, parent_session=state.get("parent"),
+                        forked_from=state.get("forked_from"))
             signature = turn_signature(turn)
-            if record is None and uploader.find(turn_id) is not None:
+            if turn["copied_from"]:
+                pass                                # --fork-session copied it: traced in its own session
+            elif record is None and uploader.find(turn_id) is not None:
                 pass                                # uploaded before the checkpoint was lost
             elif record is None or signature != record["sig"]:
                 trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
@@ -1400,9 +1501,27 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
         if not closed and record is not None:
             still_open[turn_id] = record            # the last turn: lines may still arrive for it
             rereads.append(raw["offset"])
-    state["open"] = still_open
-    state["offset"] = min(rereads, default=end)
+    state.update(open=still_open, offset=min(rereads, default=end), held=held)
     return written
+
+
+def settle_ledger(state, turn_id, turn):
+    """Keep the session's account against Claude Code's ledger for one finished turn: note
+    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
+    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
+    since = state.setdefault("since", {})
+    if turn["ledger"] is None:
+        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
+        return
+    pinned = state.get("ledger_turn") or {}
+    if pinned.get("turn") != turn_id:
+        others = [v for k, v in since.items() if k != turn_id]
+        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
+                  "before": sum_by_model(*(v["usage"] for v in others)),
+                  "compactions": [c for v in others for c in v["compactions"]]}
+    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
+    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
+    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
 
 
 def has_agent_calls(records):
@@ -1611,16 +1730,21 @@ def cmd_import(args):
     files = [os.path.abspath(f) for f in files]
     with in_traces_home():
         uploader = Uploader(env)
-        total, progress = 0, Progress(len(files))
+        total, held, progress = 0, 0, Progress(len(files))
         for i, path in enumerate(files):
             session = os.path.basename(path)[:-len(".jsonl")]
             try:
-                total += trace_session(session, path, uploader, quiet_for=300, context={"cwd": None, "env": env})
+                total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                       context={"cwd": None, "env": env})
             except BackendError as e:
                 raise TracesError(f"{e}; {total} turn(s) were uploaded before that, run import again to go on") from None
+            held += (read_json_file(state_path(session), None) or {}).get("held", 0)
             progress.update(i + 1)
         progress.done()
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
+    if held:
+        print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
+              f"or `traces import` takes them once their session has been quiet for {IMPORT_QUIET_SECONDS // 60} minutes.")
     return 0
 
 
@@ -1847,6 +1971,8 @@ class Uploader:
                     "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
         if turn.get("parent_session"):
             metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
+        if turn.get("forked_from"):
+            metadata[META_FORKED_FROM] = turn["forked_from"]  # the session --fork-session copied
         try:
             root = mlflow.start_span_no_context(
                 ROOT_SPAN, span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
@@ -1889,12 +2015,13 @@ class Uploader:
                     "cache_read_input_tokens": usage["cache_read"],
                     "cache_creation_input_tokens": usage["cache_creation"],
                     "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
+                attributes.update(step.get("attributes") or {})
                 if step.get("cost") is not None:
                     out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
                                   step.get("speed"), step.get("geo"))
                     attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
                                                      "total_cost": step["cost"]}
-                span = mlflow.start_span_no_context("llm", span_type="LLM", parent_span=parent,
+                span = mlflow.start_span_no_context(step.get("name", "llm"), span_type="LLM", parent_span=parent,
                                                     inputs=self.clean({"messages": step["inputs"]}),
                                                     attributes=attributes, start_time_ns=ns(start))
                 span.end(outputs=self.clean({"content": step["content"]}), end_time_ns=ns(end))
@@ -2030,7 +2157,12 @@ class Backend:
         if getattr(args, "experiment", None):
             return [self.experiment(args.experiment).experiment_id]
         name, experiment_id = self.current()
-        return [self.experiment(name, experiment_id).experiment_id]
+        try:
+            return [self.experiment(name, experiment_id).experiment_id]
+        except TracesError:
+            if experiment_id:
+                raise           # an id the settings name and the backend lacks is worth an error
+            return []           # nothing traced for this repository yet: no traces, not an error
 
     def trace(self, trace_id):
         try:
@@ -2137,6 +2269,8 @@ def trace_filters(args, root):
 
 def find_traces(backend, locations, filter_string, check, limit):
     """Newest first: trace infos that pass check, at most limit (0: all), paging as needed."""
+    if not locations:
+        return []
     found, token = [], None
     page = 1000 if not limit else min(max(limit, 10) * 2, 1000)
     while True:

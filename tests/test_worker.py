@@ -22,6 +22,11 @@ def env_for_store(experiment="acme/widgets"):
     return {"MLFLOW_TRACKING_URI": store_uri(), "MLFLOW_EXPERIMENT_NAME": experiment}
 
 
+def stored_spans(trace_id):
+    import mlflow
+    return mlflow.MlflowClient(store_uri()).get_trace(trace_id).data.spans
+
+
 def stored_traces(experiment="acme/widgets"):
     import mlflow
     client = mlflow.MlflowClient(store_uri())
@@ -453,3 +458,48 @@ def test_a_transcript_shorter_than_its_hook_saw_keeps_the_jobs(tmp_path, capsys)
     assert traces.main(["sync", "--wait", "1"]) == 1
     assert len(traces.pending_jobs()) == 1 and stored_traces() == []
     assert "shorter than when its hook ran" in open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+
+
+def test_replay_of_a_compaction_counts_what_only_the_ledger_knows(monkeypatch):
+    """/compact between two prompts: its request leaves no assistant line, only cost-state
+    knows it. The traces still add up to the ledger, with a `compaction` span."""
+    found, sources = replay("compact", monkeypatch)
+    [data] = sources.values()
+    assert [t.info.response_preview for t in found] == ["plain answer", "plain answer"]
+    assert totals(found) == ledger(data)
+    spans = [s for t in found for s in stored_spans(t.info.trace_id)]
+    [compaction] = [s for s in spans if s.name == "compaction"]
+    assert compaction.span_type == "LLM" and "manual compaction of 1,338 tokens" in json.dumps(compaction.outputs)
+    assert compaction.attributes["claudetracing.compactions"][0]["trigger"] == "manual"
+
+
+def test_replay_of_a_fork_traces_copied_turns_once(monkeypatch):
+    """`--fork-session` starts a new file with a copy of the old session: the copy is not
+    traced again, the fork's own turn names where it came from, and the tokens add up."""
+    found, sources = replay("fork", monkeypatch)
+    sessions = [t.info.trace_metadata["mlflow.trace.session"] for t in found]
+    original, fork = sessions[0], sessions[-1]
+    assert sessions == [original, original, fork]
+    assert found[-1].info.trace_metadata["claudetracing.forked_from"] == original
+    assert "claudetracing.forked_from" not in found[0].info.trace_metadata
+    assert totals(found) == ledger(sources[fork]), "the fork's ledger starts from the original's totals"
+
+
+def test_replay_of_a_custom_slash_command(monkeypatch):
+    found, sources = replay("slash", monkeypatch)
+    [trace] = found
+    assert trace.info.request_preview == "/ctplain some args" and trace.info.tags["claudetracing.command"] == "/ctplain"
+    assert totals(found) == ledger(next(iter(sources.values())))
+
+
+def test_import_says_what_it_held_back_and_search_of_nothing_is_empty(repo, capsys):
+    t = Transcript(session="s-live", cwd=str(repo))
+    t.prompt("still going")
+    t.tool("Bash", {"command": "make"})
+    t.write(projects())
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    assert traces.main(["import"]) == 0
+    out = capsys.readouterr().out
+    assert "Imported 0 new turn(s)" in out and "Held back 1 turn(s) still in progress" in out
+    assert traces.main(["search"]) == 0
+    assert capsys.readouterr().out.startswith("No traces found"), "nothing traced yet: no traces, no error"
