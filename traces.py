@@ -1589,6 +1589,12 @@ def drain_spool(uploaders):
         transcript = job_transcript(jobs)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
+            if transcript and not os.path.isfile(transcript) and \
+                    time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
+                # Claude Code can run a session's first Stop before it has created the file.
+                log(f"{session}: waiting for the transcript to appear")
+                ok = False
+                continue
             if not transcript or not os.path.isfile(transcript):
                 log(f"{session}: transcript not found; nothing to trace")
             elif not transcript_allowed(transcript):

@@ -160,7 +160,7 @@ def wait_for(predicate, experiment="acme/widgets", timeout=120):
 
 
 def test_a_stop_hook_that_exits_2_gets_the_whole_turn_with_a_warm_worker(repo, isolated, capsys, tmp_path):
-    """The user's own Stop hook sends Claude back to work once, two seconds after Stop. A warm
+    """The user's own Stop hook sends Claude back to work once, three seconds after Stop. A warm
     worker (a first session left it running) traces the turn at the first Stop; that trace must
     be replaced by the whole turn, and nothing else added."""
     assert traces.main(["init", "--local", "--yes"]) == 0
@@ -171,7 +171,7 @@ def test_a_stop_hook_that_exits_2_gets_the_whole_turn_with_a_warm_worker(repo, i
         wait_for(lambda f: len(f) == 1)
         flag = tmp_path / "asked-once"
         script = tmp_path / "insist.sh"
-        script.write_text(f"#!/bin/sh\ncat >/dev/null\n[ -e {flag} ] && exit 0\ntouch {flag}\nsleep 2\n"
+        script.write_text(f"#!/bin/sh\ncat >/dev/null\n[ -e {flag} ] && exit 0\ntouch {flag}\nsleep 3\n"
                           "echo 'CT-HOOK-FEEDBACK: please check once more' >&2\nexit 2\n")
         script.chmod(0o755)
         settings = json.loads((repo / ".claude" / "settings.json").read_text())

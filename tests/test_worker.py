@@ -503,3 +503,15 @@ def test_import_says_what_it_held_back_and_search_of_nothing_is_empty(repo, caps
     assert "Imported 0 new turn(s)" in out and "Held back 1 turn(s) still in progress" in out
     assert traces.main(["search"]) == 0
     assert capsys.readouterr().out.startswith("No traces found"), "nothing traced yet: no traces, no error"
+
+
+def test_a_stop_before_its_transcript_exists_waits_for_it(tmp_path):
+    """Claude Code can run a short session's first Stop before it has created the file."""
+    t = session_file(turns=1, session="sess-o-7")
+    path = os.path.join(projects(), "-work-project", "sess-o-7.jsonl")
+    traces.write_job({**stop_input(path, "sess-o-7", "done 0"), "size": None, "time": time.time(),
+                      "env": env_for_store()})
+    import threading
+    threading.Timer(1.5, lambda: t.write(projects())).start()
+    assert traces.main(["sync", "--wait", "30"]) == 0
+    assert [x.info.response_preview for x in stored_traces()] == ["done 0"]
