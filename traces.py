@@ -903,14 +903,35 @@ def cost_of(model, usage, speed=None, geo=None):
     return dollars * (US_INFERENCE_FACTOR if geo == "us" else 1)
 
 
-def analyse(records, start, agents=None, depth=0, notified=()):
+def agent_files(folder, flat_session=None):
+    """A session's subagent files: `<session>/subagents/agent-*.jsonl`, and with flat_session
+    the 2.0 layout, `agent-*.jsonl` beside the session file, naming the session inside."""
+    found = []
+    project = os.path.dirname(os.path.dirname(folder)) if folder and flat_session else None
+    for where, check in ((folder, False), (project, True)):
+        try:
+            names = sorted(n for n in os.listdir(where) if n.startswith("agent-") and n.endswith(".jsonl"))
+        except (OSError, TypeError):
+            continue
+        for name in names:
+            path = os.path.join(where, name)
+            if check:
+                with open(path, "rb") as f:
+                    if f'"sessionId":"{flat_session}"'.encode() not in f.readline():
+                        continue
+            found.append(path)
+    return found
+
+
+def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
     """The steps of one turn (or one subagent run) in time order.
 
     Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
     model calls, subagents included, each API response once), cost (None when a model has
     no known price), models, files, tool counts and errors, `waiting` (background agents
     that have not reported yet; `notified` holds the ids reported elsewhere in the session)
-    and `interrupted` (the user pressed Escape).
+    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
+    happened in this turn; their model calls become this turn's, named by their kind.
     """
     sidechain = [r for r in records if r.get("isSidechain") is True]
     if sidechain and depth == 0:
@@ -1009,6 +1030,11 @@ def analyse(records, start, agents=None, depth=0, notified=()):
             when = parse_time(run["records"][0].get("timestamp"), last_time)
             steps.append({"kind": "tool", "id": run["agent_id"], "name": "Task", "input": {"prompt": run["prompt"]},
                           "start": when, "end": None, "result": None, "error": False, "run": {**run, "finished": True}})
+    for run in orphans:
+        run["used"] = True
+        for step in analyse(run["records"], start, None, depth + 1)["steps"]:
+            if step["kind"] == "llm":
+                steps.append({**step, "name": run["orphan"]})
     usage, cost, models, by_model = empty_usage(), 0.0, [], {}
     files, tool_counts, tool_errors = [], {}, 0
     for step in steps:
@@ -1155,15 +1181,20 @@ class Subagents:
     each prompt line and matched to the launching tool call by agent id and prompt text.
     """
 
-    def __init__(self, folder=None):
+    def __init__(self, folder=None, flat_session=None):
         self.runs = []
-        try:
-            names = sorted(n for n in os.listdir(folder) if n.startswith("agent-") and n.endswith(".jsonl"))
-        except (OSError, TypeError):
-            names = []
-        for name in names:
-            records, _, _ = read_lines(os.path.join(folder, name), final=True)
-            self.add([r for _, r in records], name[len("agent-"):-len(".jsonl")])
+        for path in agent_files(folder, flat_session):
+            records, _, _ = read_lines(path, final=True)
+            name = os.path.basename(path)[len("agent-"):-len(".jsonl")]
+            for run in self.add([r for _, r in records], name):
+                # Runs no tool call launches: 2.1.39 compactions, 2.0's warm-up agents.
+                run["orphan"] = "compaction" if name.startswith("acompact") else \
+                    "warmup" if run["prompt"] == "Warmup" else None
+
+    def orphans(self, lo, hi):
+        """The runs no call launched that started between two times (seconds)."""
+        return [r for r in self.runs if r.get("orphan") and not r["used"]
+                and lo <= parse_time(r["records"][0].get("timestamp")) < hi]
 
     def add(self, records, default_id):
         """Split one agent's lines into runs; returns the new runs."""
@@ -1470,9 +1501,13 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
                 rereads.append(raw["offset"])
                 held += 1
                 break                               # under way: no job vouched for it yet
-            if agents is None and has_agent_calls(raw["records"]):
-                agents = Subagents(os.path.join(transcript[:-len(".jsonl")], "subagents"))
-            turn = analyse(raw["records"], parse_time(raw["records"][0].get("timestamp")), agents, notified=notified)
+            agents = agents or session_agents(session, transcript, raw["records"])
+            started = parse_time(raw["records"][0].get("timestamp"))
+            state.setdefault("first_turn", turn_id)
+            window = (float("-inf") if turn_id == state["first_turn"] else started,
+                      parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
+            turn = analyse(raw["records"], started, agents, notified=notified,
+                           orphans=agents.orphans(*window) if agents else ())
             if not turn_finished(turn, raw["offset"], closed, state):
                 rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
                 if record is not None:
@@ -1524,9 +1559,17 @@ def settle_ledger(state, turn_id, turn):
     state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
 
 
-def has_agent_calls(records):
-    return any(r.get("type") == "assistant" and any(
-        b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records)
+def session_agents(session, transcript, records):
+    """The session's subagent runs, when a turn may need them: it launched agents, or the
+    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
+    agent files beside the session file, so for its transcripts those are looked at too."""
+    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
+    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
+    old = version.startswith(("1.", "2.0."))
+    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
+            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
+        return Subagents(folder, flat_session=session if old else None)
+    return None
 
 
 def turn_finished(turn, offset, closed, state):

@@ -9,6 +9,7 @@ subagents nested under the call that launched them, compaction summaries that ar
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ CASES = {
     "ccl-2.0.0-summaries": ("3680252d-d4e3-4416-bddd-8f5b5b4fdb7f.jsonl", [], 0),
     "ccl-2.1.17-subagents": ("29ccd257-68b1-427f-ae5f-6524b7cb6f20.jsonl",
                              ["29ccd257-68b1-427f-ae5f-6524b7cb6f20/subagents/agent-a2271d1.jsonl"], 1),
+    # 2.0 kept agent files beside the session file; these two are warm-up agents no call launched.
+    "ccl-2.0.28-warmup-agents": ("5ed31c36-bca8-40fd-8d24-f1a1f0af7901.jsonl",
+                                 ["agent-c3d572ee.jsonl", "agent-c63fe96c.jsonl"], 1),
     "fasthooks-2.0.76-compact": ("sample_main_transcript.jsonl", [], 5),
     "spotter-2.1.38-interrupts/short": ("short.jsonl", [], 1),
     "spotter-2.1.38-interrupts/tool_heavy": ("tool_heavy.jsonl", [], 2),
@@ -57,11 +61,17 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_each_response_counted_once(name):
+def test_each_response_counted_once(name, tmp_path):
+    """Through the worker's own path (trace_session after SessionEnd) into a local store."""
     main, others, count = CASES[name]
     folder = PUBLIC / name.split("/")[0]
-    turns, ours, bad = traced(folder / main)
-    assert bad == 0 and len(turns) == count
+    copy = tmp_path / "projects" / "-public"
+    shutil.copytree(folder, copy)
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "MLFLOW_EXPERIMENT_NAME": "public"}
+    uploader = traces.Uploader(env)
+    assert traces.trace_session(main[:-len(".jsonl")], str(copy / main), uploader, final=True) == count
+    found = uploader.client.search_traces(locations=[uploader.experiment()], max_results=100) if count else []
+    ours = {k: sum(int(t.info.tags[f"tokens.{k}"]) for t in found) for k in KINDS}
     assert ours == independent_count([folder / main] + [folder / o for o in others])
 
 

@@ -515,3 +515,32 @@ def test_a_stop_before_its_transcript_exists_waits_for_it(tmp_path):
     threading.Timer(1.5, lambda: t.write(projects())).start()
     assert traces.main(["sync", "--wait", "30"]) == 0
     assert [x.info.response_preview for x in stored_traces()] == ["done 0"]
+
+
+def test_a_compaction_agent_file_of_2_1_39_counts_in_the_turn_it_happened(tmp_path):
+    """2.1.39 wrote compactions to `<session>/subagents/agent-acompact-*.jsonl`: no call
+    launched them, and their tokens belong to the turn during which they ran."""
+    import itertools
+    t = Transcript(session="sess-o-8")
+    for i in range(2):
+        t.prompt(f"task {i}")
+        t.text(f"done {i}")
+    t.clock = itertools.count(100)
+    t.prompt("task 2")
+    t.text("done 2")
+    path = t.write(projects())
+    compaction = Transcript(session="sess-o-8")
+    compaction.clock = itertools.count(2)                 # between task 1's prompt and task 2's
+    compaction.prompt("Summarise the conversation so far.", isSidechain=True, agentId="acompact-1a2b3c")
+    compaction.text("<summary>…</summary>", usage={"input_tokens": 7, "output_tokens": 900,
+                                                  "cache_read_input_tokens": 50_000, "cache_creation_input_tokens": 0})
+    folder = os.path.join(path[:-len(".jsonl")], "subagents")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "agent-acompact-1a2b3c.jsonl"), "w") as f:
+        f.write(compaction.text_lines())
+    uploader = traces.Uploader(env_for_store())
+    assert traces.trace_session("sess-o-8", path, uploader, final=True) == 3
+    by_prompt = {x.info.request_preview: x for x in stored_traces()}
+    assert [int(by_prompt[f"task {i}"].info.tags["tokens.cache_read"]) for i in range(3)] == [100, 50_100, 100]
+    names = [s.name for s in stored_spans(by_prompt["task 1"].info.trace_id)]
+    assert names.count("compaction") == 1
