@@ -965,7 +965,7 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             if isinstance(record.get("requestSessionId"), str) and record.get("requestSessionId") != record.get("sessionId"):
                 forked_from.add(record["requestSessionId"])      # a line --fork-session copied
             if call is None and model != "<synthetic>":
-                call = calls[key] = {"kind": "llm", "model": model, "start": last_time, "end": when,
+                call = calls[key] = {"kind": "llm", "id": key, "model": model, "start": last_time, "end": when,
                                      "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
                                      # Claude Code prices the model it asked for, not the one that answered.
                                      "price_model": record.get("requestedModel") or model}
@@ -1516,6 +1516,7 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
                     held += 1
                 continue
             settle_ledger(state, turn_id, turn)
+            turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
             if turn["copied_from"]:
                 state["forked_from"] = turn["copied_from"][0]
             turn.update(id=turn_id, session=session, parent_session=state.get("parent"),
@@ -1557,6 +1558,30 @@ def settle_ledger(state, turn_id, turn):
     left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
     add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
     state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
+
+
+def claim_responses(session, turn):
+    """Each API response is traced once across sessions. --fork-session (and --resume before
+    2.1) starts a new file with a copy of the old conversation: the same message ids under a
+    new session id. A turn whose responses another session already claimed is such a copy:
+    returns [that session]; otherwise its responses are claimed for this session."""
+    import sqlite3
+    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
+    if not ids:
+        return []
+    db = sqlite3.connect(os.path.join(private_dir(traces_home(), "state"), "responses.sqlite"), timeout=30)
+    try:
+        with db:
+            db.execute("create table if not exists claimed (message_id text primary key, session text not null)")
+            marks = ",".join("?" * len(ids))
+            owners = dict(db.execute(f"select message_id, session from claimed where message_id in ({marks})", ids))
+            others = {owners[i] for i in ids if owners.get(i, session) != session}
+            if len(owners) == len(ids) and others:
+                return sorted(others)[:1]
+            db.executemany("insert or ignore into claimed values (?, ?)", [(i, session) for i in ids])
+    finally:
+        db.close()
+    return []
 
 
 def session_agents(session, transcript, records):
@@ -1776,7 +1801,9 @@ def cmd_import(args):
     if not files:
         print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
         return 0
-    files = [os.path.abspath(f) for f in files]
+    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
+    # is then traced under its own id, and the copy is recognised as one (claim_responses).
+    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))

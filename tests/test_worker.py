@@ -544,3 +544,29 @@ def test_a_compaction_agent_file_of_2_1_39_counts_in_the_turn_it_happened(tmp_pa
     assert [int(by_prompt[f"task {i}"].info.tags["tokens.cache_read"]) for i in range(3)] == [100, 50_100, 100]
     names = [s.name for s in stored_spans(by_prompt["task 1"].info.trace_id)]
     assert names.count("compaction") == 1
+
+
+def test_history_copied_into_a_new_file_by_an_old_resume_is_traced_once(repo, capsys):
+    """Before 2.1, --resume (like --fork-session now) started a new file with a copy of the
+    conversation: same uuids and message ids, a new session id, nothing naming the old one.
+    A backfill traces the copy once, under the session it came from."""
+    original = Transcript(session="s-first", cwd=str(repo))
+    for i in range(2):
+        original.prompt(f"task {i}")
+        original.text(f"done {i}")
+    first = original.write(projects())
+    copy = Transcript(session="s-resumed", cwd=str(repo))
+    copy.lines = [{**line, "sessionId": "s-resumed"} for line in original.lines]
+    copy.prompt("task 2")
+    copy.text("done 2")
+    copied = copy.write(projects())
+    os.utime(first, (time.time() - 3600, time.time() - 3600))
+    os.utime(copied, (time.time() - 1800, time.time() - 1800))
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    assert traces.main(["import"]) == 0
+    assert "Imported 3 new turn(s)" in capsys.readouterr().out
+    found = {t.info.request_preview: t.info.trace_metadata for t in stored_traces()}
+    assert sorted(found) == ["task 0", "task 1", "task 2"]
+    assert found["task 2"]["mlflow.trace.session"] == "s-resumed"
+    assert found["task 2"]["claudetracing.forked_from"] == "s-first"
+    assert found["task 0"]["mlflow.trace.session"] == "s-first"
