@@ -1569,7 +1569,9 @@ def claim_responses(session, turn):
     ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
     if not ids:
         return []
-    db = sqlite3.connect(os.path.join(private_dir(traces_home(), "state"), "responses.sqlite"), timeout=30)
+    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
+    db = sqlite3.connect(path, timeout=30)
     try:
         with db:
             db.execute("create table if not exists claimed (message_id text primary key, session text not null)")
