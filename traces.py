@@ -2208,6 +2208,15 @@ class Backend:
 
     def experiment(self, name=None, experiment_id=None):
         """The experiment by name (or id; a number that is not a name is tried as an id)."""
+        found = self.find_experiment(name, experiment_id)
+        if found is None:
+            shown = repr(name) if name else f"id {experiment_id}"
+            raise TracesError(f"experiment {shown} does not exist at {self.uri}; `traces list` shows "
+                              f"the experiments there (or pass -e NAME / --all)")
+        return found
+
+    def find_experiment(self, name=None, experiment_id=None):
+        """The experiment, or None when the backend (which answered) has no such one."""
         found = None
         if name:
             found = self.call("look up experiment " + repr(name), self.client.get_experiment_by_name, name)
@@ -2219,11 +2228,7 @@ class Backend:
                     found = None
                 else:
                     self.fail("look up an experiment", e)
-        if found is None or found.lifecycle_stage == "deleted":
-            shown = repr(name) if name else f"id {experiment_id}"
-            raise TracesError(f"experiment {shown} does not exist at {self.uri}; `traces list` shows "
-                              f"the experiments there (or pass -e NAME / --all)")
-        return found
+        return None if found is None or found.lifecycle_stage == "deleted" else found
 
     def experiments(self):
         return self.call("list experiments", self.client.search_experiments, max_results=50000)
@@ -2235,12 +2240,10 @@ class Backend:
         if getattr(args, "experiment", None):
             return [self.experiment(args.experiment).experiment_id]
         name, experiment_id = self.current()
-        try:
+        if experiment_id:       # an id the settings name and the backend lacks is worth an error
             return [self.experiment(name, experiment_id).experiment_id]
-        except TracesError:
-            if experiment_id:
-                raise           # an id the settings name and the backend lacks is worth an error
-            return []           # nothing traced for this repository yet: no traces, not an error
+        found = self.find_experiment(name)
+        return [found.experiment_id] if found else []     # nothing traced here yet: no traces
 
     def trace(self, trace_id):
         try:
