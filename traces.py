@@ -1516,6 +1516,7 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
                     held += 1
                 continue
             settle_ledger(state, turn_id, turn)
+            turn["id"] = turn_id
             turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
             if turn["copied_from"]:
                 state["forked_from"] = turn["copied_from"][0]
@@ -1562,11 +1563,12 @@ def settle_ledger(state, turn_id, turn):
 
 def claim_responses(session, turn):
     """Each API response is traced once across sessions. --fork-session (and --resume before
-    2.1) starts a new file with a copy of the old conversation: the same message ids under a
-    new session id. A turn whose responses another session already claimed is such a copy:
-    returns [that session]; otherwise its responses are claimed for this session."""
+    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
+    ids) under a new session id. A turn whose prompt line and responses another session already
+    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
     import sqlite3
     ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
+    prompt = turn["id"].split(":", 1)[1]
     if not ids:
         return []
     path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
@@ -1574,13 +1576,15 @@ def claim_responses(session, turn):
     db = sqlite3.connect(path, timeout=30)
     try:
         with db:
-            db.execute("create table if not exists claimed (message_id text primary key, session text not null)")
+            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
+                       " prompt text not null)")
             marks = ",".join("?" * len(ids))
-            owners = dict(db.execute(f"select message_id, session from claimed where message_id in ({marks})", ids))
-            others = {owners[i] for i in ids if owners.get(i, session) != session}
-            if len(owners) == len(ids) and others:
-                return sorted(others)[:1]
-            db.executemany("insert or ignore into claimed values (?, ?)", [(i, session) for i in ids])
+            owners = {row[0]: row[1:] for row in db.execute(
+                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
+            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
+            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
+                return sorted(others)
+            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
     finally:
         db.close()
     return []
