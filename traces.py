@@ -923,6 +923,39 @@ def agent_files(folder, flat_session=None):
     return found
 
 
+def take_response(record, since, when, calls, steps, tools, inputs):
+    """Add one assistant line to the turn's steps: a new llm step per API response (Claude
+    Code writes a line per content block, each repeating the usage: counted once), a tool
+    step per tool_use. since: the time of the line before (when the request went out). True
+    when it started a new response (which took `inputs`)."""
+    message = record.get("message") if isinstance(record.get("message"), dict) else {}
+    blocks = message_content(record)
+    model = message.get("model")
+    key = next((k for k in (message.get("id"), record.get("uuid")) if isinstance(k, str) and k), id(record))
+    call, new = calls.get(key), False
+    if call is None and model != "<synthetic>":
+        call = calls[key] = {"kind": "llm", "id": key, "model": model, "start": since, "end": when,
+                             "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
+                             # Claude Code prices the model it asked for, not the one that answered.
+                             "price_model": record.get("requestedModel") or model}
+        steps.append(call)
+        new = True
+    if call is not None:
+        call["end"] = max(call["end"], when)
+        call["content"].extend(blocks)
+        if isinstance(message.get("usage"), dict):
+            call["usage"] = usage_of(message["usage"])
+            call["speed"], call["geo"] = message["usage"].get("speed"), message["usage"].get("inference_geo")
+        call["stop_reason"] = message.get("stop_reason")
+    for block in blocks:
+        if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
+            tool = {"kind": "tool", "id": block["id"], "name": str(block.get("name") or "?"),
+                    "input": block.get("input"), "start": when, "end": None, "result": None, "error": False}
+            tools[block["id"]] = tool
+            steps.append(tool)
+    return new
+
+
 def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
     """The steps of one turn (or one subagent run) in time order.
 
@@ -957,38 +990,11 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             if isinstance(record.get(field), str) and record[field]:
                 meta[key] = record[field]
         if kind == "assistant":
-            message = record.get("message") if isinstance(record.get("message"), dict) else {}
-            blocks = message_content(record)
-            model = message.get("model")
-            key = next((k for k in (message.get("id"), record.get("uuid")) if isinstance(k, str) and k), id(record))
-            call = calls.get(key)
+            if take_response(record, last_time, when, calls, steps, tools, inputs):
+                inputs = []
             if isinstance(record.get("requestSessionId"), str) and record.get("requestSessionId") != record.get("sessionId"):
                 forked_from.add(record["requestSessionId"])      # a line --fork-session copied
-            if call is None and model != "<synthetic>":
-                call = calls[key] = {"kind": "llm", "id": key, "model": model, "start": last_time, "end": when,
-                                     "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
-                                     # Claude Code prices the model it asked for, not the one that answered.
-                                     "price_model": record.get("requestedModel") or model}
-                steps.append(call)
-                inputs = []
-            if call is not None:
-                # Each content block is its own line repeating the response's usage: keep one.
-                call["end"] = max(call["end"], when)
-                call["content"].extend(blocks)
-                if isinstance(message.get("usage"), dict):
-                    call["usage"] = usage_of(message["usage"])
-                    call["speed"], call["geo"] = message["usage"].get("speed"), message["usage"].get("inference_geo")
-                call["stop_reason"] = message.get("stop_reason")
-            for block in blocks:
-                if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
-                    tool = {"kind": "tool", "id": block["id"], "name": str(block.get("name") or "?"),
-                            "input": block.get("input"), "start": when, "end": None, "result": None,
-                            "error": False}
-                    tools[block["id"]] = tool
-                    steps.append(tool)
-            text = text_of(blocks)
-            if text:
-                answer = text
+            answer = text_of(message_content(record)) or answer
         elif kind == "user":
             blocks = message_content(record)
             if "<task-notification>" in text_of(blocks)[:200]:
@@ -1023,31 +1029,42 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
             "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
             "compactions": compactions, "copied_from": sorted(forked_from)}
+    link_subagents(turn, agents, finished_agents, side_runs, orphans, depth)
+    add_totals(turn, agents, depth)
+    return turn
+
+
+def link_subagents(turn, agents, finished_agents, side_runs, orphans, depth):
+    """Find the run each Agent/Task call launched; give runs no call claims a place of their own."""
+    steps = turn["steps"]
     for step in [s for s in steps if s["kind"] == "tool" and s["name"] in AGENT_TOOLS]:
         step["run"] = agents.find(step, finished_agents) if agents is not None and depth < 3 else None
     for run in side_runs:
         if not run["used"]:     # no call found for it: still its tokens count, under a call of its own
-            when = parse_time(run["records"][0].get("timestamp"), last_time)
+            when = parse_time(run["records"][0].get("timestamp"), turn["end"])
             steps.append({"kind": "tool", "id": run["agent_id"], "name": "Task", "input": {"prompt": run["prompt"]},
                           "start": when, "end": None, "result": None, "error": False, "run": {**run, "finished": True}})
     for run in orphans:
         run["used"] = True
-        for step in analyse(run["records"], start, None, depth + 1)["steps"]:
+        for step in analyse(run["records"], turn["start"], None, depth + 1)["steps"]:
             if step["kind"] == "llm":
                 steps.append({**step, "name": run["orphan"]})
+
+
+def add_totals(turn, agents, depth):
+    """Usage, cost, models, files and tool counts of a turn, its subagents' included."""
     usage, cost, models, by_model = empty_usage(), 0.0, [], {}
     files, tool_counts, tool_errors = [], {}, 0
-    for step in steps:
+    for step in turn["steps"]:
         if step["kind"] == "llm":
             add_usage(usage, step["usage"])
             add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
-            step_cost = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
-            step["cost"] = step_cost
-            cost = None if cost is None or step_cost is None else cost + step_cost
+            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
+            cost = None if cost is None or step["cost"] is None else cost + step["cost"]
             if step["model"] and step["model"] not in models:
                 models.append(step["model"])
             continue
-        step["end"] = step["end"] or last_time
+        step["end"] = step["end"] or turn["end"]
         tool_counts[step["name"]] = tool_counts.get(step["name"], 0) + 1
         tool_errors += step["error"]
         tool_input = step["input"] if isinstance(step["input"], dict) else {}
@@ -1055,32 +1072,28 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             path = tool_input.get("file_path") or tool_input.get("notebook_path")
             if isinstance(path, str) and path not in files:
                 files.append(path)
-        if step["name"] in AGENT_TOOLS:
-            run = step.pop("run", None)
-            if run is not None:
-                sub = analyse(run["records"], step["start"], agents, depth + 1)
-                sub["type"] = str(tool_input.get("subagent_type") or "general-purpose")
-                sub["agent_id"] = run["agent_id"]
-                step["subagent"] = sub
-                add_usage(usage, sub["usage"])
-                for name, used in sub["by_model"].items():
-                    add_usage(by_model.setdefault(name, empty_usage()), used)
-                cost = None if cost is None or sub["cost"] is None else cost + sub["cost"]
-                models += [m for m in sub["models"] if m not in models]
-                files += [f for f in sub["files"] if f not in files]
-                for name, n in sub["tool_counts"].items():
-                    tool_counts[name] = tool_counts.get(name, 0) + n
-                tool_errors += sub["tool_errors"]
-                turn["waiting"] += sub["waiting"]
-                if not run["finished"]:
-                    turn["waiting"].append(run["agent_id"])
-                step["end"] = max(step["end"], sub["end"])
-                turn["end"] = max(turn["end"], sub["end"])
-            elif is_background(step):
-                turn["waiting"].append(step["id"])
+        run = step.pop("run", None)
+        if run is not None:
+            sub = analyse(run["records"], step["start"], agents, depth + 1)
+            sub["type"] = str(tool_input.get("subagent_type") or "general-purpose")
+            sub["agent_id"] = run["agent_id"]
+            step["subagent"] = sub
+            add_usage(usage, sub["usage"])
+            for name, used in sub["by_model"].items():
+                add_usage(by_model.setdefault(name, empty_usage()), used)
+            cost = None if cost is None or sub["cost"] is None else cost + sub["cost"]
+            models += [m for m in sub["models"] if m not in models]
+            files += [f for f in sub["files"] if f not in files]
+            for name, n in sub["tool_counts"].items():
+                tool_counts[name] = tool_counts.get(name, 0) + n
+            tool_errors += sub["tool_errors"]
+            turn["waiting"] += sub["waiting"] + ([] if run["finished"] else [run["agent_id"]])
+            step["end"] = max(step["end"], sub["end"])
+            turn["end"] = max(turn["end"], sub["end"])
+        elif step["name"] in AGENT_TOOLS and is_background(step):
+            turn["waiting"].append(step["id"])
     turn.update(usage=usage, cost=cost, models=models, files=files, tool_counts=tool_counts,
                 tool_errors=tool_errors, by_model=by_model)
-    return turn
 
 
 # Claude Code's ledger (`cost-state`, cumulative per session, written when a process ends)
