@@ -730,6 +730,7 @@ NOT_PROMPT_OPENINGS = ("<local-command-", "<command-name>", "<command-message>",
                        "<bash-stdout>", "<bash-input>", "Caveat: The messages below")
 # What Claude Code writes when the user presses Escape: it ends the turn, it is no prompt.
 INTERRUPT_MARK = "[Request interrupted by user"
+NOT_PROMPTS = NOT_PROMPT_OPENINGS + (INTERRUPT_MARK,)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 END_REASONS = ("end_turn", "stop_sequence", "max_tokens", "refusal")
 
@@ -758,7 +759,7 @@ def is_prompt(record):
     if not blocks or any(b.get("type") == "tool_result" for b in blocks):
         return False
     text = text_of(blocks).lstrip()
-    return not text.startswith(NOT_PROMPT_OPENINGS + (INTERRUPT_MARK,))
+    return not text.startswith(NOT_PROMPTS)
 
 
 def command_wrapper(record):
@@ -789,7 +790,11 @@ def split_turns(records):
     A custom slash command starts a turn at its wrapper line (see command_wrapper)."""
     turns = []
     for i, (offset, record) in enumerate(records):
-        if is_prompt(record) or (command_wrapper(record) and any(
+        message = record.get("message")
+        # Wrappers are plain strings: most lines are ruled out without building their text.
+        maybe_command = isinstance(message, dict) and isinstance(message.get("content"), str) \
+            and "<command-name>" in message["content"]
+        if is_prompt(record) or (maybe_command and command_wrapper(record) and any(
                 expands(later, record) for _, later in records[i + 1:i + 4])):
             turns.append({"offset": offset, "records": [record]})
         elif turns:
@@ -875,14 +880,19 @@ def canonical_model(model):
     return re.sub(r"^(claude-[a-z]+-\d+)-(\d{8})\b", r"\1-0-\2", model)
 
 
+PRICE_KEYS = {}     # (model id, table) → entry: a session asks the same few, thousands of times
+
+
 def price_key(model, table):
     """The table entry for a model id: the longest listed name it is, or starts with
     followed by a date or suffix (claude-opus-4-5-20251101, claude-sonnet-4-5[1m])."""
     if not isinstance(model, str):
         return None
-    model = canonical_model(model)
-    matches = [name for name in table if model == name or model.startswith((name + "-", name + "["))]
-    return max(matches, key=len, default=None)
+    if (model, id(table)) not in PRICE_KEYS:
+        name = canonical_model(model)
+        matches = [key for key in table if name == key or name.startswith((key + "-", key + "["))]
+        PRICE_KEYS[model, id(table)] = max(matches, key=len, default=None)
+    return PRICE_KEYS[model, id(table)]
 
 
 def cost_of(model, usage, speed=None, geo=None):
@@ -926,8 +936,8 @@ def agent_files(folder, flat_session=None):
 def take_response(record, since, when, calls, steps, tools, inputs):
     """Add one assistant line to the turn's steps: a new llm step per API response (Claude
     Code writes a line per content block, each repeating the usage: counted once), a tool
-    step per tool_use. since: the time of the line before (when the request went out). True
-    when it started a new response (which took `inputs`)."""
+    step per tool_use. since: the time of the line before (when the request went out).
+    Returns (whether it started a new response, which took `inputs`; the line's text)."""
     message = record.get("message") if isinstance(record.get("message"), dict) else {}
     blocks = message_content(record)
     model = message.get("model")
@@ -953,7 +963,7 @@ def take_response(record, since, when, calls, steps, tools, inputs):
                     "input": block.get("input"), "start": when, "end": None, "result": None, "error": False}
             tools[block["id"]] = tool
             steps.append(tool)
-    return new
+    return new, text_of(blocks)
 
 
 def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
@@ -990,11 +1000,10 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             if isinstance(record.get(field), str) and record[field]:
                 meta[key] = record[field]
         if kind == "assistant":
-            if take_response(record, last_time, when, calls, steps, tools, inputs):
-                inputs = []
+            new, text = take_response(record, last_time, when, calls, steps, tools, inputs)
+            inputs, answer = [] if new else inputs, text or answer
             if isinstance(record.get("requestSessionId"), str) and record.get("requestSessionId") != record.get("sessionId"):
                 forked_from.add(record["requestSessionId"])      # a line --fork-session copied
-            answer = text_of(message_content(record)) or answer
         elif kind == "user":
             blocks = message_content(record)
             if "<task-notification>" in text_of(blocks)[:200]:
@@ -1024,8 +1033,9 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
     ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
         and all(t["end"] is not None for t in tools.values())
     first = records[0] if records else {}
-    turn = {"prompt": command_wrapper(first) or text_of(message_content(first)), "answer": answer,
-            "command": (command_wrapper(first) or "").split(" ")[0] or None,
+    command = command_wrapper(first)
+    turn = {"prompt": command or text_of(message_content(first)), "answer": answer,
+            "command": command.split(" ")[0] if command else None,
             "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
             "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
             "compactions": compactions, "copied_from": sorted(forked_from)}
@@ -1161,8 +1171,8 @@ def is_interruption(block):
     """Escape pressed: Claude Code says so in a text block, or as a tool call's result."""
     content = block.get("text") if block.get("type") == "text" else \
         block.get("content") if block.get("type") == "tool_result" else None
-    if isinstance(content, list):
-        content = text_of([b for b in content if isinstance(b, dict)])
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        content = content[0].get("text")
     return isinstance(content, str) and content.startswith(INTERRUPT_MARK)
 
 
