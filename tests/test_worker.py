@@ -467,6 +467,8 @@ def test_replay_of_a_compaction_counts_what_only_the_ledger_knows(monkeypatch):
     [data] = sources.values()
     assert [t.info.response_preview for t in found] == ["plain answer", "plain answer"]
     assert totals(found) == ledger(data)
+    cost = [json.loads(line) for line in data.splitlines() if b'"type":"cost-state"' in line][-1]["totalCostUSD"]
+    assert sum(float(t.info.tags["cost.usd"]) for t in found) == pytest.approx(cost, rel=0.01)
     spans = [s for t in found for s in stored_spans(t.info.trace_id)]
     [compaction] = [s for s in spans if s.name == "compaction"]
     assert compaction.span_type == "LLM" and "manual compaction of 1,338 tokens" in json.dumps(compaction.outputs)
