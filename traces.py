@@ -502,6 +502,9 @@ _NOT_LITERAL = r"(?![$<{\[%=])"
 # An unquoted value ends at whitespace, quotes, shell operators, brackets and
 # backslashes (a JSON-escaped `\n` ends the line).
 _BARE = r"[^\s\"'`;,&|()\[\]{}<>\\]"
+# The longest value the generic rule looks for. Unbounded, every name in a long run of
+# `password=a` re-scanned the rest of the line: minutes for one 200 KB line.
+_UP_TO_MAX = "{0,1000}"
 
 
 def _word_start(literal, length):
@@ -589,10 +592,10 @@ REDACTIONS = [
         _SECRET_NAME + r"(?![A-Za-z0-9_])(?:"
         r"(?<=[A-Z])(?:=|:[ \t]+)"
         r"|" + _ASSIGN + r"(?P<q>\\?[\"'])"
-        r"|" + _ASSIGN + r"(?=" + _BARE + r"{6,}(?:[\s\"'`;,&|)\]}\\]|\Z))"
-        r"(?=" + _BARE + r"*?[0-9])(?=" + _BARE + r"*?[A-Za-z]))"
+        r"|" + _ASSIGN + r"(?=" + _BARE + _UP_TO_MAX.replace("0,", "6,") + r"(?:[\s\"'`;,&|)\]}\\]|\Z))"
+        r"(?=" + _BARE + _UP_TO_MAX + r"?[0-9])(?=" + _BARE + _UP_TO_MAX + r"?[A-Za-z]))"
         + _NOT_LITERAL + r"(?![0-9]+(?!" + _BARE + r"))"
-        r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])+|" + _BARE + r"+))(?(q)(?P=q))"),
+        r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])" + _UP_TO_MAX.replace("0,", "1,") + "|" + _BARE + r"+))(?(q)(?P=q))"),
      _SECRET_NAME_PREFILTER),
 ]
 

@@ -256,3 +256,14 @@ def test_env_secret_prefilter_covers_every_name_spelling():
     for name in names | {"_pass", "-PASS"}:
         assert regex.search(f'{name} = "s3cret-value"'), name
         assert any(literal in name for literal in prefilter), name
+
+
+def test_long_runs_of_names_are_redacted_value_by_value():
+    """A 200 KB line of repeated assignments (the shape that made the generic rule rescan the
+    rest of the line at every name: minutes per line before 0.8.0) still loses every value;
+    `make bench` (redact) times it against json.loads."""
+    text = "password=s3cr3tValue9 " * 9000
+    out = traces.redact_text(text)
+    assert out.count("[REDACTED:env-secret]") == 9000 and "s3cr3t" not in out
+    glued = "password=a" * 20000                       # no digit anywhere: no value to take
+    assert traces.redact_text(glued) == glued
