@@ -78,12 +78,14 @@ OUR_ENV_KEYS = (
     ENV_HOOK, ENV_ENRICHMENTS, ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD, ENV_PYTHON,
     ENV_HOME, ENV_TRACE_LOCATION, ENV_PROFILE,
 )
+# Credentials are never copied into a job (a file that may wait in the spool for days): the
+# worker reads them when it uploads, from the repository's settings or its own environment.
+SECRET_ENV_KEYS = (ENV_TOKEN, ENV_PASSWORD, "DATABRICKS_CLIENT_SECRET", "DATABRICKS_TOKEN")
 # What a job carries from the hook's environment to the worker, which may run later from a
 # terminal (`traces sync`) where Claude Code's settings env is not set.
-JOB_ENV_KEYS = OUR_ENV_KEYS + (
-    "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID",
-    "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_FILE", "HOME", "CLAUDE_CONFIG_DIR",
-)
+JOB_ENV_KEYS = tuple(k for k in OUR_ENV_KEYS + (
+    "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CONFIG_FILE", "HOME", "CLAUDE_CONFIG_DIR",
+) if k not in SECRET_ENV_KEYS)
 
 # Trace tags of our own (enrichment tags are listed in the registry below).
 TAG_TURN = "claudetracing.turn_id"
@@ -1664,6 +1666,17 @@ def load_job(path):
     return job
 
 
+def job_credentials(project_dir):
+    """The secrets a backend needs, looked up at upload time as Claude Code would give them to
+    a hook: the repository's settings env first, then the worker's own environment."""
+    found = {}
+    for name in (SETTINGS_FILE, LOCAL_SETTINGS_FILE):
+        data = read_json_file(os.path.join(project_dir, name), {}) if project_dir else {}
+        env = data.get("env") if isinstance(data, dict) and isinstance(data.get("env"), dict) else {}
+        found.update({k: v for k, v in env.items() if k in SECRET_ENV_KEYS and isinstance(v, str) and v})
+    return {k: found.get(k) or os.environ[k] for k in SECRET_ENV_KEYS if found.get(k) or os.environ.get(k)}
+
+
 def job_transcript(jobs):
     """The transcript a session's jobs point at (the hook input can leave it empty)."""
     for job in reversed(jobs):
@@ -1685,7 +1698,7 @@ def drain_spool(uploaders):
     ok = True
     for session, items in by_session.items():
         jobs = [job for _, job in items]
-        env = jobs[-1].get("env") or {}
+        env = {**(jobs[-1].get("env") or {}), **job_credentials(jobs[-1].get("project_dir"))}
         transcript = job_transcript(jobs)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:

@@ -572,3 +572,20 @@ def test_history_copied_into_a_new_file_by_an_old_resume_is_traced_once(repo, ca
     assert found["task 2"]["mlflow.trace.session"] == "s-resumed"
     assert found["task 2"]["claudetracing.forked_from"] == "s-first"
     assert found["task 0"]["mlflow.trace.session"] == "s-first"
+
+
+def test_credentials_are_never_copied_into_a_job_and_are_read_when_uploading(repo, monkeypatch):
+    secrets = {"MLFLOW_TRACKING_TOKEN": "tok-abc123", "MLFLOW_TRACKING_PASSWORD": "pw-abc123",
+               "DATABRICKS_CLIENT_SECRET": "dose-abc123", "DATABRICKS_TOKEN": "dapi-abc123"}
+    monkeypatch.setattr(traces, "start_worker", lambda: None)
+    environ = {**secrets, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "CLAUDE_PROJECT_DIR": str(repo)}
+    traces.hook(json.dumps(stop_input("/nowhere.jsonl")).encode(), environ)
+    [path] = traces.pending_jobs()
+    text = open(path).read()
+    assert not [value for value in secrets.values() if value in text]
+    assert json.loads(text)["env"]["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:9"
+    # The worker finds them where init put them (settings.local.json), else in its environment.
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "settings.local.json").write_text(json.dumps({"env": {"MLFLOW_TRACKING_PASSWORD": "pw-local"}}))
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-from-shell")
+    assert traces.job_credentials(str(repo)) == {"MLFLOW_TRACKING_PASSWORD": "pw-local", "DATABRICKS_TOKEN": "dapi-from-shell"}
