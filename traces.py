@@ -1544,12 +1544,11 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
                     held += 1
                 continue
             settle_ledger(state, turn_id, turn)
-            turn["id"] = turn_id
+            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
             turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
             if turn["copied_from"]:
                 state["forked_from"] = turn["copied_from"][0]
-            turn.update(id=turn_id, session=session, parent_session=state.get("parent"),
-                        forked_from=state.get("forked_from"))
+            turn["forked_from"] = state.get("forked_from")
             signature = turn_signature(turn)
             if turn["copied_from"]:
                 pass                                # --fork-session copied it: traced in its own session
