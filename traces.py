@@ -554,7 +554,11 @@ REDACTIONS = [
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
         r"(?P<secret>[A-Za-z0-9_/-]{20,})"), ("hooks.slack.com",)),
     ("stripe-key", LazyPattern(
-        _word_start("[rs]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,}"), ("k_live_", "k_test_")),
+        _word_start("[rsp]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,}"), ("k_live_", "k_test_")),
+    ("sendgrid-key", LazyPattern(_word_start(r"SG\.", 3) + r"[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}"), ("SG.",)),
+    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,}"), ("hf_",)),
+    ("npm-token", LazyPattern(_word_start("npm_", 4) + "[A-Za-z0-9]{36}(?![A-Za-z0-9])"), ("npm_",)),
+    ("pypi-token", LazyPattern(_word_start("pypi-", 5) + "AgE[A-Za-z0-9_-]{50,}"), ("pypi-AgE",)),
     # Before openai-key, whose `sk-` prefix it shares.
     ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,}"), ("sk-ant-",)),
     # The digit keeps long hyphenated words such as CSS class names out.
