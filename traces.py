@@ -586,6 +586,16 @@ REDACTIONS = [
         r"(?:Authorization|authorization|AUTHORIZATION)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
         r"(?:(?i:basic|bearer|token)[ \t]+|(?=[A-Za-z0-9._~+/=-]{20}))"
         r"(?P<secret>[A-Za-z0-9._~+/=-]{6,})"), ("Authorization", "authorization", "AUTHORIZATION")),
+    # Command-line flags: `--password pw`, `--token=x`, `huggingface-cli login --token x`,
+    # `curl -u user:pw`. A reference (`--token $GH_TOKEN`) or a flag that only names where
+    # the secret is (`--password-stdin`, `--token-file`) is left alone.
+    ("flag-secret", LazyPattern(
+        r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret|auth-token|access-token)"
+        r"(?:[ \t]+|=)" + _NOT_LITERAL + r"(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]+)"),
+     ("--pass", "--token", "--api", "--secret", "--client-secret", "--auth-token", "--access-token")),
+    ("flag-secret", LazyPattern(
+        r"(?:-u|--user)[ \t]+[A-Za-z0-9._@+][A-Za-z0-9._@+-]*:" + _NOT_LITERAL
+        + r"(?P<secret>[^\s\"'`;&|()<>\\]+)"), ("-u ", "--user ")),
     # `NAME=value` and its relatives. Three ways in, one value:
     #  - UPPER_CASE name, `=` or `: `, unquoted: the .env, shell and compose
     #    form (`export TOKEN=x`, `docker run -e DB_PASSWORD=x`);
