@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from helpers import ROOT, traces_cli
+from helpers import ROOT, ledger_totals, traced_totals, traces_cli
 from transcripts import Transcript
 
 import traces
@@ -376,7 +376,7 @@ def replay(name, monkeypatch):
     from helpers import RECORDED
     monkeypatch.setattr(traces, "STOP_CATCH_UP_SECONDS", 0.5)     # a replayed file does not grow
     folder = RECORDED / name
-    sources = {p.stem: p.read_bytes() for p in folder.glob("*.jsonl") if p.name != "hooks.jsonl"}
+    sources = {p.stem: p for p in folder.glob("*.jsonl") if p.name != "hooks.jsonl"}
     target = os.path.join(projects(), "-replay")
     os.makedirs(target, exist_ok=True)
     uploader = traces.Uploader(env_for_store())
@@ -384,36 +384,24 @@ def replay(name, monkeypatch):
     for call in calls:
         session = call["stdin"]["session_id"]
         path = os.path.join(target, session + ".jsonl")
-        lines = sources[session].splitlines(keepends=True)[:call["transcript_lines"]]
+        lines = sources[session].read_bytes().splitlines(keepends=True)[:call["transcript_lines"]]
         with open(path, "wb") as f:
             f.write(b"".join(lines))
         hook_job = {**call["stdin"], "transcript_path": path, "size": os.path.getsize(path), "time": time.time()}
         traces.remember_clears([hook_job])
         traces.trace_session(session, path, uploader, [hook_job])
-    for session, data in sources.items():
+    for session, source in sources.items():
         path = os.path.join(target, session + ".jsonl")
         with open(path, "wb") as f:
-            f.write(data)
+            f.write(source.read_bytes())
         traces.trace_session(session, path, uploader, [])
     return sorted(stored_traces(), key=lambda t: t.info.request_time), sources
-
-
-def ledger(data):
-    states = [json.loads(line) for line in data.splitlines() if b'"type":"cost-state"' in line]
-    return {k: sum(u[f] for u in states[-1]["modelUsage"].values()) for k, f in (
-        ("input", "inputTokens"), ("output", "outputTokens"), ("cache_read", "cacheReadInputTokens"),
-        ("cache_creation", "cacheCreationInputTokens"))}
-
-
-def totals(found):
-    return {k: sum(int(t.info.tags[f"tokens.{k}"]) for t in found) for k in ("input", "output", "cache_read", "cache_creation")}
 
 
 def test_replay_of_a_stop_hook_that_exits_2(monkeypatch):
     found, sources = replay("stophook", monkeypatch)
     assert [t.info.response_preview for t in found] == ["Continued after the stop hook asked for more."]
-    [data] = sources.values()
-    assert totals(found) == ledger(data)
+    assert traced_totals(found) == ledger_totals(sources.values())
 
 
 def test_replay_of_an_interactive_session_with_escape_and_clear(monkeypatch):
@@ -425,7 +413,7 @@ def test_replay_of_an_interactive_session_with_escape_and_clear(monkeypatch):
                                 ("after clear", "plain answer", "ok")]
     old, new = found[0].info.trace_metadata["mlflow.trace.session"], found[3].info.trace_metadata["mlflow.trace.session"]
     assert old != new and found[3].info.trace_metadata["claudetracing.parent_session"] == old
-    assert totals(found) == {k: ledger(sources[old])[k] + ledger(sources[new])[k] for k in ledger(sources[old])}
+    assert traced_totals(found) == ledger_totals([sources[old], sources[new]])
 
 
 def test_a_warm_worker_sends_each_repository_to_its_own_backend(tmp_path):
@@ -464,10 +452,10 @@ def test_replay_of_a_compaction_counts_what_only_the_ledger_knows(monkeypatch):
     """/compact between two prompts: its request leaves no assistant line, only cost-state
     knows it. The traces still add up to the ledger, with a `compaction` span."""
     found, sources = replay("compact", monkeypatch)
-    [data] = sources.values()
+    [path] = sources.values()
     assert [t.info.response_preview for t in found] == ["plain answer", "plain answer"]
-    assert totals(found) == ledger(data)
-    cost = [json.loads(line) for line in data.splitlines() if b'"type":"cost-state"' in line][-1]["totalCostUSD"]
+    assert traced_totals(found) == ledger_totals([path])
+    cost = [json.loads(line) for line in open(path) if '"type":"cost-state"' in line][-1]["totalCostUSD"]
     assert sum(float(t.info.tags["cost.usd"]) for t in found) == pytest.approx(cost, rel=0.01)
     spans = [s for t in found for s in stored_spans(t.info.trace_id)]
     [compaction] = [s for s in spans if s.name == "compaction"]
@@ -484,14 +472,14 @@ def test_replay_of_a_fork_traces_copied_turns_once(monkeypatch):
     assert sessions == [original, original, fork]
     assert found[-1].info.trace_metadata["claudetracing.forked_from"] == original
     assert "claudetracing.forked_from" not in found[0].info.trace_metadata
-    assert totals(found) == ledger(sources[fork]), "the fork's ledger starts from the original's totals"
+    assert traced_totals(found) == ledger_totals([sources[fork]]), "the fork's ledger starts from the original's totals"
 
 
 def test_replay_of_a_custom_slash_command(monkeypatch):
     found, sources = replay("slash", monkeypatch)
     [trace] = found
     assert trace.info.request_preview == "/ctplain some args" and trace.info.tags["claudetracing.command"] == "/ctplain"
-    assert totals(found) == ledger(next(iter(sources.values())))
+    assert traced_totals(found) == ledger_totals(sources.values())
 
 
 def test_import_says_what_it_held_back_and_search_of_nothing_is_empty(repo, capsys):
