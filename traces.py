@@ -43,16 +43,36 @@ SETTINGS_FILE = os.path.join(".claude", "settings.json")
 LOCAL_SETTINGS_FILE = os.path.join(".claude", "settings.local.json")
 HOOK_EVENTS = ("Stop", "SubagentStop", "SessionEnd")
 
-# One committed command for every teammate. CLAUDETRACING_HOOK says how a checkout reaches
-# traces when `traces` is not on PATH (a vendored copy, a venv, uvx). The hook runs in the
-# background, so Claude Code waits for `sh` alone, not for Python to start. It gets Claude's
-# stdin through fd 3 (a background job's own stdin is /dev/null); stdout and stderr go to
-# /dev/null first, so that no copy of Claude's pipes outlives `sh`. A teammate who has not
-# installed traces sees nothing at all.
-HOOK_INVOCATION = 'eval "${CLAUDETRACING_HOOK:-traces hook}"'
-HOOK_COMMAND = f"exec 3<&0 >/dev/null 2>&1; ({HOOK_INVOCATION} <&3 &); true"
-# Hook commands written by older tools; init replaces them, disable removes them.
-RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks")
+# Our configuration lives in files of our own next to Claude Code's settings, never in their
+# `env` block: Claude Code exports that block to every command Claude runs, so an
+# MLFLOW_TRACKING_URI there would send the user's own MLflow runs into our store.
+CONFIG_FILE = os.path.join(".claude", "traces.json")              # committed: what the team shares
+LOCAL_CONFIG_FILE = os.path.join(".claude", "traces.local.json")  # gitignored: this machine's part
+LOCAL_HOOK_FILE = os.path.join(".claude", "traces.local.sh")      # gitignored: how this machine runs the hook
+
+# One committed command for every teammate. It runs the hook in the background, so Claude
+# Code waits for `sh` alone, not for Python to start. The hook gets Claude's stdin through fd 3
+# (a background job's own stdin is /dev/null); stdout and stderr go to /dev/null first, so
+# that no copy of Claude's pipes outlives `sh`. A checkout where `traces` is not on PATH (a
+# venv, uvx) says how to reach it in LOCAL_HOOK_FILE; a vendored copy is named in the command
+# itself. A teammate who has not installed traces sees nothing at all.
+DEFAULT_INVOCATION = "traces hook"
+
+
+def hook_runner(invocation=DEFAULT_INVOCATION):
+    """The part of the hook command that starts traces (in the foreground)."""
+    local = f'"$CLAUDE_PROJECT_DIR/{LOCAL_HOOK_FILE}"'
+    return f"if [ -f {local} ]; then . {local}; else {invocation}; fi"
+
+
+def hook_command(invocation=DEFAULT_INVOCATION):
+    return f"exec 3<&0 >/dev/null 2>&1; ({hook_runner(invocation)} <&3 &); true"
+
+
+HOOK_COMMAND = hook_command()
+# Hook commands written by older tools (and by traces before 0.9, which read
+# CLAUDETRACING_HOOK from the settings' env); init replaces them, disable removes them.
+RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks", "CLAUDETRACING_HOOK")
 
 ENV_URI = "MLFLOW_TRACKING_URI"
 ENV_EXPERIMENT = "MLFLOW_EXPERIMENT_NAME"
@@ -72,20 +92,25 @@ ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
 ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
 
-# The settings env keys that belong to us: init writes them, disable removes them.
-OUR_ENV_KEYS = (
-    ENV_URI, ENV_EXPERIMENT, ENV_EXPERIMENT_ID, ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD,
-    ENV_HOOK, ENV_ENRICHMENTS, ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD, ENV_PYTHON,
-    ENV_HOME, ENV_TRACE_LOCATION, ENV_PROFILE,
-)
-# Credentials are never copied into a job (a file that may wait in the spool for days): the
-# worker reads them when it uploads, from the repository's settings or its own environment.
+# Inside this program a setting goes by the variable name MLflow or we would read it under;
+# in our files by a plain key. Repositories set up before 0.9 hold the same settings in the
+# settings' env block: they are read from there too, until init moves them.
+CONFIG_KEYS = {
+    "tracking_uri": ENV_URI, "experiment": ENV_EXPERIMENT, "experiment_id": ENV_EXPERIMENT_ID,
+    "trace_location": ENV_TRACE_LOCATION, "databricks_profile": ENV_PROFILE,
+    "enrichments": ENV_ENRICHMENTS, "redact": ENV_REDACT, "redact_patterns": ENV_REDACT_PATTERNS,
+    "max_payload": ENV_MAX_PAYLOAD, "traces_home": ENV_HOME, "python": ENV_PYTHON,
+}
+# Credentials for an MLflow server: never in a repository's files, never copied into a job
+# (a file that may wait in the spool for days). They live in TRACES_HOME/credentials.json
+# (0600), by server URL, or in the user's own environment; the worker reads them when it uploads.
+CREDENTIAL_KEYS = (ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD)
 SECRET_ENV_KEYS = (ENV_TOKEN, ENV_PASSWORD, "DATABRICKS_CLIENT_SECRET", "DATABRICKS_TOKEN")
-# What a job carries from the hook's environment to the worker, which may run later from a
-# terminal (`traces sync`) where Claude Code's settings env is not set.
-JOB_ENV_KEYS = tuple(k for k in OUR_ENV_KEYS + (
-    "DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CONFIG_FILE", "HOME", "CLAUDE_CONFIG_DIR",
-) if k not in SECRET_ENV_KEYS)
+# The settings env keys that versions before 0.9 wrote; init moves them, disable removes them.
+OUR_ENV_KEYS = tuple(CONFIG_KEYS.values()) + CREDENTIAL_KEYS + (ENV_HOOK,)
+# What a job carries from the hook's own environment to the worker, which may run later from
+# a terminal (`traces sync`): where a service principal signs in, and where Claude's files are.
+JOB_ENV_KEYS = ("DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CONFIG_FILE", "HOME", "CLAUDE_CONFIG_DIR")
 
 # Trace tags of our own (enrichment tags are listed in the registry below).
 TAG_TURN = "claudetracing.turn_id"
@@ -273,7 +298,7 @@ def settings_env(data):
 def is_our_hook(command):
     if not isinstance(command, str):
         return False
-    return ENV_HOOK in command or any(m in command for m in RETIRED_HOOK_MARKERS) or (
+    return LOCAL_HOOK_FILE in command or any(m in command for m in RETIRED_HOOK_MARKERS) or (
         ("traces" in command or "claudetracing" in command) and command.rstrip().endswith(("hook", "hook || true")))
 
 
@@ -299,24 +324,24 @@ def remove_our_hooks(data):
         del data["hooks"]
 
 
-def has_current_hooks(data):
+def our_hook_commands(data, event):
     hooks = data.get("hooks") or {}
-    for event in HOOK_EVENTS:
-        commands = [h.get("command") for g in hooks.get(event, []) for h in g.get("hooks", []) if isinstance(h, dict)]
-        ours = [c for c in commands if is_our_hook(c)]
-        if ours != [HOOK_COMMAND]:
-            return False
-    return True
+    commands = [h.get("command") for g in hooks.get(event, []) for h in g.get("hooks", []) if isinstance(h, dict)]
+    return [c for c in commands if is_our_hook(c)]
 
 
-def add_our_hooks(data):
-    """Make sure each event runs HOOK_COMMAND exactly once, keeping every other hook."""
-    if has_current_hooks(data):
+def has_current_hooks(data, command=HOOK_COMMAND):
+    return all(our_hook_commands(data, event) == [command] for event in HOOK_EVENTS)
+
+
+def add_our_hooks(data, command=HOOK_COMMAND):
+    """Make sure each event runs `command` exactly once, keeping every other hook."""
+    if has_current_hooks(data, command):
         return
     remove_our_hooks(data)
     hooks = data.setdefault("hooks", {})
     for event in HOOK_EVENTS:
-        hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": HOOK_COMMAND}]})
+        hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": command}]})
 
 
 def migrate_environment(data):
@@ -347,6 +372,108 @@ def update_env(data, values):
             env[key] = value
     if not env:
         del data["env"]
+
+
+###############################################################################
+# Our configuration files, and the credentials kept apart from them
+###############################################################################
+
+
+def config_env(config):
+    """A config file's settings under their program names, as strings."""
+    env = {}
+    for key, value in config.items():
+        name = CONFIG_KEYS.get(key)
+        if isinstance(value, bool):
+            value = "on" if value else "off"
+        elif isinstance(value, list):
+            value = ",".join(map(str, value)) if name == ENV_ENRICHMENTS else json.dumps(value)
+        elif isinstance(value, int):
+            value = str(value)
+        if name and isinstance(value, str):
+            env[name] = value
+    return env
+
+
+def update_config(config, values):
+    """Set (a string value) or remove (None) settings given under their program names."""
+    keys = {name: key for key, name in CONFIG_KEYS.items()}
+    for name, value in values.items():
+        key = keys[name]
+        if value is None:
+            config.pop(key, None)
+        elif name == ENV_ENRICHMENTS:
+            config[key] = [n for n in value.split(",") if n]
+        elif name == ENV_REDACT:
+            config[key] = value != "off"
+        elif name == ENV_REDACT_PATTERNS:
+            config[key] = json.loads(value)
+        elif name == ENV_MAX_PAYLOAD and value.isdigit():
+            config[key] = int(value)
+        else:
+            config[key] = value
+
+
+def layered_env(shared, local, config, local_config):
+    """Our settings from a folder's four files: what a version before 0.9 left in the
+    settings' env blocks, then our files, this machine's part last."""
+    legacy = {**settings_env(shared), **settings_env(local)}
+    return {**{k: v for k, v in legacy.items() if k in OUR_ENV_KEYS}, **config_env(config), **config_env(local_config)}
+
+
+def hook_config(project_dir):
+    """Our settings as a hook finds them: the user's own (~/.claude, where `init` outside any
+    repository writes), then the project's. A file that is not a JSON object counts as empty
+    here: the hook never fails; `traces status` names the file."""
+    env = {}
+    for base in dict.fromkeys((os.path.expanduser("~"), project_dir)):
+        if base:
+            files = [read_json_file(os.path.join(base, name)) for name in
+                     (SETTINGS_FILE, LOCAL_SETTINGS_FILE, CONFIG_FILE, LOCAL_CONFIG_FILE)]
+            env.update(layered_env(*(f if isinstance(f, dict) else {} for f in files)))
+    return env
+
+
+def credentials_path():
+    return os.path.join(traces_home(), "credentials.json")
+
+
+def stored_credentials(uri):
+    """A server's token or user and password, as `traces init` stored them."""
+    found = read_json_file(credentials_path(), {})
+    entry = found.get(uri) if isinstance(found, dict) else None
+    entry = entry if isinstance(entry, dict) else {}
+    return {k: v for k, v in entry.items() if k in CREDENTIAL_KEYS and isinstance(v, str) and v}
+
+
+def store_credentials(uri, values):
+    """Remember a server's credentials (none: forget them); True when the file changed."""
+    found = read_json_file(credentials_path(), {})
+    found = found if isinstance(found, dict) else {}
+    values = {k: v for k, v in values.items() if v}
+    if found.get(uri, {}) == values:
+        return False
+    if values:
+        found[uri] = values
+    else:
+        found.pop(uri, None)
+    private_dir(traces_home())
+    write_atomic(credentials_path(), json.dumps(found, indent=2).encode(), 0o600)
+    return True
+
+
+def job_credentials(project_dir, uri):
+    """The secrets a backend needs, looked up when they are used: the server's stored
+    credentials, what a version before 0.9 left in the repository's settings env, then the
+    worker's own environment (a service principal's secret in CI, say)."""
+    found = {}
+    for name in (SETTINGS_FILE, LOCAL_SETTINGS_FILE):
+        data = read_json_file(os.path.join(project_dir, name), {}) if project_dir else {}
+        env = data.get("env") if isinstance(data, dict) and isinstance(data.get("env"), dict) else {}
+        found.update({k: v for k, v in env.items() if k in CREDENTIAL_KEYS + SECRET_ENV_KEYS and isinstance(v, str) and v})
+    found.update(stored_credentials(uri or ""))
+    keys = dict.fromkeys(CREDENTIAL_KEYS + SECRET_ENV_KEYS)
+    return {k: found.get(k) or os.environ[k] for k in keys if found.get(k) or os.environ.get(k)}
 
 
 ###############################################################################
@@ -1294,16 +1421,19 @@ def write_job(job):
     return path
 
 
-def job_from_hook_input(payload, environ):
-    """The job for one hook call, or None for an input that is not Claude Code's."""
+def job_from_hook_input(payload, environ, config):
+    """The job for one hook call, or None for an input that is not Claude Code's. It holds no
+    secret and no transcript content: the answer Stop reports is kept as a digest."""
     if not isinstance(payload, dict) or payload.get("hook_event_name") not in HOOK_EVENTS:
         return None
     session = payload.get("session_id")
     if not isinstance(session, str) or not session or "/" in session or session.startswith("."):
         return None
     keep = ("hook_event_name", "session_id", "transcript_path", "cwd", "agent_id", "agent_type",
-            "agent_transcript_path", "last_assistant_message", "reason")
+            "agent_transcript_path", "reason")
     job = {k: payload[k] for k in keep if isinstance(payload.get(k), str)}
+    if isinstance(payload.get("last_assistant_message"), str):
+        job["answer"] = answer_digest(payload["last_assistant_message"])
     # How far the transcript had been written when the hook fired: the bytes this event can
     # vouch for (see trace_session).
     try:
@@ -1311,9 +1441,18 @@ def job_from_hook_input(payload, environ):
     except OSError:
         job["size"] = None
     job["project_dir"] = environ.get("CLAUDE_PROJECT_DIR") or job.get("cwd") or ""
-    job["env"] = {k: environ[k] for k in JOB_ENV_KEYS if k in environ}
+    job["env"] = {**{k: environ[k] for k in JOB_ENV_KEYS if k in environ},
+                  **{k: v for k, v in config.items() if k not in CREDENTIAL_KEYS + SECRET_ENV_KEYS + (ENV_HOOK,)}}
     job["time"] = time.time()
     return job
+
+
+def answer_digest(message):
+    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
+    import hashlib
+    text = (message or "").strip()
+    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
 
 
 def hook(stdin_bytes, environ):
@@ -1322,16 +1461,21 @@ def hook(stdin_bytes, environ):
         payload = json.loads(stdin_bytes or b"null")
     except ValueError:
         return
+    cwd = payload.get("cwd") if isinstance(payload, dict) and isinstance(payload.get("cwd"), str) else ""
+    config = hook_config(environ.get("CLAUDE_PROJECT_DIR") or cwd)
+    for key in (ENV_HOME, ENV_PYTHON):      # where this machine keeps the spool, and its Python
+        if config.get(key):
+            os.environ[key] = config[key]
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
         import importlib.util
         python = os.environ.get(ENV_PYTHON) or sys.executable
         # The worker needs mlflow; find_spec looks for it without importing it.
         has_mlflow = python != sys.executable or importlib.util.find_spec("mlflow") is not None
         answer = json.dumps({"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__),
-                             "mlflow": has_mlflow})
+                             "mlflow": has_mlflow, "traces_home": traces_home()})
         write_atomic(environ[ENV_PROBE], answer.encode())
         return
-    job = job_from_hook_input(payload, environ)
+    job = job_from_hook_input(payload, environ, config)
     if job is None:
         return
     write_job(job)
@@ -1392,9 +1536,15 @@ def transcript_allowed(path):
     return real.endswith(".jsonl") and inside(real, os.path.realpath(claude_projects_dir()))
 
 
-def answers_match(answer, message):
-    a, b = (answer or "").strip(), (message or "").strip()
-    return not b or a == b or (len(b) > 200 and a.startswith(b[:200]))
+def answers_match(answer, reported):
+    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
+    if not isinstance(reported, dict):
+        reported = answer_digest(reported)
+    text = (answer or "").strip()
+    if not reported.get("length"):
+        return True
+    digest = answer_digest(text)
+    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
 
 
 # When is a turn finished? By where it ends in the transcript, never by which jobs happened
@@ -1436,7 +1586,7 @@ def vouch(state, job, size):
     if event == "SessionEnd":
         state["ended"] = max(state["ended"], at)
     else:
-        state["stop"] = {"size": at, "message": job.get("last_assistant_message") or ""}
+        state["stop"] = {"size": at, "answer": job.get("answer") or job.get("last_assistant_message") or ""}
 
 
 def turn_at(turns, offset):
@@ -1456,7 +1606,7 @@ def read_caught_up(transcript, state, jobs):
         if stop is None or time.time() > deadline:
             return records, end, bad, turns
         turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
-        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("last_assistant_message")):
+        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
             return records, end, bad, turns
         time.sleep(0.3)
 
@@ -1650,7 +1800,7 @@ def turn_finished(turn, offset, closed, state):
     if turn["waiting"] and not gone:
         return False
     stop = state.get("stop") or {}
-    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("message")))
+    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
 
 
 def write_trace(session, state, uploader, turn, context, replaces=None):
@@ -1679,17 +1829,6 @@ def load_job(path):
     return job
 
 
-def job_credentials(project_dir):
-    """The secrets a backend needs, looked up at upload time as Claude Code would give them to
-    a hook: the repository's settings env first, then the worker's own environment."""
-    found = {}
-    for name in (SETTINGS_FILE, LOCAL_SETTINGS_FILE):
-        data = read_json_file(os.path.join(project_dir, name), {}) if project_dir else {}
-        env = data.get("env") if isinstance(data, dict) and isinstance(data.get("env"), dict) else {}
-        found.update({k: v for k, v in env.items() if k in SECRET_ENV_KEYS and isinstance(v, str) and v})
-    return {k: found.get(k) or os.environ[k] for k in SECRET_ENV_KEYS if found.get(k) or os.environ.get(k)}
-
-
 def job_transcript(jobs):
     """The transcript a session's jobs point at (the hook input can leave it empty)."""
     for job in reversed(jobs):
@@ -1711,7 +1850,8 @@ def drain_spool(uploaders):
     ok = True
     for session, items in by_session.items():
         jobs = [job for _, job in items]
-        env = {**(jobs[-1].get("env") or {}), **job_credentials(jobs[-1].get("project_dir"))}
+        env = jobs[-1].get("env") or {}
+        env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
         transcript = job_transcript(jobs)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
@@ -1834,6 +1974,7 @@ def sync(args):
 def cmd_import(args):
     root = repo_root(os.getcwd())
     env = RepoSettings(root).env
+    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
     files = []
     if args.paths:
         for path in args.paths:
@@ -1949,6 +2090,11 @@ def open_store(uri):
         fcntl.flock(fd, fcntl.LOCK_EX)
         client = MlflowClient(uri)          # creating the client creates the tables
         client.search_experiments(max_results=1)
+        # It holds transcripts' content: private to the user, whatever the umask said.
+        path = uri.split(":///", 1)[-1]
+        for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+            if os.path.exists(name) and os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
     finally:
         os.close(fd)
     return client
@@ -2231,7 +2377,8 @@ class Backend:
         self.root = root
         env = {k: v for k, v in os.environ.items() if k.startswith(("MLFLOW_", "DATABRICKS_"))}
         env.update(RepoSettings(root).env)
-        export_backend_env(env)                # tokens and profiles in settings.local.json
+        env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
+        export_backend_env(env)                # MLflow and the SDK read tokens and profiles from there
         self.env = env
         self.uri = env.get(ENV_URI) or local_store_uri()
         if self.uri.startswith("sqlite:"):
@@ -2917,24 +3064,48 @@ def add_reading_commands(command):
 ###############################################################################
 
 
-def settings_paths(root):
-    return os.path.join(root, SETTINGS_FILE), os.path.join(root, LOCAL_SETTINGS_FILE)
-
-
 class RepoSettings:
-    """Both settings files of a repository, loaded (and validated) together before any change."""
+    """A folder's Claude Code settings and our two config files, loaded (and validated)
+    together before any change."""
+
+    FILES = ((SETTINGS_FILE, 0o644), (LOCAL_SETTINGS_FILE, 0o600), (CONFIG_FILE, 0o644), (LOCAL_CONFIG_FILE, 0o600))
 
     def __init__(self, root):
         import copy
         self.root = root
-        self.paths = settings_paths(root)
+        self.paths = [os.path.join(root, name) for name, _ in self.FILES]
         loaded = [load_settings(p) for p in self.paths]
-        self.shared, self.local = (copy.deepcopy(data) for data, _ in loaded)
+        self.shared, self.local, self.config, self.local_config = (copy.deepcopy(data) for data, _ in loaded)
         self._before = loaded
 
     @property
     def env(self):
-        return {**settings_env(self.shared), **settings_env(self.local)}
+        return layered_env(self.shared, self.local, self.config, self.local_config)
+
+    def legacy_env(self):
+        """{settings file: our variables in its env block}: Claude Code exports them to every
+        command it runs for the user."""
+        found = {}
+        for name, data in ((SETTINGS_FILE, self.shared), (LOCAL_SETTINGS_FILE, self.local)):
+            ours = [k for k in settings_env(data) if k in OUR_ENV_KEYS or k.startswith(("CLAUDETRACING_", "TRACES_"))]
+            if ours:
+                found[name] = ours
+        return found
+
+    def update(self, shared=(), local=()):
+        """Set (value) or remove (None) settings in our team and machine files, and take each
+        of them out of the settings' env blocks, where a version before 0.9 put it."""
+        for config, values in ((self.config, dict(shared)), (self.local_config, dict(local))):
+            update_config(config, values)
+            for settings in (self.shared, self.local):
+                migrate_environment(settings)
+                update_env(settings, dict.fromkeys(k for k in values if k in settings_env(settings)))
+
+    def drop_legacy_env(self):
+        """Take every variable of ours out of the settings' env blocks."""
+        for settings in (self.shared, self.local):
+            migrate_environment(settings)
+            update_env(settings, dict.fromkeys(OUR_ENV_KEYS))
 
     def save(self, delete_if_emptied=False):
         """Write what changed; report the files written or removed.
@@ -2945,11 +3116,14 @@ class RepoSettings:
         record = os.path.join(traces_home(), "created-settings.json")
         created = read_json_file(record, [])
         written = []
-        for path, data, (old, text), mode in zip(self.paths, (self.shared, self.local), self._before, (0o644, 0o600), strict=True):
+        datas = (self.shared, self.local, self.config, self.local_config)
+        for path, data, (old, text), (_, mode) in zip(self.paths, datas, self._before, self.FILES, strict=True):
             real = os.path.realpath(path)
-            if delete_if_emptied and not data and text is not None and real in created:
+            ours = path.endswith((CONFIG_FILE, LOCAL_CONFIG_FILE))
+            if delete_if_emptied and not data and text is not None and (real in created or ours):
                 os.remove(path)
-                created.remove(real)
+                if real in created:
+                    created.remove(real)
                 written.append(f"removed {os.path.relpath(path, self.root)}")
             elif (data or text is not None) and save_settings(path, data, old, text, mode):
                 if text is None:
@@ -2958,9 +3132,6 @@ class RepoSettings:
         if created != read_json_file(record, []):
             private_dir(traces_home())
             write_atomic(record, json.dumps(created).encode())
-        folder = os.path.dirname(self.paths[0])
-        if delete_if_emptied and os.path.isdir(folder) and not os.listdir(folder):
-            os.rmdir(folder)
         return written
 
 
@@ -2975,43 +3146,56 @@ def local_store_uri():
 
 
 def hook_invocation(root):
-    """How this checkout's hook reaches this copy of traces: (shared, local) CLAUDETRACING_HOOK.
-
-    None for both means the default `traces hook` works because `traces` is on PATH.
-    """
-    import shlex
-    import shutil
+    """How the hook reaches this copy of traces: (shared, local) invocations, for the committed
+    command and for LOCAL_HOOK_FILE. None for both: `traces hook` works, `traces` is on PATH."""
     me = os.path.realpath(os.path.abspath(__file__))
     rel = os.path.relpath(me, os.path.realpath(root))
-    if not rel.startswith(".."):
+    # ~/.claude/settings.json (tracing outside repositories) is the user's own: its command
+    # names this machine's paths.
+    user_wide = os.path.realpath(root) == os.path.realpath(os.path.expanduser("~"))
+    if not rel.startswith("..") and not user_wide:
         # A vendored copy travels with the repository: every clone finds it at the same place.
         return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
+    local = machine_invocation(me)
+    return (local, None) if user_wide else (None, local)
+
+
+def machine_invocation(me):
+    """This machine's way to run this copy's hook, or None when `traces` on PATH is it."""
+    import shlex
+    import shutil
     if os.sep + "uv" + os.sep in sys.prefix and os.sep + "archive-v" in sys.prefix:
-        return None, "uvx --from 'claudetracing[mlflow]' traces hook"
+        return "uvx --from 'claudetracing[mlflow]' traces hook"
     on_path = shutil.which("traces")
     if on_path and os.path.dirname(os.path.realpath(on_path)) == os.path.dirname(os.path.realpath(sys.executable)):
-        return None, None
+        return None
     python = shlex.quote(sys.executable)
     if os.path.basename(os.path.dirname(me)) in ("site-packages", "dist-packages"):
         # Installed in an environment that is not on PATH. `-m` reuses the cached bytecode
         # (a script is compiled on every run); -I keeps a traces.py in the repo from shadowing.
-        return None, f"{python} -I -m traces hook"
+        return f"{python} -I -m traces hook"
     # A copy elsewhere: run it as a module from its folder, so its bytecode is cached.
-    return None, f"cd {shlex.quote(os.path.dirname(me))} && {python} -m traces hook"
+    return f"cd {shlex.quote(os.path.dirname(me))} && {python} -m traces hook"
 
 
-def probe_hook(root, env):
+def probe_hook(root):
     """Run the hook command's invocation the way Claude Code will, in the foreground (the
-    rest of HOOK_COMMAND only sends it to the background); what the hook answered, or None."""
+    rest of the command only sends it to the background); what the hook answered, or None."""
     import shutil
     import subprocess
     import tempfile
     answer = os.path.join(tempfile.mkdtemp(prefix="traces-probe-"), "answer.json")
-    full_env = {**os.environ, **env, "CLAUDE_PROJECT_DIR": root, ENV_PROBE: answer}
+    settings = RepoSettings(root)
+    commands = our_hook_commands(settings.shared, "Stop") or [HOOK_COMMAND]
+    runner = commands[0].partition("(")[2].rpartition(" <&3 &)")[0] or hook_runner()
+    # A repository set up before 0.9 names its invocation in the env block Claude Code exports.
+    legacy = {k: v for k, v in {**settings_env(settings.shared), **settings_env(settings.local)}.items()
+              if k in OUR_ENV_KEYS}
+    env = {**os.environ, **legacy, "CLAUDE_PROJECT_DIR": root, ENV_PROBE: answer}
     try:
         # uvx may first have to fetch traces: allow it a minute.
-        subprocess.run(["sh", "-c", HOOK_INVOCATION], input=b'{"hook_event_name": "ClaudetracingProbe"}',
-                       env=full_env, cwd=root, capture_output=True, timeout=60)
+        subprocess.run(["sh", "-c", runner], input=b'{"hook_event_name": "ClaudetracingProbe"}',
+                       env=env, cwd=root, capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         pass
     result = read_json_file(answer)
@@ -3133,7 +3317,7 @@ def cmd_init(args):
             databricks = existing.startswith("databricks")
     if args.trace_location and not databricks:
         raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
-    env_local, env_shared = {}, {}
+    env_local, env_shared, auth = {}, {}, {}
     team_tags = None, None       # the experiment's tags and a setter, where the team shares one
     if databricks:
         workspace = databricks_setup(args, root, current, interactive)
@@ -3145,14 +3329,20 @@ def cmd_init(args):
         if not uri.startswith(("http://", "https://")):
             raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
         uri, user, password = split_uri_credentials(uri.rstrip("/"))
-        token = os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
-        if interactive and not token and not user:
-            import getpass
-            prompt = "Bearer token for the server (Enter for none): "
-            token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
-        auth = {ENV_TOKEN: token, ENV_USERNAME: user, ENV_PASSWORD: password}
-        auth = {k: v for k, v in auth.items() if v}
-        env_local.update({ENV_TOKEN: None, ENV_USERNAME: None, ENV_PASSWORD: None, **auth})
+        # Credentials given now, else those this server already has (stored, or left in the
+        # settings env by a version before 0.9), else the shell's token.
+        known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
+                 **stored_credentials(uri)}
+        if user:
+            auth = {ENV_USERNAME: user, ENV_PASSWORD: password}
+        else:
+            auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
+            token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
+            if interactive and not token and not auth:
+                import getpass
+                prompt = "Bearer token for the server (Enter for none): "
+                token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
+            auth = auth or ({ENV_TOKEN: token} if token else {})
         # A server on loopback is this machine's alone; any other is the team's to share.
         if is_loopback(uri):
             env_local[ENV_URI] = uri
@@ -3160,10 +3350,8 @@ def cmd_init(args):
             env_shared[ENV_URI] = uri
             env_local[ENV_URI] = None
     else:
-        auth = {}
         env_local[ENV_URI] = local_store_uri()
-        for key in (ENV_TOKEN, ENV_USERNAME, ENV_PASSWORD):
-            env_local[key] = None
+        env_shared[ENV_URI] = None
 
     if not databricks:
         experiment_id = args.experiment_id
@@ -3186,25 +3374,28 @@ def cmd_init(args):
         env_local[ENV_PROFILE] = None
 
     env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, *team_tags)
-    shared_hook, local_hook = hook_invocation(root)
-    env_shared[ENV_HOOK] = shared_hook
-    env_local[ENV_HOOK] = local_hook
     env_local[ENV_HOME] = os.environ.get(ENV_HOME) and traces_home()
-
-    for data, values in ((settings.shared, env_shared), (settings.local, env_local)):
-        migrate_environment(data)
-        update_env(data, values)
+    # Settings a version before 0.9 kept in the settings' env move to our files (above, from
+    # `current`); what is left of ours there goes.
+    for key in (ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD):
+        env_shared.setdefault(key, current.get(key))
+    settings.update(shared=env_shared, local=env_local)
+    settings.drop_legacy_env()
+    shared_hook, local_hook = hook_invocation(root)
     remove_our_hooks(settings.local)
-    add_our_hooks(settings.shared)
+    add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
     written = settings.save()
+    written += write_local_hook(root, local_hook)
     written += update_gitignore(root)
+    if auth and store_credentials(uri, auth):
+        written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
     for line in written:
         print(line)
     if not written:
         print("Nothing to change: this repository is already set up.")
 
-    answer = probe_hook(root, settings.env)
-    command = settings.env.get(ENV_HOOK) or "traces hook"
+    answer = probe_hook(root)
+    command = local_hook or shared_hook or DEFAULT_INVOCATION
     if answer:
         print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
         if not answer.get("mlflow", True):
@@ -3219,11 +3410,38 @@ def cmd_init(args):
     return 0
 
 
+def write_local_hook(root, invocation):
+    """How this machine's hook reaches traces, where the committed command cannot say it (a
+    venv or uvx path); None removes the file."""
+    path = os.path.join(root, LOCAL_HOOK_FILE)
+    text = None if invocation is None else (
+        "# Written by `traces init`: how Claude Code's hooks reach traces on this machine (not committed).\n"
+        + invocation + "\n")
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except OSError:
+        old = None
+    if text == old:
+        return []
+    if text is None:
+        os.remove(path)
+        return [f"removed {LOCAL_HOOK_FILE}"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, text.encode(), 0o600)
+    return [f"wrote {LOCAL_HOOK_FILE}"]
+
+
+GITIGNORED = (LOCAL_CONFIG_FILE, LOCAL_HOOK_FILE)
+GITIGNORE_HEADER = "# claudetracing: this machine's part of the tracing setup (paths, profile)"
+
+
 def update_gitignore(root):
-    """Keep settings.local.json (tokens, local paths) out of git; only inside a git work tree."""
+    """Keep our machine-local files out of git; only inside a git work tree."""
     if run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root) != "true":
         return []
-    if run(["git", "check-ignore", "-q", "--no-index", LOCAL_SETTINGS_FILE], cwd=root) is not None:
+    missing = [name for name in GITIGNORED if run(["git", "check-ignore", "-q", "--no-index", name], cwd=root) is None]
+    if not missing:
         return []
     path = os.path.join(root, ".gitignore")
     try:
@@ -3232,8 +3450,8 @@ def update_gitignore(root):
     except FileNotFoundError:
         old = b""
     sep = b"" if not old or old.endswith(b"\n") else b"\n"
-    block = b"# claudetracing: machine-local Claude Code settings (paths, tokens)\n.claude/settings.local.json\n"
-    write_atomic(path, old + sep + block, mode=0o644)
+    block = "\n".join([GITIGNORE_HEADER, *missing]) + "\n"
+    write_atomic(path, old + sep + block.encode(), mode=0o644)
     return ["updated .gitignore"]
 
 
@@ -3248,7 +3466,14 @@ def repo_status(root, check_hook=True):
         return status
     env = settings.env
     status["settings_files"] = [os.path.relpath(p, root) for p in settings.paths if os.path.exists(p)]
-    status["configured"] = has_current_hooks(settings.shared)
+    commands = [our_hook_commands(settings.shared, event) for event in HOOK_EVENTS]
+    status["configured"] = all(len(c) == 1 for c in commands)
+    if any(ENV_HOOK in c for found in commands for c in found):
+        status["problems"].append("the hooks were written by a version before 0.9: run `traces init` to update them")
+    for name, keys in settings.legacy_env().items():
+        status["problems"].append(
+            f"{name} sets {', '.join(keys)} in its env block, which Claude Code exports to every command it runs "
+            f"(your own MLflow code would log into the traces store): run `traces init` to move them to {CONFIG_FILE}")
     uri = env.get(ENV_URI) or local_store_uri()
     status["backend"] = {"tracking_uri": uri, "kind": backend_kind(uri)}
     status["experiment"] = env.get(ENV_EXPERIMENT) or (env.get(ENV_EXPERIMENT_ID) and f"id {env[ENV_EXPERIMENT_ID]}") \
@@ -3266,9 +3491,13 @@ def repo_status(root, check_hook=True):
             f"to follow the team, or `traces init --enrichments <list>` to change it for everyone")
     status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
                            "custom_patterns": custom_patterns(env)}
-    status["hook_command"] = env.get(ENV_HOOK) or "traces hook"
+    local_hook = os.path.join(root, LOCAL_HOOK_FILE)
+    committed = (commands[0] or [""])[0]
+    status["hook_command"] = (open(local_hook).read().splitlines()[-1] if os.path.isfile(local_hook)
+                              else env.get(ENV_HOOK) or committed.partition("; else ")[2].partition("; fi")[0]
+                              or DEFAULT_INVOCATION)
     if check_hook and status["configured"]:
-        answer = probe_hook(root, env)
+        answer = probe_hook(root)
         status["hook_runs"] = bool(answer)
         if not answer:
             status["problems"].append(f"the hook command `{status['hook_command']}` does not reach traces")
@@ -3367,8 +3596,16 @@ def cmd_disable(args):
     settings = RepoSettings(root)
     for data in (settings.shared, settings.local):
         remove_our_hooks(data)
-        update_env(data, dict.fromkeys(OUR_ENV_KEYS))
+    settings.drop_legacy_env()
+    settings.config.clear()
+    settings.local_config.clear()
     written = settings.save(delete_if_emptied=True)
+    if os.path.exists(os.path.join(root, LOCAL_HOOK_FILE)):
+        written += write_local_hook(root, None)
+    folder = os.path.join(root, ".claude")
+    if written and os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
+    written += clean_gitignore(root)
     for line in written:
         print(line)
     print("Tracing is off for this repository." if written else "Tracing was not set up here; nothing changed.")
@@ -3376,12 +3613,26 @@ def cmd_disable(args):
     return 0
 
 
+def clean_gitignore(root):
+    """Take out the lines update_gitignore added."""
+    path = os.path.join(root, ".gitignore")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return []
+    kept = [line for line in lines if line.rstrip("\n") not in (GITIGNORE_HEADER, *GITIGNORED)]
+    if kept == lines:
+        return []
+    write_atomic(path, "".join(kept).encode(), mode=os.stat(path).st_mode & 0o777)
+    return ["updated .gitignore"]
+
+
 def shared_settings_edit(change):
-    """Apply change(shared settings data) and save; used by enrichment and redact."""
-    root = repo_root(os.getcwd())
-    settings = RepoSettings(root)
-    migrate_environment(settings.shared)
-    change(settings.shared)
+    """Save change(current settings) — {name: value or None} — as the team's settings; used by
+    enrichment and redact."""
+    settings = RepoSettings(repo_root(os.getcwd()))
+    settings.update(shared=change(settings.env))
     for line in settings.save():
         print(line)
     return settings
@@ -3404,10 +3655,10 @@ def cmd_enrichment(args):
         print("(* enabled)")
         return 0
 
-    def change(shared):
-        enabled = enabled_enrichments(settings_env(shared))
+    def change(env):
+        enabled = enabled_enrichments(env)
         chosen = set(enabled) | set(names) if args.action == "add" else set(enabled) - set(names)
-        update_env(shared, {ENV_ENRICHMENTS: ",".join(n for n in ENRICHMENTS if n in chosen)})
+        return {ENV_ENRICHMENTS: ",".join(n for n in ENRICHMENTS if n in chosen)}
     settings = shared_settings_edit(change)
     print("enabled: " + (", ".join(enabled_enrichments(settings.env)) or "none"))
     return 0
@@ -3430,14 +3681,15 @@ def cmd_redact(args):
         for pattern in custom_patterns(env):
             print(f"custom: {pattern}")
         return 0
+    if args.action == "check":
+        return redact_check(RepoSettings(root).env, args.pattern or [])
     if args.action == "add":
         try:
             compile_patterns([args.pattern])
         except ValueError as e:
             raise TracesError(f"{e}; nothing was changed") from None
 
-    def change(shared):
-        env = settings_env(shared)
+    def change(env):
         patterns = custom_patterns(env)
         if args.action == "add" and args.pattern not in patterns:
             patterns.append(args.pattern)
@@ -3445,13 +3697,33 @@ def cmd_redact(args):
             if args.pattern not in patterns:
                 raise TracesError(f"no custom pattern {args.pattern!r}; see `traces redact list`")
             patterns.remove(args.pattern)
-        update_env(shared, {
-            ENV_REDACT_PATTERNS: json.dumps(patterns) if patterns else None,
-            ENV_REDACT: {"off": "off", "on": None}.get(args.action, env.get(ENV_REDACT)),
-        })
+        return {ENV_REDACT_PATTERNS: json.dumps(patterns) if patterns else None,
+                ENV_REDACT: {"off": "off", "on": None}.get(args.action, env.get(ENV_REDACT))}
     shared_settings_edit(change)
     if args.action == "off":
         print("Redaction is OFF for this repository: secrets in transcripts will be uploaded as they are.")
+    return 0
+
+
+def redact_check(env, trial):
+    """`traces redact check`: stdin as it would be uploaded, with the built-in kinds, this
+    repository's patterns and the ones being tried (-p); a count by kind on stderr."""
+    try:
+        extra = compile_patterns(custom_patterns(env) + trial)
+    except ValueError as e:
+        raise TracesError(str(e)) from None
+    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    redacted = redact_text(text, extra)
+    sys.stdout.write(redacted)
+    sys.stdout.flush()
+    from collections import Counter
+    marks = r"\[REDACTED:([a-z0-9-]+)\]"
+    counts = Counter(re.findall(marks, redacted)) - Counter(re.findall(marks, text))
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+    print(f"redacted {sum(counts.values())}: {summary}" if counts else "redacted nothing", file=sys.stderr)
+    if env.get(ENV_REDACT, "on") == "off":
+        print("Note: redaction is OFF for this repository, so uploads are not redacted (`traces redact on`).",
+              file=sys.stderr)
     return 0
 
 
@@ -3784,7 +4056,7 @@ def databricks_setup(args, root, current, interactive):
 
     shared = {ENV_URI: DATABRICKS_URI, ENV_EXPERIMENT: path, ENV_EXPERIMENT_ID: experiment_id,
               ENV_TRACE_LOCATION: location}
-    local = {ENV_PROFILE: profile, ENV_URI: None, ENV_TOKEN: None, ENV_USERNAME: None, ENV_PASSWORD: None}
+    local = {ENV_PROFILE: profile, ENV_URI: None}
     where = f"Databricks {host} ({f'profile {profile}' if profile else 'service principal'})" + \
         (f", trace tables {location}" if location else "")
     return {"shared": shared, "local": local, "where": where, "experiment": path, "experiment_id": experiment_id,
@@ -3932,6 +4204,8 @@ def build_parser():
     actions.add_parser("list", help="built-in kinds and this repository's patterns")
     actions.add_parser("add", help="redact a regular expression too").add_argument("pattern", metavar="REGEX")
     actions.add_parser("remove", help="drop a custom pattern").add_argument("pattern", metavar="REGEX")
+    check = actions.add_parser("check", help="print stdin as it would be uploaded (try a pattern with -p)")
+    check.add_argument("-p", "--pattern", action="append", metavar="REGEX", help="also try this pattern (repeatable)")
     actions.add_parser("off", help="upload transcripts unredacted (status shows it)")
     actions.add_parser("on", help="turn redaction back on")
 

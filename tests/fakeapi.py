@@ -112,6 +112,16 @@ def _secret_steps(cwd: str) -> list[list[Block]]:
     ]
 
 
+def _userenv_steps(cwd: str) -> list[list[Block]]:
+    # The user's own work in a Bash command: what it sees of the environment, and a script
+    # of theirs that logs to MLflow (the test writes train.sh).
+    return [
+        [_tool("toolu_ct_userenv_01_train", "Bash", command="env > env-seen.txt && sh train.sh",
+               description="Run the training script")],
+        [_text("The training run is logged.")],
+    ]
+
+
 def _plain_steps(cwd: str) -> list[list[Block]]:
     return [[_text("plain answer")]]
 
@@ -164,6 +174,7 @@ SCENARIOS: dict[str, Callable[[str], list[list[Block]]]] = {
     "plain": _plain_steps,
     "bgresume": _bgresume_steps,
     "slow": _slow_steps,
+    "userenv": _userenv_steps,
 }
 SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
     "fg": _subagent_fg_steps,
@@ -172,7 +183,7 @@ SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
 # Index of each scenario in the usage formula, so no two (scenario, step) pairs share usage.
 _USAGE_SEED = {"main": 1, "resume": 2, "secret": 3, "plain": 4,
                "sub-fg": 5, "sub-bg": 6, "notification": 7, "side": 8,
-               "bgresume": 10, "slow": 11, "hook-feedback": 12, "compact": 13}
+               "bgresume": 10, "slow": 11, "hook-feedback": 12, "compact": 13, "userenv": 14}
 
 # Upper bound for bg_timing holds, so a changed Claude Code cannot hang a test forever.
 HOLD_TIMEOUT = 30.0

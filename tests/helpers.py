@@ -20,6 +20,19 @@ def read_settings(repo_path, local=False):
     return json.loads((Path(repo_path) / ".claude" / name).read_text())
 
 
+def committed_hook(repo_path, event="Stop"):
+    """The hook command init committed for an event (in .claude/settings.json)."""
+    groups = read_settings(repo_path)["hooks"][event]
+    [command] = [h["command"] for g in groups for h in g["hooks"] if "traces" in h["command"]]
+    return command
+
+
+def read_config(repo_path, local=False):
+    """Our own config file: .claude/traces.json (the team's) or traces.local.json (this machine's)."""
+    name = "traces.local.json" if local else "traces.json"
+    return json.loads((Path(repo_path) / ".claude" / name).read_text())
+
+
 def traces_cli(*args, input=None, env=None, cwd=None):
     """Run traces as a separate process, the way Claude Code and users do."""
     return subprocess.run([sys.executable, str(ROOT / "traces.py"), *args], input=input, env=env,

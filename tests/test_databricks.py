@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from databricks_standin import Workspace
-from helpers import read_settings
+from helpers import read_config
 
 import traces
 
@@ -102,7 +102,17 @@ def sign_in(workspace, cli, profile="ada", user=USER):
 
 
 def all_text(repo):
-    return "\n".join(p.read_text() for p in (repo / ".claude").glob("*.json")) + (repo / ".gitignore").read_text()
+    return "\n".join(p.read_text() for p in (repo / ".claude").glob("*.*")) + (repo / ".gitignore").read_text()
+
+
+def team(repo):
+    """The team's settings (.claude/traces.json) under their program names."""
+    return traces.config_env(read_config(repo))
+
+
+def machine(repo):
+    """This machine's settings (.claude/traces.local.json) under their program names."""
+    return traces.config_env(read_config(repo, local=True))
 
 
 def link_path(experiment_id):
@@ -146,7 +156,7 @@ def test_allow_pat_uses_the_profile_and_writes_no_token(repo, workspace):
     write_config(f"[old]\nhost = {workspace.host}\ntoken = {token}\n")
     assert traces.main(["init", "--profile", "old", "--allow-pat", "--yes"]) == 0
     assert token not in all_text(repo)
-    assert read_settings(repo, local=True)["env"]["DATABRICKS_CONFIG_PROFILE"] == "old"
+    assert machine(repo)["DATABRICKS_CONFIG_PROFILE"] == "old"
 
 
 def test_unknown_profile_lists_the_known_ones(repo, capsys):
@@ -167,7 +177,7 @@ def test_init_creates_the_shared_experiment_and_places_settings(repo, workspace,
     experiment_id = workspace.by_name(path)
     assert experiment_id and f"Created experiment {path}" in out and f"Signed in to {workspace.host} as {USER}" in out
 
-    shared, local = read_settings(repo)["env"], read_settings(repo, local=True)["env"]
+    shared, local = team(repo), machine(repo)
     assert shared["MLFLOW_TRACKING_URI"] == "databricks"
     assert shared["MLFLOW_EXPERIMENT_NAME"] == path and shared["MLFLOW_EXPERIMENT_ID"] == experiment_id
     assert "DATABRICKS_CONFIG_PROFILE" not in shared and local["DATABRICKS_CONFIG_PROFILE"] == "ada"
@@ -183,7 +193,7 @@ def test_init_reuses_an_existing_experiment(repo, workspace, cli):
     sign_in(workspace, cli)
     existing = workspace.add_experiment("/Workspace/Shared/claude-code/acme/widgets")
     assert traces.main(["init", "--profile", "ada", "--yes"]) == 0
-    assert read_settings(repo)["env"]["MLFLOW_EXPERIMENT_ID"] == existing
+    assert team(repo)["MLFLOW_EXPERIMENT_ID"] == existing
     assert ("POST", "/api/2.0/mlflow/experiments/create") not in workspace.requests
     assert len(workspace.experiments) == 1
 
@@ -198,7 +208,7 @@ def test_init_reuses_an_existing_experiment(repo, workspace, cli):
 def test_experiment_naming(repo, workspace, cli, flags, path):
     sign_in(workspace, cli)
     assert traces.main(["init", "--profile", "ada", "--yes", *flags]) == 0
-    assert read_settings(repo)["env"]["MLFLOW_EXPERIMENT_NAME"] == path and workspace.by_name(path)
+    assert team(repo)["MLFLOW_EXPERIMENT_NAME"] == path and workspace.by_name(path)
 
 
 def test_experiment_path_outside_the_workspace_is_refused():
@@ -210,7 +220,7 @@ def test_experiment_id_is_looked_up(repo, workspace, cli):
     sign_in(workspace, cli)
     existing = workspace.add_experiment("/Workspace/Shared/elsewhere")
     assert traces.main(["init", "--profile", "ada", "--experiment-id", existing, "--yes"]) == 0
-    env = read_settings(repo)["env"]
+    env = team(repo)
     assert env["MLFLOW_EXPERIMENT_ID"] == existing and env["MLFLOW_EXPERIMENT_NAME"] == "/Workspace/Shared/elsewhere"
 
 
@@ -235,7 +245,7 @@ def test_spn_signs_in_with_oauth_m2m_and_writes_no_secret(repo, workspace, monke
     assert ("POST", "/oidc/v1/token") in workspace.requests
     text = all_text(repo)
     assert secret not in text and "DATABRICKS_CLIENT" not in text and "DATABRICKS_CONFIG_PROFILE" not in text
-    assert read_settings(repo)["env"]["MLFLOW_TRACKING_URI"] == "databricks"
+    assert team(repo)["MLFLOW_TRACKING_URI"] == "databricks"
     assert workspace.by_name("/Workspace/Shared/claude-code/acme/widgets")
     # CI re-runs `traces init --yes`: the principal from the environment is kept.
     assert traces.main(["init", "--yes"]) == 0
@@ -341,8 +351,8 @@ def test_interactive_add_a_new_workspace_runs_the_cli_login(repo, workspace, cli
     assert traces.main(["init"]) == 0
     out = capsys.readouterr().out
     assert f"Running `databricks auth login --host {workspace.host} --profile work`" in out
-    assert read_settings(repo, local=True)["env"]["DATABRICKS_CONFIG_PROFILE"] == "work"
-    assert read_settings(repo)["env"]["MLFLOW_EXPERIMENT_NAME"] == "/Workspace/Shared/claude-code/acme/widgets"
+    assert machine(repo)["DATABRICKS_CONFIG_PROFILE"] == "work"
+    assert team(repo)["MLFLOW_EXPERIMENT_NAME"] == "/Workspace/Shared/claude-code/acme/widgets"
     assert f"auth login --host {workspace.host} --profile work" in (cli / "calls.log").read_text()
 
 
@@ -353,7 +363,7 @@ def test_interactive_profile_list_and_personal_folder(repo, workspace, cli, monk
     assert traces.main(["init"]) == 0
     out = capsys.readouterr().out
     assert "1) old" in out and "(personal access token)" in out and "2) ada" in out and "(OAuth)" in out
-    assert read_settings(repo)["env"]["MLFLOW_EXPERIMENT_NAME"] == f"/Workspace/Users/{USER}/claude-code/widgets"
+    assert team(repo)["MLFLOW_EXPERIMENT_NAME"] == f"/Workspace/Users/{USER}/claude-code/widgets"
 
 
 def test_interactive_add_a_workspace_without_the_cli(repo, monkeypatch, capsys, tmp_path):
@@ -382,7 +392,7 @@ def test_first_init_tags_the_experiment_and_a_teammate_adopts_it(repo, workspace
     capsys.readouterr()
     assert traces.main(["init", "--profile", "ada", "--yes"]) == 0
     assert "using the team's choice recorded on the experiment (git,tokens)" in capsys.readouterr().out
-    assert read_settings(repo)["env"]["CLAUDETRACING_ENRICHMENTS"] == "git,tokens"
+    assert team(repo)["CLAUDETRACING_ENRICHMENTS"] == "git,tokens"
 
     # An explicit choice becomes the team's.
     assert traces.main(["init", "--profile", "ada", "--yes", "--enrichments", "git"]) == 0
@@ -420,7 +430,7 @@ def test_self_hosted_server_carries_the_team_enrichments(repo, mlflow_server, ca
 def test_trace_location_is_linked_recorded_and_applied_by_the_uploader(repo, workspace, cli):
     sign_in(workspace, cli)
     assert traces.main(["init", "--profile", "ada", "--yes", "--trace-location", "main.agents.claude"]) == 0
-    env = read_settings(repo)["env"]
+    env = team(repo)
     experiment_id = env["MLFLOW_EXPERIMENT_ID"]
     assert env["CLAUDETRACING_TRACE_LOCATION"] == "main.agents.claude"
     assert workspace.trace_locations == {"main.agents.claude": experiment_id}
@@ -429,7 +439,7 @@ def test_trace_location_is_linked_recorded_and_applied_by_the_uploader(repo, wor
     from mlflow.entities.trace_location import UnityCatalog
     from mlflow.tracing.provider import _MLFLOW_TRACE_USER_DESTINATION
     mlflow.tracing.reset()
-    uploader = traces.Uploader({**env, **read_settings(repo, local=True)["env"]})
+    uploader = traces.Uploader({**env, **machine(repo)})
     links = workspace.requests.count(link_path(experiment_id))
     assert uploader.experiment() == experiment_id
     assert _MLFLOW_TRACE_USER_DESTINATION.get() == UnityCatalog("main", "agents", "claude")

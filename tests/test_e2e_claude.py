@@ -7,6 +7,7 @@ hooks start our worker; then the stored traces are checked against Claude Code's
 
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -97,7 +98,7 @@ def test_a_real_session_becomes_one_trace_per_turn(repo, isolated, capsys, bg_ti
 
     # Claude Code recorded our hook's time itself; the hook must have run at every Stop.
     summaries = [json.loads(line) for line in open(path) if '"subtype":"stop_hook_summary"' in line]
-    durations = [h["durationMs"] for s in summaries for h in s.get("hookInfos", []) if "CLAUDETRACING_HOOK" in json.dumps(h)]
+    durations = [h["durationMs"] for s in summaries for h in s.get("hookInfos", []) if "traces.local.sh" in json.dumps(h)]
     assert durations, "no stop_hook_summary for our hook"
     print(f"hook durations recorded by Claude Code (ms): {durations}")
 
@@ -136,8 +137,9 @@ def test_a_busy_worker_never_finishes_a_resumed_turn_early(repo, isolated, capsy
         deadline = time.time() + 60
         while not spooled("SubagentStop") and time.time() < deadline:
             time.sleep(0.1)
+        final = "All done: the background agent reported and the wait is over."
         assert spooled("SubagentStop") and not [j for j in spooled("Stop") if j.get("size", 0) > 0 and
-                                                 "All done" in j.get("last_assistant_message", "")]
+                                                 j["answer"]["length"] and traces.answers_match(final, j["answer"])]
         os.close(held)
         assert traces.main(["sync"]) == 0       # in this process, mlflow already imported: it reads at once
         out, err = resumed.communicate(timeout=120)
@@ -203,3 +205,53 @@ def test_continue_adds_its_turn_to_the_same_session(repo, isolated, capsys):
     assert [t.info.response_preview for t in found] == ["plain answer", "notes.txt now says alpha and gamma."]
     assert {t.info.trace_metadata["mlflow.trace.session"] for t in found} == {session}
     check_ledger("--continue", found, [transcript_path(isolated, repo, session)])
+
+
+OURS = ("MLFLOW_", "DATABRICKS_", "TRACES_", "CLAUDETRACING_")
+
+
+def test_the_users_commands_see_nothing_of_ours(repo, isolated, tmp_path):
+    """After init, a command Claude runs for the user sees none of our variables, and the
+    user's own MLflow code in it logs where the user pointed it; the turn is still traced."""
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    check_the_users_commands(repo, isolated, tmp_path, traces.local_store_uri())
+
+
+def test_the_users_commands_see_nothing_of_ours_with_a_server(repo, isolated, tmp_path, mlflow_server):
+    if mlflow_server.backend_store_uri.startswith("postgresql"):
+        pytest.skip("one server backend is enough here")
+    assert traces.main(["init", "--tracking-uri", mlflow_server.url, "--yes"]) == 0
+    check_the_users_commands(repo, isolated, tmp_path, mlflow_server.url)
+
+
+def check_the_users_commands(repo, isolated, tmp_path, traces_uri):
+    users_uri = f"sqlite:///{tmp_path}/users-own.db"
+    (repo / "train.sh").write_text(
+        f"exec {sys.executable} -c \"import mlflow; mlflow.set_experiment('my-model'); "
+        f"r = mlflow.start_run(); mlflow.log_param('lr', 0.1); mlflow.end_run(); print(mlflow.get_tracking_uri())\"\n")
+    with FakeAnthropic(cwd=os.path.realpath(repo)) as api:
+        # The user's shell points MLflow at their own store; Claude Code passes that on.
+        env = claude_env(isolated, api.url, MLFLOW_TRACKING_URI=users_uri)
+        code, session, out, err = run_claude(repo, "CT-SCENARIO userenv: train", env)
+        assert code == 0, err
+    seen = dict(line.split("=", 1) for line in (repo / "env-seen.txt").read_text().splitlines() if "=" in line)
+    given = {k: v for k, v in env.items() if k.startswith(OURS)}       # the user's, and the tests' own knob
+    assert given["MLFLOW_TRACKING_URI"] == users_uri
+    assert {k: v for k, v in seen.items() if k.startswith(OURS)} == given
+
+    import mlflow
+    users = mlflow.MlflowClient(users_uri)
+    [run] = users.search_runs([users.get_experiment_by_name("my-model").experiment_id])
+    assert run.data.params == {"lr": "0.1"}
+    client = mlflow.MlflowClient(traces_uri)
+    assert client.get_experiment_by_name("my-model") is None          # nothing of theirs in our store
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        exp = client.get_experiment_by_name("acme/widgets")
+        found = client.search_traces(locations=[exp.experiment_id]) if exp else []
+        if found and not traces.pending_jobs():
+            break
+        time.sleep(1)
+    [trace] = found
+    assert trace.info.response_preview == "The training run is logged."
+    assert trace.info.trace_metadata["mlflow.trace.session"] == session

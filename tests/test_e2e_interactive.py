@@ -71,7 +71,7 @@ def traces_log():
 def our_hook_runs(path):
     """How many Stop hook runs of ours Claude Code recorded in a transcript (stop_hook_summary)."""
     summaries = [json.loads(line) for line in open(path) if '"subtype":"stop_hook_summary"' in line]
-    return sum("CLAUDETRACING_HOOK" in json.dumps(h) for s in summaries for h in s.get("hookInfos", []))
+    return sum("traces.local.sh" in json.dumps(h) for s in summaries for h in s.get("hookInfos", []))
 
 
 def check_traces(found, prompts, answers, log):

@@ -178,7 +178,7 @@ def test_any_hook_input_exits_zero_and_prints_nothing(monkeypatch, capsys, stdin
         payload = json.loads(stdin)
     except (ValueError, RecursionError):
         payload = None
-    is_claude = traces.job_from_hook_input(payload, {}) is not None
+    is_claude = traces.job_from_hook_input(payload, {}, {}) is not None
     assert len(traces.pending_jobs()) == before + is_claude
 
 
@@ -223,7 +223,7 @@ def foreign(data):
 @pytest.fixture
 def fast_init(monkeypatch):
     # Probing the hook runs it as a process: right in test_settings, only slow here.
-    monkeypatch.setattr(traces, "probe_hook", lambda root, env: {"version": traces.__version__, "python": "x"})
+    monkeypatch.setattr(traces, "probe_hook", lambda root: {"version": traces.__version__, "python": "x"})
 
 
 @settings(FUZZ, max_examples=120)
@@ -251,6 +251,7 @@ def test_init_and_disable_keep_what_is_not_ours_or_change_nothing(repo, fast_ini
     after_init = json.loads(path.read_text())
     assert foreign(after_init) == foreign(loaded)
     assert traces.has_current_hooks(after_init)
+    assert not set(after_init.get("env") or {}) & set(traces.OUR_ENV_KEYS)    # nothing Claude would export
 
     assert traces.main(["disable"]) == 0, capsys.readouterr().err
     after = json.loads(path.read_text()) if path.exists() else {}

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from fakeapi import SECRET_AWS, SECRET_GITHUB
-from helpers import RECORDED, read_settings
+from helpers import RECORDED, read_config, read_settings, traces_cli
 from transcripts import Transcript
 
 import traces
@@ -78,23 +78,41 @@ def test_big_payloads_are_cut_with_a_marker(tmp_path):
 def test_redact_commands_keep_the_team_choice_in_committed_settings(repo, capsys):
     assert traces.main(["init", "--local", "--yes"]) == 0
     assert traces.main(["redact", "add", r"corp-[0-9a-f]{6}"]) == 0
-    assert json.loads(read_settings(repo)["env"]["CLAUDETRACING_REDACT_PATTERNS"]) == [r"corp-[0-9a-f]{6}"]
+    assert read_config(repo)["redact_patterns"] == [r"corp-[0-9a-f]{6}"]
     assert traces.main(["redact", "add", "(unclosed"]) == 1
     assert "invalid redaction pattern" in capsys.readouterr().err
     traces.main(["redact", "list"])
     listing = capsys.readouterr().out
     assert "github-token" in listing and r"custom: corp-[0-9a-f]{6}" in listing
     assert traces.main(["redact", "remove", r"corp-[0-9a-f]{6}"]) == 0
-    assert "CLAUDETRACING_REDACT_PATTERNS" not in read_settings(repo)["env"]
+    assert "redact_patterns" not in read_config(repo)
     assert traces.main(["redact", "off"]) == 0
-    assert read_settings(repo)["env"]["CLAUDETRACING_REDACT"] == "off"
+    assert read_config(repo)["redact"] is False
     capsys.readouterr()
     traces.main(["status"])
     assert "OFF: secrets in transcripts are uploaded as they are" in capsys.readouterr().out
     assert traces.main(["init", "--local", "--yes"]) == 0            # init keeps the team's choice
-    assert read_settings(repo)["env"]["CLAUDETRACING_REDACT"] == "off"
+    assert read_config(repo)["redact"] is False
     assert traces.main(["redact", "on"]) == 0
-    assert "CLAUDETRACING_REDACT" not in read_settings(repo)["env"]
+    assert "redact" not in read_config(repo)
+    assert "env" not in read_settings(repo)
+
+
+def test_redact_check_shows_what_would_be_uploaded(repo):
+    """A team tries a pattern on real text before it relies on it: built-in kinds, the
+    repository's patterns and the ones given with -p; stdin in, redacted text out."""
+    assert traces.main(["init", "--local", "--yes"]) == 0
+    assert traces.main(["redact", "add", r"corp-[0-9a-f]{6}"]) == 0
+    text = ("export GITHUB_TOKEN=ghp_" + "a1B2" * 9 + "\nticket corp-12ab34 and order ORD-778899\n"
+            "the 3 tokens were counted\n")
+    done = traces_cli("redact", "check", "-p", r"ORD-\d{6}", input=text, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("export GITHUB_TOKEN=[REDACTED:github-token]\nticket [REDACTED:custom] and order "
+                           "[REDACTED:custom]\nthe 3 tokens were counted\n")
+    assert done.stderr.strip() == "redacted 3: custom 2, github-token 1"
+    assert read_config(repo)["redact_patterns"] == [r"corp-[0-9a-f]{6}"]      # -p only tries
+    done = traces_cli("redact", "check", "-p", "(unclosed", input=text, cwd=repo)
+    assert done.returncode == 1 and done.stderr.startswith("Error: invalid redaction pattern")
 
 
 def test_everything_in_traces_home_is_private(tmp_path):
@@ -110,8 +128,6 @@ def test_everything_in_traces_home_is_private(tmp_path):
     for folder, _dirs, files in os.walk(home):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
         for name in files:
-            if name.endswith(".db") or name.endswith((".db-wal", ".db-shm")):
-                continue                 # MLflow's store; its folder is 0700
             assert stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode) == 0o600, name
 
 

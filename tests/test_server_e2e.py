@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from helpers import ROOT, traces_cli
+from helpers import ROOT, committed_hook, traces_cli
 from servers import MlflowServer, find_pg_bindir
 from transcripts import Transcript
 
@@ -21,13 +21,12 @@ def stop_hook(repo, session, path, message):
     """Run the committed hook command as Claude Code does; wait until its job is in the spool."""
     payload = {"session_id": session, "transcript_path": path, "cwd": str(repo), "hook_event_name": "Stop",
                "last_assistant_message": message, "stop_hook_active": False}
-    # The env Claude Code would give the hook: the repository's settings env on top of ours.
+    # The env Claude Code would give the hook: nothing of ours, the project's folder.
     # No detached worker: the test runs `traces sync` itself, so it knows when the spool drained.
-    env = {**os.environ, **traces.RepoSettings(str(repo)).env, "CLAUDE_PROJECT_DIR": str(repo),
-           "CLAUDETRACING_PYTHON": "/bin/true"}
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(repo), "CLAUDETRACING_PYTHON": "/bin/true"}
     before = len(traces.pending_jobs())
     started = time.perf_counter()
-    done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=json.dumps(payload).encode(), env=env,
+    done = subprocess.run(["sh", "-c", committed_hook(repo)], input=json.dumps(payload).encode(), env=env,
                           capture_output=True, cwd=repo)
     assert done.returncode == 0 and done.stdout == b"" and time.perf_counter() - started < 5
     wait_for(lambda: len(traces.pending_jobs()) > before)
@@ -109,13 +108,13 @@ def test_init_warns_when_the_hooks_python_has_no_mlflow(repo, tmp_path):
 def test_the_committed_command_returns_before_the_hook_runs(repo, message_size):
     """Claude Code waits for HOOK_COMMAND: it must return at once, and hand its stdin on whole."""
     traces.main(["init", "--local", "--yes"])
-    env = {**os.environ, **traces.RepoSettings(str(repo)).env, "CLAUDE_PROJECT_DIR": str(repo),
-           "CLAUDETRACING_PYTHON": "/bin/true"}                       # no worker: the job stays
-    env["CLAUDETRACING_HOOK"] = "sleep 2; " + env.get("CLAUDETRACING_HOOK", "traces hook")
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(repo), "CLAUDETRACING_PYTHON": "/bin/true"}  # no worker: the job stays
+    local = repo / ".claude" / "traces.local.sh"
+    local.write_text("sleep 2; " + local.read_text().splitlines()[-1] + "\n")
     payload = {"session_id": "sess-bg", "transcript_path": "", "cwd": str(repo), "hook_event_name": "Stop",
                "last_assistant_message": "x" * message_size}
     started = time.perf_counter()
-    done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=json.dumps(payload).encode(), env=env,
+    done = subprocess.run(["sh", "-c", committed_hook(repo)], input=json.dumps(payload).encode(), env=env,
                           capture_output=True, cwd=repo, timeout=30)
     took = time.perf_counter() - started
     assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""
@@ -125,10 +124,10 @@ def test_the_committed_command_returns_before_the_hook_runs(repo, message_size):
         assert took < 1.5, f"the committed command waited for the hook ({took:.1f} s)"
     wait_for(lambda: traces.pending_jobs())
     [job] = [json.load(open(p)) for p in traces.pending_jobs()]
-    assert job["session_id"] == "sess-bg" and len(job["last_assistant_message"]) == message_size
+    assert job["session_id"] == "sess-bg" and job["answer"]["length"] == message_size
 
 
 def test_the_committed_command_is_silent_without_traces(repo):
-    env = {**os.environ, "PATH": "/usr/bin:/bin", "CLAUDETRACING_HOOK": ""}
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "CLAUDE_PROJECT_DIR": "/nonexistent"}
     done = subprocess.run(["sh", "-c", traces.HOOK_COMMAND], input=b"{}", env=env, capture_output=True, timeout=10)
     assert done.returncode == 0 and done.stdout == b"" and done.stderr == b""

@@ -22,6 +22,16 @@ def env_for_store(experiment="acme/widgets"):
     return {"MLFLOW_TRACKING_URI": store_uri(), "MLFLOW_EXPERIMENT_NAME": experiment}
 
 
+def configured_project(tmp_path, experiment="acme/widgets"):
+    """A project wired the way init does it, in our own files; the environment a hook of it
+    runs with (Claude Code sets CLAUDE_PROJECT_DIR, and exports nothing of ours)."""
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    (project / ".claude" / "traces.json").write_text(json.dumps({"experiment": experiment}))
+    (project / ".claude" / "traces.local.json").write_text(json.dumps({"tracking_uri": store_uri()}))
+    return {**os.environ, "CLAUDE_PROJECT_DIR": str(project)}
+
+
 def stored_spans(trace_id):
     import mlflow
     return mlflow.MlflowClient(store_uri()).get_trace(trace_id).data.spans
@@ -81,7 +91,7 @@ def test_hook_writes_a_private_durable_job_without_importing_mlflow(tmp_path):
     code = ("import sys, io, traces; sys.stdin = io.TextIOWrapper(io.BytesIO(sys.argv[1].encode()));"
             "traces.start_worker = lambda: None; rc = traces.main(['hook']);"
             "print(rc, 'mlflow' in sys.modules)")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_EXPERIMENT_NAME": "acme/widgets",
+    env = {**configured_project(tmp_path), "PYTHONPATH": str(ROOT), "MLFLOW_EXPERIMENT_NAME": "from-the-shell",
            "MLFLOW_TRACKING_TOKEN": "tok", "UNRELATED_SECRET": "x"}
     done = subprocess.run([sys.executable, "-c", code, json.dumps(stop_input("/p/s.jsonl"))], env=env,
                           capture_output=True, text=True)
@@ -90,13 +100,17 @@ def test_hook_writes_a_private_durable_job_without_importing_mlflow(tmp_path):
     assert stat.S_IMODE(os.stat(job_path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(job_path)).st_mode) == 0o700
     job = json.load(open(job_path))
-    assert job["session_id"] == "sess-w-1" and job["last_assistant_message"] == "done 1"
-    assert job["env"]["MLFLOW_EXPERIMENT_NAME"] == "acme/widgets" and "UNRELATED_SECRET" not in job["env"]
+    # No transcript content: the answer is kept as a digest the worker can compare.
+    assert job["session_id"] == "sess-w-1" and "done 1" not in open(job_path).read()
+    assert traces.answers_match("done 1", job["answer"]) and not traces.answers_match("done 2", job["answer"])
+    # Our settings come from the project's files, never from the shell's variables.
+    assert job["env"]["MLFLOW_EXPERIMENT_NAME"] == "acme/widgets" and job["env"]["MLFLOW_TRACKING_URI"] == store_uri()
+    assert "UNRELATED_SECRET" not in job["env"] and "tok" not in open(job_path).read()
 
 
 def test_hook_starts_a_detached_worker_that_uploads(tmp_path):
     path = session_file().write(projects())
-    env = {**os.environ, **env_for_store()}
+    env = configured_project(tmp_path)
     done = traces_cli("hook", input=json.dumps(stop_input(path)).encode(), env=env)
     assert done.returncode == 0 and done.stdout == b""
     deadline = time.time() + 60
@@ -323,7 +337,7 @@ def test_the_worker_stays_warm_for_the_next_turn(tmp_path):
     no second import of mlflow."""
     t = session_file(turns=1, session="sess-o-5")
     path = t.write(projects())
-    env = {**os.environ, **env_for_store(), "CLAUDETRACING_WORKER_IDLE": "20"}
+    env = {**configured_project(tmp_path), "CLAUDETRACING_WORKER_IDLE": "20"}
     traces_cli("hook", input=json.dumps(stop_input(path, "sess-o-5", "done 0")).encode(), env=env)
     for i in (1, 2):
         deadline = time.time() + 60
@@ -566,14 +580,23 @@ def test_credentials_are_never_copied_into_a_job_and_are_read_when_uploading(rep
     secrets = {"MLFLOW_TRACKING_TOKEN": "tok-abc123", "MLFLOW_TRACKING_PASSWORD": "pw-abc123",
                "DATABRICKS_CLIENT_SECRET": "dose-abc123", "DATABRICKS_TOKEN": "dapi-abc123"}
     monkeypatch.setattr(traces, "start_worker", lambda: None)
-    environ = {**secrets, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9", "CLAUDE_PROJECT_DIR": str(repo)}
+    # A repository set up before 0.9: everything in the settings' env block, secrets included.
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "settings.local.json").write_text(json.dumps({"env": {
+        **secrets, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}}))
+    environ = {**secrets, "CLAUDE_PROJECT_DIR": str(repo)}
     traces.hook(json.dumps(stop_input("/nowhere.jsonl")).encode(), environ)
     [path] = traces.pending_jobs()
     text = open(path).read()
     assert not [value for value in secrets.values() if value in text]
     assert json.loads(text)["env"]["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:9"
-    # The worker finds them where init put them (settings.local.json), else in its environment.
-    (repo / ".claude").mkdir()
+    # The worker finds them where they are kept: the store init writes (by server), what an
+    # older version left in the settings, then its own environment.
     (repo / ".claude" / "settings.local.json").write_text(json.dumps({"env": {"MLFLOW_TRACKING_PASSWORD": "pw-local"}}))
     monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-from-shell")
-    assert traces.job_credentials(str(repo)) == {"MLFLOW_TRACKING_PASSWORD": "pw-local", "DATABRICKS_TOKEN": "dapi-from-shell"}
+    assert traces.job_credentials(str(repo), "http://127.0.0.1:9") == {
+        "MLFLOW_TRACKING_PASSWORD": "pw-local", "DATABRICKS_TOKEN": "dapi-from-shell"}
+    traces.store_credentials("http://127.0.0.1:9", {"MLFLOW_TRACKING_TOKEN": "tok-stored"})
+    assert stat.S_IMODE(os.stat(traces.credentials_path()).st_mode) == 0o600
+    assert traces.job_credentials(str(repo), "http://127.0.0.1:9")["MLFLOW_TRACKING_TOKEN"] == "tok-stored"
+    assert "MLFLOW_TRACKING_TOKEN" not in traces.job_credentials(str(repo), "http://other:5000")
