@@ -24,7 +24,7 @@ reading traces need `pip install 'claudetracing[mlflow]'` (or `[databricks]`). I
 `python3 traces.py init`.
 """
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 
 import json
 import os
@@ -180,7 +180,9 @@ def read_json_file(path, default=None):
 
 
 def log(message):
-    """Append one line to TRACES_HOME/traces.log. Never pass transcript content here."""
+    """Append one line to TRACES_HOME/traces.log. Never pass transcript content here; what an
+    error message may quote (a URL with a password, a token) is redacted."""
+    message = redact_text(message)
     try:
         home = private_dir(traces_home())
         path = os.path.join(home, "traces.log")
@@ -393,6 +395,24 @@ def config_env(config):
         if name and isinstance(value, str):
             env[name] = value
     return env
+
+
+def config_problem(config):
+    """What is wrong with one of our files' contents, or None (keys we do not know are kept)."""
+    for key, value in config.items():
+        name = CONFIG_KEYS.get(key)
+        if name in (ENV_ENRICHMENTS, ENV_REDACT_PATTERNS):
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                return f'"{key}" must be a list of strings'
+        elif name == ENV_REDACT:
+            if not isinstance(value, bool):
+                return f'"{key}" must be true or false'
+        elif name == ENV_MAX_PAYLOAD:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return f'"{key}" must be a number'
+        elif name and not isinstance(value, str):
+            return f'"{key}" must be a string'
+    return None
 
 
 def update_config(config, values):
@@ -3075,6 +3095,10 @@ class RepoSettings:
         self.root = root
         self.paths = [os.path.join(root, name) for name, _ in self.FILES]
         loaded = [load_settings(p) for p in self.paths]
+        for path, (data, _) in zip(self.paths[2:], loaded[2:], strict=True):
+            problem = config_problem(data)
+            if problem:
+                raise TracesError(f"{path}: {problem}; fix it and run this again; the file was not changed")
         self.shared, self.local, self.config, self.local_config = (copy.deepcopy(data) for data, _ in loaded)
         self._before = loaded
 

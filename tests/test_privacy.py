@@ -138,3 +138,10 @@ def test_crafted_transcript_paths_are_not_read(crafted, tmp_path):
     assert traces.main(["sync", "--wait", "10"]) == 0
     assert traces.pending_jobs() == []
     assert not os.path.exists(os.path.join(os.environ["TRACES_HOME"], "mlflow.db"))
+
+
+def test_the_log_never_holds_a_secret_an_error_quotes():
+    traces.log("ERROR s: cannot reach https://bob:pw-9f8e7d@mlflow.example.com (token ghp_" + "k3Y9" * 9 + ")")
+    text = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
+    assert "pw-9f8e7d" not in text and "k3Y9" not in text
+    assert "https://bob:[REDACTED:url-password]@mlflow.example.com" in text

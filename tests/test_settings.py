@@ -131,6 +131,16 @@ MALFORMED = {
 }
 
 
+@pytest.mark.parametrize("content", ['{"enrichments": "git"}', '{"redact": "off"}', '{"experiment": 42}',
+                                     '{"max_payload": "big"}', '{"redact_patterns": [1]}'])
+def test_our_files_with_wrong_types_are_refused_untouched(repo, capsys, content):
+    path = write(repo / ".claude" / "traces.json", content)
+    assert traces.main(["init", "--local", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "traces.json" in err and "must be" in err and "not changed" in err
+    assert path.read_text() == content and not (repo / ".claude/settings.json").exists()
+
+
 @pytest.mark.parametrize("command", [["init", "--local", "--yes"], ["disable"], ["enrichment", "add", "git"],
                                      ["redact", "add", "foo"]])
 @pytest.mark.parametrize("which", ["settings.json", "settings.local.json", "traces.json", "traces.local.json"])

@@ -57,8 +57,17 @@ class Session:
 
 
 def hook_env(**extra):
-    """The environment Claude Code gives a hook: ours plus the settings' env block."""
-    return {**os.environ, "CLAUDE_PROJECT_DIR": "/work/project", **extra}
+    """The environment Claude Code gives a hook, for a project wired with these settings:
+    those of ours go into the project's .claude/traces.local.json (as init writes them), the
+    rest (TRACES_HOME, MLflow's HTTP knobs) into the environment."""
+    ours = {k: v for k, v in extra.items() if k in traces.CONFIG_KEYS.values() and k != "TRACES_HOME"}
+    project = Path(os.environ["HOME"]) / f"project-{len(ours)}-{abs(hash(tuple(sorted(ours.items()))))}"
+    (project / ".claude").mkdir(parents=True, exist_ok=True)
+    config = {}
+    traces.update_config(config, ours)
+    (project / ".claude" / "traces.local.json").write_text(json.dumps(config))
+    rest = {k: v for k, v in extra.items() if k not in ours}
+    return {**os.environ, "CLAUDE_PROJECT_DIR": str(project), **rest}
 
 
 def run_hook(payload, env):
