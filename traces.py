@@ -3403,6 +3403,7 @@ def cmd_init(args):
     # `current`); what is left of ours there goes.
     for key in (ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD):
         env_shared.setdefault(key, current.get(key))
+    env_local.setdefault(ENV_PYTHON, current.get(ENV_PYTHON))
     settings.update(shared=env_shared, local=env_local)
     settings.drop_legacy_env()
     shared_hook, local_hook = hook_invocation(root)
