@@ -47,8 +47,7 @@ def store(tmp_path_factory):
 def reader(store, repo, monkeypatch):
     """The test repository configured (like init does) to read the shared store."""
     (repo / ".claude").mkdir()
-    (repo / ".claude" / "settings.json").write_text(json.dumps(
-        {"env": {"MLFLOW_TRACKING_URI": store["uri"], "MLFLOW_EXPERIMENT_NAME": "acme/widgets"}}))
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": store["uri"], "experiment": "acme/widgets"}))
     return store
 
 
@@ -339,3 +338,51 @@ def test_report_table_since_and_all(reader, capsys):
     assert f"{sums(recent)[0]['total']:,}" in total_line
     _, out, _ = run(capsys, "report", "--all", "--json")
     assert json.loads(out)["total"]["turns"] == sum(len(v) for v in reader["infos"].values())
+
+
+# -- the standard-library reader ---------------------------------------------------------------
+
+SAME_OUTPUT = [
+    ["search"], ["search", "-l", "2"], ["search", "-l", "0"], ["search", "--all", "-l", "0"],
+    ["search", "--branch", "feature-x"], ["search", "--tool", "Bash"], ["search", "--status", "error"],
+    ["search", "--session", "bbbb"], ["search", "--hours", "48"], ["search", "--file", "notes.txt"],
+    ["search", "-e", "acme/other"], ["search", "-f", "json", "-l", "0"], ["search", "-f", "json", "--all"],
+    ["search", "-f", "context", "-l", "0"], ["search", "-f", "tools", "-l", "0"], ["report", "--json"],
+    ["report", "--by", "session", "--json"], ["report", "--by", "model"], ["list"],
+]
+
+
+@pytest.mark.parametrize("argv", SAME_OUTPUT, ids=" ".join)
+def test_the_stdlib_reader_answers_exactly_as_mlflow(reader, capsys, monkeypatch, argv):
+    """Same traces, same order, same tags, metadata and spans: the local store read with sqlite3
+    gives, byte for byte, what the mlflow client gives."""
+    monkeypatch.setenv("CLAUDETRACING_READER", "mlflow")
+    code, through_mlflow, _ = run(capsys, *argv)
+    monkeypatch.delenv("CLAUDETRACING_READER")
+    assert isinstance(traces.Backend(os.getcwd()).client, traces.LocalStore)
+    code2, fast, _ = run(capsys, *argv)
+    assert (code, through_mlflow) == (code2, fast)
+    assert "No traces found" not in fast
+
+
+def test_a_quick_search_does_not_import_mlflow(reader, repo):
+    import subprocess
+    import sys
+    code = "import sys, traces; traces.main(['search', '-f', 'json']); print('mlflow' in sys.modules, file=sys.stderr)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(traces.__file__).rsplit("/", 1)[0]})
+    assert done.returncode == 0 and json.loads(done.stdout)["traces"], done.stderr
+    assert done.stderr.strip() == "False"
+
+
+def test_an_unchecked_schema_is_read_through_mlflow(reader, tmp_path, monkeypatch):
+    import shutil
+    import sqlite3
+    copy = tmp_path / "copy.db"
+    shutil.copy(reader["uri"].split(":///", 1)[1], copy)
+    db = sqlite3.connect(copy)
+    db.execute("UPDATE alembic_version SET version_num = 'from-the-future'")
+    db.commit()
+    db.close()
+    with pytest.raises(LookupError):
+        traces.LocalStore(str(copy), f"sqlite:///{copy}")

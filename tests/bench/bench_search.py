@@ -1,4 +1,4 @@
-"""How fast `traces search` answers on a store of 10,000 turns, next to mlflow.search_traces.
+"""How fast the reading commands answer on a store of 10,000 turns, with and without mlflow.
 
 The store is built once and cached in tests/bench/.cache/ (gitignored): the engine traces
 recorded Claude Code sessions (fixtures/cc-2.1.330, varied in memory: session ids, times,
@@ -10,16 +10,16 @@ exactly what the engine writes.
 
     python tests/bench/bench_search.py [--rebuild]
 
-Goal: each `traces search` under 1 s, in the same process as mlflow.search_traces.
+Goal (issue 13): search, list and report ≤ 5x `python -c pass`, `search -f json` ≤ 10x, whole
+commands timed from outside.
 """
-import contextlib
-import io
 import json
 import os
 import random
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -120,6 +120,8 @@ def timed(fn, runs=5):
 
 
 def main():
+    """Whole commands from outside, interleaved with `python -c pass`, on 10,000 traces: the
+    standard-library reader, and the same commands through the mlflow client."""
     if "--rebuild" in sys.argv or not (CACHE / "layout.json").exists() or \
             json.loads((CACHE / "layout.json").read_text()).get("layout") != LAYOUT:
         build(CACHE)
@@ -127,47 +129,39 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     repo = trace_store.git_repo(work / "repo")
     (repo / ".claude").mkdir()
-    (repo / ".claude" / "settings.json").write_text(json.dumps(
-        {"env": {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": EXPERIMENT}}))
-    os.environ["TRACES_HOME"] = str(work / "traces-home")
-    os.chdir(repo)
-
-    def cli(*argv):
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = traces.main(list(argv))
-        assert code == 0 and out.getvalue() and "No traces found" not in out.getvalue(), out.getvalue()[:500]
-
-    traces.quiet_mlflow()
-    import mlflow
-    from mlflow import MlflowClient
-    mlflow.set_tracking_uri(uri)
-    experiment_id = MlflowClient(uri).get_experiment_by_name(EXPERIMENT).experiment_id
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": uri, "experiment": EXPERIMENT}))
     count = sqlite3.connect(uri.split(":///", 1)[1]).execute("SELECT COUNT(*) FROM trace_info").fetchone()[0]
     print(f"store: {count} traces ({uri})")
-    filtered = f"tags.`git.branch` = 'feature-x' AND tags.`{traces.TAG_TOOLS}` LIKE '%\"Bash\":%'"
-    cases = [
-        ("default (10 newest)", (), None),
-        ("--branch feature-x --tool Bash", ("--branch", "feature-x", "--tool", "Bash"), filtered),
-    ]
-    print(f"{'query':<32} {'traces search':>14} {'mlflow.search_traces':>21} {'ratio':>6} "
-          f"{'client, no spans':>17} {'ratio':>6}")
-    for label, args, filter_string in cases:
-        ours = timed(lambda: cli("search", *args))
-        direct = timed(lambda: mlflow.search_traces(locations=[experiment_id], filter_string=filter_string,
-                                                    max_results=10, order_by=["timestamp_ms DESC"]))
-        floor = timed(lambda: MlflowClient(uri).search_traces(
-            locations=[experiment_id], filter_string=filter_string, max_results=10,
-            order_by=["timestamp_ms DESC"], include_spans=False))
-        print(f"{label:<32} {ours:>12.3f} s {direct:>19.3f} s {ours / direct:>6.2f} {floor:>15.3f} s "
-              f"{ours / floor:>6.2f}")
-    for label, argv in (("search -f json (10, with spans)", ("search", "-f", "json")),
-                        ("search -f tools (10, with spans)", ("search", "-f", "tools")),
-                        ("search -f context (10)", ("search", "-f", "context")),
-                        ("report (all 10,000 turns)", ("report",)),
-                        ("list", ("list",))):
-        print(f"{label:<32} {timed(lambda: cli(*argv), runs=3):>12.3f} s")
+    installed = shutil.which("traces", path=os.path.dirname(sys.executable))
+    command = [installed] if installed else [sys.executable, str(TESTS.parent / "traces.py")]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}   # users' bytecode is cached
+    env["TRACES_HOME"] = str(work / "traces-home")
+    cases = {
+        "search": ["search"], "search -l 20": ["search", "-l", "20"],
+        "search --branch --tool": ["search", "--branch", "feature-x", "--tool", "Bash"],
+        "search -f context": ["search", "-f", "context"], "search -f json": ["search", "-f", "json"],
+        "search -f tools": ["search", "-f", "tools"], "report": ["report"], "list": ["list"],
+    }
+    figures = {}
+    for reader in ("sqlite", "mlflow"):
+        env[traces.ENV_READER] = reader
+        runs = 9 if reader == "sqlite" else 3
+        times = {"python -c pass": [], **{name: [] for name in cases}}
+        for _ in range(runs):
+            for name in times:
+                argv = [sys.executable, "-c", "pass"] if name == "python -c pass" else command + cases[name]
+                started = time.perf_counter()
+                done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True)
+                times[name].append(time.perf_counter() - started)
+                assert done.returncode == 0 and "No traces" not in done.stdout, done.stderr[-500:]
+        base = statistics.median(times.pop("python -c pass"))
+        print(f"  reader {reader}: python -c pass {base * 1000:.0f} ms")
+        for name, values in times.items():
+            ms = statistics.median(values) * 1000
+            figures[f"{reader} {name}"] = round(ms / 1000 / base, 1)
+            print(f"    {name:<26} {ms:8.0f} ms  {ms / 1000 / base:6.1f}x python -c pass")
     shutil.rmtree(work, ignore_errors=True)
+    return figures
 
 
 if __name__ == "__main__":
