@@ -2760,7 +2760,7 @@ def find_traces(backend, locations, filter_string, check, limit):
     if not locations:
         return []
     found, token = [], None
-    page = 1000 if not limit else min(max(limit, 10) * 2, 1000)
+    page = 500 if not limit else min(max(limit, 10) * 2, 500)       # a server takes at most 500 a page
     while True:
         def search(filter_string=filter_string, token=token):
             return backend.client.search_traces(

@@ -77,6 +77,10 @@ def test_init_hook_worker_search_on_a_postgres_server_that_goes_down(repo, postg
         assert json.loads(first["tags"]["files.modified"]) == ["a.py"]
         assert traces.main(["search", "--tool", "Write"]) == 0
         assert "first task" in capsys.readouterr().out
+        # Reading everything pages within the server's limit (500 traces a page).
+        for argv in (["search", "-l", "600"], ["search", "-l", "0"], ["report"]):
+            assert traces.main(argv) == 0, capsys.readouterr().err
+            assert "second task" in capsys.readouterr().out or argv[0] == "report"
 
 
 def test_no_site_packages_needed_for_what_does_not_talk_to_mlflow(repo):
