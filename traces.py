@@ -476,10 +476,10 @@ class LazyPattern:
 
 
 def _word_start(literal, length):
-    """`literal` (`length` characters) where no word character precedes it.
-    Checked behind the literal rather than with a leading \\b: `re` scans
-    quickly only for patterns that open with a literal."""
-    return f"{literal}(?<![A-Za-z0-9_].{{{length}}})"
+    """`literal` (`length` characters) where no word character precedes it, but for the `n`
+    of a JSON-escaped newline. Checked behind the literal rather than with a leading \\b:
+    `re` scans quickly only for patterns that open with a literal."""
+    return f"{literal}(?:(?<![A-Za-z0-9_].{{{length}}})|(?<=\\\\[nrt].{{{length}}}))"
 
 
 # A value that only stands for a secret: a reference ($VAR, ${VAR}, $(cmd), %VAR%,
@@ -529,8 +529,10 @@ _KEY_QUALIFIERS = ("api", "access", "private", "secret", "signing", "encryption"
 _SECRET_NAME = "(?:%s|(?<=[_-])pass|(?<=[_-])pwd|%s)" % (
     "|".join(sorted(_SECRET_WORDS, key=len, reverse=True)),
     "(?:%s)key" % "|".join(f"(?<={q})|(?<={q}[_-])" for q in _KEY_QUALIFIERS))
-# Where the name ends, as lowercase literals: each match of the generic rule starts at one.
-_SECRET_STEMS = ("pass", "pwd", "secret", "token", "credential", "key")
+# Where a name ends, as lowercase literals, and what may follow each in the name: a match of
+# the generic rule starts where one of them is followed by an operator.
+_SECRET_STEMS = {"pass": "(?:word|wd|phrase)?", "pwd": "", "secret": "", "token": "",
+                 "credential": "s?", "key": ""}
 # Between the name and the value: an optional closing quote and bracket, as in
 # `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
 _ASSIGN = r"(?:\\?[\"'])?\]?[ \t]*(?::=|=>|[:=])[ \t]*"
@@ -544,6 +546,10 @@ _CODE_WORDS = {"str", "string", "bytes", "int", "float", "bool", "boolean", "num
                "any", "none", "null", "nil", "true", "false", "yes", "no", "required",
                "optional", "secretstr", "undefined", "read", "write"}
 _LINE_END = ("\n", "\r", "\\n", "\\r", '"', "")
+_QUERY_END = LazyPattern(r"[&#;]")
+_CODE_CALL = LazyPattern(r"[A-Za-z_][\w.]*[(\[]")
+_IDENTIFIER = LazyPattern(r"[A-Za-z_][\w.]*")
+_DIGIT, _LETTER = LazyPattern(r"[0-9]"), LazyPattern(r"[A-Za-z]")
 
 
 def _env_secret(match):
@@ -563,19 +569,19 @@ def _env_secret(match):
     value = match.group("bare")
     query = text[name_start - 1:name_start] in ("?", "&", ";")
     if query:
-        value = re.split(r"[&#;]", value, maxsplit=1)[0]
+        value = _QUERY_END.split(value, maxsplit=1)[0]
     else:
         value = value.rstrip(",;:)]}")
     end = start + len(value)
     if (not value or _stands_for_a_secret(value) or value.isdigit()
-            or value.lower() in _CODE_WORDS or re.match(r"[A-Za-z_][\w.]*[(\[]", value)):
+            or value.lower() in _CODE_WORDS or _CODE_CALL.match(value)):
         return None
     if query or name.upper() == name and name.lower() != name:
         return start, end
-    if re.fullmatch(r"[A-Za-z_][\w.]*", value) and (
+    if _IDENTIFIER.fullmatch(value) and (
             "." in value or any(stem in value.lower() for stem in _SECRET_STEMS)):
         return None  # self.token, password=password
-    if re.search(r"[0-9]", value) and re.search(r"[A-Za-z]", value):
+    if _DIGIT.search(value) and _LETTER.search(value):
         return start, end
     after = text[end:end + 2]
     return (start, end) if after[:1] in _LINE_END or after in _LINE_END else None
@@ -588,9 +594,9 @@ class _AnchoredPattern(LazyPattern):
 
     def __init__(self, pattern, stems, check):
         super().__init__(pattern, re.IGNORECASE, check)
-        self.stems = stems
-        self.anchors = [LazyPattern(re.escape(stem) + r"[a-z]{0,6}(?:\\?[\"'])?\]?[ \t]*[:=]")
-                        for stem in stems]
+        self.stems = tuple(stems)
+        self.anchors = [LazyPattern(stem + suffix + r"(?![a-z0-9_.-])(?:\\?[\"'])?\]?[ \t]*[:=]")
+                        for stem, suffix in stems.items()]
 
     def _starts(self, low):
         return sorted({match.start() for stem, anchor in zip(self.stems, self.anchors, strict=True)
@@ -736,11 +742,11 @@ REDACTIONS = [
         r"\\?\"auth\\?\"[ \t]*:[ \t]*\\?\"(?P<secret>[A-Za-z0-9+/]{8,1000}={0,2})\\?\""),
      ('auth"', 'auth\\"')),
     ("registry-auth", LazyPattern(
-        r"(?<![A-Za-z0-9])_auth(?:Token)?(?:[ \t]*=[ \t]*|[ \t]+)\\?[\"']?"
+        _word_start("_auth", 5) + r"(?:Token)?(?:[ \t]*=[ \t]*|[ \t]+)\\?[\"']?"
         r"(?P<secret>[^\s\"'\\]{6,1000})"), ("_auth",)),
     # ~/.netrc: `machine h login u password p`, or `password p` alone on its line.
     ("netrc-password", LazyPattern(
-        r"(?<![A-Za-z0-9_-])password[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
+        _word_start("password", 8) + r"[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
         r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",
         check=_netrc_password), ("password",)),
     # ~/.pgpass: `host:port:database:user:password`. Matched from the port, a literal `:`.
@@ -774,7 +780,7 @@ REDACTIONS = [
     # values count is the check's job (_env_secret).
     ("env-secret", _AnchoredPattern(
         r"(?P<name>" + _SECRET_NAME + r")(?![A-Za-z0-9_.-])" + _ASSIGN + _VALUE,
-        _SECRET_STEMS, _env_secret), _SECRET_STEMS),
+        _SECRET_STEMS, _env_secret), tuple(_SECRET_STEMS)),
 ]
 
 # For dict values, whose key is their only context: {"DB_PASSWORD": "x"}.
@@ -782,13 +788,21 @@ _SECRET_KEY = LazyPattern(_SECRET_NAME + r"\Z", re.IGNORECASE)
 _NOT_LITERAL_VALUE = LazyPattern(r"[0-9]*\Z")
 
 
+_REPLACERS = {}
+
+
 def _replacer(kind, check):
+    """The function that `sub` calls for each match of a rule (made once per rule)."""
+    if (kind, check) in _REPLACERS:
+        return _REPLACERS[kind, check]
+
     def replace(match):
         span = check(match)
         if span is None or "REDACTED:" in match.string[span[0]:span[1]]:
             return match.group()
         text, (start, end) = match.string, span
         return f"{text[match.start():start]}[REDACTED:{kind}]{text[end:match.end()]}"
+    _REPLACERS[kind, check] = replace
     return replace
 
 
