@@ -760,8 +760,7 @@ REDACTIONS = [
     ("flag-secret", LazyPattern(
         r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
         r"|auth-token|access-token)(?:[ \t]{1,20}|=)(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     ("--pass", "--token", "--api", "--secret", "--client-secret", "--auth-token",
-      "--access-token")),
+     ("--",)),
     # `curl -u user:pw`, `--user user:pw`.
     ("flag-secret", LazyPattern(
         r"(?:-u|--user)[ \t]{1,20}[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
@@ -771,7 +770,7 @@ REDACTIONS = [
     ("flag-secret", LazyPattern(
         r"(?:(?:mysql|mysqldump|mysqladmin|mariadb)[^\n|;&]{0,200}?[ \t]-p"
         r"|(?:sshpass|twine[^\n|;&]{0,200}?)[ \t]-p[ \t]{0,20})"
-        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"), ("mysql", "mariadb", "sshpass", "twine")),
+        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"), (" -p", "\t-p")),
     # requests.get(url, auth=("user", "pw")) and its friends.
     ("flag-secret", LazyPattern(
         r"auth[ \t]*=[ \t]*\([ \t]*(?P<q>\\?[\"'])[^\"'\\\n]{0,256}(?P=q)[ \t]*,[ \t]*"
