@@ -449,14 +449,15 @@ def repo_name_from_remote(url):
 # (span inputs and outputs, previews, tags); the spool and checkpoints stay
 # private local files.
 #
-# A rule is (kind, regex, prefilter). The prefilter is a few lowercase literals, one of which
-# is in the lowercased text whenever the regex matches: text without them costs one `in`
-# scan per literal. A named group `secret` marks the part to replace and keeps the context
-# readable (`Authorization: Bearer [REDACTED:bearer]`); without it the whole match is
-# replaced. A rule may add a check (`LazyPattern(..., check=f)`) that looks at the match and
-# returns the span to redact, or None to leave it: a declined match is still consumed, so
-# no input makes a rule look at the same characters twice. Every quantifier is bounded and
-# nothing backtracks far, so redaction stays linear in the text (tests/test_fuzz.py).
+# A rule is (kind, regex, triggers). A trigger is a small regular expression that matches
+# wherever the regex can match; the triggers of all rules are joined into one expression, so
+# one scan of the text says which rules to run (most lines run none). A named group `secret`
+# marks the part to replace and keeps the context readable (`Authorization: Bearer
+# [REDACTED:bearer]`); without it the whole match is replaced. A rule may add a check
+# (`LazyPattern(..., check=f)`) that looks at the match and returns the span to redact, or
+# None to leave it: a declined match is still consumed, so no input makes a rule look at the
+# same characters twice. Every quantifier is bounded and nothing backtracks far, so
+# redaction stays linear in the text (tests/test_fuzz.py).
 # Rules run in order, well-known shapes before the generic `NAME=value` ones, so a GitHub
 # token in a .env file is reported as github-token. No rule takes a `[REDACTED:...]`
 # marker, so redacting twice changes nothing.
@@ -467,12 +468,18 @@ class LazyPattern:
     which never redacts, a few hundred milliseconds at import), with an optional check."""
 
     def __init__(self, pattern, flags=0, check=None):
-        self.pattern, self.flags, self.check, self._compiled = pattern, flags, check, None
+        self.pattern, self.flags, self.check = pattern, flags, check
 
     def __getattr__(self, name):
-        if self._compiled is None:
+        # Called only for what the instance lacks: kept, the method is found directly next time.
+        method = getattr(self.compiled(), name)
+        setattr(self, name, method)
+        return method
+
+    def compiled(self):
+        if "_compiled" not in self.__dict__:
             self._compiled = re.compile(self.pattern, self.flags)
-        return getattr(self._compiled, name)
+        return self._compiled
 
 
 def _word_start(literal, length):
@@ -516,6 +523,20 @@ def _line_before(match, limit=300):
     return before
 
 
+# --- triggers --------------------------------------------------------------------------------
+
+# `re` scans fast for an expression whose every branch opens with a literal character: it
+# skips, in C, each position that holds none of those characters. So a trigger opens with a
+# rare character of what it looks for and checks the rest around it, with a fixed-width
+# lookbehind and a lookahead: `_(?<=gh[pousr]_)` finds `ghp_` by its `_`. A trigger for a
+# name in any case is written with its first letter in lowercase, and used in both cases.
+
+
+def _both_cases(*triggers):
+    return tuple(case for trigger in triggers
+                 for case in (trigger, trigger[0].upper() + trigger[1:]))
+
+
 # --- names that announce a secret ------------------------------------------------------------
 
 # The name must end with one of these words, in any case and spelling (DB_PASSWORD,
@@ -536,6 +557,19 @@ _SECRET_STEMS = {"pass": "(?:word|wd|phrase)?", "pwd": "", "secret": "", "token"
 # Between the name and the value: an optional closing quote and bracket, as in
 # `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
 _ASSIGN = r"(?:\\?[\"'])?\]?[ \t]*(?::=|=>|[:=])[ \t]*"
+# A secret's name followed by an operator, found by its rarest letter. _NAME_END is the end
+# of the name and _ASSIGN up to the operator; like the stems, it lets a few more names in
+# (bypass=, pass=), which the rule then turns down.
+_NAME_END = r"(?![A-Za-z0-9_.-])(?:\\?[\"'])?\]?[ \t]*[:=]"
+# The letters after the anchor come first, as classes: `re` dismisses a branch that opens
+# with a literal or a class without entering it.
+_KEY_TRIGGERS = _both_cases("k[eE][yY](?i:%s)" % "|".join(
+    f"(?<={q}key)|(?<={q}[_-]key)" for q in _KEY_QUALIFIERS) + _NAME_END)
+_NAME_TRIGGERS = _both_cases("p[aA][sS][sS](?i:word|wd|phrase)?" + _NAME_END,
+                             "p[wW][dD]" + _NAME_END,
+                             "c[rR][eE][tT](?<=(?i:secret))" + _NAME_END,
+                             "c[rR][eE][dD][eE][nN][tT][iI][aA][lL][sS]?" + _NAME_END,
+                             "k[eE][nN](?<=(?i:token))" + _NAME_END) + _KEY_TRIGGERS
 # A quoted value ends at its closing quote (a lookahead and a backreference make the scan
 # atomic: no backtracking into it); a bare value at whitespace, a quote or a backslash (a
 # JSON-escaped `\n` ends the line). The check decides where a bare value really ends.
@@ -605,12 +639,12 @@ class _AnchoredPattern(LazyPattern):
     def finditer(self, text, low=None):
         low = _lower(text) if low is None else low
         if len(low) != len(text):
-            yield from LazyPattern.__getattr__(self, "finditer")(text)
+            yield from self.compiled().finditer(text)
             return
         done = 0
         for start in self._starts(low):
             if start >= done:
-                match = self.__getattr__("match")(text, start)
+                match = self.compiled().match(text, start)
                 if match:
                     done = match.end()
                     yield match
@@ -661,125 +695,140 @@ REDACTIONS = [
     # a block cut short (no END line) is redacted up to the end of its body.
     ("private-key", LazyPattern(
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s\\:,]|-(?!----))*"
-        r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), ("private key",)),
+        r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), ("K(?<=PRIVATE K)EY",)),
     # kubeconfig: the same key, base64-encoded. client-certificate-data is public.
     ("private-key", LazyPattern(
         r"client-key-data\\?[\"']?:[ \t]*\\?[\"']?(?P<secret>[A-Za-z0-9+/=]{16,})"),
-     ("client-key-data",)),
+     ("k(?<=client-k)ey-data",)),
     ("aws-access-key-id", LazyPattern(
         _word_start("(?:AKIA|ASIA|ABIA|ACCA)", 4) + r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
-     ("akia", "asia", "abia", "acca")),
+     ("A(?:KIA|SIA|BIA|CCA)",)),
     # A secret access key is 40 base64 characters with no prefix: only its
     # name (credentials file, env var, `aws sts` JSON) identifies it.
     ("aws-secret-access-key", LazyPattern(
         r"(?i:secret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
         + r"\\?[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
-     ("secret_access_key", "secretaccesskey")),
+     _KEY_TRIGGERS),
     ("github-token", LazyPattern(
         _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,255}|"
-        + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"), ("gh", "github_pat_")),
+        + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"),
+     ("_(?<=gh[pousr]_)", "_(?<=github_pat_)")),
     ("gitlab-token", LazyPattern(
-        _word_start("gl(?:pat|dt|rt|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}"), ("gl",)),
+        _word_start("gl(?:pat|dt|rt|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}"),
+     ("-(?<=glpat-|glptt-)", "-(?<=gldt-|glrt-)")),
     ("slack-token", LazyPattern(
         _word_start("xox[abposr]-", 5) + "[A-Za-z0-9-]{10,255}|"
-        + _word_start("xapp-", 5) + "[0-9]-[A-Za-z0-9-]{10,255}"), ("xox", "xapp-")),
+        + _word_start("xapp-", 5) + "[0-9]-[A-Za-z0-9-]{10,255}"),
+     ("-(?<=xox[abposr]-|xapp-)",)),
     ("slack-webhook", LazyPattern(
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
-        r"(?P<secret>[A-Za-z0-9_/-]{20,255})"), ("hooks.slack.com",)),
+        r"(?P<secret>[A-Za-z0-9_/-]{20,255})"),
+     (r"/(?<=hooks\.slack\.com/)",)),
     # Publishable keys (pk_) too: harmless alone, but they name the account.
     ("stripe-key", LazyPattern(
-        _word_start("[rsp]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,255}"), ("k_live_", "k_test_")),
+        _word_start("[rsp]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,255}"),
+     ("_(?<=k_live_|k_test_)",)),
     ("sendgrid-key", LazyPattern(
-        _word_start(r"SG\.", 3) + r"[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}"), ("sg.",)),
+        _word_start(r"SG\.", 3) + r"[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}"),
+     (r"G(?<=SG)\.",)),
     # An API key SID; the account SID (AC...) is an identifier, the auth token has no shape.
-    ("twilio-key", LazyPattern(_word_start("SK", 2) + r"[0-9a-f]{32}(?![A-Za-z0-9])"), ("sk",)),
-    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,255}"), ("hf_",)),
+    ("twilio-key", LazyPattern(_word_start("SK", 2) + r"[0-9a-f]{32}(?![A-Za-z0-9])"),
+     ("K(?<=SK)[0-9a-f]",)),
+    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,255}"), ("_(?<=hf_)",)),
     ("npm-token", LazyPattern(_word_start("npm_", 4) + "[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
-     ("npm_",)),
+     ("_(?<=npm_)",)),
     ("pypi-token", LazyPattern(_word_start("pypi-", 5) + "AgE[A-Za-z0-9_-]{50,1000}"),
-     ("pypi-age",)),
+     ("-(?<=pypi-)AgE",)),
     # Before openai-key, whose `sk-` prefix it shares.
     ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,255}"),
-     ("sk-ant-",)),
+     ("-(?<=sk-)",)),
     # The digit keeps long hyphenated words such as CSS class names out.
     ("openai-key", LazyPattern(
         _word_start("sk-", 3) + "(?:proj-|svcacct-|admin-)?(?=[A-Za-z_-]{0,255}[0-9])"
-        "[A-Za-z0-9_-]{20,255}"), ("sk-",)),
+        "[A-Za-z0-9_-]{20,255}"), ("-(?<=sk-)",)),
     ("google-api-key", LazyPattern(
-        _word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("aiza",)),
+        _word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
     ("databricks-token", LazyPattern(
-        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("dapi",)),
+        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("p(?<=dap)i",)),
     # Azure storage connection strings, and shared access signatures in URLs.
     ("azure-storage-key", LazyPattern(
-        r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("accountkey=",)),
-    ("azure-sas", LazyPattern(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,200})"), ("sig=",)),
+        r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("K(?<=AccountK)ey=",)),
+    ("azure-sas", LazyPattern(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,200})"),
+     (r"\?sig=", "&sig=")),
     # Header and payload are base64 of a JSON object, hence both start `eyJ`.
     ("jwt", LazyPattern(
         _word_start("eyJ", 3) + r"[A-Za-z0-9_-]{10,4000}\.eyJ[A-Za-z0-9_-]{10,4000}"
-        r"\.[A-Za-z0-9_-]{0,4000}"), ("eyj",)),
+        r"\.[A-Za-z0-9_-]{0,4000}"), ("J(?<=eyJ)",)),
     # scheme://user:password@host keeps the user, which says whose account it is. The
     # password may hold `/`, `:` and `@` (percent-encoded or not): it ends at the last `@`.
     ("url-password", LazyPattern(
         r"://[^\s:/?#@\"'<>\[\]\\]{0,128}:(?P<secret>[^\s\"'<>\\]{1,128})@(?=[A-Za-z0-9\[])",
-        check=_url_password), ("://",)),
+        check=_url_password), ("/(?<=:/)/",)),
     # 16 characters keeps prose ("Bearer tokens are...") out.
     ("bearer", LazyPattern(
         r"(?:Bearer|bearer|BEARER)[ \t]{1,20}(?P<secret>[A-Za-z0-9._~+/=-]{16,4000})"),
-     ("bearer",)),
+     (r"B(?=earer[ \t]|EARER[ \t])", r"b(?=earer[ \t])")),
     # Other schemes (Basic, token) and bare header values; without a scheme
     # only a long value counts, so "Authorization: required" is left alone.
     ("authorization", LazyPattern(
         r"(?:Authorization|authorization|AUTHORIZATION)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
         r"(?:(?i:basic|bearer|token|digest)[ \t]+|(?=[A-Za-z0-9._~+/=-]{20}))"
-        r"(?P<secret>[A-Za-z0-9._~+/=-]{6,4000})"), ("authorization",)),
+        r"(?P<secret>[A-Za-z0-9._~+/=-]{6,4000})"),
+     ("z(?<=[Aa]uthoriz)ation", "Z(?<=AUTHORIZ)ATION")),
     # X-API-Key, X-Auth-Token and their kin, as headers (`-H 'X-API-Key: x'`) or in JSON.
     ("http-header", LazyPattern(
         r"(?i:x-(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))\\?[\"']?[ \t]*:"
-        r"[ \t]*\\?[\"']?(?P<secret>[^\s\"'\\,;]{4,1000})"), ("x-",)),
+        r"[ \t]*\\?[\"']?(?P<secret>[^\s\"'\\,;]{4,1000})"),
+     ("-(?<=[xX]-)",)),
     # Registry credentials: docker's config.json `"auth": "<base64 user:password>"`,
     # .npmrc `_auth=` and `_authToken=`, `npm config set //registry/:_authToken x`.
     ("registry-auth", LazyPattern(
         r"\\?\"auth\\?\"[ \t]*:[ \t]*\\?\"(?P<secret>[A-Za-z0-9+/]{8,1000}={0,2})\\?\""),
-     ('auth"', 'auth\\"')),
+     (r'h(?<="auth)\\?"',)),
     ("registry-auth", LazyPattern(
         _word_start("_auth", 5) + r"(?:Token)?(?:[ \t]*=[ \t]*|[ \t]+)\\?[\"']?"
-        r"(?P<secret>[^\s\"'\\]{6,1000})"), ("_auth",)),
+        r"(?P<secret>[^\s\"'\\]{6,1000})"),
+     (r"_(?:(?<![A-Za-z0-9_]_)|(?<=\\[nrt]_))auth",)),
     # ~/.netrc: `machine h login u password p`, or `password p` alone on its line.
     ("netrc-password", LazyPattern(
         _word_start("password", 8) + r"[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
         r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",
-        check=_netrc_password), ("password",)),
+        check=_netrc_password), (r"p(?=assword[ \t])",)),
     # ~/.pgpass: `host:port:database:user:password`. Matched from the port, a literal `:`.
     ("pgpass-password", LazyPattern(
         r":(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:(?=[^\s:\\]{0,127}[A-Za-z*])[^\s:\\]{1,128}:"
         r"(?P<secret>[^\s:\\\"']{1,256})(?=[ \t]*(?:\n|\r|\\n|\\r|\Z))",
-        check=_pgpass_password), (":",)),
+        check=_pgpass_password), (r":(?=(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:)",)),
     # Command-line flags: `--password pw`, `--token=x`, `huggingface-cli login --token x`.
     # A reference (`--token $GH_TOKEN`) or a flag that only names where the secret is
     # (`--password-stdin`, `--token-file`) is left alone.
     ("flag-secret", LazyPattern(
         r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
         r"|auth-token|access-token)(?:[ \t]{1,20}|=)(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     ("--",)),
+     ("-(?<=--)(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
+      "|auth-token|access-token)",)),
     # `curl -u user:pw`, `--user user:pw`.
     ("flag-secret", LazyPattern(
         r"(?:-u|--user)[ \t]{1,20}[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
-        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"), ("-u ", "--user ")),
+        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
+     (r"-(?=u[ \t]|-user[ \t])",)),
     # `mysql -pS3cret` (glued: `-p pw` would be a database name), `sshpass -p pw`,
     # `twine upload -p pw`.
     ("flag-secret", LazyPattern(
         r"(?:(?:mysql|mysqldump|mysqladmin|mariadb)[^\n|;&]{0,200}?[ \t]-p"
         r"|(?:sshpass|twine[^\n|;&]{0,200}?)[ \t]-p[ \t]{0,20})"
-        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"), (" -p", "\t-p")),
+        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
+     (r"-(?<=[ \t]-)p",)),
     # requests.get(url, auth=("user", "pw")) and its friends.
     ("flag-secret", LazyPattern(
         r"auth[ \t]*=[ \t]*\([ \t]*(?P<q>\\?[\"'])[^\"'\\\n]{0,256}(?P=q)[ \t]*,[ \t]*"
-        r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"), ("auth",)),
+        r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"),
+     (r"h(?<=auth)[ \t]*=[ \t]*\(",)),
     # `NAME = value` in .env, shell, YAML, TOML, INI, JSON, Python and URL queries. Which
     # values count is the check's job (_env_secret).
     ("env-secret", _AnchoredPattern(
         r"(?P<name>" + _SECRET_NAME + r")(?![A-Za-z0-9_.-])" + _ASSIGN + _VALUE,
-        _SECRET_STEMS, _env_secret), tuple(_SECRET_STEMS)),
+        _SECRET_STEMS, _env_secret), _NAME_TRIGGERS),
 ]
 
 # For dict values, whose key is their only context: {"DB_PASSWORD": "x"}.
@@ -805,22 +854,59 @@ def _replacer(kind, check):
     return replace
 
 
+_TRIGGER = []
+
+
+def _trigger():
+    """The triggers of all rules as one expression, one branch per first character, and for
+    each of its groups (one per trigger) the indexes of the rules it stands for. At one
+    position only the first trigger that matches is reported, so a trigger also stands for
+    the rules of the triggers after it on the same character."""
+    if not _TRIGGER:
+        by_char = {}
+        for index, (_, _, triggers) in enumerate(REDACTIONS):
+            for trigger in triggers:
+                first = 2 if trigger[0] == "\\" else 1
+                rests = by_char.setdefault(trigger[:first], {})
+                rests.setdefault(trigger[first:], set()).add(index)
+        branches, rules = [], [None]
+        for char, rests in by_char.items():
+            later = set()
+            for stands_for in reversed(rests.values()):
+                stands_for |= later
+                later = stands_for
+            rules += [frozenset(stands_for) for stands_for in rests.values()]
+            branches.append(char + "(?:" + "|".join(f"(?:{rest})()" for rest in rests) + ")")
+        _TRIGGER[:] = re.compile("|".join(branches)), rules
+    return _TRIGGER
+
+
+def _triggered(text):
+    """The indexes of the rules that can match in `text`."""
+    trigger, rules = _trigger()
+    found = set()
+    match = trigger.search(text)
+    while match:
+        found |= rules[match.lastindex]
+        # From the next character: a trigger may take more than one, and hide another.
+        match = trigger.search(text, match.start() + 1)
+    return found
+
+
 def redact_text(text: str, extra=()) -> str:
     """Return `text` with every secret that REDACTIONS (then each compiled
     pattern in `extra`, as kind `custom`) recognises replaced by
     `[REDACTED:<kind>]`."""
-    low = _lower(text)
-    for kind, regex, prefilter in REDACTIONS:
-        for literal in prefilter:
-            if literal in low:
-                replace = _replacer(kind, regex.check or _secret_span)
-                if isinstance(regex, _AnchoredPattern):
-                    redacted = regex.sub(replace, text, low)
-                else:
-                    redacted = regex.sub(replace, text)
-                if redacted != text:
-                    text, low = redacted, _lower(redacted)
-                break
+    done, todo = set(), _triggered(text)
+    while todo:
+        changed = False
+        for index in sorted(todo):
+            kind, regex, _ = REDACTIONS[index]
+            redacted = regex.sub(_replacer(kind, regex.check or _secret_span), text)
+            changed, text = changed or redacted != text, redacted
+        # A marker can complete a shape for a rule: `[REDACTED:github-token]: x`.
+        done |= todo
+        todo = _triggered(text) - done if changed else ()
     for regex in extra:
         text = regex.sub(_replacer("custom", _custom_span), text)
     return text
