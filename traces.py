@@ -547,29 +547,36 @@ _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "credent
                  "credentials")
 _KEY_QUALIFIERS = ("api", "access", "private", "secret", "signing", "encryption", "master",
                    "account", "client", "auth")
-_SECRET_NAME = "(?:%s|(?<=[_-])pass|(?<=[_-])pwd|%s)" % (
-    "|".join(sorted(_SECRET_WORDS, key=len, reverse=True)),
-    "(?:%s)key" % "|".join(f"(?<={q})|(?<={q}[_-])" for q in _KEY_QUALIFIERS))
-# Where a name ends, as lowercase literals, and what may follow each in the name: a match of
-# the generic rule starts where one of them is followed by an operator.
-_SECRET_STEMS = {"pass": "(?:word|wd|phrase)?", "pwd": "", "secret": "", "token": "",
-                 "credential": "s?", "key": ""}
+
+
+def _letters(word):
+    """`word` in any case, one class per letter: `re` dismisses a branch that opens with a
+    literal or a class without entering it, but not one that opens with (?i:...)."""
+    return "".join(f"[{letter}{letter.upper()}]" for letter in word)
+
+
+# A name that ends with one of these words, matched from a rare letter of the word and
+# checked around it (a trigger, see above): a `re` search then skips quickly to the few
+# positions holding one, which an alternation of the words would not.
+_SECRET_NAMES = _both_cases(
+    "p" + _letters("ass") + "(?:" + _letters("word") + "|" + _letters("wd") + "|"
+    + _letters("phrase") + "|(?<=[_-][pP][aA][sS][sS]))",
+    "p" + _letters("wd") + "(?<=[_-][pP][wW][dD])",
+    "c" + _letters("ret") + "(?<=[sS][eE][cC][rR][eE][tT])",
+    "c" + _letters("redential") + "[sS]?",
+    "k" + _letters("en") + "(?<=[tT][oO][kK][eE][nN])",
+    "k" + _letters("ey") + "(?:%s)" % "|".join(
+        f"(?<={_letters(q)}[kK][eE][yY])|(?<={_letters(q)}[_-][kK][eE][yY])"
+        for q in _KEY_QUALIFIERS))
+_SECRET_NAME = "(?:%s)" % "|".join(_SECRET_NAMES)
+# The lowercase words a name ends with: a value that holds one is a name too (password=password).
+_SECRET_STEMS = ("pass", "pwd", "secret", "token", "credential", "key")
 # Between the name and the value: an optional closing quote and bracket, as in
 # `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
 _ASSIGN = r"(?:\\?[\"'])?\]?[ \t]*(?::=|=>|[:=])[ \t]*"
-# A secret's name followed by an operator, found by its rarest letter. _NAME_END is the end
-# of the name and _ASSIGN up to the operator; like the stems, it lets a few more names in
-# (bypass=, pass=), which the rule then turns down.
-_NAME_END = r"(?![A-Za-z0-9_.-])(?:\\?[\"'])?\]?[ \t]*[:=]"
-# The letters after the anchor come first, as classes: `re` dismisses a branch that opens
-# with a literal or a class without entering it.
-_KEY_TRIGGERS = _both_cases("k[eE][yY](?i:%s)" % "|".join(
-    f"(?<={q}key)|(?<={q}[_-]key)" for q in _KEY_QUALIFIERS) + _NAME_END)
-_NAME_TRIGGERS = _both_cases("p[aA][sS][sS](?i:word|wd|phrase)?" + _NAME_END,
-                             "p[wW][dD]" + _NAME_END,
-                             "c[rR][eE][tT](?<=(?i:secret))" + _NAME_END,
-                             "c[rR][eE][dD][eE][nN][tT][iI][aA][lL][sS]?" + _NAME_END,
-                             "k[eE][nN](?<=(?i:token))" + _NAME_END) + _KEY_TRIGGERS
+# The generic rule's triggers: a name, its end, and _ASSIGN up to the operator.
+_NAME_TRIGGERS = tuple(name + r"(?![A-Za-z0-9_.-])(?:\\?[\"'])?\]?[ \t]*[:=]"
+                       for name in _SECRET_NAMES)
 # A quoted value ends at its closing quote (a lookahead and a backreference make the scan
 # atomic: no backtracking into it); a bare value at whitespace, a quote or a backslash (a
 # JSON-escaped `\n` ends the line). The check decides where a bare value really ends.
@@ -621,51 +628,6 @@ def _env_secret(match):
     return (start, end) if after[:1] in _LINE_END or after in _LINE_END else None
 
 
-class _AnchoredPattern(LazyPattern):
-    """The generic rule: its name alternation would make `re` try a match at nearly every
-    letter. The lowercased text is scanned for the literals a name ends with instead (one
-    fast scan each), and the pattern is matched where one is followed by an operator."""
-
-    def __init__(self, pattern, stems, check):
-        super().__init__(pattern, re.IGNORECASE, check)
-        self.stems = tuple(stems)
-        self.anchors = [LazyPattern(stem + suffix + r"(?![a-z0-9_.-])(?:\\?[\"'])?\]?[ \t]*[:=]")
-                        for stem, suffix in stems.items()]
-
-    def _starts(self, low):
-        return sorted({match.start() for stem, anchor in zip(self.stems, self.anchors, strict=True)
-                       if stem in low for match in anchor.finditer(low)})
-
-    def finditer(self, text, low=None):
-        low = _lower(text) if low is None else low
-        if len(low) != len(text):
-            yield from self.compiled().finditer(text)
-            return
-        done = 0
-        for start in self._starts(low):
-            if start >= done:
-                match = self.compiled().match(text, start)
-                if match:
-                    done = match.end()
-                    yield match
-
-    def search(self, text):
-        return next(self.finditer(text), None)
-
-    def sub(self, replace, text, low=None):
-        parts, done = [], 0
-        for match in self.finditer(text, low):
-            parts += [text[done:match.start()], replace(match)]
-            done = match.end()
-        return "".join(parts) + text[done:] if parts else text
-
-
-def _lower(text):
-    """text.lower() with every character at the same index (U+0130 alone grows when lowered)."""
-    low = text.lower()
-    return low if len(low) == len(text) else text.replace("\u0130", "i").lower()
-
-
 def _url_password(match):
     """`scheme://user:password@host`, unless the `password` is a port (`host:8080/@user`)."""
     if re.match(r"[0-9]{1,5}(?:/|\Z)", match.group("secret")):
@@ -708,7 +670,7 @@ REDACTIONS = [
     ("aws-secret-access-key", LazyPattern(
         r"(?i:secret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
         + r"\\?[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
-     _KEY_TRIGGERS),
+     _NAME_TRIGGERS),
     ("github-token", LazyPattern(
         _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,255}|"
         + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"),
@@ -826,13 +788,13 @@ REDACTIONS = [
      (r"h(?<=auth)[ \t]*=[ \t]*\(",)),
     # `NAME = value` in .env, shell, YAML, TOML, INI, JSON, Python and URL queries. Which
     # values count is the check's job (_env_secret).
-    ("env-secret", _AnchoredPattern(
+    ("env-secret", LazyPattern(
         r"(?P<name>" + _SECRET_NAME + r")(?![A-Za-z0-9_.-])" + _ASSIGN + _VALUE,
-        _SECRET_STEMS, _env_secret), _NAME_TRIGGERS),
+        check=_env_secret), _NAME_TRIGGERS),
 ]
 
 # For dict values, whose key is their only context: {"DB_PASSWORD": "x"}.
-_SECRET_KEY = LazyPattern(_SECRET_NAME + r"\Z", re.IGNORECASE)
+_SECRET_KEY = LazyPattern(_SECRET_NAME + r"\Z")
 _NOT_LITERAL_VALUE = LazyPattern(r"[0-9]*\Z")
 
 
