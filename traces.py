@@ -668,9 +668,9 @@ REDACTIONS = [
     # A secret access key is 40 base64 characters with no prefix: only its
     # name (credentials file, env var, `aws sts` JSON) identifies it.
     ("aws-secret-access-key", LazyPattern(
-        r"(?i:secret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
+        "[sS](?i:ecret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
         + r"\\?[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
-     _NAME_TRIGGERS),
+     _both_cases("k(?:(?<=(?i:accessk))|(?<=(?i:access_k)))(?i:ey)")),
     ("github-token", LazyPattern(
         _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,255}|"
         + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"),
@@ -739,9 +739,9 @@ REDACTIONS = [
      ("z(?<=[Aa]uthoriz)ation", "Z(?<=AUTHORIZ)ATION")),
     # X-API-Key, X-Auth-Token and their kin, as headers (`-H 'X-API-Key: x'`) or in JSON.
     ("http-header", LazyPattern(
-        r"(?i:x-(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))\\?[\"']?[ \t]*:"
+        r"[xX]-(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))\\?[\"']?[ \t]*:"
         r"[ \t]*\\?[\"']?(?P<secret>[^\s\"'\\,;]{4,1000})"),
-     ("-(?<=[xX]-)",)),
+     ("-(?<=[xX]-)(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))",)),
     # Registry credentials: docker's config.json `"auth": "<base64 user:password>"`,
     # .npmrc `_auth=` and `_authToken=`, `npm config set //registry/:_authToken x`.
     ("registry-auth", LazyPattern(
@@ -777,8 +777,8 @@ REDACTIONS = [
     # `mysql -pS3cret` (glued: `-p pw` would be a database name), `sshpass -p pw`,
     # `twine upload -p pw`.
     ("flag-secret", LazyPattern(
-        r"(?:(?:mysql|mysqldump|mysqladmin|mariadb)[^\n|;&]{0,200}?[ \t]-p"
-        r"|(?:sshpass|twine[^\n|;&]{0,200}?)[ \t]-p[ \t]{0,20})"
+        r"(?:mysql[^\n|;&]{0,200}?[ \t]-p|mariadb[^\n|;&]{0,200}?[ \t]-p"
+        r"|sshpass[ \t]-p[ \t]{0,20}|twine[^\n|;&]{0,200}?[ \t]-p[ \t]{0,20})"
         r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
      (r"-(?<=[ \t]-)p",)),
     # requests.get(url, auth=("user", "pw")) and its friends.
