@@ -651,6 +651,9 @@ def _pgpass_password(match):
     return _secret_span(match)
 
 
+# `sk-` where a word starts, as _word_start has it: not in task-, disk-, mask-.
+_SK = r"-(?<=sk-)(?:(?<![A-Za-z0-9_]sk-)|(?<=\\[nrt]sk-))"
+
 REDACTIONS = [
     # First, so that the key body is not chewed up piecewise by other rules. PEM and
     # OpenSSH blocks, PGP key blocks, GCP service-account JSON (`\n` escapes in the body);
@@ -703,11 +706,11 @@ REDACTIONS = [
      ("-(?<=pypi-)AgE",)),
     # Before openai-key, whose `sk-` prefix it shares.
     ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,255}"),
-     ("-(?<=sk-)",)),
+     (_SK,)),
     # The digit keeps long hyphenated words such as CSS class names out.
     ("openai-key", LazyPattern(
         _word_start("sk-", 3) + "(?:proj-|svcacct-|admin-)?(?=[A-Za-z_-]{0,255}[0-9])"
-        "[A-Za-z0-9_-]{20,255}"), ("-(?<=sk-)",)),
+        "[A-Za-z0-9_-]{20,255}"), (_SK,)),
     ("google-api-key", LazyPattern(
         _word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
     ("databricks-token", LazyPattern(
@@ -755,7 +758,7 @@ REDACTIONS = [
     ("netrc-password", LazyPattern(
         _word_start("password", 8) + r"[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
         r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",
-        check=_netrc_password), (r"p(?=assword[ \t])",)),
+        check=_netrc_password), (r"p(?:(?<![A-Za-z0-9_]p)|(?<=\\[nrt]p))assword[ \t]",)),
     # ~/.pgpass: `host:port:database:user:password`. Matched from the port, a literal `:`.
     ("pgpass-password", LazyPattern(
         r":(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:(?=[^\s:\\]{0,127}[A-Za-z*])[^\s:\\]{1,128}:"
