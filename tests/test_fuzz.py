@@ -281,6 +281,16 @@ def test_redaction_is_idempotent(text):
         assert traces.redact_text(once) == once
 
 
+@settings(FUZZ, max_examples=400)
+@given(text=redact_lines)
+def test_redaction_rule_that_can_match_is_triggered(text):
+    # Rules run only where their trigger matched: one that a match can lack lets it through.
+    for form in (text, json.dumps(text)):
+        triggered = traces._triggered(form)
+        for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
+            assert index in triggered or not regex.search(form), kind
+
+
 @settings(FUZZ, max_examples=40)
 @given(unit=st.lists(st.sampled_from(REDACT_VOCABULARY), min_size=1, max_size=6).map("".join))
 def test_redaction_time_is_linear_on_repeated_vocabulary(unit):
