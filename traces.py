@@ -714,7 +714,7 @@ REDACTIONS = [
     ("google-api-key", LazyPattern(
         _word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
     ("databricks-token", LazyPattern(
-        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("p(?<=dap)i",)),
+        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("pi(?<=dapi)",)),
     # Azure storage connection strings, and shared access signatures in URLs.
     ("azure-storage-key", LazyPattern(
         r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("K(?<=AccountK)ey=",)),
@@ -753,12 +753,12 @@ REDACTIONS = [
     ("registry-auth", LazyPattern(
         _word_start("_auth", 5) + r"(?:Token)?(?:[ \t]*=[ \t]*|[ \t]+)\\?[\"']?"
         r"(?P<secret>[^\s\"'\\]{6,1000})"),
-     (r"_(?:(?<![A-Za-z0-9_]_)|(?<=\\[nrt]_))auth",)),
+     (r"_auth(?:(?<![A-Za-z0-9_]_auth)|(?<=\\[nrt]_auth))",)),
     # ~/.netrc: `machine h login u password p`, or `password p` alone on its line.
     ("netrc-password", LazyPattern(
         _word_start("password", 8) + r"[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
         r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",
-        check=_netrc_password), (r"p(?:(?<![A-Za-z0-9_]p)|(?<=\\[nrt]p))assword[ \t]",)),
+        check=_netrc_password), (r"password[ \t](?:(?<![A-Za-z0-9_]password.)|(?<=\\[nrt]password.))",)),
     # ~/.pgpass: `host:port:database:user:password`. Matched from the port, a literal `:`.
     ("pgpass-password", LazyPattern(
         r":(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:(?=[^\s:\\]{0,127}[A-Za-z*])[^\s:\\]{1,128}:"
