@@ -602,202 +602,441 @@ def repo_name_from_remote(url):
 # A transcript holds whatever passed through the terminal: .env files, curl
 # commands, kubeconfigs. Everything is redacted before it leaves the machine
 # (span inputs and outputs, previews, tags); the spool and checkpoints stay
-# private local files. A rule is (kind, regex, prefilter): the regex runs only when one of
-# the prefilter substrings is in the text, so text without secrets costs a few
-# `in` scans. A named group `secret` marks the part to replace and keeps the
-# context readable (`Authorization: Bearer [REDACTED:bearer]`); without it the
-# whole match is replaced. Rules run in order, well-known shapes before the
-# generic `NAME=value` ones, so a GitHub token in a .env file is reported as
-# github-token. No rule matches a `[REDACTED:...]` marker, so redacting twice
-# changes nothing.
-
-# Names that announce a secret value. The name must end with one of them:
-# DB_PASSWORD, clientSecret and db_pass count; MAX_TOKENS, TOKEN_URL and
-# bypass do not.
-_SECRET_WORDS = (
-    "password", "passwd", "passphrase", "secret", "token", "credential", "credentials",
-    "api_key", "access_key", "private_key", "secret_key", "signing_key", "encryption_key",
-    "master_key",
-)
-
-
-def _spellings(word):
-    """api_key -> api_key, API_KEY, api-key, apikey, APIKEY, apiKey, ApiKey."""
-    parts = word.split("_")
-    camel = parts[0] + "".join(part.capitalize() for part in parts[1:])
-    return {word, word.upper(), "-".join(parts), "".join(parts), "".join(parts).upper(),
-            camel, camel[0].upper() + camel[1:]}
-
-
-def _first_letter_alternation(words):
-    """`(?:p(?:assword|...)|P(?:...)|...)`. `re` skips ahead over characters
-    that cannot start a match only when every alternative opens with a literal,
-    which makes this several times faster to scan with than `(?i:...)`."""
-    by_first = {}
-    for word in sorted(words, key=len, reverse=True):
-        by_first.setdefault(word[0], []).append(re.escape(word[1:]))
-    return "(?:%s)" % "|".join(
-        f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in sorted(by_first.items()))
-
-
-_SECRET_NAME = _first_letter_alternation(
-    {spelling for word in _SECRET_WORDS for spelling in _spellings(word)}
-    | {"_pass", "-pass", "_PASS", "-PASS"})
-# Each spelling above contains one of these (tests check it).
-_SECRET_NAME_PREFILTER = (
-    "assw", "ASSW", "assphrase", "ASSPHRASE", "_pass", "-pass", "_PASS", "-PASS",
-    "ecret", "ECRET", "oken", "OKEN", "redential", "REDENTIAL", "key", "Key", "KEY",
-)
-# Between the name and the value: an optional closing quote and bracket, as in
-# `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
-# A bracket alone is not enough: `[REDACTED:env-secret] = 'x'` is no name.
-_ASSIGN = r"(?:\\?[\"']\]?)?[ \t]*(?::=|=>|[:=])[ \t]*"
-# A value that is a reference or placeholder rather than a secret: $VAR,
-# ${VAR}, $(cmd), {{ template }}, <your-token>, %VAR%, [REDACTED:...], or the
-# second `=` of `==`.
-_NOT_LITERAL = r"(?![$<{\[%=])"
-# An unquoted value ends at whitespace, quotes, shell operators, brackets and
-# backslashes (a JSON-escaped `\n` ends the line).
-_BARE = r"[^\s\"'`;,&|()\[\]{}<>\\]"
-# The longest value the generic rule looks for. Unbounded, every name in a long run of
-# `password=a` re-scanned the rest of the line: minutes for one 200 KB line.
-_UP_TO_MAX = "{0,1000}"
-
-
-def _word_start(literal, length):
-    """`literal` (`length` characters) where no word character precedes it.
-    Checked behind the literal rather than with a leading \\b: `re` scans
-    quickly only for patterns that open with a literal."""
-    return f"{literal}(?<![A-Za-z0-9_].{{{length}}})"
+# private local files.
+#
+# A rule is (kind, regex, triggers). A trigger is a small regular expression that matches
+# wherever the regex can match; the triggers of all rules are joined into one expression, so
+# one scan of the text says which rules to run (most lines run none). A named group `secret`
+# marks the part to replace and keeps the context readable (`Authorization: Bearer
+# [REDACTED:bearer]`); without it the whole match is replaced. A rule may add a check
+# (`LazyPattern(..., check=f)`) that looks at the match and returns the span to redact, or
+# None to leave it: a declined match is still consumed, so no input makes a rule look at the
+# same characters twice. Every quantifier is bounded and nothing backtracks far, so
+# redaction stays linear in the text (tests/test_fuzz.py).
+# Rules run in order, well-known shapes before the generic `NAME=value` ones, so a GitHub
+# token in a .env file is reported as github-token. No rule takes a `[REDACTED:...]`
+# marker, so redacting twice changes nothing.
 
 
 class LazyPattern:
-    """A regular expression compiled on first use: compiling all of them costs the hook,
-    which never redacts, a few hundred milliseconds at import."""
+    """A regular expression compiled on first use (compiling all of them costs the hook,
+    which never redacts, a few hundred milliseconds at import), with an optional check."""
 
-    def __init__(self, pattern, flags=0):
-        self.pattern, self.flags, self._compiled = pattern, flags, None
+    def __init__(self, pattern, flags=0, check=None):
+        self.pattern, self.flags, self.check = pattern, flags, check
 
     def __getattr__(self, name):
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
-        return getattr(self._compiled, name)
+        # Called only for what the instance lacks: kept, the method is found directly next time.
+        method = getattr(self.compiled(), name)
+        setattr(self, name, method)
+        return method
 
+    def compiled(self):
+        if "_compiled" not in self.__dict__:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+
+def _word_start(literal, length):
+    """`literal` (`length` characters) where no word character precedes it, but for the `n`
+    of a JSON-escaped newline. Checked behind the literal rather than with a leading \\b:
+    `re` scans quickly only for patterns that open with a literal."""
+    return f"{literal}(?:(?<![A-Za-z0-9_].{{{length}}})|(?<=\\\\[nrt].{{{length}}}))"
+
+
+# A value that only stands for a secret: a reference ($VAR, ${VAR}, $(cmd), %VAR%,
+# {{ template }}, <your-token>) or a placeholder in one of the shapes docs use: your-...,
+# ...-here, example, dummy, placeholder, sample, redacted, an ellipsis, or a run of mask
+# characters (xxxxx, *****). `changeme` is not one: it is also a password in use somewhere.
+_REFERENCE = LazyPattern(r"\$\{|\$\(|\{\{|<|%[A-Za-z_]\w*%|\$[A-Z_][A-Z0-9_]*(?![^/:.,}\]])"
+                          r"|\[")
+_PLACEHOLDER = LazyPattern(r"(?i:^your|here$|>$|example|dummy|placeholder|sample|redacted)"
+                          r"|\.\.\.|…|([xX*•#])\1{4,}|^([xX*•#.-])\2{2,}$")
+
+
+def _stands_for_a_secret(value):
+    return bool(_REFERENCE.match(value) or _PLACEHOLDER.search(value))
+
+
+def _secret_span(match):
+    """Default check: the `secret` group (or the whole match) unless it is a placeholder."""
+    group = "secret" if "secret" in match.re.groupindex else 0
+    start, end = match.span(group)
+    if start < 0 or _stands_for_a_secret(match.group(group)):
+        return None
+    return start, end
+
+
+def _line_before(match, limit=300):
+    """The text between the start of the match's line and the match (JSON's `\\n` ends lines too)."""
+    text, end = match.string, match.start()
+    before = text[max(0, end - limit):end]
+    for newline in ("\n", "\r", "\\n", "\\r"):
+        at = before.rfind(newline)
+        if at >= 0:
+            before = before[at + len(newline):]
+    return before
+
+
+# --- triggers --------------------------------------------------------------------------------
+
+# `re` scans fast for an expression whose every branch opens with a literal character: it
+# skips, in C, each position that holds none of those characters. So a trigger opens with a
+# rare character of what it looks for and checks the rest around it, with a fixed-width
+# lookbehind and a lookahead: `_(?<=gh[pousr]_)` finds `ghp_` by its `_`. A trigger for a
+# name in any case is written with its first letter in lowercase, and used in both cases.
+
+
+def _both_cases(*triggers):
+    return tuple(case for trigger in triggers
+                 for case in (trigger, trigger[0].upper() + trigger[1:]))
+
+
+# --- names that announce a secret ------------------------------------------------------------
+
+# The name must end with one of these words, in any case and spelling (DB_PASSWORD,
+# clientSecret, api-key, APIKEY): MAX_TOKENS, TOKEN_URL, token_count and bypass do not.
+# `pass` and `pwd` count only after a separator (db_pass, MYSQL_PWD), not alone (PWD is the
+# shell's directory).
+_SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "credential",
+                 "credentials")
+_KEY_QUALIFIERS = ("api", "access", "private", "secret", "signing", "encryption", "master",
+                   "account", "client", "auth")
+
+
+def _letters(word):
+    """`word` in any case, one class per letter: `re` dismisses a branch that opens with a
+    literal or a class without entering it, but not one that opens with (?i:...)."""
+    return "".join(f"[{letter}{letter.upper()}]" for letter in word)
+
+
+# A name that ends with one of these words, matched from a rare letter of the word and
+# checked around it (a trigger, see above): a `re` search then skips quickly to the few
+# positions holding one, which an alternation of the words would not.
+_SECRET_NAMES = _both_cases(
+    "p" + _letters("ass") + "(?:" + _letters("word") + "|" + _letters("wd") + "|"
+    + _letters("phrase") + "|(?<=[_-][pP][aA][sS][sS]))",
+    "p" + _letters("wd") + "(?<=[_-][pP][wW][dD])",
+    "c" + _letters("ret") + "(?<=[sS][eE][cC][rR][eE][tT])",
+    "c" + _letters("redential") + "[sS]?",
+    "k" + _letters("en") + "(?<=[tT][oO][kK][eE][nN])",
+    "k" + _letters("ey") + "(?:%s)" % "|".join(
+        f"(?<={_letters(q)}[kK][eE][yY])|(?<={_letters(q)}[_-][kK][eE][yY])"
+        for q in _KEY_QUALIFIERS))
+_SECRET_NAME = "(?:%s)" % "|".join(_SECRET_NAMES)
+# The lowercase words a name ends with: a value that holds one is a name too (password=password).
+_SECRET_STEMS = ("pass", "pwd", "secret", "token", "credential", "key")
+# Between the name and the value: an optional closing quote and bracket, as in
+# `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
+_ASSIGN = r"(?:\\?[\"'])?\]?[ \t]*(?::=|=>|[:=])[ \t]*"
+# The generic rule's triggers: a name, its end, and _ASSIGN up to the operator.
+_NAME_TRIGGERS = tuple(name + r"(?![A-Za-z0-9_.-])(?:\\?[\"'])?\]?[ \t]*[:=]"
+                       for name in _SECRET_NAMES)
+# A quoted value ends at its closing quote (a lookahead and a backreference make the scan
+# atomic: no backtracking into it); a bare value at whitespace, a quote or a backslash (a
+# JSON-escaped `\n` ends the line). The check decides where a bare value really ends.
+_VALUE = (r"(?:(?P<q>\\?[\"'`])(?=(?P<quoted>(?:(?!(?P=q))[^\n]){1,1000}))(?P=quoted)(?P=q)"
+          r"|(?![=>])(?P<bare>[^\s\"'`\\]{1,1000}))")
+# Bare values that are code or schema words, not secrets: `password: str`, `token = None`.
+_CODE_WORDS = {"str", "string", "bytes", "int", "float", "bool", "boolean", "number", "object",
+               "any", "none", "null", "nil", "true", "false", "yes", "no", "required",
+               "optional", "secretstr", "undefined", "read", "write"}
+_LINE_END = ("\n", "\r", "\\n", "\\r", '"', "")
+_QUERY_END = LazyPattern(r"[&#;]")
+_CODE_CALL = LazyPattern(r"[A-Za-z_][\w.]*[(\[]")
+_IDENTIFIER = LazyPattern(r"[A-Za-z_][\w.]*")
+_DIGIT, _LETTER = LazyPattern(r"[0-9]"), LazyPattern(r"[A-Za-z]")
+
+
+def _env_secret(match):
+    """Where the value of `NAME = value` is a secret: any quoted literal; a bare one in a
+    .env or shell line (UPPER_CASE name), in a URL query (`?token=x`), with a digit, or
+    alone at the end of its line (`password: hunter`, YAML and INI), unless it is code
+    (`getpass()`, `self.token`, `password=password`) or a code word (`password: str`)."""
+    if match.group("q") is not None:
+        value = match.group("quoted")
+        return None if _stands_for_a_secret(value) else match.span("quoted")
+    text, (start, end) = match.string, match.span("bare")
+    name_start = match.start()
+    while name_start > 0 and match.start() - name_start < 64 and (
+            text[name_start - 1].isalnum() or text[name_start - 1] in "_-"):
+        name_start -= 1
+    name = text[name_start:match.end("name")]
+    value = match.group("bare")
+    query = text[name_start - 1:name_start] in ("?", "&", ";")
+    if query:
+        value = _QUERY_END.split(value, maxsplit=1)[0]
+    else:
+        value = value.rstrip(",;:)]}")
+    end = start + len(value)
+    if (not value or _stands_for_a_secret(value) or value.isdigit()
+            or value.lower() in _CODE_WORDS or _CODE_CALL.match(value)):
+        return None
+    if query or name.upper() == name and name.lower() != name:
+        return start, end
+    if _IDENTIFIER.fullmatch(value) and (
+            "." in value or any(stem in value.lower() for stem in _SECRET_STEMS)):
+        return None  # self.token, password=password
+    if _DIGIT.search(value) and _LETTER.search(value):
+        return start, end
+    after = text[end:end + 2]
+    return (start, end) if after[:1] in _LINE_END or after in _LINE_END else None
+
+
+def _url_password(match):
+    """`scheme://user:password@host`, unless the `password` is a port (`host:8080/@user`)."""
+    if re.match(r"[0-9]{1,5}(?:/|\Z)", match.group("secret")):
+        return None
+    return _secret_span(match)
+
+
+def _netrc_password(match):
+    """`password p` alone on its line, or after `machine h login u` on the same line."""
+    before = _line_before(match)
+    if before.strip() and not re.search(r"(?:^|\s)login\s+\S+\s+$", before):
+        return None
+    return _secret_span(match)
+
+
+def _pgpass_password(match):
+    """`host:port:database:user:password`, the whole line, host first."""
+    before = _line_before(match)
+    if not re.fullmatch(r"[ \t]*[A-Za-z0-9.*_-]{1,253}", before):
+        return None
+    return _secret_span(match)
+
+
+# `sk-` where a word starts, as _word_start has it: not in task-, disk-, mask-.
+_SK = r"-(?<=sk-)(?:(?<![A-Za-z0-9_]sk-)|(?<=\\[nrt]sk-))"
 
 REDACTIONS = [
-    # First, so that the key body is not chewed up piecewise by other rules.
-    # A block cut short (no END line) is redacted up to the end of its body.
+    # First, so that the key body is not chewed up piecewise by other rules. PEM and
+    # OpenSSH blocks, PGP key blocks, GCP service-account JSON (`\n` escapes in the body);
+    # a block cut short (no END line) is redacted up to the end of its body.
     ("private-key", LazyPattern(
-        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-        r"(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-        r"|[A-Za-z0-9+/=\s\\:,-]*)"), ("PRIVATE KEY",)),
+        r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s\\:,]|-(?!----))*"
+        r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), ("K(?<=PRIVATE K)EY",)),
+    # kubeconfig: the same key, base64-encoded. client-certificate-data is public.
+    ("private-key", LazyPattern(
+        r"client-key-data\\?[\"']?:[ \t]*\\?[\"']?(?P<secret>[A-Za-z0-9+/=]{16,})"),
+     ("k(?<=client-k)ey-data",)),
     ("aws-access-key-id", LazyPattern(
-        _word_start("(?:AKIA|ASIA)", 4) + r"[A-Z0-9]{16}\b"), ("AKIA", "ASIA")),
+        _word_start("(?:AKIA|ASIA|ABIA|ACCA)", 4) + r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
+     ("A(?:KIA|SIA|BIA|CCA)",)),
     # A secret access key is 40 base64 characters with no prefix: only its
     # name (credentials file, env var, `aws sts` JSON) identifies it.
     ("aws-secret-access-key", LazyPattern(
-        r"(?i:secret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
+        "[sS](?i:ecret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
         + r"\\?[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
-     ("ecret_access_key", "ECRET_ACCESS_KEY", "ecretAccessKey")),
+     _both_cases("k(?:(?<=(?i:accessk))|(?<=(?i:access_k)))(?i:ey)")),
     ("github-token", LazyPattern(
-        _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,}|"
-        + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,}"),
-     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
-    ("gitlab-token", LazyPattern(_word_start("glpat-", 6) + "[A-Za-z0-9_-]{20,}"), ("glpat-",)),
-    ("slack-token", LazyPattern(_word_start("xox[baprs]-", 5) + "[A-Za-z0-9-]{10,}"), ("xox",)),
+        _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,255}|"
+        + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"),
+     ("_(?<=gh[pousr]_)", "_(?<=github_pat_)")),
+    ("gitlab-token", LazyPattern(
+        _word_start("gl(?:pat|dt|rt|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}"),
+     ("-(?<=glpat-|glptt-)", "-(?<=gldt-|glrt-)")),
+    ("slack-token", LazyPattern(
+        _word_start("xox[abposr]-", 5) + "[A-Za-z0-9-]{10,255}|"
+        + _word_start("xapp-", 5) + "[0-9]-[A-Za-z0-9-]{10,255}"),
+     ("-(?<=xox[abposr]-|xapp-)",)),
     ("slack-webhook", LazyPattern(
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
-        r"(?P<secret>[A-Za-z0-9_/-]{20,})"), ("hooks.slack.com",)),
+        r"(?P<secret>[A-Za-z0-9_/-]{20,255})"),
+     (r"/(?<=hooks\.slack\.com/)",)),
+    # Publishable keys (pk_) too: harmless alone, but they name the account.
     ("stripe-key", LazyPattern(
-        _word_start("[rsp]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,}"), ("k_live_", "k_test_")),
-    ("sendgrid-key", LazyPattern(_word_start(r"SG\.", 3) + r"[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}"), ("SG.",)),
-    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,}"), ("hf_",)),
-    ("npm-token", LazyPattern(_word_start("npm_", 4) + "[A-Za-z0-9]{36}(?![A-Za-z0-9])"), ("npm_",)),
-    ("pypi-token", LazyPattern(_word_start("pypi-", 5) + "AgE[A-Za-z0-9_-]{50,}"), ("pypi-AgE",)),
+        _word_start("[rsp]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,255}"),
+     ("_(?<=k_live_|k_test_)",)),
+    ("sendgrid-key", LazyPattern(
+        _word_start(r"SG\.", 3) + r"[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}"),
+     (r"G(?<=SG)\.",)),
+    # An API key SID; the account SID (AC...) is an identifier, the auth token has no shape.
+    ("twilio-key", LazyPattern(_word_start("SK", 2) + r"[0-9a-f]{32}(?![A-Za-z0-9])"),
+     ("K(?<=SK)[0-9a-f]",)),
+    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,255}"), ("_(?<=hf_)",)),
+    ("npm-token", LazyPattern(_word_start("npm_", 4) + "[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
+     ("_(?<=npm_)",)),
+    ("pypi-token", LazyPattern(_word_start("pypi-", 5) + "AgE[A-Za-z0-9_-]{50,1000}"),
+     ("-(?<=pypi-)AgE",)),
     # Before openai-key, whose `sk-` prefix it shares.
-    ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,}"), ("sk-ant-",)),
+    ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,255}"),
+     (_SK,)),
     # The digit keeps long hyphenated words such as CSS class names out.
     ("openai-key", LazyPattern(
-        _word_start("sk-", 3) + "(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}"),
-     ("sk-",)),
-    ("google-api-key", LazyPattern(_word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
-    ("databricks-token", LazyPattern(_word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("dapi",)),
+        _word_start("sk-", 3) + "(?:proj-|svcacct-|admin-)?(?=[A-Za-z_-]{0,255}[0-9])"
+        "[A-Za-z0-9_-]{20,255}"), (_SK,)),
+    ("google-api-key", LazyPattern(
+        _word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
+    ("databricks-token", LazyPattern(
+        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("pi(?<=dapi)",)),
+    # Azure storage connection strings, and shared access signatures in URLs.
+    ("azure-storage-key", LazyPattern(
+        r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("K(?<=AccountK)ey=",)),
+    ("azure-sas", LazyPattern(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,200})"),
+     (r"\?sig=", "&sig=")),
     # Header and payload are base64 of a JSON object, hence both start `eyJ`.
     ("jwt", LazyPattern(
-        _word_start("eyJ", 3) + r"[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*"),
-     ("eyJ",)),
-    # scheme://user:password@host keeps the user, which says whose account it
-    # is. Matching from `://` (a literal) keeps the scan fast.
+        _word_start("eyJ", 3) + r"[A-Za-z0-9_-]{10,4000}\.eyJ[A-Za-z0-9_-]{10,4000}"
+        r"\.[A-Za-z0-9_-]{0,4000}"), ("J(?<=eyJ)",)),
+    # scheme://user:password@host keeps the user, which says whose account it is. The
+    # password may hold `/`, `:` and `@` (percent-encoded or not): it ends at the last `@`.
     ("url-password", LazyPattern(
-        r"://[^\s:/?#@\"'<>\[\]]*:" + _NOT_LITERAL + r"(?P<secret>[^\s/?#@\"'<>]+)@"),
-     ("://",)),
+        r"://[^\s:/?#@\"'<>\[\]\\]{0,128}:(?P<secret>[^\s\"'<>\\]{1,128})@(?=[A-Za-z0-9\[])",
+        check=_url_password), ("/(?<=:/)/",)),
     # 16 characters keeps prose ("Bearer tokens are...") out.
     ("bearer", LazyPattern(
-        r"(?:Bearer|bearer|BEARER)\s+(?P<secret>[A-Za-z0-9._~+/=-]{16,})"),
-     ("Bearer", "bearer", "BEARER")),
+        r"(?:Bearer|bearer|BEARER)[ \t]{1,20}(?P<secret>[A-Za-z0-9._~+/=-]{16,4000})"),
+     (r"B(?=earer[ \t]|EARER[ \t])", r"b(?=earer[ \t])")),
     # Other schemes (Basic, token) and bare header values; without a scheme
     # only a long value counts, so "Authorization: required" is left alone.
     ("authorization", LazyPattern(
         r"(?:Authorization|authorization|AUTHORIZATION)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
-        r"(?:(?i:basic|bearer|token)[ \t]+|(?=[A-Za-z0-9._~+/=-]{20}))"
-        r"(?P<secret>[A-Za-z0-9._~+/=-]{6,})"), ("Authorization", "authorization", "AUTHORIZATION")),
-    # Command-line flags: `--password pw`, `--token=x`, `huggingface-cli login --token x`,
-    # `curl -u user:pw`. A reference (`--token $GH_TOKEN`) or a flag that only names where
-    # the secret is (`--password-stdin`, `--token-file`) is left alone.
+        r"(?:(?i:basic|bearer|token|digest)[ \t]+|(?=[A-Za-z0-9._~+/=-]{20}))"
+        r"(?P<secret>[A-Za-z0-9._~+/=-]{6,4000})"),
+     ("z(?<=[Aa]uthoriz)ation", "Z(?<=AUTHORIZ)ATION")),
+    # X-API-Key, X-Auth-Token and their kin, as headers (`-H 'X-API-Key: x'`) or in JSON.
+    ("http-header", LazyPattern(
+        r"[xX]-(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))\\?[\"']?[ \t]*:"
+        r"[ \t]*\\?[\"']?(?P<secret>[^\s\"'\\,;]{4,1000})"),
+     ("-(?<=[xX]-)(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))",)),
+    # Registry credentials: docker's config.json `"auth": "<base64 user:password>"`,
+    # .npmrc `_auth=` and `_authToken=`, `npm config set //registry/:_authToken x`.
+    ("registry-auth", LazyPattern(
+        r"\\?\"auth\\?\"[ \t]*:[ \t]*\\?\"(?P<secret>[A-Za-z0-9+/]{8,1000}={0,2})\\?\""),
+     (r'h(?<="auth)\\?"',)),
+    ("registry-auth", LazyPattern(
+        _word_start("_auth", 5) + r"(?:Token)?(?:[ \t]*=[ \t]*|[ \t]+)\\?[\"']?"
+        r"(?P<secret>[^\s\"'\\]{6,1000})"),
+     (r"_auth(?:(?<![A-Za-z0-9_]_auth)|(?<=\\[nrt]_auth))",)),
+    # ~/.netrc: `machine h login u password p`, or `password p` alone on its line.
+    ("netrc-password", LazyPattern(
+        _word_start("password", 8) + r"[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
+        r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",
+        check=_netrc_password), (r"password[ \t](?:(?<![A-Za-z0-9_]password.)|(?<=\\[nrt]password.))",)),
+    # ~/.pgpass: `host:port:database:user:password`. Matched from the port, a literal `:`.
+    ("pgpass-password", LazyPattern(
+        r":(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:(?=[^\s:\\]{0,127}[A-Za-z*])[^\s:\\]{1,128}:"
+        r"(?P<secret>[^\s:\\\"']{1,256})(?=[ \t]*(?:\n|\r|\\n|\\r|\Z))",
+        check=_pgpass_password), (r":(?=(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:)",)),
+    # Command-line flags: `--password pw`, `--token=x`, `huggingface-cli login --token x`.
+    # A reference (`--token $GH_TOKEN`) or a flag that only names where the secret is
+    # (`--password-stdin`, `--token-file`) is left alone.
     ("flag-secret", LazyPattern(
-        r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret|auth-token|access-token)"
-        r"(?:[ \t]+|=)" + _NOT_LITERAL + r"(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]+)"),
-     ("--pass", "--token", "--api", "--secret", "--client-secret", "--auth-token", "--access-token")),
+        r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
+        r"|auth-token|access-token)(?:[ \t]{1,20}|=)(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
+     ("-(?<=--)(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
+      "|auth-token|access-token)",)),
+    # `curl -u user:pw`, `--user user:pw`.
     ("flag-secret", LazyPattern(
-        r"(?:-u|--user)[ \t]+[A-Za-z0-9._@+][A-Za-z0-9._@+-]*:" + _NOT_LITERAL
-        + r"(?P<secret>[^\s\"'`;&|()<>\\]+)"), ("-u ", "--user ")),
-    # `NAME=value` and its relatives. Three ways in, one value:
-    #  - UPPER_CASE name, `=` or `: `, unquoted: the .env, shell and compose
-    #    form (`export TOKEN=x`, `docker run -e DB_PASSWORD=x`);
-    #  - any name, quoted value: `"password": "x"`, `SECRET_KEY = 'x'`;
-    #  - any name, unquoted value (`password: x`, `?token=x`): as often code
-    #    as config (`token=token`, `password: str`, `os.environ[...]`), so the
-    #    value must hold a digit and a letter and end where values end.
-    # Never a value of digits only (`MAX_TOKEN=4096`) nor a reference.
+        r"(?:-u|--user)[ \t]{1,20}[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
+        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
+     (r"-(?=u[ \t]|-user[ \t])",)),
+    # `mysql -pS3cret` (glued: `-p pw` would be a database name), `sshpass -p pw`,
+    # `twine upload -p pw`.
+    ("flag-secret", LazyPattern(
+        r"(?:mysql[^\n|;&]{0,200}?[ \t]-p|mariadb[^\n|;&]{0,200}?[ \t]-p"
+        r"|sshpass[ \t]-p[ \t]{0,20}|twine[^\n|;&]{0,200}?[ \t]-p[ \t]{0,20})"
+        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
+     (r"-(?<=[ \t]-)p",)),
+    # requests.get(url, auth=("user", "pw")) and its friends.
+    ("flag-secret", LazyPattern(
+        r"auth[ \t]*=[ \t]*\([ \t]*(?P<q>\\?[\"'])[^\"'\\\n]{0,256}(?P=q)[ \t]*,[ \t]*"
+        r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"),
+     (r"h(?<=auth)[ \t]*=[ \t]*\(",)),
+    # `NAME = value` in .env, shell, YAML, TOML, INI, JSON, Python and URL queries. Which
+    # values count is the check's job (_env_secret).
     ("env-secret", LazyPattern(
-        _SECRET_NAME + r"(?![A-Za-z0-9_])(?:"
-        r"(?<=[A-Z])(?:=|:[ \t]+)"
-        r"|" + _ASSIGN + r"(?P<q>\\?[\"'])"
-        r"|" + _ASSIGN + r"(?=" + _BARE + _UP_TO_MAX.replace("0,", "6,") + r"(?:[\s\"'`;,&|)\]}\\]|\Z))"
-        r"(?=" + _BARE + _UP_TO_MAX + r"?[0-9])(?=" + _BARE + _UP_TO_MAX + r"?[A-Za-z]))"
-        + _NOT_LITERAL + r"(?![0-9]+(?!" + _BARE + r"))"
-        r"(?P<secret>(?(q)(?:(?!(?P=q))[^\n])" + _UP_TO_MAX.replace("0,", "1,") + "|" + _BARE + r"+))(?(q)(?P=q))"),
-     _SECRET_NAME_PREFILTER),
+        r"(?P<name>" + _SECRET_NAME + r")(?![A-Za-z0-9_.-])" + _ASSIGN + _VALUE,
+        check=_env_secret), _NAME_TRIGGERS),
 ]
 
 # For dict values, whose key is their only context: {"DB_PASSWORD": "x"}.
 _SECRET_KEY = LazyPattern(_SECRET_NAME + r"\Z")
-_NOT_LITERAL_VALUE = LazyPattern(r"[$<{\[%=]|[0-9]*\Z")
+_NOT_LITERAL_VALUE = LazyPattern(r"[0-9]*\Z")
 
 
-def _redact_match(match, kind):
-    group = "secret" if "secret" in match.re.groupindex else 0
-    start, end = match.span(group)
-    # A user pattern may leave `secret` unmatched, or match an earlier marker;
-    # replacing either would redact nothing new and break idempotency.
-    if start < 0 or "REDACTED:" in match.group(group):
-        return match.group()
-    text = match.string
-    return f"{text[match.start():start]}[REDACTED:{kind}]{text[end:match.end()]}"
+_REPLACERS = {}
+
+
+def _replacer(kind, check):
+    """The function that `sub` calls for each match of a rule (made once per rule)."""
+    if (kind, check) in _REPLACERS:
+        return _REPLACERS[kind, check]
+
+    def replace(match):
+        span = check(match)
+        if span is None or "REDACTED:" in match.string[span[0]:span[1]]:
+            return match.group()
+        text, (start, end) = match.string, span
+        return f"{text[match.start():start]}[REDACTED:{kind}]{text[end:match.end()]}"
+    _REPLACERS[kind, check] = replace
+    return replace
+
+
+_TRIGGER = []
+
+
+def _trigger():
+    """The triggers of all rules as one expression, one branch per first character, and for
+    each of its groups (one per trigger) the indexes of the rules it stands for. At one
+    position only the first trigger that matches is reported, so a trigger also stands for
+    the rules of the triggers after it on the same character."""
+    if not _TRIGGER:
+        by_char = {}
+        for index, (_, _, triggers) in enumerate(REDACTIONS):
+            for trigger in triggers:
+                first = 2 if trigger[0] == "\\" else 1
+                rests = by_char.setdefault(trigger[:first], {})
+                rests.setdefault(trigger[first:], set()).add(index)
+        branches, rules = [], [None]
+        for char, rests in by_char.items():
+            later = set()
+            for stands_for in reversed(rests.values()):
+                stands_for |= later
+                later = stands_for
+            rules += [frozenset(stands_for) for stands_for in rests.values()]
+            branches.append(char + "(?:" + "|".join(f"(?:{rest})()" for rest in rests) + ")")
+        _TRIGGER[:] = re.compile("|".join(branches)), rules
+    return _TRIGGER
+
+
+def _triggered(text):
+    """The indexes of the rules that can match in `text`."""
+    trigger, rules = _trigger()
+    found = set()
+    match = trigger.search(text)
+    while match:
+        found |= rules[match.lastindex]
+        # From the next character: a trigger may take more than one, and hide another.
+        match = trigger.search(text, match.start() + 1)
+    return found
 
 
 def redact_text(text: str, extra=()) -> str:
     """Return `text` with every secret that REDACTIONS (then each compiled
     pattern in `extra`, as kind `custom`) recognises replaced by
     `[REDACTED:<kind>]`."""
-    for kind, regex, prefilter in REDACTIONS:
-        for literal in prefilter:
-            if literal in text:
-                text = regex.sub(lambda match, kind=kind: _redact_match(match, kind), text)
-                break
+    done, todo = set(), _triggered(text)
+    while todo:
+        changed = False
+        for index in sorted(todo):
+            kind, regex, _ = REDACTIONS[index]
+            redacted = regex.sub(_replacer(kind, regex.check or _secret_span), text)
+            changed, text = changed or redacted != text, redacted
+        # A marker can complete a shape for a rule: `[REDACTED:github-token]: x`.
+        done |= todo
+        todo = _triggered(text) - done if changed else ()
     for regex in extra:
-        text = regex.sub(lambda match: _redact_match(match, "custom"), text)
+        text = regex.sub(_replacer("custom", _custom_span), text)
     return text
+
+
+def _custom_span(match):
+    """A user pattern's `secret` group (or whole match); unmatched redacts nothing."""
+    group = "secret" if "secret" in match.re.groupindex else 0
+    start, end = match.span(group)
+    return None if start < 0 else (start, end)
 
 
 def redact_value(value, extra=()):
@@ -810,8 +1049,9 @@ def redact_value(value, extra=()):
         redacted = {}
         for key, item in value.items():
             item = redact_value(item, extra)
-            if (isinstance(key, str) and isinstance(item, str)
-                    and _SECRET_KEY.search(key) and not _NOT_LITERAL_VALUE.match(item)):
+            if (isinstance(key, str) and isinstance(item, str) and item
+                    and _SECRET_KEY.search(key) and not _NOT_LITERAL_VALUE.match(item)
+                    and not _stands_for_a_secret(item) and "[REDACTED:" not in item):
                 item = "[REDACTED:env-secret]"
             redacted[key] = item
         return redacted

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -259,3 +260,67 @@ def test_init_and_disable_keep_what_is_not_ours_or_change_nothing(repo, fast_ini
     assert not any(traces.is_our_hook(h.get("command")) for gs in (after.get("hooks") or {}).values()
                    for g in gs for h in g.get("hooks", []) if isinstance(h, dict))
     assert not set(after.get("env") or {}) & set(traces.OUR_ENV_KEYS)
+
+
+# --- redaction -------------------------------------------------------------------------------
+
+# The vocabulary the rules look for: names, operators, quotes, prefixes, flags. Lines built
+# from it are the ones that could make a rule try a match at every position and rescan.
+REDACT_VOCABULARY = ["password", "PASSWORD", "token", "api_key", "secret", "_pass", "=", ":", ": ", "'", '"',
+                     '\\"', "\\n", "://", "@", "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----",
+                     "eyJ", "eyJaaaaaaaaaaaa.", "Bearer ", "Authorization: ", "--password ", "--token=",
+                     "-u ", "x:", "mysql -p", "sshpass -p ", "auth=(", "login ", ":5432:", "X-API-Key: ",
+                     "ghp_", "sk-", "AKIA", "a", "0", "/", " ", "$", "{{", "<", "xxxxx", "\n", "&", "?"]
+redact_lines = st.lists(st.sampled_from(REDACT_VOCABULARY), max_size=60).map("".join)
+
+
+@settings(FUZZ, max_examples=400)
+@given(text=redact_lines)
+def test_redaction_is_idempotent(text):
+    for form in (text, json.dumps(text)):
+        once = traces.redact_text(form)
+        assert traces.redact_text(once) == once
+
+
+@settings(FUZZ, max_examples=400)
+@given(text=redact_lines)
+def test_redaction_rule_that_can_match_is_triggered(text):
+    # Rules run only where their trigger matched: one that a match can lack lets it through.
+    for form in (text, json.dumps(text)):
+        triggered = traces._triggered(form)
+        for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
+            assert index in triggered or not regex.search(form), kind
+
+
+@settings(FUZZ, max_examples=40)
+@given(unit=st.lists(st.sampled_from(REDACT_VOCABULARY), min_size=1, max_size=6).map("".join))
+def test_redaction_time_is_linear_on_repeated_vocabulary(unit):
+    assert _growth(unit) < 25, unit
+
+
+# Units whose repetition made a rule rescan the rest of the line at each occurrence, or that
+# sit at the edge of a rule's bounded window.
+ADVERSARIAL = ["password=a", "token:x/", "password='a", '"a://b:c"', "a://b:c@", "-----BEGIN PRIVATE KEY-----",
+               "eyJaaaaaaaaaaaa.", "Bearer ", "--password ", "x@", "a", "0", "password: a\\n", "sk-", "X-API-Key: ",
+               "h:5432:d:u:", "mysql -p", 'auth=("', "login a password ", "_auth ", "PASSWORD=\"$", "://"]
+
+
+def _growth(unit):
+    """time(redact 200 KB) / time(redact 20 KB) of `unit` repeated: 10 when linear, 100 when
+    quadratic. Best of three against noise; raw and as a JSON string."""
+    timings = []
+    for size in (20_000, 200_000):
+        text = unit * (size // len(unit))
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            traces.redact_text(text)
+            traces.redact_text(json.dumps(text))
+            best = min(best, time.perf_counter() - start)
+        timings.append(max(best, 1e-4))
+    return timings[1] / timings[0]
+
+
+@pytest.mark.parametrize("unit", ADVERSARIAL)
+def test_redaction_time_is_linear_on_adversarial_lines(unit):
+    assert _growth(unit) < 25
