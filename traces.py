@@ -435,9 +435,12 @@ def update_config(config, values):
         elif name == ENV_REDACT:
             config[key] = value != "off"
         elif name == ENV_REDACT_PATTERNS:
-            config[key] = json.loads(value)
-        elif name == ENV_MAX_PAYLOAD and value.isdigit():
-            config[key] = int(value)
+            config[key] = custom_patterns({name: value})        # what an old env block held, if usable
+        elif name == ENV_MAX_PAYLOAD:
+            if value.isdigit():
+                config[key] = int(value)
+            else:
+                config.pop(key, None)       # a typo there never meant anything: the default applies
         else:
             config[key] = value
 
