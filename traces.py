@@ -2785,6 +2785,138 @@ class LocalStore:
         return trace
 
 
+class ServerStore:
+    """The part of MlflowClient the reading commands use, over a self-hosted MLflow server's REST
+    API with urllib: no mlflow import (2 s) for a command that prints ten lines."""
+
+    def __init__(self, uri, env):
+        self.uri, self.env = uri.rstrip("/"), env
+
+    def call(self, method, endpoint, body=None, version="2.0"):
+        import base64
+        import urllib.error
+        import urllib.request
+        headers = {"Content-Type": "application/json"}
+        if self.env.get(ENV_TOKEN):
+            headers["Authorization"] = "Bearer " + self.env[ENV_TOKEN]
+        elif self.env.get(ENV_USERNAME):
+            pair = f"{self.env[ENV_USERNAME]}:{self.env.get(ENV_PASSWORD, '')}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        request = urllib.request.Request(f"{self.uri}/api/{version}/mlflow/{endpoint}", method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            try:
+                answer = json.loads(e.read() or b"{}")
+            except ValueError:
+                answer = {}
+            error = RuntimeError(f"HTTP {e.code}: {answer.get('message') or e.reason}")
+            error.error_code = answer.get("error_code", "")
+            raise error from None
+
+    def _experiment(self, body):
+        from types import SimpleNamespace
+        e = body["experiment"] if "experiment" in body else body
+        return SimpleNamespace(experiment_id=e["experiment_id"], name=e["name"], lifecycle_stage=e.get("lifecycle_stage"))
+
+    def get_experiment_by_name(self, name):
+        import urllib.parse
+        try:
+            return self._experiment(self.call("GET", "experiments/get-by-name?experiment_name=" + urllib.parse.quote(name)))
+        except RuntimeError as e:
+            if not_found(e):
+                return None
+            raise
+
+    def get_experiment(self, experiment_id):
+        import urllib.parse
+        return self._experiment(self.call("GET", "experiments/get?experiment_id=" + urllib.parse.quote(str(experiment_id))))
+
+    def search_experiments(self, max_results=None):
+        found, token = [], None
+        while True:
+            body = self.call("POST", "experiments/search", {"max_results": 1000, "view_type": "ACTIVE_ONLY",
+                                                           **({"page_token": token} if token else {})})
+            found += [self._experiment(e) for e in body.get("experiments", [])]
+            token = body.get("next_page_token")
+            if not token:
+                return found
+
+    def search_traces(self, locations, filter_string=None, max_results=100, order_by=None, page_token=None,
+                      include_spans=False):
+        from types import SimpleNamespace
+        body = {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": e}} for e in locations],
+                "max_results": max_results, "order_by": order_by or []}
+        body.update({k: v for k, v in (("filter", filter_string), ("page_token", page_token)) if v})
+        answer = self.call("POST", "traces/search", body, version="3.0")
+        page = Page(SimpleNamespace(info=trace_info_record(t), data=SimpleNamespace(spans=[]))
+                    for t in answer.get("traces", []))
+        page.token = answer.get("next_page_token") or None
+        return page
+
+    def get_trace(self, trace_id, display=False):
+        import urllib.parse
+        from types import SimpleNamespace
+        try:
+            trace = self.call("GET", "traces/get?trace_id=" + urllib.parse.quote(trace_id), version="3.0")["trace"]
+        except RuntimeError as e:
+            if not_found(e):
+                raise NotFound(f"no trace {trace_id}") from None
+            raise
+        info = trace_info_record(trace["trace_info"])
+        if info.tags.get("mlflow.trace.spansLocation") != "TRACKING_STORE":      # spans kept as an artifact
+            quiet_mlflow()
+            need_mlflow()
+            return open_store(self.uri).get_trace(trace_id, display=False)
+        return SimpleNamespace(info=info, data=SimpleNamespace(spans=[otlp_span_record(s) for s in trace.get("spans", [])]))
+
+
+def trace_info_record(data):
+    """A TraceInfo as MLflow's client shows it, from the REST API's JSON (v3)."""
+    import calendar
+    from decimal import Decimal
+    from types import SimpleNamespace
+    # Protobuf's JSON time: UTC, "Z", 0 to 9 decimals.
+    whole, _, fraction = data["request_time"].rstrip("Z").partition(".")
+    start_ms = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 1000 + int((fraction + "000")[:3])
+    duration = data.get("execution_duration")
+    return SimpleNamespace(
+        trace_id=data["trace_id"], experiment_id=data["trace_location"]["mlflow_experiment"]["experiment_id"],
+        request_time=start_ms,
+        execution_duration=int(Decimal(duration.rstrip("s")) * 1000) if duration else None, state=data.get("state"),
+        request_preview=data.get("request_preview"), response_preview=data.get("response_preview"),
+        tags=data.get("tags") or {}, trace_metadata=data.get("trace_metadata") or {})
+
+
+def otlp_value(value):
+    """An OpenTelemetry AnyValue (JSON form) as the Python value it holds."""
+    if "kvlist_value" in value:
+        return {kv["key"]: otlp_value(kv.get("value", {})) for kv in value["kvlist_value"].get("values", [])}
+    if "array_value" in value:
+        return [otlp_value(v) for v in value["array_value"].get("values", [])]
+    if "int_value" in value:
+        return int(value["int_value"])
+    if "double_value" in value:
+        return float(value["double_value"])
+    for kind in ("string_value", "bool_value", "bytes_value"):
+        if kind in value:
+            return value[kind]
+    return None
+
+
+def otlp_span_record(data):
+    """A span of the REST API's trace (OpenTelemetry's JSON) as MLflow's Span shows it."""
+    record = span_record({**data, "attributes": {}})
+    record.attributes = {kv["key"]: otlp_value(kv.get("value", {})) for kv in data.get("attributes", [])}
+    record.span_type = record.attributes.get("mlflow.spanType")
+    record.inputs = record.attributes.get("mlflow.spanInputs")
+    record.outputs = record.attributes.get("mlflow.spanOutputs")
+    record.start_time_ns, record.end_time_ns = int(data["start_time_unix_nano"]), int(data["end_time_unix_nano"])
+    return record
+
+
 def span_record(data):
     """A span as MLflow's Span shows it, from the JSON a store row holds (OpenTelemetry ids in
     base64, attribute values JSON-encoded)."""
@@ -2834,6 +2966,9 @@ class Backend:
                 pass
             except Exception as e:  # noqa: BLE001 - sqlite3.Error: mlflow says it better
                 log(f"reading {path} without mlflow failed: {type(e).__name__}: {e}")
+        if self.uri.startswith(("http://", "https://")) and os.environ.get(ENV_READER) != "mlflow":
+            self.client = ServerStore(self.uri, env)
+            return
         quiet_mlflow()
         need_mlflow()
         self.client = open_store(self.uri)

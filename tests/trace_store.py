@@ -94,13 +94,14 @@ def write_variant(source, folder, session, end_at, branch, cwd, label):
     return target
 
 
-def fill(store_dir, plan):
+def fill(store_dir, plan, uri=None):
     """Trace each planned variant with the engine: plan = [(experiment, session, end_at, branch, label)].
 
-    Returns the store's tracking URI. HOME and TRACES_HOME point into store_dir meanwhile.
+    Returns the store's tracking URI (a SQLite store in store_dir unless `uri` names a server).
+    HOME and TRACES_HOME point into store_dir meanwhile.
     """
     store_dir = Path(store_dir)
-    uri = f"sqlite:///{store_dir / 'mlflow.db'}"
+    uri = uri or f"sqlite:///{store_dir / 'mlflow.db'}"
     saved = {k: os.environ.get(k) for k in ("HOME", "TRACES_HOME", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")}
     os.environ["HOME"] = str(store_dir / "home")
     os.environ["TRACES_HOME"] = str(store_dir / "traces-home")
