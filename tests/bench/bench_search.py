@@ -119,9 +119,30 @@ def timed(fn, runs=5):
     return statistics.median(times)
 
 
+def time_commands(label, repo, env, command, cases, runs):
+    """Median ms of each case and of `python -c pass`, interleaved; prints ratios."""
+    times = {"python -c pass": [], **{name: [] for name in cases}}
+    for _ in range(runs):
+        for name in times:
+            argv = [sys.executable, "-c", "pass"] if name == "python -c pass" else command + cases[name]
+            started = time.perf_counter()
+            done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True)
+            times[name].append(time.perf_counter() - started)
+            assert done.returncode == 0 and "No traces" not in done.stdout, done.stderr[-500:]
+    base = statistics.median(times.pop("python -c pass"))
+    print(f"  {label}: python -c pass {base * 1000:.0f} ms")
+    figures = {}
+    for name, values in times.items():
+        ms = statistics.median(values) * 1000
+        figures[f"{label} {name}"] = round(ms / 1000 / base, 1)
+        print(f"    {name:<26} {ms:8.0f} ms  {ms / 1000 / base:6.1f}x python -c pass")
+    return figures
+
+
 def main():
     """Whole commands from outside, interleaved with `python -c pass`, on 10,000 traces: the
-    standard-library reader, and the same commands through the mlflow client."""
+    local store and an `mlflow server` holding the same traces, each read by our own reader
+    and through the mlflow client."""
     if "--rebuild" in sys.argv or not (CACHE / "layout.json").exists() or \
             json.loads((CACHE / "layout.json").read_text()).get("layout") != LAYOUT:
         build(CACHE)
@@ -129,7 +150,6 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     repo = trace_store.git_repo(work / "repo")
     (repo / ".claude").mkdir()
-    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": uri, "experiment": EXPERIMENT}))
     count = sqlite3.connect(uri.split(":///", 1)[1]).execute("SELECT COUNT(*) FROM trace_info").fetchone()[0]
     print(f"store: {count} traces ({uri})")
     installed = shutil.which("traces", path=os.path.dirname(sys.executable))
@@ -143,23 +163,16 @@ def main():
         "search -f tools": ["search", "-f", "tools"], "report": ["report"], "list": ["list"],
     }
     figures = {}
-    for reader in ("sqlite", "mlflow"):
-        env[traces.ENV_READER] = reader
-        runs = 9 if reader == "sqlite" else 3
-        times = {"python -c pass": [], **{name: [] for name in cases}}
-        for _ in range(runs):
-            for name in times:
-                argv = [sys.executable, "-c", "pass"] if name == "python -c pass" else command + cases[name]
-                started = time.perf_counter()
-                done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True)
-                times[name].append(time.perf_counter() - started)
-                assert done.returncode == 0 and "No traces" not in done.stdout, done.stderr[-500:]
-        base = statistics.median(times.pop("python -c pass"))
-        print(f"  reader {reader}: python -c pass {base * 1000:.0f} ms")
-        for name, values in times.items():
-            ms = statistics.median(values) * 1000
-            figures[f"{reader} {name}"] = round(ms / 1000 / base, 1)
-            print(f"    {name:<26} {ms:8.0f} ms  {ms / 1000 / base:6.1f}x python -c pass")
+    from servers import MlflowServer
+    copy = work / "server.db"
+    shutil.copy(uri.split(":///", 1)[1], copy)
+    with MlflowServer(f"sqlite:///{copy}") as server:
+        for where, tracking_uri in (("local", uri), ("server", server.url)):
+            (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": tracking_uri,
+                                                                     "experiment": EXPERIMENT}))
+            for reader, runs in (("ours", 7), ("mlflow", 3)):
+                env[traces.ENV_READER] = reader
+                figures.update(time_commands(f"{where}, {reader} reader", repo, env, command, cases, runs))
     shutil.rmtree(work, ignore_errors=True)
     return figures
 
