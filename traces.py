@@ -2872,6 +2872,21 @@ class ServerStore:
             return open_store(self.uri).get_trace(trace_id, display=False)
         return SimpleNamespace(info=info, data=SimpleNamespace(spans=[otlp_span_record(s) for s in trace.get("spans", [])]))
 
+    def batch_get_traces(self, trace_ids):
+        """Whole traces in one request, in the order asked; None when one of them keeps its
+        spans elsewhere (the caller then reads them one by one)."""
+        import urllib.parse
+        from types import SimpleNamespace
+        query = urllib.parse.urlencode([("trace_ids", t) for t in trace_ids])
+        by_id = {}
+        for trace in self.call("GET", "traces/batchGet?" + query, version="3.0").get("traces", []):
+            info = trace_info_record(trace["trace_info"])
+            if info.tags.get("mlflow.trace.spansLocation") != "TRACKING_STORE":
+                return None
+            by_id[info.trace_id] = SimpleNamespace(info=info, data=SimpleNamespace(
+                spans=[otlp_span_record(s) for s in trace.get("spans", [])]))
+        return [by_id[t] for t in trace_ids] if set(by_id) == set(trace_ids) else None
+
 
 def trace_info_record(data):
     """A TraceInfo as MLflow's client shows it, from the REST API's JSON (v3)."""
@@ -3039,6 +3054,14 @@ class Backend:
                                   f"trace ids (and `traces status` the backend this repository uses)") from None
             self.fail("read trace " + trace_id, e)
 
+    def traces(self, trace_ids):
+        """Whole traces (with spans), in the order asked: one request to a server."""
+        if isinstance(self.client, ServerStore) and trace_ids:
+            found = self.call("read traces", self.client.batch_get_traces, trace_ids)
+            if found is not None:
+                return found
+        return [self.trace(trace_id) for trace_id in trace_ids]
+
 
 def error_code(error):
     return str(getattr(error, "error_code", ""))
@@ -3177,7 +3200,7 @@ def cmd_search(args):
     else:
         infos = find_traces(backend, backend.locations(args), filter_string, check, args.limit)
         where = "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
-        items = [backend.trace(i.trace_id) for i in infos] if render["needs_spans"] else infos
+        items = backend.traces([i.trace_id for i in infos]) if render["needs_spans"] else infos
     if not items:
         if args.format == "json":
             # stdout stays parseable: an empty list there, the sentence on stderr.

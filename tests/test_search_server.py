@@ -44,6 +44,10 @@ def test_the_rest_reader_answers_exactly_as_mlflow(mlflow_server, repo, tmp_path
         assert "No traces found" not in through_mlflow, argv
     found = json.loads((traces.main(["search", "-f", "json", "--all", "-l", "0"]), capsys.readouterr().out)[1])
     assert len(found["traces"]) >= len(PLAN) and all(t["spans"] for t in found["traces"])
+    # Spans of many traces come in one request.
+    ids = [t["trace_id"] for t in found["traces"]][::-1]
+    batch = traces.ServerStore(mlflow_server.url, {}).batch_get_traces(ids)
+    assert [t.info.trace_id for t in batch] == ids and all(t.data.spans for t in batch)
 
 
 def test_a_quick_server_search_does_not_import_mlflow(mlflow_server, repo, tmp_path):

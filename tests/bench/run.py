@@ -185,7 +185,7 @@ def bench_turn(turns=100):
 
 
 def bench_search():
-    """`traces search` on 10,000 traces, against `mlflow.search_traces` (goal ≤ 1 s each)."""
+    """Reading commands on 10,000 traces, whole commands against `python -c pass` (goal ≤ 5x; -f json ≤ 10x)."""
     from bench_search import main as search_main
     return search_main()
 
