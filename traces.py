@@ -2187,7 +2187,7 @@ def recover_unwritten(uploader):
                 trace = uploader.client.get_trace(trace_id, display=False)
             except Exception:  # noqa: BLE001 - not there: nothing to remove
                 continue
-            if TAG_TURN not in trace.info.tags:
+            if TAG_TURN not in trace.info.tags or not trace.data.spans:
                 uploader.remove(trace_id)
         for session in journal.get("sessions", []):
             lock = session_lock(session)
@@ -2283,7 +2283,7 @@ class Uploader:
             trace = self.client.get_trace(inflight["trace"], display=False)
         except Exception:  # noqa: BLE001 - not there: nothing to clean up
             return
-        if trace.info.tags.get(TAG_TURN) != inflight["turn"]:
+        if trace.info.tags.get(TAG_TURN) != inflight["turn"] or not trace.data.spans:
             self.remove(inflight["trace"])
         elif inflight.get("replaces"):
             self.remove(inflight["replaces"])
@@ -2433,9 +2433,10 @@ class Uploader:
 
     # Whole traces: the trace is built here, with what MLflow's tracing API would have made of
     # the same calls (span attributes, metadata, previews, size statistics), then written in
-    # one go through the tracking store: its span upload (one transaction on SQLite, one
-    # OTLP request to a server), then the trace's info, which carries the turn tag. A trace
-    # the turn tag is missing from is a partial upload (see settle).
+    # one go through the tracking store: the trace's info, which carries the turn tag, then
+    # its spans in one upload (one transaction on SQLite, one OTLP request to a server) with
+    # those of the other traces of a batch. A trace without its turn tag or without spans is
+    # a partial upload (see settle).
 
     def _span(self, spans, trace_id, parent, name, kind, start, inputs, attributes=None):
         """A span under construction (a dict), appended to spans; its end is set by _end."""
@@ -2583,12 +2584,14 @@ class Uploader:
         self.batch, self.batch_sessions, self.batch_chars = [], set(), 0
 
     def _write(self, batch):
-        """Spans of every trace in one upload, then each trace's info (with its turn tag)."""
+        """Each trace's info (with its turn tag), then the spans of all in one upload. Infos
+        first: the store takes a new trace's info in one insert, and one that spans created
+        first through a slow merge. A trace whose spans are missing is settled (removed)."""
         store = self.client._tracing_client.store
         try:
-            store.log_spans(self.experiment(), [span for trace in batch for span in trace.data.spans])
             for trace in batch:
                 store.start_trace(trace.info)
+            store.log_spans(self.experiment(), [span for trace in batch for span in trace.data.spans])
         except Exception as e:  # noqa: BLE001 - whatever MLflow raised, the job is retried
             raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
 

@@ -107,11 +107,18 @@ def copy_sessions(folder, count):
     return folder
 
 
-def stored_turns(uri, experiment):
+def mlflow_client():
     import mlflow
-    client = mlflow.MlflowClient(uri)
-    found = client.search_traces(locations=[client.get_experiment_by_name(experiment).experiment_id],
-                                 max_results=1000, include_spans=False)
+    return mlflow.MlflowClient(traces.local_store_uri())
+
+
+def experiment_id(name):
+    return mlflow_client().get_experiment_by_name(name).experiment_id
+
+
+def stored_turns(experiment):
+    found = mlflow_client().search_traces(locations=[experiment_id(experiment)], max_results=1000,
+                                          include_spans=False)
     return [t.info.tags[traces.TAG_TURN] for t in found]
 
 
@@ -133,8 +140,7 @@ def test_import_of_many_sessions_in_batches_with_progress(repo, tmp_path, monkey
     assert "Imported 24 new turn(s) from 12 session(s)" in out
     assert "12/12 sessions" in err and "sessions/s" in err and "ETA" in err
     assert writes == [7, 7, 7, 3]
-    uri = traces.local_store_uri()
-    turns = stored_turns(uri, "many")
+    turns = stored_turns("many")
     assert len(turns) == 24 == len(set(turns))
     assert not os.path.exists(traces.unwritten_path())
 
@@ -144,7 +150,7 @@ def test_import_of_many_sessions_in_batches_with_progress(repo, tmp_path, monkey
     shutil.rmtree(os.path.join(os.environ["TRACES_HOME"], "state"))
     assert import_in(repo, monkeypatch, folder) == 0
     assert "Imported 0 new turn(s)" in capsys.readouterr().out
-    assert sorted(stored_turns(uri, "many")) == sorted(turns)
+    assert sorted(stored_turns("many")) == sorted(turns)
 
 
 class Killed(BaseException):
@@ -159,8 +165,9 @@ def test_a_killed_import_is_taken_up_again(repo, tmp_path, monkeypatch, capsys):
     def dies_on_second_batch(self, batch):
         calls.append(len(batch))
         if len(calls) == 2:
-            # Spans written, the infos (with the turn tags) not: then the process is killed.
-            self.client._tracing_client.store.log_spans(self.experiment(), [s for t in batch for s in t.data.spans])
+            # The infos (with the turn tags) written, the spans not: then the process is killed.
+            for trace in batch:
+                self.client._tracing_client.store.start_trace(trace.info)
             raise Killed
         real(self, batch)
     monkeypatch.setattr(traces.Uploader, "_write", dies_on_second_batch)
@@ -169,6 +176,8 @@ def test_a_killed_import_is_taken_up_again(repo, tmp_path, monkeypatch, capsys):
     assert os.path.exists(traces.unwritten_path())
     monkeypatch.setattr(traces.Uploader, "_write", real)
     assert import_in(repo, monkeypatch, folder) == 0
-    turns = stored_turns(traces.local_store_uri(), "many")
+    turns = stored_turns("many")
     assert len(turns) == 10 == len(set(turns)), "each turn once, no partial trace left"
+    found = mlflow_client().search_traces(locations=[experiment_id("many")], max_results=100, include_spans=True)
+    assert all(t.data.spans for t in found)
     assert not os.path.exists(traces.unwritten_path())
