@@ -130,6 +130,8 @@ TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
 STOP_CATCH_UP_SECONDS = 10         # how long the worker waits for a lagging transcript
 RETRY_FOR_SECONDS = 15 * 60        # a worker retries a failing backend this long, then exits
 IMPORT_QUIET_SECONDS = 300        # import takes a session unchanged this long as over
+IMPORT_BATCH_TRACES = 50           # import writes traces this many at a time ...
+IMPORT_BATCH_CHARS = 4_000_000     # ... or fewer, when their spans hold this much text
 WORKER_IDLE_SECONDS = 180          # a worker stays warm this long after the spool empties
 WORKER_POLL_SECONDS = 0.2          # how often a warm worker looks at the spool
 
@@ -2277,15 +2279,22 @@ def cmd_import(args):
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
-        for i, path in enumerate(files):
-            session = os.path.basename(path)[:-len(".jsonl")]
-            try:
-                total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
-                                       context={"cwd": None, "env": env})
-            except BackendError as e:
-                raise TracesError(f"{e}; {total} turn(s) were uploaded before that, run import again to go on") from None
-            held += (read_json_file(state_path(session), None) or {}).get("held", 0)
-            progress.update(i + 1)
+        uploader.begin_batches()
+        try:
+            for i, path in enumerate(files):
+                session = os.path.basename(path)[:-len(".jsonl")]
+                try:
+                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                           context={"cwd": None, "env": env})
+                    if i + 1 == len(files):
+                        uploader.flush()
+                except BackendError as e:
+                    raise TracesError(f"{e}; {total} turn(s) were uploaded before that, "
+                                      "run import again to go on") from None
+                held += (read_json_file(state_path(session), None) or {}).get("held", 0)
+                progress.update(i + 1, total)
+        finally:
+            uploader.end_batches()
         progress.done()
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
     if held:
@@ -2310,15 +2319,23 @@ def transcript_cwd(path):
 
 
 class Progress:
-    """A one-line progress bar, only on a terminal."""
+    """A one-line progress bar with the rate and the time left, only on a terminal."""
 
     def __init__(self, total):
         self.total, self.on = total, sys.stderr.isatty()
+        self.started = self.shown = time.monotonic()
 
-    def update(self, n):
-        if self.on:
-            filled = int(30 * n / max(self.total, 1))
-            print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions", end="", file=sys.stderr, flush=True)
+    def update(self, n, turns=0):
+        now = time.monotonic()
+        if not self.on or (now - self.shown < 0.2 and n < self.total):
+            return
+        self.shown = now
+        rate = n / max(now - self.started, 1e-6)
+        left = (self.total - n) / rate if rate else 0
+        filled = int(30 * n / max(self.total, 1))
+        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions, {turns} turns"
+              f"  {rate:.1f} sessions/s  ETA {int(left) // 60}:{int(left) % 60:02d} ",
+              end="", file=sys.stderr, flush=True)
 
     def done(self):
         if self.on:
@@ -2394,6 +2411,49 @@ def ns(seconds):
     return int(seconds * 1_000_000_000)
 
 
+def unwritten_path():
+    """The journal of an import's batch not written yet (Uploader.begin_batches)."""
+    return os.path.join(private_dir(traces_home(), "state"), "import-unwritten.json")
+
+
+def recover_unwritten(uploader):
+    """A killed import left a batch unwritten: its traces may be partly written (removed here),
+    and its sessions' checkpoints count turns as uploaded that are not. Those checkpoints are
+    forgotten: the sessions are read again, and each turn is found by its turn tag or uploaded."""
+    import fcntl
+    path = unwritten_path()
+    if not os.path.exists(path):
+        return
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return                  # that import is still running
+        journal = read_json_file(path, {})
+        if journal.get("uri") != uploader.uri or journal.get("experiment") != uploader.experiment():
+            return                  # another backend's: its own uploader recovers it
+        for trace_id in journal.get("traces", []):
+            try:
+                trace = uploader.client.get_trace(trace_id, display=False)
+            except Exception:  # noqa: BLE001 - not there: nothing to remove
+                continue
+            if TAG_TURN not in trace.info.tags or not trace.data.spans:
+                uploader.remove(trace_id)
+        for session in journal.get("sessions", []):
+            lock = session_lock(session)
+            try:
+                if os.path.exists(state_path(session)):
+                    os.remove(state_path(session))
+            finally:
+                os.close(lock)
+        log(f"an import was stopped before {len(journal.get('sessions', []))} session(s) were written: "
+            "they are read again")
+        os.remove(path)
+    finally:
+        os.close(fd)
+
+
 class Uploader:
     """Writes turns as traces into one backend and experiment."""
 
@@ -2414,7 +2474,9 @@ class Uploader:
             raise BackendError(f"cannot open {self.uri}: {short_error(e)}") from None
         self.redact = redactor(env)
         self.limit = payload_limit(env)
-        self._user = None
+        self._user = self._env = self._whole = None
+        self.batch = None       # traces built but not written yet (begin_batches), else None
+        recover_unwritten(self)
 
     def describe(self):
         return f"{self.uri} (experiment {self.experiment_name or self.experiment_id})"
@@ -2472,7 +2534,7 @@ class Uploader:
             trace = self.client.get_trace(inflight["trace"], display=False)
         except Exception:  # noqa: BLE001 - not there: nothing to clean up
             return
-        if trace.info.tags.get(TAG_TURN) != inflight["turn"]:
+        if trace.info.tags.get(TAG_TURN) != inflight["turn"] or not trace.data.spans:
             self.remove(inflight["trace"])
         elif inflight.get("replaces"):
             self.remove(inflight["replaces"])
@@ -2498,7 +2560,41 @@ class Uploader:
         return text[:self.limit] + f"\n…[truncated by claudetracing: {len(text) - self.limit} of {len(text)} characters cut]"
 
     def upload(self, turn, context, started):
-        mlflow = self.mlflow
+        """Write one turn as a trace; return its id. started(trace_id) is called before
+        anything is written (write_trace checkpoints it: see settle)."""
+        tags, metadata = self._describe(turn, context)
+        if not self.whole_traces():
+            return self._upload_live(turn, tags, metadata, started)
+        try:
+            trace = self._build(turn, tags, metadata)
+        except Exception as e:  # noqa: BLE001
+            raise BackendError(f"cannot build the trace of {turn['id']}: {short_error(e)}") from None
+        started(trace.info.trace_id)
+        if self.batch is None:
+            self._write([trace])
+        else:
+            self._defer(trace, turn["session"])
+        return trace.info.trace_id
+
+    def whole_traces(self):
+        """Whole traces need the store's span upload: the local store, or a server from MLflow
+        3.4 on. Databricks (and Unity Catalog destinations) keep MLflow's tracing API."""
+        if self._whole is None:
+            self._whole = False
+            if self.uri.startswith("sqlite:"):
+                self._whole = True
+            elif self.uri.startswith(("http:", "https:")) and not self.trace_location:
+                from packaging.version import Version
+                store = self.client._tracing_client.store
+                try:
+                    version = store._get_server_version(store.get_host_creds())
+                except Exception:  # noqa: BLE001 - unknown: the tracing API works with any
+                    version = None
+                self._whole = version is not None and version >= Version("3.4")
+        return self._whole
+
+    def _describe(self, turn, context):
+        """The trace's tags and metadata."""
         cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
         enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
         tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
@@ -2524,6 +2620,12 @@ class Uploader:
             metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
         if turn.get("forked_from"):
             metadata[META_FORKED_FROM] = turn["forked_from"]  # the session --fork-session copied
+        return tags, metadata
+
+    def _upload_live(self, turn, tags, metadata, started):
+        """Span by span through MLflow's tracing API, each span a write of its own: for
+        Databricks, and servers older than MLflow 3.4 (no span upload)."""
+        mlflow = self.mlflow
         try:
             root = mlflow.start_span_no_context(
                 ROOT_SPAN, span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
@@ -2560,18 +2662,7 @@ class Uploader:
             start = min(max(step["start"], lo), hi)
             end = min(max(step["end"] or start, start), hi)
             if step["kind"] == "llm":
-                usage = step["usage"]
-                attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
-                    "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
-                    "cache_read_input_tokens": usage["cache_read"],
-                    "cache_creation_input_tokens": usage["cache_creation"],
-                    "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
-                attributes.update(step.get("attributes") or {})
-                if step.get("cost") is not None:
-                    out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
-                                  step.get("speed"), step.get("geo"))
-                    attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
-                                                     "total_cost": step["cost"]}
+                attributes = self._llm_attributes(step)
                 span = mlflow.start_span_no_context(step.get("name", "llm"), span_type="LLM", parent_span=parent,
                                                     inputs=self.clean({"messages": step["inputs"]}),
                                                     attributes=attributes, start_time_ns=ns(start))
@@ -2590,6 +2681,170 @@ class Uploader:
                           end_time_ns=ns(min(max(sub["end"], start), end)))
             span.end(outputs=self.clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
                      end_time_ns=ns(end))
+
+    # Whole traces: the trace is built here, with what MLflow's tracing API would have made of
+    # the same calls (span attributes, metadata, previews, size statistics), then written in
+    # one go through the tracking store: the trace's info, which carries the turn tag, then
+    # its spans in one upload (one transaction on SQLite, one OTLP request to a server) with
+    # those of the other traces of a batch. A trace without its turn tag or without spans is
+    # a partial upload (see settle).
+
+    def _span(self, spans, trace_id, parent, name, kind, start, inputs, attributes=None):
+        """A span under construction (a dict), appended to spans; its end is set by _end."""
+        import random
+        attrs = {"mlflow.spanStartTimeNs": json.dumps(ns(start))}
+        if parent is None:
+            attrs["mlflow.experimentId"] = json.dumps(self.experiment())
+        attrs["mlflow.traceRequestId"] = json.dumps(trace_id)
+        attrs["mlflow.spanType"] = json.dumps(kind)
+        attrs["mlflow.spanInputs"] = self._dump(self.clean(inputs))
+        for key, value in (attributes or {}).items():
+            attrs[key] = self._dump(value)
+        span = {"trace_id": trace_id, "span_id": f"{random.getrandbits(64) or 1:016x}",
+                "parent_span_id": parent and parent["span_id"], "name": name, "start_time_unix_nano": ns(start),
+                "end_time_unix_nano": None, "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
+                "attributes": attrs, "links": []}
+        spans.append(span)
+        return span
+
+    def _end(self, span, outputs, end, error=False):
+        span["attributes"]["mlflow.spanOutputs"] = self._dump(self.clean(outputs))
+        span["attributes"]["mlflow.spanLogLevel"] = "20"       # INFO, MLflow's level for these span types
+        span["end_time_unix_nano"] = ns(end)
+        if error:
+            span["status"]["code"] = "STATUS_CODE_ERROR"
+
+    def _dump(self, value):
+        from mlflow.tracing.utils import dump_span_attribute_value
+        return dump_span_attribute_value(value)
+
+    def _build(self, turn, tags, metadata):
+        """The turn as an MLflow Trace, nothing written yet; the turn tag is added after the
+        size statistics, as it was set after them when traces were written span by span."""
+        import random
+
+        from mlflow.entities import Span, Trace, TraceData, TraceInfo, TraceLocation, TraceState
+        from mlflow.tracing import constant
+        from mlflow.tracing.utils import add_size_stats_to_trace_metadata, aggregate_usage_from_spans
+        trace_id = f"tr-{random.getrandbits(128) or 1:032x}"
+        spans = []
+        root = self._span(spans, trace_id, None, ROOT_SPAN, "AGENT", turn["start"], {"prompt": turn["prompt"]})
+        self._build_children(spans, trace_id, root, turn, turn["start"], turn["end"])
+        self._end(root, {"response": turn["answer"]}, turn["end"])
+        spans = [Span.from_dict(span) for span in spans]
+
+        def head(value):
+            if len(value) <= constant.MAX_CHARS_IN_TRACE_INFO_METADATA:
+                return value
+            return value[:constant.MAX_CHARS_IN_TRACE_INFO_METADATA - len(constant.TRUNCATION_SUFFIX)] + \
+                constant.TRUNCATION_SUFFIX
+        metadata = {**self._env_metadata(), constant.TRACE_SCHEMA_VERSION_KEY: str(constant.TRACE_SCHEMA_VERSION),
+                    **metadata, constant.TraceMetadataKey.INPUTS: head(root["attributes"]["mlflow.spanInputs"]),
+                    constant.TraceMetadataKey.OUTPUTS: head(root["attributes"]["mlflow.spanOutputs"])}
+        usage = aggregate_usage_from_spans(spans)
+        if usage:
+            metadata[constant.TraceMetadataKey.TOKEN_USAGE] = json.dumps(usage)
+        start, end = root["start_time_unix_nano"], root["end_time_unix_nano"]
+        info = TraceInfo(trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(self.experiment()),
+                         request_time=start // 1_000_000, execution_duration=(end - start) // 1_000_000,
+                         state=TraceState.OK, trace_metadata=metadata,
+                         tags={constant.TraceTagKey.TRACE_NAME: ROOT_SPAN, **tags},
+                         request_preview=str(self.redact(turn["prompt"]))[:1000],
+                         response_preview=str(self.redact(turn["answer"]))[:1000])
+        trace = Trace(info=info, data=TraceData(spans=spans))
+        add_size_stats_to_trace_metadata(trace)
+        info.tags[TAG_TURN] = turn["id"]
+        return trace
+
+    def _env_metadata(self):
+        if self._env is None:
+            from mlflow.tracing.utils.environment import resolve_env_metadata
+            self._env = resolve_env_metadata()
+        return self._env
+
+    def _build_children(self, spans, trace_id, parent, turn, lo, hi):
+        """The spans of _children, as dicts."""
+        for step in turn["steps"]:
+            start = min(max(step["start"], lo), hi)
+            end = min(max(step["end"] or start, start), hi)
+            if step["kind"] == "llm":
+                span = self._span(spans, trace_id, parent, step.get("name", "llm"), "LLM", start,
+                                  {"messages": step["inputs"]}, self._llm_attributes(step))
+                self._end(span, {"content": step["content"]}, end)
+                continue
+            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"])
+            sub = step.get("subagent")
+            if sub:
+                agent = self._span(spans, trace_id, span, f"subagent_{sub['type']}", "AGENT", start,
+                                   {"prompt": sub["prompt"]}, {"claudetracing.agent_id": sub["agent_id"]})
+                self._build_children(spans, trace_id, agent, sub, start, end)
+                self._end(agent, {"response": sub["answer"]}, min(max(sub["end"], start), end))
+            self._end(span, {"result": step["result"]}, end, error=step["error"])
+
+    @staticmethod
+    def _llm_attributes(step):
+        usage = step["usage"]
+        attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
+            "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
+            "cache_read_input_tokens": usage["cache_read"],
+            "cache_creation_input_tokens": usage["cache_creation"],
+            "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
+        attributes.update(step.get("attributes") or {})
+        if step.get("cost") is not None:
+            out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
+                          step.get("speed"), step.get("geo"))
+            attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
+                                             "total_cost": step["cost"]}
+        return attributes
+
+    def begin_batches(self):
+        """From now on traces are written in batches (import): call flush() at the end.
+        Until a batch is written, a journal names its sessions (and then its traces), so that
+        the next Uploader undoes what a killed import left (recover_unwritten)."""
+        import fcntl
+        self.journal_fd = os.open(unwritten_path() + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.journal_fd, fcntl.LOCK_EX)
+        self.batch, self.batch_sessions, self.batch_chars = [], set(), 0
+
+    def end_batches(self):
+        """Stop batching; what was not flushed stays in the journal for recover_unwritten."""
+        os.close(self.journal_fd)
+        self.batch = None
+
+    def _defer(self, trace, session):
+        self.batch.append(trace)
+        if session not in self.batch_sessions:
+            self.batch_sessions.add(session)
+            self._journal()
+        self.batch_chars += sum(len(v) for span in trace.data.spans for v in span._span.attributes.values())
+        if len(self.batch) >= IMPORT_BATCH_TRACES or self.batch_chars >= IMPORT_BATCH_CHARS:
+            self.flush()
+
+    def _journal(self, traces=()):
+        write_atomic(unwritten_path(), json.dumps({"uri": self.uri, "experiment": self.experiment(),
+                                                   "sessions": sorted(self.batch_sessions),
+                                                   "traces": list(traces)}).encode())
+
+    def flush(self):
+        """Write the traces built so far (import)."""
+        if not self.batch:
+            return
+        self._journal([trace.info.trace_id for trace in self.batch])
+        self._write(self.batch)
+        os.remove(unwritten_path())
+        self.batch, self.batch_sessions, self.batch_chars = [], set(), 0
+
+    def _write(self, batch):
+        """Each trace's info (with its turn tag), then the spans of all in one upload. Infos
+        first: the store takes a new trace's info in one insert, and one that spans created
+        first through a slow merge. A trace whose spans are missing is settled (removed)."""
+        store = self.client._tracing_client.store
+        try:
+            for trace in batch:
+                store.start_trace(trace.info)
+            store.log_spans(self.experiment(), [span for trace in batch for span in trace.data.spans])
+        except Exception as e:  # noqa: BLE001 - whatever MLflow raised, the job is retried
+            raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
 
 
 def short_error(error):

@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|import ...]
 """
 
 import json
@@ -204,8 +204,15 @@ def bench_worker():
     return worker_main()
 
 
+def bench_import():
+    """`traces import` of 40 sessions against MLflow's own processor (goal ≥ 25x per trace)."""
+    from bench_import import main as import_main
+    return import_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
-           "search": bench_search, "hook": bench_hook, "worker": bench_worker}
+           "search": bench_search, "hook": bench_hook, "worker": bench_worker,
+           "import": bench_import}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
