@@ -1956,6 +1956,14 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
     """Upload the finished turns among those read from the checkpoint, replace the traces of
     turns that changed since; move the checkpoint to the first turn that may still change."""
     written, held, agents, still_open, rereads = 0, 0, None, {}, []
+    in_backend = None     # this session's turn ids in the backend, asked once, only if needed
+
+    def uploaded_before(turn_id):
+        """Is the turn in the backend already (its checkpoint was lost)?"""
+        nonlocal in_backend
+        if in_backend is None:
+            in_backend = uploader.session_turns(session)
+        return turn_id in in_backend
     for i, raw in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
@@ -1989,7 +1997,7 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
             signature = turn_signature(turn)
             if turn["copied_from"]:
                 pass                                # --fork-session copied it: traced in its own session
-            elif record is None and uploader.find(turn_id) is not None:
+            elif record is None and uploaded_before(turn_id):
                 pass                                # uploaded before the checkpoint was lost
             elif record is None or signature != record["sig"]:
                 trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
@@ -2516,16 +2524,23 @@ class Uploader:
         except Exception as e:  # noqa: BLE001 - any MLflow failure means: retry later
             raise BackendError(f"cannot open experiment {name!r} at {self.uri}: {short_error(e)}") from None
 
-    def find(self, turn_id):
-        """The trace id already holding this turn, if any (uploads are idempotent)."""
+    def session_turns(self, session):
+        """{turn id: trace id} of a session's traces (uploads are idempotent): one search a
+        session, where one a turn costs a backfill of thousands of sessions minutes."""
         location = self.experiment()          # raises its own BackendError
+        found, token = {}, None
         try:
-            found = self.client.search_traces(
-                locations=[location], filter_string=f"tags.`{TAG_TURN}` = '{turn_id}'",
-                max_results=1, include_spans=False)
+            while True:
+                batch = self.client.search_traces(
+                    locations=[location], filter_string=f"tags.`{TAG_TURN}` LIKE '{like_escape(session)}:%'",
+                    max_results=500, page_token=token, include_spans=False)
+                found.update((t.info.tags[TAG_TURN], t.info.trace_id) for t in batch
+                             if t.info.tags.get(TAG_TURN, "").startswith(session + ":"))
+                token = batch.token
+                if not token or not batch:
+                    return found
         except Exception as e:  # noqa: BLE001
             raise BackendError(f"cannot search {self.uri}: {short_error(e)}") from None
-        return found[0].info.trace_id if found else None
 
     def settle(self, inflight):
         """A worker died mid-upload: keep its trace if it was finished (and drop the one it
