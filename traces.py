@@ -834,7 +834,8 @@ REDACTIONS = [
         + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"),
      ("_(?<=gh[pousr]_)", "_(?<=github_pat_)")),
     ("gitlab-token", LazyPattern(
-        _word_start("gl(?:pat|dt|rt|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}"),
+        _word_start("gl(?:pat|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}|"
+        + _word_start("gl(?:dt|rt)-", 5) + "[A-Za-z0-9_-]{20,255}"),
      ("-(?<=glpat-|glptt-)", "-(?<=gldt-|glrt-)")),
     ("slack-token", LazyPattern(
         _word_start("xox[abposr]-", 5) + "[A-Za-z0-9-]{10,255}|"
