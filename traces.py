@@ -650,12 +650,18 @@ def _word_start(literal, length):
 # characters (xxxxx, *****). `changeme` is not one: it is also a password in use somewhere.
 _REFERENCE = LazyPattern(r"\$\{|\$\(|\{\{|<|%[A-Za-z_]\w*%|\$[A-Z_][A-Z0-9_]*(?![^/:.,}\]])"
                           r"|\[")
-_PLACEHOLDER = LazyPattern(r"(?i:^your|here$|>$|example|dummy|placeholder|sample|redacted)"
-                          r"|\.\.\.|…|([xX*•#])\1{4,}|^([xX*•#.-])\2{2,}$")
+# Words are searched in the value in lowercase, runs of one mask character (xXxXx is none) in
+# the value as it is. Every branch opens with a literal, which `re` finds quickly; it would try
+# an `(?i:...)` branch, or `x{5}`, at every position.
+_PLACEHOLDER = LazyPattern(r"example|dummy|placeholder|sample|redacted|here$|>$|\.\.\.|…")
+_MASK_RUN = LazyPattern(r"xxxxx|XXXXX|\*\*\*\*\*|•••••|#####")
+_MASK_ONLY = LazyPattern(r"([xX*•#.-])\1{2,}$")
 
 
 def _stands_for_a_secret(value):
-    return bool(_REFERENCE.match(value) or _PLACEHOLDER.search(value))
+    return bool(_REFERENCE.match(value) or value[:4].lower() == "your"
+                or _PLACEHOLDER.search(value.lower()) or _MASK_RUN.search(value)
+                or _MASK_ONLY.match(value))
 
 
 def _secret_span(match):
