@@ -734,7 +734,7 @@ _SECRET_NAMES = _both_cases(
         for q in _KEY_QUALIFIERS))
 _SECRET_NAME = "(?:%s)" % "|".join(_SECRET_NAMES)
 # The lowercase words a name ends with: a value that holds one is a name too (password=password).
-_SECRET_STEMS = ("pass", "pwd", "secret", "token", "credential", "key")
+_SECRET_STEM = LazyPattern("pass|pwd|secret|token|credential|key")
 # Between the name and the value: an optional closing quote and bracket, as in
 # `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
 _ASSIGN = r"(?:\\?[\"'])?\]?[ \t]*(?::=|=>|[:=])[ \t]*"
@@ -751,6 +751,7 @@ _CODE_WORDS = {"str", "string", "bytes", "int", "float", "bool", "boolean", "num
                "any", "none", "null", "nil", "true", "false", "yes", "no", "required",
                "optional", "secretstr", "undefined", "read", "write"}
 _LINE_END = ("\n", "\r", "\\n", "\\r", '"', "")
+_NAME_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 _QUERY_END = LazyPattern(r"[&#;]")
 _CODE_CALL = LazyPattern(r"[A-Za-z_][\w.]*[(\[]")
 _IDENTIFIER = LazyPattern(r"[A-Za-z_][\w.]*")
@@ -766,10 +767,9 @@ def _env_secret(match):
         value = match.group("quoted")
         return None if _stands_for_a_secret(value) else match.span("quoted")
     text, (start, end) = match.string, match.span("bare")
-    name_start = match.start()
-    while name_start > 0 and match.start() - name_start < 64 and (
-            text[name_start - 1].isalnum() or text[name_start - 1] in "_-"):
-        name_start -= 1
+    # The name starts up to 64 ASCII name characters before the word the regex found.
+    before = text[max(0, match.start() - 64):match.start()]
+    name_start = match.start() - len(before) + len(before.rstrip(_NAME_CHARACTERS))
     name = text[name_start:match.end("name")]
     value = match.group("bare")
     query = text[name_start - 1:name_start] in ("?", "&", ";")
@@ -777,14 +777,13 @@ def _env_secret(match):
         value = _QUERY_END.split(value, maxsplit=1)[0]
     else:
         value = value.rstrip(",;:)]}")
-    end = start + len(value)
-    if (not value or _stands_for_a_secret(value) or value.isdigit()
-            or value.lower() in _CODE_WORDS or _CODE_CALL.match(value)):
+    end, lowercase = start + len(value), value.lower()
+    if (not value or lowercase in _CODE_WORDS or value.isdigit() or _CODE_CALL.match(value)
+            or _stands_for_a_secret(value)):
         return None
-    if query or name.upper() == name and name.lower() != name:
+    if query or name.isupper():
         return start, end
-    if _IDENTIFIER.fullmatch(value) and (
-            "." in value or any(stem in value.lower() for stem in _SECRET_STEMS)):
+    if _IDENTIFIER.fullmatch(value) and ("." in value or _SECRET_STEM.search(lowercase)):
         return None  # self.token, password=password
     if _DIGIT.search(value) and _LETTER.search(value):
         return start, end
