@@ -655,12 +655,18 @@ def _word_start(literal, length):
 # characters (xxxxx, *****). `changeme` is not one: it is also a password in use somewhere.
 _REFERENCE = LazyPattern(r"\$\{|\$\(|\{\{|<|%[A-Za-z_]\w*%|\$[A-Z_][A-Z0-9_]*(?![^/:.,}\]])"
                           r"|\[")
-_PLACEHOLDER = LazyPattern(r"(?i:^your|here$|>$|example|dummy|placeholder|sample|redacted)"
-                          r"|\.\.\.|…|([xX*•#])\1{4,}|^([xX*•#.-])\2{2,}$")
+# Words are searched in the value in lowercase, runs of one mask character (xXxXx is none) in
+# the value as it is. Every branch opens with a literal, which `re` finds quickly; it would try
+# an `(?i:...)` branch, or `x{5}`, at every position.
+_PLACEHOLDER = LazyPattern(r"example|dummy|placeholder|sample|redacted|here$|>$|\.\.\.|…")
+_MASK_RUN = LazyPattern(r"xxxxx|XXXXX|\*\*\*\*\*|•••••|#####")
+_MASK_ONLY = LazyPattern(r"([xX*•#.-])\1{2,}$")
 
 
 def _stands_for_a_secret(value):
-    return bool(_REFERENCE.match(value) or _PLACEHOLDER.search(value))
+    return bool(_REFERENCE.match(value) or value[:4].lower() == "your"
+                or _PLACEHOLDER.search(value.lower()) or _MASK_RUN.search(value)
+                or _MASK_ONLY.match(value))
 
 
 def _secret_span(match):
@@ -686,10 +692,15 @@ def _line_before(match, limit=300):
 # --- triggers --------------------------------------------------------------------------------
 
 # `re` scans fast for an expression whose every branch opens with a literal character: it
-# skips, in C, each position that holds none of those characters. So a trigger opens with a
-# rare character of what it looks for and checks the rest around it, with a fixed-width
-# lookbehind and a lookahead: `_(?<=gh[pousr]_)` finds `ghp_` by its `_`. A trigger for a
-# name in any case is written with its first letter in lowercase, and used in both cases.
+# skips, in C, each position that holds none of those characters, and stops at each one that
+# does. There a branch is dismissed without being entered when its next item is a literal or a
+# class that fails; one that opens with a lookaround is entered every time, at twice the cost.
+# So a trigger opens with a character of what it looks for (the rarer the better), then a
+# literal or a class, and only then looks behind for the rest: `K[0-9a-f](?<=SK.)` finds
+# `SKf0...` by its `K`. A trigger for a name in any case is written with its first letter in
+# lowercase, and used in both cases. A trigger may check more of its rule where that is cheap
+# (bearer's 16 characters, the `:` after a URL's user), so that the rule, which searches the
+# whole text, is not run where it would find nothing.
 
 
 def _both_cases(*triggers):
@@ -730,7 +741,7 @@ _SECRET_NAMES = _both_cases(
         for q in _KEY_QUALIFIERS))
 _SECRET_NAME = "(?:%s)" % "|".join(_SECRET_NAMES)
 # The lowercase words a name ends with: a value that holds one is a name too (password=password).
-_SECRET_STEMS = ("pass", "pwd", "secret", "token", "credential", "key")
+_SECRET_STEM = LazyPattern("pass|pwd|secret|token|credential|key")
 # Between the name and the value: an optional closing quote and bracket, as in
 # `"password": ...` and `os.environ["TOKEN"] = ...`, then `=`, `:`, `:=` or `=>`.
 _ASSIGN = r"(?:\\?[\"'])?\]?[ \t]*(?::=|=>|[:=])[ \t]*"
@@ -747,6 +758,7 @@ _CODE_WORDS = {"str", "string", "bytes", "int", "float", "bool", "boolean", "num
                "any", "none", "null", "nil", "true", "false", "yes", "no", "required",
                "optional", "secretstr", "undefined", "read", "write"}
 _LINE_END = ("\n", "\r", "\\n", "\\r", '"', "")
+_NAME_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 _QUERY_END = LazyPattern(r"[&#;]")
 _CODE_CALL = LazyPattern(r"[A-Za-z_][\w.]*[(\[]")
 _IDENTIFIER = LazyPattern(r"[A-Za-z_][\w.]*")
@@ -762,10 +774,9 @@ def _env_secret(match):
         value = match.group("quoted")
         return None if _stands_for_a_secret(value) else match.span("quoted")
     text, (start, end) = match.string, match.span("bare")
-    name_start = match.start()
-    while name_start > 0 and match.start() - name_start < 64 and (
-            text[name_start - 1].isalnum() or text[name_start - 1] in "_-"):
-        name_start -= 1
+    # The name starts up to 64 ASCII name characters before the word the regex found.
+    before = text[max(0, match.start() - 64):match.start()]
+    name_start = match.start() - len(before) + len(before.rstrip(_NAME_CHARACTERS))
     name = text[name_start:match.end("name")]
     value = match.group("bare")
     query = text[name_start - 1:name_start] in ("?", "&", ";")
@@ -773,14 +784,13 @@ def _env_secret(match):
         value = _QUERY_END.split(value, maxsplit=1)[0]
     else:
         value = value.rstrip(",;:)]}")
-    end = start + len(value)
-    if (not value or _stands_for_a_secret(value) or value.isdigit()
-            or value.lower() in _CODE_WORDS or _CODE_CALL.match(value)):
+    end, lowercase = start + len(value), value.lower()
+    if (not value or lowercase in _CODE_WORDS or value.isdigit() or _CODE_CALL.match(value)
+            or _stands_for_a_secret(value)):
         return None
-    if query or name.upper() == name and name.lower() != name:
+    if query or name.isupper():
         return start, end
-    if _IDENTIFIER.fullmatch(value) and (
-            "." in value or any(stem in value.lower() for stem in _SECRET_STEMS)):
+    if _IDENTIFIER.fullmatch(value) and ("." in value or _SECRET_STEM.search(lowercase)):
         return None  # self.token, password=password
     if _DIGIT.search(value) and _LETTER.search(value):
         return start, end
@@ -812,7 +822,7 @@ def _pgpass_password(match):
 
 
 # `sk-` where a word starts, as _word_start has it: not in task-, disk-, mask-.
-_SK = r"-(?<=sk-)(?:(?<![A-Za-z0-9_]sk-)|(?<=\\[nrt]sk-))"
+_SK = r"k-(?<=sk-)(?:(?<![A-Za-z0-9_]sk-)|(?<=\\[nrt]sk-))"
 
 REDACTIONS = [
     # First, so that the key body is not chewed up piecewise by other rules. PEM and
@@ -820,11 +830,11 @@ REDACTIONS = [
     # a block cut short (no END line) is redacted up to the end of its body.
     ("private-key", LazyPattern(
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s\\:,]|-(?!----))*"
-        r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), ("K(?<=PRIVATE K)EY",)),
+        r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), ("KEY(?<=PRIVATE KEY)",)),
     # kubeconfig: the same key, base64-encoded. client-certificate-data is public.
     ("private-key", LazyPattern(
         r"client-key-data\\?[\"']?:[ \t]*\\?[\"']?(?P<secret>[A-Za-z0-9+/=]{16,})"),
-     ("k(?<=client-k)ey-data",)),
+     ("key-data(?<=client-key-data)",)),
     ("aws-access-key-id", LazyPattern(
         _word_start("(?:AKIA|ASIA|ABIA|ACCA)", 4) + r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
      ("A(?:KIA|SIA|BIA|CCA)",)),
@@ -833,37 +843,38 @@ REDACTIONS = [
     ("aws-secret-access-key", LazyPattern(
         "[sS](?i:ecret_?access_?key)(?![A-Za-z0-9_])" + _ASSIGN
         + r"\\?[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
-     _both_cases("k(?:(?<=(?i:accessk))|(?<=(?i:access_k)))(?i:ey)")),
+     _both_cases("k[eE][yY](?:(?<=[sS][sS][kK][eE][yY])|(?<=[sS][sS]_[kK][eE][yY]))")),
     ("github-token", LazyPattern(
         _word_start("gh[pousr]_", 4) + "[A-Za-z0-9]{36,255}|"
         + _word_start("github_pat_", 11) + "[A-Za-z0-9_]{22,255}"),
-     ("_(?<=gh[pousr]_)", "_(?<=github_pat_)")),
+     ("gh[pousr]_", "github_pat_")),
     ("gitlab-token", LazyPattern(
-        _word_start("gl(?:pat|dt|rt|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}"),
-     ("-(?<=glpat-|glptt-)", "-(?<=gldt-|glrt-)")),
+        _word_start("gl(?:pat|ptt)-", 6) + "[A-Za-z0-9_-]{20,255}|"
+        + _word_start("gl(?:dt|rt)-", 5) + "[A-Za-z0-9_-]{20,255}"),
+     ("gl(?:pat|ptt|dt|rt)-",)),
     ("slack-token", LazyPattern(
         _word_start("xox[abposr]-", 5) + "[A-Za-z0-9-]{10,255}|"
         + _word_start("xapp-", 5) + "[0-9]-[A-Za-z0-9-]{10,255}"),
-     ("-(?<=xox[abposr]-|xapp-)",)),
+     ("xox[abposr]-", "xapp-")),
     ("slack-webhook", LazyPattern(
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/"
         r"(?P<secret>[A-Za-z0-9_/-]{20,255})"),
-     (r"/(?<=hooks\.slack\.com/)",)),
+     (r"k\.com/(?<=hooks\.slack\.com/)",)),
     # Publishable keys (pk_) too: harmless alone, but they name the account.
     ("stripe-key", LazyPattern(
         _word_start("[rsp]k_(?:live|test)_", 8) + "[A-Za-z0-9]{16,255}"),
-     ("_(?<=k_live_|k_test_)",)),
+     ("k_(?:live|test)_",)),
     ("sendgrid-key", LazyPattern(
         _word_start(r"SG\.", 3) + r"[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{20,64}"),
-     (r"G(?<=SG)\.",)),
+     (r"G\.(?<=SG\.)",)),
     # An API key SID; the account SID (AC...) is an identifier, the auth token has no shape.
     ("twilio-key", LazyPattern(_word_start("SK", 2) + r"[0-9a-f]{32}(?![A-Za-z0-9])"),
-     ("K(?<=SK)[0-9a-f]",)),
-    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,255}"), ("_(?<=hf_)",)),
+     ("K[0-9a-f](?<=SK.)",)),
+    ("huggingface-token", LazyPattern(_word_start("hf_", 3) + "[A-Za-z0-9]{30,255}"), ("hf_",)),
     ("npm-token", LazyPattern(_word_start("npm_", 4) + "[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
-     ("_(?<=npm_)",)),
+     ("pm_(?<=npm_)",)),
     ("pypi-token", LazyPattern(_word_start("pypi-", 5) + "AgE[A-Za-z0-9_-]{50,1000}"),
-     ("-(?<=pypi-)AgE",)),
+     ("AgE(?<=pypi-AgE)",)),
     # Before openai-key, whose `sk-` prefix it shares.
     ("anthropic-key", LazyPattern(_word_start("sk-ant-", 7) + "[A-Za-z0-9_-]{20,255}"),
      (_SK,)),
@@ -874,10 +885,10 @@ REDACTIONS = [
     ("google-api-key", LazyPattern(
         _word_start("AIza", 4) + "[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"), ("AIza",)),
     ("databricks-token", LazyPattern(
-        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("pi(?<=dapi)",)),
+        _word_start("dapi", 4) + r"[0-9a-f]{32}(?:-[0-9]+)?\b"), ("pi[0-9a-f](?<=dapi.)",)),
     # Azure storage connection strings, and shared access signatures in URLs.
     ("azure-storage-key", LazyPattern(
-        r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("K(?<=AccountK)ey=",)),
+        r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("Key=(?<=AccountKey=)",)),
     ("azure-sas", LazyPattern(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,200})"),
      (r"\?sig=", "&sig=")),
     # Header and payload are base64 of a JSON object, hence both start `eyJ`.
@@ -888,67 +899,69 @@ REDACTIONS = [
     # password may hold `/`, `:` and `@` (percent-encoded or not): it ends at the last `@`.
     ("url-password", LazyPattern(
         r"://[^\s:/?#@\"'<>\[\]\\]{0,128}:(?P<secret>[^\s\"'<>\\]{1,128})@(?=[A-Za-z0-9\[])",
-        check=_url_password), ("/(?<=:/)/",)),
+        check=_url_password), (r"//(?<=://)[^\s:/?#@\"'<>\[\]\\]{0,128}:",)),
     # 16 characters keeps prose ("Bearer tokens are...") out.
     ("bearer", LazyPattern(
         r"(?:Bearer|bearer|BEARER)[ \t]{1,20}(?P<secret>[A-Za-z0-9._~+/=-]{16,4000})"),
-     (r"B(?=earer[ \t]|EARER[ \t])", r"b(?=earer[ \t])")),
+     tuple(scheme + r"[ \t]{1,20}[A-Za-z0-9._~+/=-]{16}" for scheme in ("Bearer", "bearer", "BEARER"))),
     # Other schemes (Basic, token) and bare header values; without a scheme
     # only a long value counts, so "Authorization: required" is left alone.
     ("authorization", LazyPattern(
         r"(?:Authorization|authorization|AUTHORIZATION)\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
         r"(?:(?i:basic|bearer|token|digest)[ \t]+|(?=[A-Za-z0-9._~+/=-]{20}))"
         r"(?P<secret>[A-Za-z0-9._~+/=-]{6,4000})"),
-     ("z(?<=[Aa]uthoriz)ation", "Z(?<=AUTHORIZ)ATION")),
+     (r"zation(?<=[Aa]uthorization)\\?[\"']?[ \t]*[:=]", r"ZATION(?<=AUTHORIZATION)\\?[\"']?[ \t]*[:=]")),
     # X-API-Key, X-Auth-Token and their kin, as headers (`-H 'X-API-Key: x'`) or in JSON.
     ("http-header", LazyPattern(
         r"[xX]-(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))\\?[\"']?[ \t]*:"
         r"[ \t]*\\?[\"']?(?P<secret>[^\s\"'\\,;]{4,1000})"),
-     ("-(?<=[xX]-)(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))",)),
+     _both_cases("x-(?i:(?:[a-z0-9]{1,20}-){0,3}(?:api-?key|key|token|secret))")),
     # Registry credentials: docker's config.json `"auth": "<base64 user:password>"`,
     # .npmrc `_auth=` and `_authToken=`, `npm config set //registry/:_authToken x`.
     ("registry-auth", LazyPattern(
         r"\\?\"auth\\?\"[ \t]*:[ \t]*\\?\"(?P<secret>[A-Za-z0-9+/]{8,1000}={0,2})\\?\""),
-     (r'h(?<="auth)\\?"',)),
+     ('h"(?<="auth")', r'h\\"(?<="auth\\")')),
     ("registry-auth", LazyPattern(
         _word_start("_auth", 5) + r"(?:Token)?(?:[ \t]*=[ \t]*|[ \t]+)\\?[\"']?"
         r"(?P<secret>[^\s\"'\\]{6,1000})"),
-     (r"_auth(?:(?<![A-Za-z0-9_]_auth)|(?<=\\[nrt]_auth))",)),
+     (r"h[T \t=](?<=_auth.)",)),
     # ~/.netrc: `machine h login u password p`, or `password p` alone on its line.
     ("netrc-password", LazyPattern(
         _word_start("password", 8) + r"[ \t]{1,20}(?P<secret>[^\s\\\"']{1,256})"
         r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",
-        check=_netrc_password), (r"password[ \t](?:(?<![A-Za-z0-9_]password.)|(?<=\\[nrt]password.))",)),
+        check=_netrc_password),
+     (r"password[ \t](?:(?<![A-Za-z0-9_]password.)|(?<=\\[nrt]password.))[ \t]{0,19}[^\s\\\"']{1,256}"
+      r"(?=[ \t]*(?:\n|\r|\\n|\\r|\Z|[ \t]account|[ \t]machine))",)),
     # ~/.pgpass: `host:port:database:user:password`. Matched from the port, a literal `:`.
     ("pgpass-password", LazyPattern(
         r":(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:(?=[^\s:\\]{0,127}[A-Za-z*])[^\s:\\]{1,128}:"
         r"(?P<secret>[^\s:\\\"']{1,256})(?=[ \t]*(?:\n|\r|\\n|\\r|\Z))",
-        check=_pgpass_password), (r":(?=(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:)",)),
+        check=_pgpass_password), (r":[0-9*][0-9]{0,4}:[^\s:\\]{1,128}:",)),
     # Command-line flags: `--password pw`, `--token=x`, `huggingface-cli login --token x`.
     # A reference (`--token $GH_TOKEN`) or a flag that only names where the secret is
     # (`--password-stdin`, `--token-file`) is left alone.
     ("flag-secret", LazyPattern(
         r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
         r"|auth-token|access-token)(?:[ \t]{1,20}|=)(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     ("-(?<=--)(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
+     ("--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
       "|auth-token|access-token)",)),
     # `curl -u user:pw`, `--user user:pw`.
     ("flag-secret", LazyPattern(
         r"(?:-u|--user)[ \t]{1,20}[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
         r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     (r"-(?=u[ \t]|-user[ \t])",)),
+     (r"-u[ \t]", r"--user[ \t]")),
     # `mysql -pS3cret` (glued: `-p pw` would be a database name), `sshpass -p pw`,
     # `twine upload -p pw`.
     ("flag-secret", LazyPattern(
         r"(?:mysql[^\n|;&]{0,200}?[ \t]-p|mariadb[^\n|;&]{0,200}?[ \t]-p"
         r"|sshpass[ \t]-p[ \t]{0,20}|twine[^\n|;&]{0,200}?[ \t]-p[ \t]{0,20})"
         r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     (r"-(?<=[ \t]-)p",)),
+     (r"-p(?<=[ \t]-p)",)),
     # requests.get(url, auth=("user", "pw")) and its friends.
     ("flag-secret", LazyPattern(
         r"auth[ \t]*=[ \t]*\([ \t]*(?P<q>\\?[\"'])[^\"'\\\n]{0,256}(?P=q)[ \t]*,[ \t]*"
         r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"),
-     (r"h(?<=auth)[ \t]*=[ \t]*\(",)),
+     (r"h[ \t=](?<=auth.)",)),
     # `NAME = value` in .env, shell, YAML, TOML, INI, JSON, Python and URL queries. Which
     # values count is the check's job (_env_secret).
     ("env-secret", LazyPattern(

@@ -270,7 +270,12 @@ REDACT_VOCABULARY = ["password", "PASSWORD", "token", "api_key", "secret", "_pas
                      '\\"', "\\n", "://", "@", "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----",
                      "eyJ", "eyJaaaaaaaaaaaa.", "Bearer ", "Authorization: ", "--password ", "--token=",
                      "-u ", "x:", "mysql -p", "sshpass -p ", "auth=(", "login ", ":5432:", "X-API-Key: ",
-                     "ghp_", "sk-", "AKIA", "a", "0", "/", " ", "$", "{{", "<", "xxxxx", "\n", "&", "?"]
+                     "ghp_", "sk-", "AKIA", "a", "0", "/", " ", "$", "{{", "<", "xxxxx", "\n", "&", "?",
+                     # The prefixes and names the triggers are anchored on, in their cases.
+                     "github_pat_", "gldt-", "xoxb-", "hooks.slack.com/", "sk_live_", "SG.", "SKf0", "hf_",
+                     "npm_", "pypi-AgE", "dapi0", "AIza", "AccountKey=", "?sig=", "client-key-data",
+                     "SecretAccessKey", "bearer ", "BEARER ", "AUTHORIZATION=", '"auth"', "_authToken",
+                     "passphrase", "_pwd", "Credentials", "--user ", "x-auth-token:", ":*:", "\t", "]"]
 redact_lines = st.lists(st.sampled_from(REDACT_VOCABULARY), max_size=60).map("".join)
 
 

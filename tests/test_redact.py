@@ -117,6 +117,11 @@ REDACTED = [
     ("github_pat_11FAKE0123456789_abcdefghijklmnopqrstuvwxyz",
      "[REDACTED:github-token]"),
     ("glpat-FAKE0123456789abcdef", "[REDACTED:gitlab-token]"),
+    # The 5-character prefixes too, after a word (their word-start check once looked a
+    # character too far back).
+    ("use gldt-FAKE0123456789abcdef", "use [REDACTED:gitlab-token]"),
+    ("runner glrt-FAKE0123456789abcdef", "runner [REDACTED:gitlab-token]"),
+    ("glptt-FAKE0123456789abcdef", "[REDACTED:gitlab-token]"),
     ("xoxp-1234-5678-FAKEabcdef", "[REDACTED:slack-token]"),
     ("https://hooks.slack.com/services/T000FAKE/B000FAKE/q7Wm2RtFAKEx9Lp4Zc8N",
      "https://hooks.slack.com/services/[REDACTED:slack-webhook]"),
