@@ -658,7 +658,9 @@ _REFERENCE = LazyPattern(r"\$\{|\$\(|\{\{|<|%[A-Za-z_]\w*%|\$[A-Z_][A-Z0-9_]*(?!
 # Words are searched in the value in lowercase, runs of one mask character (xXxXx is none) in
 # the value as it is. Every branch opens with a literal, which `re` finds quickly; it would try
 # an `(?i:...)` branch, or `x{5}`, at every position.
-_PLACEHOLDER = LazyPattern(r"example|dummy|placeholder|sample|redacted|here$|>$|\.\.\.|…")
+# A placeholder word starts a word: `CYEXAMPLEKEY` inside a random value (AWS's documented
+# sample secret key, found in real .env files) is a secret's shape all the same.
+_PLACEHOLDER = LazyPattern(r"(?<![a-z0-9])(?:example|dummy|placeholder|sample|redacted)|here$|>$|\.\.\.|…")
 _MASK_RUN = LazyPattern(r"xxxxx|XXXXX|\*\*\*\*\*|•••••|#####")
 _MASK_ONLY = LazyPattern(r"([xX*•#.-])\1{2,}$")
 

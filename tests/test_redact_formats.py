@@ -46,3 +46,14 @@ def test_each_secret_in_each_format_is_removed(form):
             if shown in traces.redact_text(text):
                 missed.append(text)
     assert not missed, f"{len(missed)} of {2 * len(VALUES)} not redacted in {form}: {missed[:5]}"
+
+
+@pytest.mark.parametrize("line, redacted", [
+    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", True),    # AWS's documented sample, in real .env files
+    ("api_key = 'k9Fq2xSampleZ7'", True),
+    ("SECRET_KEY=example-key", False),
+    ("token: sample_token", False),
+    ("password: EXAMPLE", False),
+])
+def test_a_placeholder_word_must_start_a_word(line, redacted):
+    assert ("[REDACTED:" in traces.redact_text(line)) is redacted
