@@ -407,6 +407,15 @@ def config_env(config):
     return env
 
 
+def custom_patterns(env):
+    """The repository's own redaction patterns (a JSON list of regexes); anything else is none."""
+    try:
+        patterns = json.loads(env.get(ENV_REDACT_PATTERNS) or "[]")
+    except ValueError:
+        return []
+    return [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else []
+
+
 def config_problem(config):
     """What is wrong with one of our files' contents, or None (keys we do not know are kept)."""
     for key, value in config.items():
@@ -2477,6 +2486,12 @@ def recover_unwritten(uploader):
         os.close(fd)
 
 
+def like_escape(text):
+    """Quote a value for a filter string. LIKE wildcards in it only widen the match, and every
+    filter is checked again locally, so they need no escaping."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
 class Uploader:
     """Writes turns as traces into one backend and experiment."""
 
@@ -2938,6 +2953,14 @@ COST_COLUMNS = ("input_cost", "output_cost", "total_cost")
 FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
 
 
+def error_code(error):
+    return str(getattr(error, "error_code", ""))
+
+
+def not_found(error):
+    return error_code(error) == "RESOURCE_DOES_NOT_EXIST"
+
+
 class NotFound(Exception):
     error_code = "RESOURCE_DOES_NOT_EXIST"
 
@@ -3348,14 +3371,6 @@ class Backend:
         return [self.trace(trace_id) for trace_id in trace_ids]
 
 
-def error_code(error):
-    return str(getattr(error, "error_code", ""))
-
-
-def not_found(error):
-    return error_code(error) == "RESOURCE_DOES_NOT_EXIST"
-
-
 def since_time(text):
     """--since: an ISO date or date-time, local time unless it names a zone; seconds since the epoch."""
     import argparse
@@ -3379,12 +3394,6 @@ def positive(kind):
             raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
         return value
     return parse
-
-
-def like_escape(text):
-    """Quote a value for a filter string. LIKE wildcards in it only widen the match, and every
-    filter is checked again locally, so they need no escaping."""
-    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def json_tag(info, key, default):
@@ -4557,14 +4566,6 @@ def cmd_enrichment(args):
     settings = shared_settings_edit(change)
     print("enabled: " + (", ".join(enabled_enrichments(settings.env)) or "none"))
     return 0
-
-
-def custom_patterns(env):
-    try:
-        patterns = json.loads(env.get(ENV_REDACT_PATTERNS) or "[]")
-    except ValueError:
-        return []
-    return [p for p in patterns if isinstance(p, str)] if isinstance(patterns, list) else []
 
 
 def cmd_redact(args):
