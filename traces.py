@@ -1909,8 +1909,10 @@ def read_caught_up(transcript, state, jobs):
 
 
 def turn_signature(turn):
-    """What a re-read must change for a trace to be replaced (not a new bookkeeping line)."""
-    return [len(turn["steps"]), turn["usage"]["total"], turn["answer"], len(turn["waiting"]), turn["interrupted"]]
+    """What a re-read must change for a trace to be replaced (not a new bookkeeping line). The
+    checkpoint keeps it: the answer goes in as a digest, no transcript text."""
+    return [len(turn["steps"]), turn["usage"]["total"], answer_digest(turn["answer"])["sha256"], len(turn["waiting"]),
+            turn["interrupted"]]
 
 
 def cleared_path():

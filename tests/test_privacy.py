@@ -145,3 +145,27 @@ def test_the_log_never_holds_a_secret_an_error_quotes():
     text = open(os.path.join(os.environ["TRACES_HOME"], "traces.log")).read()
     assert "pw-9f8e7d" not in text and "k3Y9" not in text
     assert "https://bob:[REDACTED:url-password]@mlflow.example.com" in text
+
+
+def test_spool_checkpoints_and_log_hold_no_transcript_text(tmp_path, monkeypatch):
+    """A turn whose answer quotes a secret goes through hook → spool → worker: the files we
+    keep in TRACES_HOME (jobs, checkpoints, the log) hold neither the secret nor the answer."""
+    answer = f"Your key is {SECRET_GITHUB}, keep it safe."
+    t = Transcript(session="sess-quiet")
+    t.prompt("show me the key")
+    t.text(answer)
+    path = t.write(os.path.join(os.environ["HOME"], ".claude", "projects"))
+    payload = {"session_id": "sess-quiet", "transcript_path": path, "cwd": str(tmp_path), "hook_event_name": "Stop",
+               "last_assistant_message": answer}
+    monkeypatch.setattr(traces, "start_worker", lambda: None)         # the sync below is the worker
+    traces.hook(json.dumps(payload).encode(), {"CLAUDE_PROJECT_DIR": str(tmp_path)})
+    spooled = "".join(open(p).read() for p in traces.pending_jobs())
+    assert spooled and SECRET_GITHUB not in spooled and "keep it safe" not in spooled
+    assert traces.main(["sync", "--wait", "60"]) == 0
+    kept = ""
+    for folder, _dirs, files in os.walk(os.environ["TRACES_HOME"]):
+        for name in files:
+            if not name.startswith("mlflow.db"):
+                kept += open(os.path.join(folder, name), "rb").read().decode("utf-8", "replace")
+    assert "sess-quiet" in kept                      # the checkpoint is there ...
+    assert SECRET_GITHUB not in kept and "keep it safe" not in kept and "show me the key" not in kept
