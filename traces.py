@@ -3095,6 +3095,39 @@ class LocalStore:
         return trace
 
 
+def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"):
+    """Call MLflow's REST API with the standard library (init and the reading commands do
+    without mlflow): (HTTP status, answer)."""
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    url = f"{uri.rstrip('/')}/api/{version}/mlflow/{endpoint}"
+    headers = {"Content-Type": "application/json"}
+    if env.get(ENV_TOKEN):
+        headers["Authorization"] = "Bearer " + env[ENV_TOKEN]
+    elif env.get(ENV_USERNAME):
+        pair = f"{env[ENV_USERNAME]}:{env.get(ENV_PASSWORD, '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        try:
+            payload = json.loads(e.read() or b"{}")
+        except ValueError:
+            payload = {}
+        if e.code in (401, 403):
+            raise TracesError(f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
+                              f"set {ENV_TOKEN} (or user:password in the URL) and run init again") from None
+        return e.code, payload
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise TracesError(f"cannot reach the MLflow server at {uri} ({reason}); is it running?") from None
+
+
 class ServerStore:
     """The part of MlflowClient the reading commands use, over a self-hosted MLflow server's REST
     API with urllib: no mlflow import (2 s) for a command that prints ten lines."""
@@ -3103,28 +3136,12 @@ class ServerStore:
         self.uri, self.env = uri.rstrip("/"), env
 
     def call(self, method, endpoint, body=None, version="2.0"):
-        import base64
-        import urllib.error
-        import urllib.request
-        headers = {"Content-Type": "application/json"}
-        if self.env.get(ENV_TOKEN):
-            headers["Authorization"] = "Bearer " + self.env[ENV_TOKEN]
-        elif self.env.get(ENV_USERNAME):
-            pair = f"{self.env[ENV_USERNAME]}:{self.env.get(ENV_PASSWORD, '')}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        request = urllib.request.Request(f"{self.uri}/api/{version}/mlflow/{endpoint}", method=method, headers=headers,
-                                         data=None if body is None else json.dumps(body).encode())
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            try:
-                answer = json.loads(e.read() or b"{}")
-            except ValueError:
-                answer = {}
-            error = RuntimeError(f"HTTP {e.code}: {answer.get('message') or e.reason}")
+        status, answer = mlflow_rest(self.uri, method, endpoint, self.env, body, timeout=30, version=version)
+        if status != 200:
+            error = RuntimeError(f"HTTP {status}: {answer.get('message', '')}")
             error.error_code = answer.get("error_code", "")
-            raise error from None
+            raise error
+        return answer
 
     def _experiment(self, body):
         from types import SimpleNamespace
@@ -4115,38 +4132,6 @@ def ask(question, default):
     if not line:
         print()
     return line.strip() or default
-
-
-def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10):
-    """Call MLflow's REST API with the standard library (init must not need mlflow)."""
-    import base64
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-    url = uri.rstrip("/") + "/api/2.0/mlflow/" + endpoint
-    headers = {"Content-Type": "application/json"}
-    if env.get(ENV_TOKEN):
-        headers["Authorization"] = "Bearer " + env[ENV_TOKEN]
-    elif env.get(ENV_USERNAME):
-        pair = f"{env[ENV_USERNAME]}:{env.get(ENV_PASSWORD, '')}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        try:
-            payload = json.loads(e.read() or b"{}")
-        except ValueError:
-            payload = {}
-        if e.code in (401, 403):
-            raise TracesError(f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
-                              f"set {ENV_TOKEN} (or user:password in the URL) and run init again") from None
-        return e.code, payload
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise TracesError(f"cannot reach the MLflow server at {uri} ({reason}); is it running?") from None
 
 
 def get_server_experiment(uri, env, name=None, experiment_id=None, timeout=10):
