@@ -2987,6 +2987,12 @@ class LocalStore:
             self.db.close()
             raise LookupError(f"MLflow schema {version} not checked")
         self._mlflow = None
+        self.keys = None        # the only tag and metadata keys the command reads (None: all of them)
+
+    # No server between us and the file: a page as large as MLflow allows (50,000), as OFFSET
+    # paging sorts the experiment again for every page.
+    page_limit = 50_000
+    scan_from = 1000     # traces from which one pass over a key-value table beats an index probe each
 
     def mlflow(self):
         """The real client, for what this reader does not do."""
@@ -3047,35 +3053,36 @@ class LocalStore:
         return page
 
     def _traces(self, cursor):
-        """Trace records (info only) as MLflow builds them from trace_info rows."""
+        """Trace records (info only) as MLflow builds them from trace_info rows (this schema's
+        columns: SQLITE_SCHEMAS guards them)."""
         from types import SimpleNamespace
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         tags = {row["request_id"]: {} for row in rows}
         metadata = {row["request_id"]: {} for row in rows}
-        ids = list(tags)
-        for start in range(0, len(ids), 500):
-            marks = ",".join("?" * len(ids[start:start + 500]))
-            for table, into, skip in (("trace_tags", tags, ("mlflow.traceName",)),
-                                      ("trace_request_metadata", metadata,
-                                       (META_SESSION, "mlflow.trace.tokenUsage", "mlflow.trace.cost"))):
-                for request_id, key, value in self.db.execute(
-                        f"SELECT request_id, key, value FROM {table} WHERE request_id IN ({marks})", ids[start:start + 500]):
-                    if key not in skip:
-                        into[request_id][key] = value
+        for table, into, skip in (("trace_tags", tags, ("mlflow.traceName",)),
+                                  ("trace_request_metadata", metadata,
+                                   (META_SESSION, "mlflow.trace.tokenUsage", "mlflow.trace.cost"))):
+            for request_id, key, value in self._pairs(table, list(tags)):
+                found = into.get(request_id)
+                if found is not None and key not in skip:
+                    found[key] = value
+        # MLflow's own usage and cost, kept in columns: built only for a command that reads them.
+        usage_and_cost = self.keys is None
         traces = []
         for row in rows:
             trace_id = row["request_id"]
-            if row.get("trace_name") is not None:
+            if row["trace_name"] is not None:
                 tags[trace_id]["mlflow.traceName"] = row["trace_name"]
-            if row.get("session_id") is not None:
+            if row["session_id"] is not None:
                 metadata[trace_id][META_SESSION] = row["session_id"]
-            usage = {c: int(row[c]) for c in TOKEN_COLUMNS if row.get(c) is not None}
-            if usage:
-                metadata[trace_id]["mlflow.trace.tokenUsage"] = json.dumps(usage)
-            cost = {c: row[c] for c in COST_COLUMNS if row.get(c) is not None}
-            if cost:
-                metadata[trace_id]["mlflow.trace.cost"] = json.dumps(cost)
+            if usage_and_cost:
+                usage = {c: int(row[c]) for c in TOKEN_COLUMNS if row[c] is not None}
+                if usage:
+                    metadata[trace_id]["mlflow.trace.tokenUsage"] = json.dumps(usage)
+                cost = {c: row[c] for c in COST_COLUMNS if row[c] is not None}
+                if cost:
+                    metadata[trace_id]["mlflow.trace.cost"] = json.dumps(cost)
             info = SimpleNamespace(
                 trace_id=trace_id, experiment_id=str(row["experiment_id"]), request_time=row["timestamp_ms"],
                 execution_duration=row["execution_time_ms"], state=row["status"],
@@ -3083,6 +3090,19 @@ class LocalStore:
                 tags=tags[trace_id], trace_metadata=metadata[trace_id])
             traces.append(SimpleNamespace(info=info, data=SimpleNamespace(spans=[])))
         return traces
+
+    def _pairs(self, table, ids):
+        """(trace id, key, value) of these traces, from one of the key-value tables."""
+        if self.keys is not None and len(ids) >= self.scan_from:
+            marks = ",".join("?" * len(self.keys))
+            yield from self.db.execute(f"SELECT request_id, key, value FROM {table} NOT INDEXED "
+                                       f"WHERE key IN ({marks})", list(self.keys))
+            return
+        only = "" if self.keys is None else f" AND key IN ({','.join('?' * len(self.keys))})"
+        for start in range(0, len(ids), 500):
+            batch = ids[start:start + 500]
+            yield from self.db.execute(f"SELECT request_id, key, value FROM {table} WHERE request_id IN "
+                                       f"({','.join('?' * len(batch))}){only}", batch + list(self.keys or ()))
 
     def get_trace(self, trace_id, display=False):
         [trace] = self._traces(self.db.execute("SELECT * FROM trace_info t WHERE t.request_id = ?", (trace_id,))) or [None]
@@ -3315,6 +3335,11 @@ class Backend:
         need_mlflow()
         self.client = open_store(self.uri)
 
+    def reads_only(self, keys):
+        """The command reads only these tag and metadata keys: a reader that can fetch less does."""
+        if isinstance(self.client, LocalStore):
+            self.client.keys = tuple(keys)
+
     def call(self, what, fn, *args, **kwargs):
         """Run one MLflow call; a failure becomes an error that says what to check."""
         try:
@@ -3469,12 +3494,19 @@ def trace_filters(args, root):
     return " AND ".join(clauses) or None, (lambda info: all(check(info) for check in checks))
 
 
+def filter_keys(args):
+    """The tags trace_filters' check reads for these options."""
+    keys = {"branch": "git.branch", "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
+    return {key for option, key in keys.items() if getattr(args, option, None)}
+
+
 def find_traces(backend, locations, filter_string, check, limit):
     """Newest first: trace infos that pass check, at most limit (0: all), paging as needed."""
     if not locations:
         return []
     found, token = [], None
-    page = 500 if not limit else min(max(limit, 10) * 2, 500)       # a server takes at most 500 a page
+    most = getattr(backend.client, "page_limit", 500)                # a server takes at most 500 a page
+    page = most if not limit else min(max(limit, 10) * 2, most)
     while True:
         def search(filter_string=filter_string, token=token):
             return backend.client.search_traces(
@@ -3783,11 +3815,13 @@ REPORT_KEYS = {
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
+REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER}
 
 
 def cmd_report(args):
     root = repo_root(os.getcwd())
     backend = Backend(root)
+    backend.reads_only(REPORT_READS | filter_keys(args))
     filter_string, check = trace_filters(args, root)
     infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
     rows = {}
@@ -3796,11 +3830,12 @@ def cmd_report(args):
         key = REPORT_KEYS[args.by](info)
         row = rows.setdefault(key, {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0,
                                     "turns_without_cost": 0})
+        tokens = [(kind, int_tag(info, "tokens." + kind)) for kind in REPORT_TOKENS]
+        cost = cost_tag(info)
         for target in (row, total):
             target["turns"] += 1
-            for kind in REPORT_TOKENS:
-                target["tokens"][kind] += int_tag(info, f"tokens.{kind}")
-            cost = cost_tag(info)
+            for kind, count in tokens:
+                target["tokens"][kind] += count
             if cost is None:
                 target["turns_without_cost"] += 1
             else:
