@@ -139,10 +139,40 @@ def time_commands(label, repo, env, command, cases, runs):
     return figures
 
 
+# What any reader pays, whole commands like ours, with nothing of ours: a server's trace infos,
+# 40 (the page `search` asks for) or all of them 500 a page (the most a server gives), then
+# optionally their spans in batches of the 20 `search -f json` shows; and a local store's
+# reading that `report` cannot do without (tokens, cost and the day of every trace).
+SERVER_FLOOR = """
+import json, sys, urllib.parse, urllib.request
+url, experiment, page, spans, token, ids = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "spans", None, []
+def call(endpoint, body=None):
+    request = urllib.request.Request(url + "/api/3.0/mlflow/traces/" + endpoint, body and json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(request).read())
+while True:
+    answer = call("search", {"locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment}}],
+                             "max_results": page, "order_by": ["timestamp_ms DESC"], **({"page_token": token} if token else {})})
+    ids += [t["trace_id"] for t in answer.get("traces", [])]
+    token = answer.get("next_page_token")
+    if not token or page < 500:
+        break
+if spans:
+    call("batchGet?" + urllib.parse.urlencode([("trace_ids", t) for t in ids[:20]]))
+"""
+LOCAL_FLOOR = """
+import sqlite3, sys, time
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+days = {r: time.strftime("%Y-%m-%d", time.localtime(t / 1000)) for r, t in db.execute("SELECT request_id, timestamp_ms FROM trace_info")}
+values = db.execute("SELECT request_id, key, value FROM trace_tags NOT INDEXED WHERE key IN "
+                    "('tokens.input', 'tokens.output', 'tokens.cache_read', 'tokens.cache_creation', 'cost.usd')").fetchall()
+"""
+
+
 def main():
     """Whole commands from outside, interleaved with `python -c pass`, on 10,000 traces: the
     local store and an `mlflow server` holding the same traces, each read by our own reader
-    and through the mlflow client."""
+    and through the mlflow client; then what the reading alone costs there, as the floor."""
     if "--rebuild" in sys.argv or not (CACHE / "layout.json").exists() or \
             json.loads((CACHE / "layout.json").read_text()).get("layout") != LAYOUT:
         build(CACHE)
@@ -173,6 +203,14 @@ def main():
             for reader, runs in (("ours", 7), ("mlflow", 3)):
                 env[traces.ENV_READER] = reader
                 figures.update(time_commands(f"{where}, {reader} reader", repo, env, command, cases, runs))
+        experiment = sqlite3.connect(copy).execute("SELECT experiment_id FROM experiments WHERE name = ?",
+                                                   (EXPERIMENT,)).fetchone()[0]
+        floors = {"40 trace infos": ["-c", SERVER_FLOOR, server.url, str(experiment), "40", "-"],
+                  "40 infos, spans of 20": ["-c", SERVER_FLOOR, server.url, str(experiment), "40", "spans"],
+                  "all trace infos": ["-c", SERVER_FLOOR, server.url, str(experiment), "500", "-"]}
+        figures.update(time_commands("server floor, urllib alone", repo, env, [sys.executable], floors, 3))
+    floor = {"report's reading": ["-c", LOCAL_FLOOR, uri.split(":///", 1)[1]]}
+    figures.update(time_commands("local floor, sqlite3 alone", repo, env, [sys.executable], floor, 7))
     shutil.rmtree(work, ignore_errors=True)
     return figures
 
