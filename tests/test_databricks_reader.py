@@ -168,3 +168,30 @@ def test_spans_come_through_the_mlflow_client(workspace, cli, repo, monkeypatch)
     backend.client._mlflow = Client()
     assert backend.traces(["tr-1", "tr-2"]) == ["tr-1", "tr-2"] and asked == ["tr-1", "tr-2"]
     assert workspace.requests == []           # no token needed, none minted
+
+
+@pytest.mark.parametrize("profile, env, expected", [
+    ("token = dapi-p\n", {}, ("pat", "dapi-p")),
+    ("token = dapi-p\n", {"DATABRICKS_TOKEN": "dapi-e"}, ("pat", "dapi-e")),       # the environment first
+    ("auth_type = databricks-cli\n", {}, ("cli", "ada")),
+    ("auth_type = databricks-cli\n", {"DATABRICKS_TOKEN": "dapi-e"}, ("cli", "ada")),  # an explicit type wins
+    ("client_id = sp\nclient_secret = s\n", {}, ("m2m", "sp", "s")),
+    ("auth_type = azure-cli\n", {}, ("sdk", "ada")),
+    ("", {"DATABRICKS_CLIENT_ID": "sp", "DATABRICKS_CLIENT_SECRET": "s"}, ("m2m", "sp", "s")),
+])
+def test_the_token_comes_from_where_the_sdk_would_take_it(monkeypatch, profile, env, expected):
+    with open(os.path.expanduser("~/.databrickscfg"), "w") as f:
+        f.write(f"[ada]\nhost = https://ada.cloud.databricks.com\n{profile}")
+    monkeypatch.setattr(traces, "cli_token", lambda host, profile: ("cli", profile))
+    monkeypatch.setattr(traces, "client_credentials_token", lambda host, client, secret: ("m2m", client, secret))
+    monkeypatch.setattr(traces, "sdk_token", lambda host, profile: ("sdk", profile))
+    token = traces.databricks_token(env, "https://ada.cloud.databricks.com", "ada")
+    assert token == (expected if expected[0] != "pat" else expected[1])
+
+
+def test_other_sign_ins_go_through_the_sdk(workspace):
+    secret = workspace.add_service_principal("robot")
+    with open(os.path.expanduser("~/.databrickscfg"), "w") as f:
+        f.write(f"[robot]\nhost = {workspace.host}\nauth_type = oauth-m2m\nclient_id = robot\nclient_secret = {secret}\n")
+    token = traces.sdk_token(workspace.host, "robot")
+    assert workspace.tokens[token] == "robot"
