@@ -3115,9 +3115,10 @@ class LocalStore:
         return trace
 
 
-def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"):
+def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0", refused=None):
     """Call MLflow's REST API with the standard library (init and the reading commands do
-    without mlflow): (HTTP status, answer)."""
+    without mlflow): (HTTP status, answer). `refused`: the error when the server turns our
+    credentials down (HTTP 401/403), if it is not to ask for MLFLOW_TRACKING_TOKEN."""
     import base64
     import urllib.error
     import urllib.parse
@@ -3140,7 +3141,7 @@ def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"
         except ValueError:
             payload = {}
         if e.code in (401, 403):
-            raise TracesError(f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
+            raise TracesError(refused or f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
                               f"set {ENV_TOKEN} (or user:password in the URL) and run init again") from None
         return e.code, payload
     except (urllib.error.URLError, OSError, ValueError) as e:
@@ -3152,11 +3153,14 @@ class ServerStore:
     """The part of MlflowClient the reading commands use, over a self-hosted MLflow server's REST
     API with urllib: no mlflow import (2 s) for a command that prints ten lines."""
 
+    refused = None      # the error when the server refuses our credentials (None: mlflow_rest's own)
+
     def __init__(self, uri, env):
         self.uri, self.env = uri.rstrip("/"), env
 
     def call(self, method, endpoint, body=None, version="2.0"):
-        status, answer = mlflow_rest(self.uri, method, endpoint, self.env, body, timeout=30, version=version)
+        status, answer = mlflow_rest(self.uri, method, endpoint, self.env, body, timeout=30, version=version,
+                                     refused=self.refused)
         if status != 200:
             error = RuntimeError(f"HTTP {status}: {answer.get('message', '')}")
             error.error_code = answer.get("error_code", "")
@@ -3303,6 +3307,125 @@ def span_record(data):
         status=SimpleNamespace(status_code=code.replace("STATUS_CODE_", "")))
 
 
+# Databricks: the same REST API behind a bearer token. databricks-sdk would mint it, but
+# importing it costs a second, as much as mlflow: the usual sign-ins are done here the way the
+# SDK does them, and only the rarer ones (Azure CLI, metadata service...) go through it.
+
+def databricks_token(env, host, profile):
+    """A bearer token for the workspace (never logged or kept): the environment's credentials
+    first, then those of the profile (None: none), as databricks-sdk chooses them."""
+    section = databricks_config().get(profile) or {}
+
+    def setting(key):
+        return env.get("DATABRICKS_" + key.upper()) or section.get(key)
+    auth_type = setting("auth_type") or ""
+    if auth_type in ("", "pat") and setting("token"):
+        return setting("token")
+    if auth_type in ("", "oauth-m2m") and setting("client_id") and setting("client_secret"):
+        return client_credentials_token(host, setting("client_id"), setting("client_secret"))
+    if auth_type == "databricks-cli":
+        return cli_token(host, profile)
+    return sdk_token(host, profile)
+
+
+def sign_in_error(host, profile, env):
+    """The error for a sign-in the workspace refused: what to run or check."""
+    if profile:
+        return TracesError(f"your Databricks login (profile {profile!r}) has expired or was refused at {host}: "
+                           f"run `{login_command(host, profile)}`, then try again")
+    if env.get("DATABRICKS_CLIENT_ID"):
+        return TracesError(f"Databricks at {host} refused the service principal's sign-in: check DATABRICKS_CLIENT_ID "
+                           f"and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
+    return TracesError(f"Databricks at {host} refused DATABRICKS_TOKEN: it has expired or is not valid there")
+
+
+def cli_token(host, profile):
+    """OAuth for a user (U2M): the CLI keeps the login and refreshes it; `databricks auth token`
+    prints the current access token as JSON (databricks-sdk asks it the same way)."""
+    import shutil
+    cli = shutil.which("databricks")
+    if not cli:
+        raise TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
+                          f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
+    out = run([cli, "auth", "token", *(["--profile", profile] if profile else ["--host", host])], timeout=60)
+    try:
+        return json.loads(out)["access_token"]
+    except (TypeError, ValueError, KeyError):
+        raise sign_in_error(host, profile, {}) from None
+
+
+def client_credentials_token(host, client_id, secret):
+    """OAuth for a service principal (M2M): the client-credentials grant at the workspace's OIDC endpoint."""
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "all-apis"}).encode()
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    request = urllib.request.Request(host + "/oidc/v1/token", data=form, method="POST", headers={
+        "Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["access_token"]
+    except urllib.error.HTTPError as e:
+        if e.code in (400, 401, 403):
+            raise sign_in_error(host, None, {"DATABRICKS_CLIENT_ID": client_id}) from None
+        raise TracesError(f"Databricks at {host} failed to sign the service principal in (HTTP {e.code})") from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as e:
+        raise TracesError(f"cannot reach the Databricks workspace at {host} ({getattr(e, 'reason', e)}): check "
+                          f"the host (in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN") from None
+
+
+def sdk_token(host, profile):
+    """Any other sign-in: databricks-sdk's, for the bearer token it puts in its headers."""
+    need_databricks()
+    from databricks.sdk.config import Config
+    try:
+        headers = Config(profile=profile, host=host).authenticate()
+    except Exception as e:  # noqa: BLE001 - the SDK raises ValueError/IOError for every sign-in failure
+        raise databricks_failure(e, host, profile, "signing in") from None
+    auth = headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        raise TracesError(f"profile {profile!r} does not sign in with a bearer token; set "
+                          f"{ENV_READER}=mlflow to read through the mlflow client")
+    return auth[len("Bearer "):]
+
+
+class DatabricksStore(ServerStore):
+    """ServerStore over a Databricks workspace. Searches take the V3 API, as MLflow's own client
+    does where the workspace has no V4 search; spans are kept as artifacts there, which only
+    the mlflow client reads."""
+
+    def __init__(self, uri, env):
+        host, profile = databricks_host(env), databricks_profile(env)
+        self.profile = profile if profile in databricks_config() else None   # None: the environment signs in
+        if not host:
+            raise TracesError(f"no Databricks workspace for profile {profile!r}: it is not in "
+                              f"{databricks_config_file()} and DATABRICKS_HOST is not set")
+        super().__init__(host, {})
+        self.tracking_uri, self.settings = uri, env
+        self.refused = sign_in_error(self.uri, self.profile, env).args[0]
+        self._mlflow = None
+
+    def call(self, method, endpoint, body=None, version="2.0"):
+        if not self.env:            # signed in at the first request: reading spans alone needs no token
+            self.env = {ENV_TOKEN: databricks_token(self.settings, self.uri, self.profile)}
+        return super().call(method, endpoint, body, version)
+
+    def mlflow(self):
+        if self._mlflow is None:
+            quiet_mlflow()
+            need_mlflow()
+            self._mlflow = open_store(self.tracking_uri)
+        return self._mlflow
+
+    def get_trace(self, trace_id, display=False):
+        return self.mlflow().get_trace(trace_id, display=False)
+
+    def batch_get_traces(self, trace_ids):
+        return None         # one by one, through the mlflow client
+
+
 class Backend:
     """The MLflow backend and experiment(s) a reading command looks at."""
 
@@ -3331,6 +3454,11 @@ class Backend:
         if self.uri.startswith(("http://", "https://")) and os.environ.get(ENV_READER) != "mlflow":
             self.client = ServerStore(self.uri, env)
             return
+        # Traces in Unity Catalog tables are searched with V4 and a SQL warehouse: mlflow's part.
+        if backend_kind(self.uri) == "databricks" and not env.get(ENV_TRACE_LOCATION) \
+                and os.environ.get(ENV_READER) != "mlflow":
+            self.client = DatabricksStore(self.uri, env)
+            return
         quiet_mlflow()
         need_mlflow()
         self.client = open_store(self.uri)
@@ -3348,6 +3476,8 @@ class Backend:
             self.fail(what, e)
 
     def fail(self, what, error):
+        if isinstance(error, TracesError):      # already says what to do (sign in again, say)
+            raise error
         raise TracesError(f"cannot {what} at {self.uri} ({short_error(error)}); check that the backend "
                           f"is up and `traces status` shows the right tracking URI") from None
 
@@ -3884,12 +4014,16 @@ def can_open_browser():
     return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def databricks_profile(env):
+    """The Databricks CLI profile the settings name: our local settings, else `databricks://PROFILE`."""
+    return env.get(ENV_PROFILE) or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
+
+
 def databricks_host(env):
     """The workspace URL: DATABRICKS_HOST, else the profile's host in ~/.databrickscfg."""
     if env.get("DATABRICKS_HOST"):
         return env["DATABRICKS_HOST"].rstrip("/")
-    profile = env.get(ENV_PROFILE) or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
-    return databricks_profiles().get(profile, {}).get("host") or None
+    return databricks_profiles().get(databricks_profile(env), {}).get("host") or None
 
 
 def show_url(url, args):
@@ -4700,8 +4834,8 @@ def databricks_config_file():
     return os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg")
 
 
-def databricks_profiles(path=None):
-    """The CLI profiles: name -> {"host", "auth": "oauth" | "pat" | "m2m" | <auth_type>}, in file order.
+def databricks_config(path=None):
+    """The CLI profiles as they are written: name -> {key: value}, in file order.
 
     DEFAULT is an ordinary profile there (configparser would copy its keys into every other one).
     """
@@ -4711,11 +4845,14 @@ def databricks_profiles(path=None):
         parser.read(path or databricks_config_file(), encoding="utf-8")
     except configparser.Error as e:
         raise TracesError(f"cannot read {path or databricks_config_file()}: {e}") from None
+    # __settings__ holds the CLI's own settings, not a profile.
+    return {name: dict(parser[name]) for name in parser.sections() if name != "__settings__"}
+
+
+def databricks_profiles(path=None):
+    """The CLI profiles: name -> {"host", "auth": "oauth" | "pat" | "m2m" | <auth_type>}, in file order."""
     profiles = {}
-    for name in parser.sections():
-        if name == "__settings__":          # the CLI's own settings, not a profile
-            continue
-        section = parser[name]
+    for name, section in databricks_config(path).items():
         auth_type = section.get("auth_type", "")
         if auth_type in ("databricks-cli", "external-browser") or (not auth_type and not section.get("token")
                                                                   and not section.get("client_id")):

@@ -8,6 +8,12 @@ valid only if this server issued them: through its OIDC token endpoint (OAuth M2
 principal) or through `issue_user_token` (what `databricks auth login` caches for a user; the
 real CLI gets it through a browser login, which tests replace with a fake `databricks` script).
 Plain http on loopback: databricks-sdk 0.156 and mlflow 3.17 accept an http:// host as it is.
+
+Traces are not kept here: a workspace made with `backing=<url of an mlflow server>` checks a
+trace search as Databricks would and forwards it to that server, which the test fills with the
+engine. Its experiments are registered here under the same ids (`add_experiment(..., experiment_id=)`).
+It answers the V4 long-running search as a workspace without V4 does (ENDPOINT_NOT_FOUND), so
+clients fall back to V3 as they would there.
 """
 
 from __future__ import annotations
@@ -17,16 +23,20 @@ import itertools
 import json
 import secrets
 import threading
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MLFLOW = "/api/2.0/mlflow/"
 WORKSPACE_ID = "1234567890123456"
 DESTINATION_TAG = "mlflow.experiment.databricksTraceDestinationPath"
+SEARCH_KEYS = {"locations", "filter", "max_results", "order_by", "page_token"}
 
 
 class Workspace:
-    def __init__(self):
+    def __init__(self, backing=None):
+        self.backing = backing       # URL of the mlflow server that holds the traces (None: no traces)
         self.tokens = {}             # access token -> user name (or service principal application id)
         self.expired = set()         # tokens the workspace now rejects as expired
         self.clients = {}            # OAuth M2M client id -> secret
@@ -64,8 +74,8 @@ class Workspace:
         self.folders.add("/Workspace/Users/" + application_id)
         return secret
 
-    def add_experiment(self, name, tags=None):
-        experiment_id = str(next(self._ids))
+    def add_experiment(self, name, tags=None, experiment_id=None):
+        experiment_id = str(experiment_id or next(self._ids))
         self.experiments[experiment_id] = {"name": name, "tags": dict(tags or {})}
         return experiment_id
 
@@ -97,6 +107,13 @@ class Workspace:
             return self.mkdirs(user, self.json(body, ["path"]))
         if path.startswith(MLFLOW):
             return self.mlflow(user, method, path[len(MLFLOW):], query, body)
+        if path == "/api/4.0/mlflow/traces/search-long-running" and method == "POST":
+            # A workspace without the V4 search answers so, and clients fall back to V3: expected.
+            if self.json(body, ["locations"]) is None:
+                return 400, {}
+            return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found for 'POST /mlflow/traces/search-long-running'"}
+        if path == "/api/3.0/mlflow/traces/search" and method == "POST":
+            return self.search_traces(body)
         if path == "/api/5.0/mlflow/tracing/locations" and method == "POST":
             return self.create_trace_location(self.json(body, ["uc_table_prefix"]))
         if path.startswith("/api/5.0/mlflow/experiments/") and path.endswith("/trace-location:link") \
@@ -189,6 +206,8 @@ class Workspace:
             if experiment_id not in self.experiments:
                 return 404, {**missing, "message": f"Node ID {experiment_id} does not exist."}
             return 200, {"experiment": self.experiment_json(experiment_id)}
+        if endpoint == "experiments/search" and method == "POST":
+            return self.search_experiments(self.json(body, []))
         if endpoint == "experiments/create" and method == "POST":
             data = self.json(body, ["name"])
             if data is None:
@@ -213,6 +232,46 @@ class Workspace:
             self.experiments[data["experiment_id"]]["tags"][data["key"]] = data["value"]
             return 200, {}
         return self.unexpected(f"unknown MLflow endpoint {method} {endpoint}", 404)
+
+    def search_experiments(self, data):
+        """The active experiments, by id, in pages; max_results as MLflow bounds it."""
+        if data is None:
+            return 400, {}
+        most = data.get("max_results", 1000)
+        if set(data) - {"max_results", "view_type", "page_token", "filter", "order_by"} \
+                or not isinstance(most, int) or not 0 < most <= 50000 \
+                or data.get("view_type", "ACTIVE_ONLY") != "ACTIVE_ONLY" or data.get("filter"):
+            return self.unexpected(f"experiments/search with {data}")
+        ids = sorted(self.experiments, key=int)
+        start = int(data.get("page_token") or 0)
+        answer = {"experiments": [self.experiment_json(e) for e in ids[start:start + most]]}
+        if start + most < len(ids):
+            answer["next_page_token"] = str(start + most)
+        return 200, answer
+
+    def search_traces(self, body):
+        """V3 trace search: checked as Databricks would, answered by the backing mlflow server."""
+        data = self.json(body, ["locations"])
+        if data is None:
+            return 400, {}
+        locations = data["locations"]
+        wanted = [(loc.get("mlflow_experiment") or {}).get("experiment_id") for loc in locations
+                  if isinstance(loc, dict) and loc.get("type") == "MLFLOW_EXPERIMENT"]
+        most = data.get("max_results", 100)
+        if set(data) - SEARCH_KEYS or not locations or len(wanted) != len(locations) \
+                or any(e not in self.experiments for e in wanted):
+            return self.unexpected(f"traces/search with {data}")
+        if not isinstance(most, int) or not 0 < most <= 500:
+            return self.unexpected(f"traces/search with max_results {most!r} (at most 500)")
+        if self.backing is None:
+            return self.unexpected("traces/search on a workspace without a backing server")
+        request = urllib.request.Request(self.backing + "/api/3.0/mlflow/traces/search", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
 
     def create_trace_location(self, data):
         """MLflow's CreateLocation (a Unity Catalog table prefix); answers with the table names."""
