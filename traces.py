@@ -24,7 +24,7 @@ reading traces need `pip install 'claudetracing[mlflow]'` (or `[databricks]`). I
 `python3 traces.py init`.
 """
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 import json
 import os
