@@ -45,16 +45,16 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing():
         before = rows_in_store()
         worker = subprocess.Popen([sys.executable, TRACES, "sync"], env=dict(os.environ),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        # Starting (mlflow's import, the store's tables) takes seconds and an upload ~60 ms, so a
-        # plain random delay mostly hits the start-up: one kill in four is at a random time, the
-        # others a random moment after the worker's next write to the store.
+        # Starting (mlflow's import, the store's tables) takes seconds and an upload 10 to 60 ms,
+        # so a plain random delay mostly hits the start-up: one kill in four is at a random time,
+        # the others a random moment within a few uploads of the worker's next write.
         if rng.random() < 0.25:
             deadline = time.monotonic() + rng.uniform(0.3, 3.0)
         else:
             deadline = None
             while worker.poll() is None and rows_in_store() == before:
                 time.sleep(0.01)
-            deadline = time.monotonic() + rng.uniform(0.0, 0.8)
+            deadline = time.monotonic() + rng.uniform(0.0, 0.2)
         while worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
         if worker.poll() is None:
