@@ -183,8 +183,9 @@ def read_json_file(path, default=None):
 
 
 def log(message):
-    """Append one line to TRACES_HOME/traces.log. Never pass transcript content here; what an
-    error message may quote (a URL with a password, a token) is redacted."""
+    """Append one line to TRACES_HOME/traces.log and return its path (None when it cannot be
+    written). Never pass transcript content here; what an error message may quote (a URL with
+    a password, a token) is redacted."""
     message = redact_text(message)
     try:
         home = private_dir(traces_home())
@@ -196,7 +197,66 @@ def log(message):
         os.write(fd, f"{stamp} [{os.getpid()}] {message}\n".encode())
         os.close(fd)
     except OSError:
-        pass
+        return None
+    return path
+
+
+def home_problem(home):
+    """Why TRACES_HOME cannot hold the spool, the store and the log, or None.
+
+    Looks at the nearest part of the path that exists: a file in the way stops even root,
+    whom permission bits do not stop, and a missing parent is created when needed.
+    """
+    fix = f"set {ENV_HOME} to a folder you can write to (init keeps it as the traces_home setting)"
+    existing = home
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "is" if existing == home else f"cannot be created: {existing} is"
+        return f"{home} {where} a file, not a folder; {fix}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is not writable" if existing == home else f"cannot be created: {existing} is not writable"
+        return f"{home} {where}; {fix}"
+    for part in ("spool", "state"):
+        path = os.path.join(home, part)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return f"{path} is not a folder; {fix}"
+    return None
+
+
+def check_home():
+    """TRACES_HOME, or an error naming it when it cannot be used (nothing is created)."""
+    home = traces_home()
+    problem = home_problem(home)
+    if problem:
+        raise TracesError(problem)
+    return home
+
+
+def usable_home():
+    """TRACES_HOME, created if needed."""
+    return private_dir(check_home())
+
+
+def check_local_store(path):
+    """An error unless the local store's SQLite file can be read (or is not there yet), found
+    before MLflow, which would create files next to it, gets to fail on it."""
+    import sqlite3
+    if not os.path.lexists(path):
+        return
+    problem = None if os.path.isfile(path) else "it is not a file"
+    if problem is None:
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                db.execute("PRAGMA schema_version").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            problem = f"it cannot be read as an SQLite database ({e})"
+    if problem:
+        raise TracesError(f"cannot open the local store {path}: {problem}; move it aside, or set {ENV_HOME} "
+                          f"to another folder")
 
 
 def inside(path, root):
@@ -1811,7 +1871,7 @@ def start_worker():
 ###############################################################################
 
 
-class BackendError(Exception):
+class BackendError(TracesError):
     """The backend did not take a trace: the job stays in the spool and is retried."""
 
 
@@ -2205,7 +2265,7 @@ class in_traces_home:
 
     def __enter__(self):
         self.previous = os.getcwd()
-        os.chdir(private_dir(traces_home()))
+        os.chdir(usable_home())
 
     def __exit__(self, *exc):
         os.chdir(self.previous)
@@ -3440,7 +3500,9 @@ class Backend:
         if self.uri.startswith("sqlite:"):
             path = self.uri.split(":///", 1)[-1]
             # MLflow would create an empty store (and ./mlruns) just to find nothing in it.
-            if not os.path.exists(path):
+            check_local_store(path)
+            if not os.path.lexists(path):
+                check_home()
                 raise TracesError(f"there is no local store at {path} yet: nothing has been traced on this "
                                   f"machine (run `traces init` here, then use Claude Code)")
             try:
@@ -4574,28 +4636,6 @@ def repo_status(root, check_hook=True):
     return status
 
 
-def home_problem(home):
-    """Why the hook cannot record turns in TRACES_HOME, or None.
-
-    Looks at the nearest part of the path that exists: a file in the way stops even root,
-    whom permission bits do not stop, and a missing parent is created by the hook.
-    """
-    fix = f"turns cannot be recorded until it is fixed (or set {ENV_HOME} to a writable folder)"
-    existing = home
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        return f"{home} cannot be created: {existing} is a file, not a folder; {fix}"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "is not writable" if existing == home else f"cannot be created: {existing} is not writable"
-        return f"{home} {where}; {fix}"
-    for part in ("spool", "state"):
-        path = os.path.join(home, part)
-        if os.path.lexists(path) and not os.path.isdir(path):
-            return f"{path} is not a folder; {fix}"
-    return None
-
-
 def backend_kind(uri):
     if uri.startswith("sqlite:"):
         return "local"
@@ -5322,6 +5362,12 @@ def main(argv=None):
         # `traces search | head`: the reader left; say nothing.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user: it goes to the log
+        import traceback
+        path = log(f"ERROR traces {args.command}: {traceback.format_exc()}")
+        where = f"details in {path}" if path else f"no details: the log in {traces_home()} cannot be written"
+        print(f"Error: {short_error(e)}; {where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
