@@ -3192,9 +3192,16 @@ def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    # A web server that is not MLflow (a typo in the port, a proxy's page) answers 404 or an
+    # HTML page where MLflow answers JSON: say so, rather than "experiment not found".
+    not_mlflow = f"{uri} answers but is not an MLflow server (HTTP {{}} on {urllib.parse.urlsplit(url).path})"
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            status, raw = response.status, response.read()
+        try:
+            return status, json.loads(raw or b"{}")
+        except ValueError:
+            raise TracesError(not_mlflow.format(status)) from None
     except urllib.error.HTTPError as e:
         try:
             payload = json.loads(e.read() or b"{}")
@@ -3203,10 +3210,19 @@ def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"
         if e.code in (401, 403):
             raise TracesError(refused or f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
                               f"set {ENV_TOKEN} (or user:password in the URL) and run init again") from None
+        if e.code in (404, 405, 501) and not (isinstance(payload, dict) and payload.get("error_code")):
+            raise TracesError(not_mlflow.format(e.code)) from None
         return e.code, payload
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
         raise TracesError(f"cannot reach the MLflow server at {uri} ({reason}); is it running?") from None
+
+
+def check_server(uri, env):
+    """An error unless the MLflow server at uri answers: asked before anything is written for it."""
+    status, body = mlflow_rest(uri, "POST", "experiments/search", env, {"max_results": 1})
+    if status != 200:
+        raise TracesError(f"{uri} does not answer like an MLflow server (HTTP {status}: {body.get('message', '')})")
 
 
 class ServerStore:
