@@ -2346,11 +2346,14 @@ def cmd_import(args):
     if args.paths:
         for path in args.paths:
             if os.path.isdir(path):
-                files += sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
             elif os.path.isfile(path):
-                files.append(path)
+                found = [path]
             else:
                 raise TracesError(f"{path} does not exist")
+            if not any(holds_transcript_lines(f) for f in found):
+                raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+            files += found
     else:
         base = claude_projects_dir()
         mine = os.path.basename(project_folder(root))
@@ -2370,6 +2373,13 @@ def cmd_import(args):
     # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
     # is then traced under its own id, and the copy is recognised as one (claim_responses).
     files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    # Refused now, not after MLflow has left a lock or a checkpoint behind.
+    uri = env.get(ENV_URI) or local_store_uri()
+    if uri.startswith("sqlite:"):
+        check_home()
+        check_local_store(uri.split(":///", 1)[-1])
+    elif uri.startswith(("http://", "https://")):
+        check_server(uri, env)
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
@@ -2395,6 +2405,23 @@ def cmd_import(args):
         print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
               f"or `traces import` takes them once their session has been quiet for {IMPORT_QUIET_SECONDS // 60} minutes.")
     return 0
+
+
+def holds_transcript_lines(path, lines=100):
+    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
+    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(lines), f, strict=False):
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("type"), str):
+                    return True
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    return False
 
 
 def transcript_cwd(path):
