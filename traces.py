@@ -4456,9 +4456,30 @@ def is_loopback(uri):
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def init_target(args):
+    """The folder whose settings init writes. Hooks in the home folder's .claude/settings.json
+    trace every Claude Code session of the user, wherever it runs: only when asked for."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    root = home if args.user_wide else repo_root(os.getcwd())
+    if args.user_wide or os.path.realpath(root) != home:
+        return root
+    if not args.yes:
+        answer = ask(f"{root} is your home folder: trace every Claude Code session of this user, "
+                     f"wherever it runs (y/n)?", "n")
+        args.user_wide = answer.lower() in ("y", "yes")
+        if args.user_wide:
+            return root
+    raise TracesError(f"{root} is your home folder, not a repository: set up tracing in the repository whose "
+                      f"sessions you want traced, or run `traces init --user-wide` to trace every Claude Code "
+                      f"session of this user; nothing was changed")
+
+
 def cmd_init(args):
-    root = repo_root(os.getcwd())
+    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
+    # first write: a refusal leaves the repository and TRACES_HOME as they were.
+    root = init_target(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    check_home()
     current = settings.env
     interactive = not args.yes
     if interactive:
@@ -4516,6 +4537,7 @@ def cmd_init(args):
     else:
         env_local[ENV_URI] = local_store_uri()
         env_shared[ENV_URI] = None
+        check_local_store(local_store_uri().split(":///", 1)[-1])
 
     if not databricks:
         experiment_id = args.experiment_id
@@ -4569,8 +4591,13 @@ def cmd_init(args):
     else:
         print(f"Warning: the hook command `{command}` did not reach traces. Install traces so that "
               f"`traces` is on PATH (pip install 'claudetracing[mlflow]') and run init again.", file=sys.stderr)
-    where = uri or f"the local store ({local_store_uri()})"
-    print(f"Traces of this repository go to {where}, experiment {name or experiment_id}.")
+    where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
+    if args.user_wide:
+        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
+    elif os.path.exists(os.path.join(root, ".git")):
+        print(f"Traces of this repository go to {where}.")
+    else:
+        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
     print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
     return 0
 
@@ -5339,7 +5366,9 @@ def build_parser(only=None):
     which = p.add_mutually_exclusive_group()
     which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
     which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
-    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults")
+    p.add_argument("--user-wide", action="store_true",
+                   help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
+    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
     p = command("status", cmd_status, "show how this repository is set up")
     p.add_argument("--json", action="store_true", help="print JSON only")
