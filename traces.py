@@ -4309,8 +4309,7 @@ class RepoSettings:
         A file that init created is remembered in TRACES_HOME, so that disable deletes it
         when our removal empties it, and leaves an empty file it did not create in place.
         """
-        record = os.path.join(traces_home(), "created-settings.json")
-        created = read_json_file(record, [])
+        created = created_files()
         written = []
         datas = (self.shared, self.local, self.config, self.local_config)
         for path, data, (old, text), (_, mode) in zip(self.paths, datas, self._before, self.FILES, strict=True):
@@ -4325,10 +4324,18 @@ class RepoSettings:
                 if text is None:
                     created.append(real)
                 written.append(f"wrote {os.path.relpath(path, self.root)}")
-        if created != read_json_file(record, []):
-            private_dir(traces_home())
-            write_atomic(record, json.dumps(created).encode())
+        remember_created(created)
         return written
+
+
+def created_files():
+    """The real paths of the files init created (disable removes them once emptied)."""
+    return read_json_file(os.path.join(traces_home(), "created-settings.json"), [])
+
+
+def remember_created(created):
+    if created != created_files():
+        write_atomic(os.path.join(private_dir(traces_home()), "created-settings.json"), json.dumps(created).encode())
 
 
 def default_experiment_name(root):
@@ -4640,10 +4647,11 @@ def update_gitignore(root):
         with open(path, "rb") as f:
             old = f.read()
     except FileNotFoundError:
-        old = b""
+        old = None
+        remember_created(created_files() + [os.path.realpath(path)])
     sep = b"" if not old or old.endswith(b"\n") else b"\n"
     block = "\n".join([GITIGNORE_HEADER, *missing]) + "\n"
-    write_atomic(path, old + sep + block.encode(), mode=0o644)
+    write_atomic(path, (old or b"") + sep + block.encode(), mode=0o644)
     return ["updated .gitignore"]
 
 
@@ -4794,6 +4802,11 @@ def clean_gitignore(root):
     kept = [line for line in lines if line.rstrip("\n") not in (GITIGNORE_HEADER, *GITIGNORED)]
     if kept == lines:
         return []
+    created = created_files()
+    if not kept and os.path.realpath(path) in created:
+        os.remove(path)
+        remember_created([p for p in created if p != os.path.realpath(path)])
+        return ["removed .gitignore"]
     write_atomic(path, "".join(kept).encode(), mode=os.stat(path).st_mode & 0o777)
     return ["updated .gitignore"]
 
