@@ -5449,7 +5449,8 @@ def main(argv=None):
         return 0
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user: it goes to the log
         import traceback
-        path = log(f"ERROR traces {args.command}: {traceback.format_exc()}")
+        # The short error first: `traces status` shows the log's last ERROR line.
+        path = log(f"ERROR traces {args.command}: {short_error(e)}\n{traceback.format_exc()}")
         where = f"details in {path}" if path else f"no details: the log in {traces_home()} cannot be written"
         print(f"Error: {short_error(e)}; {where}", file=sys.stderr)
         return 1
