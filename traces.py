@@ -183,8 +183,9 @@ def read_json_file(path, default=None):
 
 
 def log(message):
-    """Append one line to TRACES_HOME/traces.log. Never pass transcript content here; what an
-    error message may quote (a URL with a password, a token) is redacted."""
+    """Append one line to TRACES_HOME/traces.log and return its path (None when it cannot be
+    written). Never pass transcript content here; what an error message may quote (a URL with
+    a password, a token) is redacted."""
     message = redact_text(message)
     try:
         home = private_dir(traces_home())
@@ -196,7 +197,66 @@ def log(message):
         os.write(fd, f"{stamp} [{os.getpid()}] {message}\n".encode())
         os.close(fd)
     except OSError:
-        pass
+        return None
+    return path
+
+
+def home_problem(home):
+    """Why TRACES_HOME cannot hold the spool, the store and the log, or None.
+
+    Looks at the nearest part of the path that exists: a file in the way stops even root,
+    whom permission bits do not stop, and a missing parent is created when needed.
+    """
+    fix = f"set {ENV_HOME} to a folder you can write to (init keeps it as the traces_home setting)"
+    existing = home
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = "is" if existing == home else f"cannot be created: {existing} is"
+        return f"{home} {where} a file, not a folder; {fix}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is not writable" if existing == home else f"cannot be created: {existing} is not writable"
+        return f"{home} {where}; {fix}"
+    for part in ("spool", "state"):
+        path = os.path.join(home, part)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return f"{path} is not a folder; {fix}"
+    return None
+
+
+def check_home():
+    """TRACES_HOME, or an error naming it when it cannot be used (nothing is created)."""
+    home = traces_home()
+    problem = home_problem(home)
+    if problem:
+        raise TracesError(problem)
+    return home
+
+
+def usable_home():
+    """TRACES_HOME, created if needed."""
+    return private_dir(check_home())
+
+
+def check_local_store(path):
+    """An error unless the local store's SQLite file can be read (or is not there yet), found
+    before MLflow, which would create files next to it, gets to fail on it."""
+    import sqlite3
+    if not os.path.lexists(path):
+        return
+    problem = None if os.path.isfile(path) else "it is not a file"
+    if problem is None:
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                db.execute("PRAGMA schema_version").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as e:
+            problem = f"it cannot be read as an SQLite database ({e})"
+    if problem:
+        raise TracesError(f"cannot open the local store {path}: {problem}; move it aside, or set {ENV_HOME} "
+                          f"to another folder")
 
 
 def inside(path, root):
@@ -1811,7 +1871,7 @@ def start_worker():
 ###############################################################################
 
 
-class BackendError(Exception):
+class BackendError(TracesError):
     """The backend did not take a trace: the job stays in the spool and is retried."""
 
 
@@ -2205,7 +2265,7 @@ class in_traces_home:
 
     def __enter__(self):
         self.previous = os.getcwd()
-        os.chdir(private_dir(traces_home()))
+        os.chdir(usable_home())
 
     def __exit__(self, *exc):
         os.chdir(self.previous)
@@ -2286,11 +2346,14 @@ def cmd_import(args):
     if args.paths:
         for path in args.paths:
             if os.path.isdir(path):
-                files += sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
             elif os.path.isfile(path):
-                files.append(path)
+                found = [path]
             else:
                 raise TracesError(f"{path} does not exist")
+            if not any(holds_transcript_lines(f) for f in found):
+                raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+            files += found
     else:
         base = claude_projects_dir()
         mine = os.path.basename(project_folder(root))
@@ -2310,6 +2373,13 @@ def cmd_import(args):
     # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
     # is then traced under its own id, and the copy is recognised as one (claim_responses).
     files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    # Refused now, not after MLflow has left a lock or a checkpoint behind.
+    uri = env.get(ENV_URI) or local_store_uri()
+    if uri.startswith("sqlite:"):
+        check_home()
+        check_local_store(uri.split(":///", 1)[-1])
+    elif uri.startswith(("http://", "https://")):
+        check_server(uri, env)
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
@@ -2335,6 +2405,23 @@ def cmd_import(args):
         print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
               f"or `traces import` takes them once their session has been quiet for {IMPORT_QUIET_SECONDS // 60} minutes.")
     return 0
+
+
+def holds_transcript_lines(path, lines=100):
+    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
+    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(lines), f, strict=False):
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("type"), str):
+                    return True
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    return False
 
 
 def transcript_cwd(path):
@@ -3132,9 +3219,16 @@ def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    # A web server that is not MLflow (a typo in the port, a proxy's page) answers 404 or an
+    # HTML page where MLflow answers JSON: say so, rather than "experiment not found".
+    not_mlflow = f"{uri} answers but is not an MLflow server (HTTP {{}} on {urllib.parse.urlsplit(url).path})"
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            status, raw = response.status, response.read()
+        try:
+            return status, json.loads(raw or b"{}")
+        except ValueError:
+            raise TracesError(not_mlflow.format(status)) from None
     except urllib.error.HTTPError as e:
         try:
             payload = json.loads(e.read() or b"{}")
@@ -3143,10 +3237,19 @@ def mlflow_rest(uri, method, endpoint, env, body=None, timeout=10, version="2.0"
         if e.code in (401, 403):
             raise TracesError(refused or f"the MLflow server at {uri} refused our credentials (HTTP {e.code}); "
                               f"set {ENV_TOKEN} (or user:password in the URL) and run init again") from None
+        if e.code in (404, 405, 501) and not (isinstance(payload, dict) and payload.get("error_code")):
+            raise TracesError(not_mlflow.format(e.code)) from None
         return e.code, payload
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
         raise TracesError(f"cannot reach the MLflow server at {uri} ({reason}); is it running?") from None
+
+
+def check_server(uri, env):
+    """An error unless the MLflow server at uri answers: asked before anything is written for it."""
+    status, body = mlflow_rest(uri, "POST", "experiments/search", env, {"max_results": 1})
+    if status != 200:
+        raise TracesError(f"{uri} does not answer like an MLflow server (HTTP {status}: {body.get('message', '')})")
 
 
 class ServerStore:
@@ -3440,7 +3543,9 @@ class Backend:
         if self.uri.startswith("sqlite:"):
             path = self.uri.split(":///", 1)[-1]
             # MLflow would create an empty store (and ./mlruns) just to find nothing in it.
-            if not os.path.exists(path):
+            check_local_store(path)
+            if not os.path.lexists(path):
+                check_home()
                 raise TracesError(f"there is no local store at {path} yet: nothing has been traced on this "
                                   f"machine (run `traces init` here, then use Claude Code)")
             try:
@@ -4204,8 +4309,7 @@ class RepoSettings:
         A file that init created is remembered in TRACES_HOME, so that disable deletes it
         when our removal empties it, and leaves an empty file it did not create in place.
         """
-        record = os.path.join(traces_home(), "created-settings.json")
-        created = read_json_file(record, [])
+        created = created_files()
         written = []
         datas = (self.shared, self.local, self.config, self.local_config)
         for path, data, (old, text), (_, mode) in zip(self.paths, datas, self._before, self.FILES, strict=True):
@@ -4220,10 +4324,18 @@ class RepoSettings:
                 if text is None:
                     created.append(real)
                 written.append(f"wrote {os.path.relpath(path, self.root)}")
-        if created != read_json_file(record, []):
-            private_dir(traces_home())
-            write_atomic(record, json.dumps(created).encode())
+        remember_created(created)
         return written
+
+
+def created_files():
+    """The real paths of the files init created (disable removes them once emptied)."""
+    return read_json_file(os.path.join(traces_home(), "created-settings.json"), [])
+
+
+def remember_created(created):
+    if created != created_files():
+        write_atomic(os.path.join(private_dir(traces_home()), "created-settings.json"), json.dumps(created).encode())
 
 
 def default_experiment_name(root):
@@ -4351,9 +4463,30 @@ def is_loopback(uri):
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def init_target(args):
+    """The folder whose settings init writes. Hooks in the home folder's .claude/settings.json
+    trace every Claude Code session of the user, wherever it runs: only when asked for."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    root = home if args.user_wide else repo_root(os.getcwd())
+    if args.user_wide or os.path.realpath(root) != home:
+        return root
+    if not args.yes:
+        answer = ask(f"{root} is your home folder: trace every Claude Code session of this user, "
+                     f"wherever it runs (y/n)?", "n")
+        args.user_wide = answer.lower() in ("y", "yes")
+        if args.user_wide:
+            return root
+    raise TracesError(f"{root} is your home folder, not a repository: set up tracing in the repository whose "
+                      f"sessions you want traced, or run `traces init --user-wide` to trace every Claude Code "
+                      f"session of this user; nothing was changed")
+
+
 def cmd_init(args):
-    root = repo_root(os.getcwd())
+    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
+    # first write: a refusal leaves the repository and TRACES_HOME as they were.
+    root = init_target(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    check_home()
     current = settings.env
     interactive = not args.yes
     if interactive:
@@ -4411,6 +4544,7 @@ def cmd_init(args):
     else:
         env_local[ENV_URI] = local_store_uri()
         env_shared[ENV_URI] = None
+        check_local_store(local_store_uri().split(":///", 1)[-1])
 
     if not databricks:
         experiment_id = args.experiment_id
@@ -4464,8 +4598,13 @@ def cmd_init(args):
     else:
         print(f"Warning: the hook command `{command}` did not reach traces. Install traces so that "
               f"`traces` is on PATH (pip install 'claudetracing[mlflow]') and run init again.", file=sys.stderr)
-    where = uri or f"the local store ({local_store_uri()})"
-    print(f"Traces of this repository go to {where}, experiment {name or experiment_id}.")
+    where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
+    if args.user_wide:
+        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
+    elif os.path.exists(os.path.join(root, ".git")):
+        print(f"Traces of this repository go to {where}.")
+    else:
+        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
     print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
     return 0
 
@@ -4508,10 +4647,11 @@ def update_gitignore(root):
         with open(path, "rb") as f:
             old = f.read()
     except FileNotFoundError:
-        old = b""
+        old = None
+        remember_created(created_files() + [os.path.realpath(path)])
     sep = b"" if not old or old.endswith(b"\n") else b"\n"
     block = "\n".join([GITIGNORE_HEADER, *missing]) + "\n"
-    write_atomic(path, old + sep + block.encode(), mode=0o644)
+    write_atomic(path, (old or b"") + sep + block.encode(), mode=0o644)
     return ["updated .gitignore"]
 
 
@@ -4572,28 +4712,6 @@ def repo_status(root, check_hook=True):
     if problem:
         status["problems"].append(problem)
     return status
-
-
-def home_problem(home):
-    """Why the hook cannot record turns in TRACES_HOME, or None.
-
-    Looks at the nearest part of the path that exists: a file in the way stops even root,
-    whom permission bits do not stop, and a missing parent is created by the hook.
-    """
-    fix = f"turns cannot be recorded until it is fixed (or set {ENV_HOME} to a writable folder)"
-    existing = home
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        return f"{home} cannot be created: {existing} is a file, not a folder; {fix}"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        where = "is not writable" if existing == home else f"cannot be created: {existing} is not writable"
-        return f"{home} {where}; {fix}"
-    for part in ("spool", "state"):
-        path = os.path.join(home, part)
-        if os.path.lexists(path) and not os.path.isdir(path):
-            return f"{path} is not a folder; {fix}"
-    return None
 
 
 def backend_kind(uri):
@@ -4684,6 +4802,11 @@ def clean_gitignore(root):
     kept = [line for line in lines if line.rstrip("\n") not in (GITIGNORE_HEADER, *GITIGNORED)]
     if kept == lines:
         return []
+    created = created_files()
+    if not kept and os.path.realpath(path) in created:
+        os.remove(path)
+        remember_created([p for p in created if p != os.path.realpath(path)])
+        return ["removed .gitignore"]
     write_atomic(path, "".join(kept).encode(), mode=os.stat(path).st_mode & 0o777)
     return ["updated .gitignore"]
 
@@ -5256,7 +5379,9 @@ def build_parser(only=None):
     which = p.add_mutually_exclusive_group()
     which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
     which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
-    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults")
+    p.add_argument("--user-wide", action="store_true",
+                   help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
+    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
     p = command("status", cmd_status, "show how this repository is set up")
     p.add_argument("--json", action="store_true", help="print JSON only")
@@ -5322,6 +5447,13 @@ def main(argv=None):
         # `traces search | head`: the reader left; say nothing.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user: it goes to the log
+        import traceback
+        # The short error first: `traces status` shows the log's last ERROR line.
+        path = log(f"ERROR traces {args.command}: {short_error(e)}\n{traceback.format_exc()}")
+        where = f"details in {path}" if path else f"no details: the log in {traces_home()} cannot be written"
+        print(f"Error: {short_error(e)}; {where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -181,3 +181,26 @@ def test_a_killed_import_is_taken_up_again(repo, tmp_path, monkeypatch, capsys):
     found = mlflow_client().search_traces(locations=[experiment_id("many")], max_results=100, include_spans=True)
     assert all(t.data.spans for t in found)
     assert not os.path.exists(traces.unwritten_path())
+
+
+@pytest.mark.parametrize("what", ["text", "binary", "empty", "folder without transcripts"])
+def test_import_of_files_without_transcript_lines_is_an_error(repo, tmp_path, capsys, what):
+    path = tmp_path / "not-a-transcript"
+    if what == "folder without transcripts":
+        path.mkdir()
+        (path / "notes.txt").write_text("{}\n")
+    else:
+        path.write_bytes({"text": b"root:x:0:0:root:/root:/bin/bash\n", "binary": b"\x7fELF\x02\x01\x00" * 50,
+                          "empty": b""}[what])
+    assert traces.main(["import", str(path)]) == 1
+    assert capsys.readouterr().err == f"Error: {path} holds no Claude Code transcript lines; nothing was imported\n"
+    assert not os.path.exists(os.environ["TRACES_HOME"])
+
+
+def test_import_of_a_transcript_without_a_finished_turn_is_no_error(repo, tmp_path, capsys):
+    from transcripts import Transcript
+    t = Transcript(cwd=str(repo))
+    t.prompt("still thinking")
+    path = t.write(str(tmp_path / "projects"))
+    assert traces.main(["import", path]) == 0
+    assert "Imported 0 new turn(s)" in capsys.readouterr().out

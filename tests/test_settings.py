@@ -327,3 +327,56 @@ def test_init_moves_an_old_layout_to_our_files(repo, capsys, monkeypatch, mlflow
     assert traces.stored_credentials(mlflow_server.url) == {"MLFLOW_TRACKING_TOKEN": "tok-old-123"}
     assert "tok-old-123" not in "".join(p.read_text() for p in (repo / ".claude").iterdir())
     assert traces.repo_status(str(repo), check_hook=False)["problems"] == []
+
+
+def test_init_in_the_home_folder_refuses_without_user_wide(isolated, monkeypatch, capsys):
+    monkeypatch.chdir(isolated)
+    assert init() == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and err.count("\n") == 1 and "--user-wide" in err
+    assert list(isolated.iterdir()) == [] and not os.path.exists(os.environ["TRACES_HOME"])
+
+
+def test_init_user_wide_writes_the_users_settings(isolated, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert init("--user-wide") == 0
+    assert "traces" in read_settings(isolated)["hooks"]["Stop"][0]["hooks"][0]["command"]
+    assert "Every Claude Code session of this user" in capsys.readouterr().out
+    monkeypatch.chdir(isolated)
+    assert traces.main(["disable"]) == 0
+    assert not (isolated / ".claude").exists()
+
+
+def test_interactive_init_in_the_home_folder_asks_before_going_user_wide(isolated, monkeypatch, capsys):
+    monkeypatch.chdir(isolated)
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("\n"))
+    assert traces.main(["init"]) == 1
+    assert not (isolated / ".claude").exists()
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("y\n"))
+    assert traces.main(["init"]) == 0
+    assert "Every Claude Code session of this user" in capsys.readouterr().out
+
+
+def test_init_outside_a_repository_says_whose_sessions_it_traces(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    assert init() == 0
+    assert f"sessions started in {folder}" in capsys.readouterr().out
+
+
+def test_disable_removes_the_gitignore_init_created(repo):
+    init()
+    assert (repo / ".gitignore").exists()
+    assert traces.main(["disable"]) == 0
+    assert not (repo / ".gitignore").exists() and not (repo / ".claude").exists()
+
+
+def test_unusable_traces_home_leaves_the_repository_untouched(repo, tmp_path, monkeypatch, capsys):
+    home = tmp_path / "a-file"
+    home.write_text("")
+    monkeypatch.setenv("TRACES_HOME", str(home))
+    assert init() == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: {home} is a file") and "TRACES_HOME" in err
+    assert sorted(p.name for p in repo.iterdir()) == [".git", "README.md"]
