@@ -4551,11 +4551,7 @@ def repo_status(root, check_hook=True):
             f"to follow the team, or `traces init --enrichments <list>` to change it for everyone")
     status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
                            "custom_patterns": custom_patterns(env)}
-    local_hook = os.path.join(root, LOCAL_HOOK_FILE)
-    committed = (commands[0] or [""])[0]
-    status["hook_command"] = (open(local_hook).read().splitlines()[-1] if os.path.isfile(local_hook)
-                              else env.get(ENV_HOOK) or committed.partition("; else ")[2].partition("; fi")[0]
-                              or DEFAULT_INVOCATION)
+    status["hook_command"] = machine_hook_invocation(root, env, (commands[0] or [""])[0])
     if check_hook and status["configured"]:
         answer = probe_hook(root)
         status["hook_runs"] = bool(answer)
@@ -4572,6 +4568,16 @@ def repo_status(root, check_hook=True):
     if problem:
         status["problems"].append(problem)
     return status
+
+
+def machine_hook_invocation(root, env, committed):
+    """What the committed hook command runs on this machine: LOCAL_HOOK_FILE's line, else the
+    invocation named in the command (or, before 0.9, in the env block)."""
+    local_hook = os.path.join(root, LOCAL_HOOK_FILE)
+    if os.path.isfile(local_hook):
+        with open(local_hook, encoding="utf-8", errors="replace") as f:
+            return (f.read().splitlines() or [""])[-1]
+    return env.get(ENV_HOOK) or committed.partition("; else ")[2].partition("; fi")[0] or DEFAULT_INVOCATION
 
 
 def home_problem(home):
