@@ -4895,10 +4895,12 @@ def check_hook(checkup):
         checkup.answer = answer
         return True, f"{invocation} → {answer.get('file')} (traces {answer.get('version')})", None
     missing = missing_program(invocation, checkup.root)
-    detail = f"`{invocation}` does not reach traces" + (f": {missing} does not exist" if missing else "")
+    detail = f"`{invocation}` does not reach traces"
+    if missing:
+        detail += f": {missing} does not exist" if os.sep in missing else f": {missing} is not on PATH"
     if os.path.isfile(os.path.join(checkup.root, LOCAL_HOOK_FILE)):
         detail += f" (from {LOCAL_HOOK_FILE})"
-    return False, detail, "run `traces init` with the traces you use, so that the hook runs that one"
+    return False, detail, "traces init (run by the traces the hook should use)"
 
 
 def mlflow_fix(python, traces_file):
@@ -5008,7 +5010,7 @@ def check_spool(checkup):
     stuck = [p for p in jobs if time.time() - job_time(p) > STUCK_SECONDS]
     if stuck:
         return False, (f"{len(stuck)} job(s) waiting for more than {STUCK_SECONDS // 60} min; last error: "
-                       f"{last_error() or 'none logged'}"), "fix what the lines above say, then `traces sync --wait`"
+                       f"{last_error() or 'none logged'}"), "traces sync --wait (once the lines above are ok)"
     return True, f"{home}/spool: {len(jobs)} job(s) waiting" if jobs else f"{home}/spool: empty", None
 
 
