@@ -8,6 +8,7 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 
     traces init        wire this repository once (Claude Code hooks, the MLflow experiment)
     traces status      what is wired, where traces go, what is waiting to be uploaded
+    traces doctor      check every part of the path a turn takes, with a test turn
     traces search      read traces back: summary, json, context (for an LLM), tools
     traces report      tokens and dollars by day, session, model, branch or user
     traces ui          the MLflow UI for the local store
@@ -5600,6 +5601,7 @@ examples:
   traces init --local --yes       the local store, no questions
   traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
   traces status                   what is set up, what waits in the spool
+  traces doctor                   check the whole path a turn takes, with a test turn
   traces import                   trace this repository's past sessions
   traces search --hours 24        the last day's turns
   traces search -f context -l 5   the last five turns as Markdown for an LLM
