@@ -8,6 +8,7 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 
     traces init        wire this repository once (Claude Code hooks, the MLflow experiment)
     traces status      what is wired, where traces go, what is waiting to be uploaded
+    traces doctor      check every part of the path a turn takes, with a test turn
     traces search      read traces back: summary, json, context (for an LLM), tools
     traces report      tokens and dollars by day, session, model, branch or user
     traces ui          the MLflow UI for the local store
@@ -4691,11 +4692,7 @@ def repo_status(root, check_hook=True):
             f"to follow the team, or `traces init --enrichments <list>` to change it for everyone")
     status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
                            "custom_patterns": custom_patterns(env)}
-    local_hook = os.path.join(root, LOCAL_HOOK_FILE)
-    committed = (commands[0] or [""])[0]
-    status["hook_command"] = (open(local_hook).read().splitlines()[-1] if os.path.isfile(local_hook)
-                              else env.get(ENV_HOOK) or committed.partition("; else ")[2].partition("; fi")[0]
-                              or DEFAULT_INVOCATION)
+    status["hook_command"] = machine_hook_invocation(root, env, (commands[0] or [""])[0])
     if check_hook and status["configured"]:
         answer = probe_hook(root)
         status["hook_runs"] = bool(answer)
@@ -4712,6 +4709,16 @@ def repo_status(root, check_hook=True):
     if problem:
         status["problems"].append(problem)
     return status
+
+
+def machine_hook_invocation(root, env, committed):
+    """What the committed hook command runs on this machine: LOCAL_HOOK_FILE's line, else the
+    invocation named in the command (or, before 0.9, in the env block)."""
+    local_hook = os.path.join(root, LOCAL_HOOK_FILE)
+    if os.path.isfile(local_hook):
+        with open(local_hook, encoding="utf-8", errors="replace") as f:
+            return (f.read().splitlines() or [""])[-1]
+    return env.get(ENV_HOOK) or committed.partition("; else ")[2].partition("; fi")[0] or DEFAULT_INVOCATION
 
 
 def backend_kind(uri):
@@ -4925,6 +4932,399 @@ class Painter:
 
     def accent(self, text):
         return self._wrap("36", text)
+
+
+###############################################################################
+# Doctor: check each part of the path a turn takes, then send a test turn down it
+###############################################################################
+
+DOCTOR_SESSION_PREFIX = "doctor-"   # the test turn's session id: never mistaken for a user's turn
+DOCTOR_WAIT_SECONDS = 60            # how long the test turn may take to reach the backend
+STUCK_SECONDS = 10 * 60             # a job waiting longer than this is not just a slow upload
+DOCTOR_ANSWER = "traces doctor: the test turn's answer"
+EXPORTED_PREFIXES = ("MLFLOW_", "DATABRICKS_", "CLAUDETRACING_", "TRACES_")
+DOCTOR_CHECKS = {}                  # name → check(checkup): (ok, detail, fix); ok None: not checked
+
+
+def doctor_check(name):
+    def register(func):
+        DOCTOR_CHECKS[name] = func
+        return func
+    return register
+
+
+class Checkup:
+    """What the checks learn about a repository, for the checks after them."""
+
+    def __init__(self, root):
+        self.root = root
+        self.env = hook_config(root)        # our settings as the hook and the worker read them
+        self.settings = None                # RepoSettings, once they parse
+        self.answer = None                  # the hook's answer to the probe, once it runs
+        self.failed = set()
+
+
+@doctor_check("settings")
+def check_settings(checkup):
+    try:
+        settings = RepoSettings(checkup.root)
+        load_settings(os.path.join(os.path.expanduser("~"), SETTINGS_FILE))
+    except TracesError as e:
+        return False, str(e).partition("; fix it and run")[0], "correct that file by hand, then `traces init`"
+    checkup.settings = settings
+    commands = {event: our_hook_commands(settings.shared, event) for event in HOOK_EVENTS}
+    missing = [event for event, found in commands.items() if not found]
+    if missing:
+        return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
+    doubled = [event for event, found in commands.items() if len(found) > 1]
+    if doubled:
+        return False, f"{SETTINGS_FILE} runs traces more than once at {', '.join(doubled)}", "traces init"
+    if any(marker in c for found in commands.values() for c in found for marker in RETIRED_HOOK_MARKERS):
+        return False, f"{SETTINGS_FILE} holds hooks written before traces 0.9", "traces init"
+    return True, f"{SETTINGS_FILE}: hooks for {', '.join(HOOK_EVENTS)}", None
+
+
+def missing_program(invocation, root):
+    """The program (or script) an invocation names that does not exist here, or None."""
+    import shlex
+    import shutil
+    try:
+        words = shlex.split(invocation.replace("${CLAUDE_PROJECT_DIR}", root).replace("$CLAUDE_PROJECT_DIR", root))
+    except ValueError:
+        return None
+    cwd = root
+    if words[:1] == ["cd"] and "&&" in words:
+        cwd = words[1] if len(words) > 1 else cwd
+        if not os.path.isdir(cwd):
+            return cwd
+        words = words[words.index("&&") + 1:]
+    if not words:
+        return None
+    if shutil.which(words[0]) is None:
+        return words[0]
+    script = next((w for w in words[1:] if w.endswith(".py")), None)
+    if script and not os.path.isfile(os.path.join(cwd, script)):
+        return script
+    return None
+
+
+@doctor_check("hook")
+def check_hook(checkup):
+    if checkup.settings is None:
+        return None, "not checked: the settings do not parse", None
+    committed = (our_hook_commands(checkup.settings.shared, "Stop") or [HOOK_COMMAND])[0]
+    invocation = machine_hook_invocation(checkup.root, checkup.settings.env, committed)
+    answer = probe_hook(checkup.root)
+    if answer:
+        checkup.answer = answer
+        return True, f"{invocation} → {answer.get('file')} (traces {answer.get('version')})", None
+    missing = missing_program(invocation, checkup.root)
+    detail = f"`{invocation}` does not reach traces"
+    if missing:
+        detail += f": {missing} does not exist" if os.sep in missing else f": {missing} is not on PATH"
+    if os.path.isfile(os.path.join(checkup.root, LOCAL_HOOK_FILE)):
+        detail += f" (from {LOCAL_HOOK_FILE})"
+    return False, detail, "traces init (run by the traces the hook should use)"
+
+
+def mlflow_fix(python, traces_file):
+    if f"{os.sep}pipx{os.sep}" in python:
+        return "pipx inject claudetracing mlflow"
+    if os.path.basename(os.path.dirname(traces_file)) in ("site-packages", "dist-packages"):
+        return f"{python} -m pip install 'claudetracing[mlflow]'"
+    return f"{python} -m pip install mlflow"
+
+
+@doctor_check("mlflow")
+def check_mlflow(checkup):
+    if checkup.answer is None:
+        return None, "not checked: the hook does not run", None
+    traces_file = checkup.answer.get("file") or ""
+    python = checkup.env.get(ENV_PYTHON) or os.environ.get(ENV_PYTHON) or checkup.answer.get("python") or ""
+    # The worker runs `python traces.py sync`: look from the script's folder, as it will.
+    code = "import importlib.util, importlib.metadata as m; assert importlib.util.find_spec('mlflow'); print(m.version('mlflow'))"
+    version = run([python, "-c", code], cwd=os.path.dirname(traces_file) or None, timeout=30)
+    if version:
+        return True, f"{python}: mlflow {version}", None
+    import shutil
+    if not shutil.which(python):
+        return False, f"the worker's Python {python} does not exist", "traces init"
+    return False, f"{python} has no mlflow: turns wait in the spool", mlflow_fix(python, traces_file)
+
+
+def experiment_reader(env, uri):
+    """A client over the backend the worker writes to (no mlflow import for a server)."""
+    if backend_kind(uri) == "server":
+        return ServerStore(uri, env)
+    if backend_kind(uri) == "databricks":
+        return DatabricksStore(uri, env)
+    path = uri.split(":///", 1)[-1]
+    if not os.path.exists(path):
+        raise TracesError(f"there is no local store at {path} yet")
+    try:
+        return LocalStore(path, uri)
+    except LookupError:         # a schema the reader does not know: mlflow's own client
+        quiet_mlflow()
+        need_mlflow()
+        return open_store(uri)
+
+
+def find_test_experiment(reader, env):
+    """The experiment the worker writes to, or None when it is not there (yet)."""
+    if env.get(ENV_EXPERIMENT_ID):
+        try:
+            return reader.get_experiment(env[ENV_EXPERIMENT_ID])
+        except Exception as e:  # noqa: BLE001
+            if not_found(e):
+                return None
+            raise
+    return reader.get_experiment_by_name(env.get(ENV_EXPERIMENT) or "claude-code")
+
+
+def backend_fix(env, uri):
+    if backend_kind(uri) == "databricks":
+        profile = databricks_profile(env)
+        host = databricks_host(env) or "https://<workspace>"
+        return login_command(host, profile) if profile in databricks_profiles() else "traces init --spn"
+    if backend_kind(uri) == "server":
+        return f"start the MLflow server at {uri}, or `traces init --tracking-uri URI`"
+    return f"mv {uri.split(':///', 1)[-1]} {uri.split(':///', 1)[-1]}.broken (the next turn starts a new store)"
+
+
+@doctor_check("backend")
+def check_backend(checkup):
+    env = checkup.env
+    uri = env.get(ENV_URI) or local_store_uri()
+    env = {**env, **job_credentials(checkup.root, uri)}
+    wanted = env.get(ENV_EXPERIMENT) or f"id {env.get(ENV_EXPERIMENT_ID)}"
+    where = f"{backend_kind(uri)} {uri}"
+    if backend_kind(uri) == "local" and not os.path.exists(uri.split(":///", 1)[-1]):
+        return True, f"{where}: not created yet (the first turn creates it)", None
+    try:
+        found = find_test_experiment(experiment_reader(env, uri), env)
+    except TracesError as e:
+        return False, str(e), backend_fix(env, uri)
+    except Exception as e:  # noqa: BLE001 - whatever an unreachable or foreign backend raises
+        return False, f"{where} does not answer like MLflow ({short_error(e)})", backend_fix(env, uri)
+    if found is None or found.lifecycle_stage == "deleted":
+        if env.get(ENV_EXPERIMENT_ID):
+            return False, f"{where} has no experiment {wanted}", "traces init -e NAME"
+        return True, f"{where}: experiment {wanted} not created yet (the first turn creates it)", None
+    return True, f"{where}: experiment {wanted} (id {found.experiment_id})", None
+
+
+def job_time(path):
+    job = read_json_file(path, {})
+    when = job.get("time") if isinstance(job, dict) else None
+    if isinstance(when, (int, float)):
+        return when
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return time.time()
+
+
+@doctor_check("spool")
+def check_spool(checkup):
+    home = traces_home()
+    problem = home_problem(home)
+    if problem:
+        return False, problem, f"make {home} writable, or set traces_home in {LOCAL_CONFIG_FILE}"
+    jobs = pending_jobs()
+    stuck = [p for p in jobs if time.time() - job_time(p) > STUCK_SECONDS]
+    if stuck:
+        return False, (f"{len(stuck)} job(s) waiting for more than {STUCK_SECONDS // 60} min; last error: "
+                       f"{last_error() or 'none logged'}"), "traces sync --wait (once the lines above are ok)"
+    return True, f"{home}/spool: {len(jobs)} job(s) waiting" if jobs else f"{home}/spool: empty", None
+
+
+@doctor_check("env")
+def check_env(checkup):
+    root = os.path.realpath(checkup.root)
+    files = [(name, os.path.join(root, name)) for name in (SETTINGS_FILE, LOCAL_SETTINGS_FILE)]
+    files.append(("~/" + SETTINGS_FILE, os.path.join(os.path.expanduser("~"), SETTINGS_FILE)))
+    found, seen = [], set()
+    for name, path in files:
+        if os.path.realpath(path) in seen:
+            continue
+        seen.add(os.path.realpath(path))
+        try:
+            data, _ = load_settings(path)
+        except TracesError:
+            continue        # the settings line says so
+        keys = [k for k in settings_env(data) if k.startswith(EXPORTED_PREFIXES)]
+        if keys:
+            found.append((name, keys))
+    if not found:
+        return True, "no MLFLOW_*, DATABRICKS_* or CLAUDETRACING_* in the settings' env blocks", None
+    detail = "; ".join(f"{name} exports {', '.join(keys)}" for name, keys in found)
+    detail += " to every command Claude runs"
+    ours = all(k in OUR_ENV_KEYS for name, keys in found for k in keys) and not found[-1][0].startswith("~")
+    fix = "traces init (moves them to our own files)" if ours else \
+        "; ".join(f"remove {', '.join(keys)} from the env block of {name}" for name, keys in found)
+    return False, detail, fix
+
+
+def doctor_transcript(folder, session, cwd):
+    """The smallest turn the engine takes: a prompt and an answer, shaped like Claude Code's lines."""
+    from datetime import datetime, timezone
+    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    base = {"isSidechain": False, "timestamp": stamp, "cwd": cwd, "sessionId": session, "version": "traces-doctor"}
+    lines = [
+        {**base, "parentUuid": None, "type": "user", "uuid": session + "-1",
+         "message": {"role": "user", "content": "traces doctor: a test turn, removed once it has arrived"}},
+        {**base, "parentUuid": session + "-1", "type": "assistant", "uuid": session + "-2",
+         "message": {"id": "msg_" + session, "type": "message", "role": "assistant", "model": "<synthetic>",
+                     "content": [{"type": "text", "text": DOCTOR_ANSWER}], "stop_reason": "end_turn",
+                     "usage": {"input_tokens": 0, "output_tokens": 0}}},
+    ]
+    path = os.path.join(folder, session + ".jsonl")
+    write_atomic(path, "".join(json.dumps(line) + "\n" for line in lines).encode())
+    return path
+
+
+def run_hook_as_claude(checkup, event, payload):
+    """Run the committed hook command the way Claude Code does: `sh -c`, CLAUDE_PROJECT_DIR
+    set, the settings' env blocks exported, the hook input on stdin."""
+    import subprocess
+    command = our_hook_commands(checkup.settings.shared, event)[0]
+    exported = {}
+    for data in (load_settings(os.path.join(os.path.expanduser("~"), SETTINGS_FILE))[0],
+                 checkup.settings.shared, checkup.settings.local):
+        exported.update(settings_env(data))
+    env = {**os.environ, **exported, "CLAUDE_PROJECT_DIR": checkup.root}
+    subprocess.run(["sh", "-c", command], input=json.dumps(payload).encode(), env=env, cwd=checkup.root,
+                   capture_output=True, timeout=30)
+
+
+def worker_lines(session):
+    """What the log says about a session, oldest first."""
+    try:
+        with open(os.path.join(traces_home(), "traces.log"), encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n") for line in f if f" {session}: " in line]
+    except OSError:
+        return []
+
+
+def session_jobs(session):
+    return [p for p in pending_jobs() if (read_json_file(p, {}) or {}).get("session_id") == session]
+
+
+def wait_for_test_trace(checkup, session, seconds):
+    """(reader, experiment id, trace ids) once the worker has handled both of the session's
+    jobs and the backend holds its trace; what was found by then otherwise."""
+    env = checkup.env
+    uri = env.get(ENV_URI) or local_store_uri()
+    env = {**env, **job_credentials(checkup.root, uri)}
+    reader, experiment, ids = None, None, []
+    deadline = time.time() + seconds
+    while True:
+        try:
+            reader = reader or experiment_reader(env, uri)
+            if not experiment:
+                found = find_test_experiment(reader, env)
+                experiment = found and found.experiment_id
+            if experiment:
+                page = reader.search_traces(locations=[experiment], max_results=10, include_spans=False,
+                                            filter_string=f"metadata.`{META_SESSION}` = '{session}'")
+                ids = [t.info.trace_id for t in page if t.info.trace_metadata.get(META_SESSION) == session]
+        except (TracesError, LookupError, OSError):
+            pass            # a local store the first upload has not created yet
+        if ids and handled_events(session) >= {"Stop", "SessionEnd"} and not session_jobs(session):
+            return reader, experiment, ids
+        if time.time() > deadline:
+            return reader, experiment, ids
+        time.sleep(0.5)
+
+
+def remove_test_traces(reader, experiment, ids):
+    if isinstance(reader, ServerStore):
+        reader.call("POST", "traces/delete-traces", {"experiment_id": experiment, "request_ids": ids})
+    else:
+        (reader.mlflow() if isinstance(reader, LocalStore) else reader).delete_traces(experiment, trace_ids=ids)
+
+
+def handled_events(session):
+    """The hook events of a session the worker has taken, or that wait in the spool."""
+    taken = " ".join(line.partition(" job(s): ")[2] for line in worker_lines(session)).replace(",", " ").split()
+    waiting = [(read_json_file(p, {}) or {}).get("hook_event_name") for p in session_jobs(session)]
+    return set(taken) | set(waiting)
+
+
+def clean_test_turn(session, folder, sent):
+    """Take away what the test turn left: its jobs, its checkpoint, its transcript. The hook
+    runs in the background: a job it wrote after this would wait for a transcript now gone."""
+    import shutil
+    deadline = time.time() + STOP_CATCH_UP_SECONDS
+    while not handled_events(session) >= set(sent) and time.time() < deadline:
+        time.sleep(0.2)
+    state = os.path.join(traces_home(), "state")
+    for path in session_jobs(session) + [os.path.join(state, session + ext) for ext in (".json", ".lock")]:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass        # the worker took the job meanwhile
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@doctor_check("roundtrip")
+def check_round_trip(checkup):
+    import tempfile
+    import uuid
+    if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
+        return None, "not run: fix the lines above first", None
+    session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
+    folder, sent = None, []
+    try:
+        # The worker reads transcripts only under Claude Code's projects folder.
+        os.makedirs(claude_projects_dir(), mode=0o700, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=claude_projects_dir())
+        transcript = doctor_transcript(folder, session, checkup.root)
+        started = time.time()
+        hook_input = {"session_id": session, "transcript_path": transcript, "cwd": checkup.root,
+                      "permission_mode": "default"}
+        for event, extra in (("Stop", {"stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
+                             ("SessionEnd", {"reason": "other"})):
+            run_hook_as_claude(checkup, event, {**hook_input, "hook_event_name": event, **extra})
+            sent.append(event)
+        reader, experiment, ids = wait_for_test_trace(checkup, session, DOCTOR_WAIT_SECONDS)
+        took = time.time() - started
+        if ids:
+            remove_test_traces(reader, experiment, ids)
+    except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
+        return False, f"the test turn {session} failed: {short_error(e)}", f"traces search --session {session}"
+    finally:
+        clean_test_turn(session, folder, sent)
+    if not ids:
+        said = worker_lines(session)
+        why = f"; the worker's last word: {said[-1]}" if said else "; the worker never saw it (did the hook write a job?)"
+        return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s{why}", \
+            "traces sync --wait (it says what the backend answers)"
+    return True, f"a test turn went hook → spool → worker → backend in {took:.1f} s, and was removed", None
+
+
+def cmd_doctor(args):
+    root = repo_root(os.getcwd())
+    checkup = Checkup(root)
+    if checkup.env.get(ENV_HOME):       # the hook keeps its spool where the settings say
+        os.environ[ENV_HOME] = checkup.env[ENV_HOME]
+    paint = Painter(sys.stdout)
+    width = max(len(name) for name in DOCTOR_CHECKS)
+    results = []
+    for name, check in DOCTOR_CHECKS.items():
+        if name == "roundtrip" and args.no_roundtrip:
+            continue
+        ok, detail, fix = check(checkup)
+        if ok is False:
+            checkup.failed.add(name)
+        results.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
+        if not args.json:
+            mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
+            print(f"{mark}  {name:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if checkup.failed else 0
 
 
 ###############################################################################
@@ -5324,6 +5724,7 @@ examples:
   traces init --local --yes       the local store, no questions
   traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
   traces status                   what is set up, what waits in the spool
+  traces doctor                   check the whole path a turn takes, with a test turn
   traces import                   trace this repository's past sessions
   traces search --hours 24        the last day's turns
   traces search -f context -l 5   the last five turns as Markdown for an LLM
@@ -5385,6 +5786,9 @@ def build_parser(only=None):
 
     p = command("status", cmd_status, "show how this repository is set up")
     p.add_argument("--json", action="store_true", help="print JSON only")
+    p = command("doctor", cmd_doctor, "check every part of the path a turn takes, then send a test turn down it")
+    p.add_argument("--no-roundtrip", action="store_true", help="skip the test turn (fast)")
+    p.add_argument("--json", action="store_true", help="print JSON only: a list of {check, ok, detail, fix}")
     command("disable", cmd_disable, "remove what init added to this repository's settings")
 
     p = command("enrichment", cmd_enrichment, "choose the tags added to every trace")
