@@ -5061,6 +5061,7 @@ def experiment_reader(env, uri):
     path = uri.split(":///", 1)[-1]
     if not os.path.exists(path):
         raise TracesError(f"there is no local store at {path} yet")
+    check_local_store(path)
     try:
         return LocalStore(path, uri)
     except LookupError:         # a schema the reader does not know: mlflow's own client

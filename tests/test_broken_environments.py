@@ -193,3 +193,19 @@ def test_an_unexpected_failure_with_no_place_for_the_log_is_still_one_line(repo,
     assert traces.main(["status"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: ZeroDivisionError: division by zero; no details: the log in ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("environment", list(SUCCEEDS))
+def test_doctor_reports_a_broken_environment_without_a_traceback_or_a_change(environment, repo, tmp_path, store,
+                                                                              request):
+    """doctor's job is to report: a FAIL line each (here at least the settings: nothing is
+    wired), exit 1, and it leaves everything as it found it."""
+    extra, _ = break_environment(environment, repo, tmp_path, store, request)
+    roots = (repo, os.environ["HOME"], os.environ["TRACES_HOME"])
+    before = snapshot(*roots)
+    done = traces_cli("doctor", env={**os.environ, **extra}, cwd=repo)
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output
+    assert done.returncode == 1, output
+    assert any(line.startswith("FAIL") for line in done.stdout.splitlines()), output
+    assert snapshot(*roots) == before
