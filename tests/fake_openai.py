@@ -29,7 +29,7 @@ resumed sessions and subagents need no coordination):
 * A request without tools is a side request (a title, a summary): ``SIDE_ANSWER``.
 
 Usage is deterministic, derived from the request (``usage_for``): input tokens from the size of
-``input``, cached tokens from the previous request of the same ``prompt_cache_key``, reasoning
+``input``, cached tokens from the previous request of the same thread, reasoning
 tokens on tool-calling responses only. Each response's usage is kept in ``api.responses`` so
 tests can compare sums with what Codex wrote.
 """
@@ -156,11 +156,18 @@ def decide(body: dict, n: int) -> Decision:
     return Decision(kind, step + 1, [_reasoning(n), call], final=False)
 
 
+def _cache_key(body: dict) -> str:
+    """Which earlier request this one's cache comes from: the same thread (a subagent shares its
+    parent's prompt_cache_key but has a thread of its own)."""
+    meta = body.get("client_metadata") if isinstance(body.get("client_metadata"), dict) else {}
+    return str(meta.get("thread_id") or body.get("prompt_cache_key") or "")
+
+
 def usage_for(body: dict, decision: Decision, cached: int) -> dict[str, Any]:
     """Responses-API usage for one reply: deterministic given the request.
 
     input_tokens ~ a quarter of the input's JSON size; cached_tokens = what the previous request
-    of the same prompt_cache_key sent (never more than now); reasoning only on tool calls.
+    of the same thread sent (never more than now); reasoning only on tool calls.
     """
     input_tokens = 500 + len(json.dumps(body.get("input") or [])) // 4
     cached = min(cached, input_tokens - 1)
@@ -298,7 +305,7 @@ class FakeOpenAI:
         self.responses: list[dict] = []
         self._ids = itertools.count(1)
         self._request_ids = itertools.count(1)
-        self._last_input: dict[str, int] = {}  # prompt_cache_key -> input_tokens last sent
+        self._last_input: dict[str, int] = {}  # thread -> input_tokens last sent
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -314,7 +321,7 @@ class FakeOpenAI:
         with self._lock:
             n = next(self._ids)
             decision = decide(body, n)
-            key = str(body.get("prompt_cache_key") or "")
+            key = _cache_key(body)
             usage = usage_for(body, decision, self._last_input.get(key, 0))
             self._last_input[key] = usage["input_tokens"]
             response = {"id": f"resp_ct_{n:05d}", "object": "response", "created_at": int(time.time()),
@@ -322,7 +329,7 @@ class FakeOpenAI:
                         "output": decision.items, "usage": usage}
             self.responses.append({"id": response["id"], "kind": decision.kind, "step": decision.step,
                                    "final": decision.final, "usage": usage, "items": decision.items,
-                                   "prompt_cache_key": key})
+                                   "thread": key})
         return b"".join(_sse(e) for e in response_events(response))
 
     def response_requests(self) -> list[dict]:
