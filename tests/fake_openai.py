@@ -29,9 +29,9 @@ resumed sessions and subagents need no coordination):
 * A request without tools is a side request (a title, a summary): ``SIDE_ANSWER``.
 
 Usage is deterministic, derived from the request (``usage_for``): input tokens from the size of
-``input``, cached tokens from the previous request of the same thread, reasoning
-tokens on tool-calling responses only. Each response's usage is kept in ``api.responses`` so
-tests can compare sums with what Codex wrote.
+``input``, cached tokens from the previous request of the same thread, cache writes on a
+thread's first request, reasoning tokens on tool-calling responses only. Each response's usage
+is kept in ``api.responses`` so tests can compare sums with what Codex wrote.
 """
 
 from __future__ import annotations
@@ -167,7 +167,9 @@ def usage_for(body: dict, decision: Decision, cached: int) -> dict[str, Any]:
     """Responses-API usage for one reply: deterministic given the request.
 
     input_tokens ~ a quarter of the input's JSON size; cached_tokens = what the previous request
-    of the same thread sent (never more than now); reasoning only on tool calls.
+    of the same thread sent (never more than now); a thread's first request writes half its
+    input to the cache (``cache_write_tokens``, which Codex 0.169.0 reads into
+    ``cache_write_input_tokens``); reasoning only on tool calls.
     """
     input_tokens = 500 + len(json.dumps(body.get("input") or [])) // 4
     cached = min(cached, input_tokens - 1)
@@ -175,7 +177,8 @@ def usage_for(body: dict, decision: Decision, cached: int) -> dict[str, Any]:
     out_text = sum(len(i.get("arguments") or _text(i)) for i in decision.items)
     output_tokens = 5 + out_text // 4 + reasoning
     return {"input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": cached},
+            "input_tokens_details": {"cached_tokens": cached,
+                                     "cache_write_tokens": 0 if cached else input_tokens // 2},
             "output_tokens": output_tokens,
             "output_tokens_details": {"reasoning_tokens": reasoning},
             "total_tokens": input_tokens + output_tokens}

@@ -116,6 +116,8 @@ def test_exec_and_resume_write_one_rollout(codex_session):
     assert total["reasoning_output_tokens"] == sum(r["usage"]["output_tokens_details"]["reasoning_tokens"]
                                                    for r in sent) > 0
     assert total["cached_input_tokens"] > 0
+    assert total["cache_write_input_tokens"] == sum(r["usage"]["input_tokens_details"]["cache_write_tokens"]
+                                                    for r in sent) > 0
     # `exec --json` after a resume reports the session's totals, not the turn's.
     resumed = [e for e in s["second"].events() if e.get("type") == "turn.completed"][-1]["usage"]
     assert resumed["input_tokens"] == total["input_tokens"]
