@@ -1,4 +1,4 @@
-# make test   — venv, dependencies, the pinned Claude Code, system packages; then pytest
+# make test   — venv, dependencies, the pinned Claude Code and Codex, system packages; then pytest
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
 # make lint   — ruff
@@ -8,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLAUDE_VERSION := 2.1.330
 CLAUDE := .cache/claude-code/node_modules/.bin/claude
+CODEX_VERSION := 0.169.0
+CODEX := .cache/codex/node_modules/.bin/codex
 
-.PHONY: test demo bench lint deps system-deps claude clean
+.PHONY: test demo bench lint deps system-deps claude codex clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +29,19 @@ $(CLAUDE):
 
 claude: $(CLAUDE)
 
+# Codex CLI (npm ships a ~300 MB native binary per platform), pinned like Claude Code.
+$(CODEX):
+	mkdir -p .cache/codex
+	npm install --prefix .cache/codex --no-audit --no-fund --loglevel=error @openai/codex@$(CODEX_VERSION)
+
+codex: $(CODEX)
+
 # PostgreSQL (the self-hosted server tests), Chromium (the UI test) and tmux (interactive
 # Claude Code sessions), from Debian.
 system-deps:
 	@sh tests/system-deps.sh
 
-test: deps claude system-deps
+test: deps claude codex system-deps
 	$(PY) -m pytest -q
 
 demo: deps
