@@ -4712,9 +4712,9 @@ def cmd_init(args):
         if not answer.get("mlflow", True):
             print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
     else:
-        source = install_source() or "<this repository's checkout or git URL>"
+        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
         print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
-              f"finds it (`uv tool install '{source}[{extra}]'`, or pipx) and run init again.", file=sys.stderr)
+              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
     where = uri or f"the local store ({local_store_uri()})"
     print(f"Traces of this repository go to {where}, experiment {name or experiment_id}.")
     print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
