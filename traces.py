@@ -20,9 +20,11 @@ Nothing the backend does can slow Claude down or lose a turn.
 
 This file is the whole program. It needs only the standard library for everything that does
 not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
-reading traces need `pip install 'claudetracing[mlflow]'` (or `[databricks]`). Install it
-(`pip install claudetracing`, `uvx claudetracing init`) or copy it into a repository and run
-`python3 traces.py init`.
+reading traces need mlflow (the `[mlflow]` extra, or `[databricks]`). Install it from its
+repository, a checkout or a git URL (the name `claudetracing` on the package index is another,
+older project): `uvx --from '<repo>[mlflow]' claudetracing init`, `uv tool install
+'<repo>[mlflow]'`, `pipx install '<repo>[mlflow]'`; or copy this file into a repository and
+run `python3 traces.py init`.
 """
 
 __version__ = "0.10.0"
@@ -71,6 +73,14 @@ def hook_command(invocation=DEFAULT_INVOCATION):
 
 
 HOOK_COMMAND = hook_command()
+# A problem the user must fix before waiting turns can upload (no mlflow, credentials refused)
+# is kept in TRACES_HOME/state/problem.json as the JSON a Claude Code hook prints, and a
+# SessionStart hook shows it. That hook is a shell one-liner: it starts no Python, reads one
+# file, and prints nothing (so adds nothing to Claude's context) when there is no problem.
+PROBLEM_FILE = os.path.join("state", "problem.json")
+NOTICE_EVENT = "SessionStart"
+NOTICE_COMMAND = ('f="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claudetracing}/%s"; '
+                  '[ -f "$f" ] && cat "$f" 2>/dev/null; true') % PROBLEM_FILE
 # Hook commands written by older tools (and by traces before 0.9, which read
 # CLAUDETRACING_HOOK from the settings' env); init replaces them, disable removes them.
 RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks", "CLAUDETRACING_HOOK")
@@ -125,6 +135,10 @@ TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichment
 META_PARENT = "claudetracing.parent_session"
 META_FORKED_FROM = "claudetracing.forked_from"
 ROOT_SPAN = "claude_code_conversation"
+
+# What the extras of pyproject.toml install: messages name them for a copy that has no
+# package metadata to read (a vendored traces.py).
+EXTRAS = {"mlflow": ("mlflow>=3.10,<4",), "databricks": ("mlflow>=3.10,<4", "databricks-sdk>=0.40,<1")}
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
 TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
@@ -296,6 +310,105 @@ def repo_root(path):
 
 
 ###############################################################################
+# How this copy was installed: the command that gives it what it lacks
+###############################################################################
+
+
+def installed_copy():
+    """True when this file was installed by pip, uv or pipx (not vendored, not editable)."""
+    return os.path.basename(os.path.dirname(os.path.abspath(__file__))) in ("site-packages", "dist-packages")
+
+
+def install_source():
+    """Where an installed copy came from (PEP 610 direct_url.json), in the form pip, uv and
+    pipx take back: a folder, a `git+URL@commit`, an archive's URL. None when it came from a
+    package index or is not installed."""
+    if not installed_copy():
+        return None
+    from importlib import metadata
+    try:
+        origin = json.loads(metadata.distribution("claudetracing").read_text("direct_url.json") or "null")
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    url = origin.get("url") if isinstance(origin, dict) else None
+    if not isinstance(url, str):
+        return None
+    vcs = origin.get("vcs_info")
+    if isinstance(vcs, dict):
+        return f"{vcs.get('vcs', 'git')}+{url}" + (f"@{vcs['commit_id']}" if vcs.get("commit_id") else "")
+    if url.startswith("file://"):
+        import urllib.parse
+        return urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    return url
+
+
+def install_spec(extra):
+    """This copy with an extra, as an installer takes it. A copy from a package index is
+    pinned to its version: the index's older `claudetracing` is another program."""
+    source = install_source()
+    if source is None:
+        return f"claudetracing[{extra}]=={__version__}"
+    if os.path.isabs(source):
+        return f"{source}[{extra}]"
+    return f"claudetracing[{extra}] @ {source}"
+
+
+def uv_dir(kind):
+    """uv's cache ("cache") or tool ("tools") folder, where uv puts them unless told otherwise."""
+    variable, xdg, default = {"cache": ("UV_CACHE_DIR", "XDG_CACHE_HOME", ".cache"),
+                              "tools": ("UV_TOOL_DIR", "XDG_DATA_HOME", os.path.join(".local", "share"))}[kind]
+    if os.environ.get(variable):
+        return os.path.abspath(os.path.expanduser(os.environ[variable]))
+    base = os.environ.get(xdg) or os.path.join(os.path.expanduser("~"), default)
+    return os.path.join(base, "uv", "tools") if kind == "tools" else os.path.join(base, "uv")
+
+
+def in_uv_cache(prefix=None):
+    """True for an environment uvx (or `uv run --with`) made in uv's cache: `uv cache clean`
+    deletes it, so nothing durable may name its paths. uv names them <cache>/archive-vN/<id>."""
+    prefix = prefix or sys.prefix
+    return inside(prefix, uv_dir("cache")) or os.path.basename(os.path.dirname(prefix)).startswith("archive-v")
+
+
+def install_hint(extra="mlflow", command=None):
+    """The one command that gives this copy of traces the packages of `extra`, fitted to how
+    it was installed. Where the fix is to run traces another way (uvx), it runs `command`
+    (default: the command line being run)."""
+    import shlex
+    import shutil
+    if command is None:
+        command = shlex.join(sys.argv[1:])
+    packages = " ".join(shlex.quote(p) for p in EXTRAS[extra])
+    python = shlex.quote(sys.executable)
+    if installed_copy():
+        spec = shlex.quote(install_spec(extra))
+        if in_uv_cache():
+            return f"uvx --from {spec} claudetracing {command}".rstrip()
+        if inside(sys.prefix, uv_dir("tools")):
+            return f"uv tool install {spec}"
+        if os.sep + os.path.join("pipx", "venvs") + os.sep in sys.prefix + os.sep:
+            return f"pipx inject {shlex.quote(os.path.basename(sys.prefix))} {packages}"
+    elif sys.prefix == sys.base_prefix and shutil.which("uvx"):
+        # A vendored copy run by the system's Python, which often refuses pip (PEP 668).
+        first, *more = EXTRAS[extra]
+        withs = "".join(f" --with {shlex.quote(p)}" for p in more)
+        me = shlex.quote(os.path.relpath(os.path.abspath(__file__)))
+        return f"uvx --from {shlex.quote(first)}{withs} python3 {me} {command}".rstrip()
+    import importlib.util
+    if importlib.util.find_spec("pip") is None and shutil.which("uv"):
+        return f"uv pip install --python {python} {packages}"      # a venv made by uv has no pip
+    return f"{python} -m pip install {packages}"
+
+
+class MissingExtra(TracesError):
+    """This Python cannot import a package of an extra (mlflow, databricks-sdk)."""
+
+    def __init__(self, package, extra):
+        self.package, self.extra = package, extra
+        super().__init__(f"this needs {package} — {install_hint(extra)}")
+
+
+###############################################################################
 # Claude Code settings files
 ###############################################################################
 
@@ -371,7 +484,7 @@ def settings_env(data):
 def is_our_hook(command):
     if not isinstance(command, str):
         return False
-    return LOCAL_HOOK_FILE in command or any(m in command for m in RETIRED_HOOK_MARKERS) or (
+    return LOCAL_HOOK_FILE in command or ("claudetracing" in command and PROBLEM_FILE in command) or any(m in command for m in RETIRED_HOOK_MARKERS) or (
         ("traces" in command or "claudetracing" in command) and command.rstrip().endswith(("hook", "hook || true")))
 
 
@@ -403,18 +516,24 @@ def our_hook_commands(data, event):
     return [c for c in commands if is_our_hook(c)]
 
 
+def our_hooks(command):
+    """{event: the command of ours it runs}: the hook at the end of turns and sessions, and the
+    notice of a problem at the start of a session."""
+    return {**dict.fromkeys(HOOK_EVENTS, command), NOTICE_EVENT: NOTICE_COMMAND}
+
+
 def has_current_hooks(data, command=HOOK_COMMAND):
-    return all(our_hook_commands(data, event) == [command] for event in HOOK_EVENTS)
+    return all(our_hook_commands(data, event) == [ours] for event, ours in our_hooks(command).items())
 
 
 def add_our_hooks(data, command=HOOK_COMMAND):
-    """Make sure each event runs `command` exactly once, keeping every other hook."""
+    """Make sure each event runs our command exactly once, keeping every other hook."""
     if has_current_hooks(data, command):
         return
     remove_our_hooks(data)
     hooks = data.setdefault("hooks", {})
-    for event in HOOK_EVENTS:
-        hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": command}]})
+    for event, ours in our_hooks(command).items():
+        hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": ours}]})
 
 
 def migrate_environment(data):
@@ -1764,6 +1883,42 @@ def spool_dir():
     return private_dir(traces_home(), "spool")
 
 
+def problem_path():
+    return os.path.join(traces_home(), PROBLEM_FILE)
+
+
+def waiting_turns():
+    """How many turns wait in the spool: its Stop jobs (at least 1 when it holds any job)."""
+    jobs = [read_json_file(path) for path in pending_jobs()]
+    stops = sum(isinstance(j, dict) and j.get("hook_event_name") == "Stop" for j in jobs)
+    return stops or min(len(jobs), 1)
+
+
+def record_problem(problem, fix):
+    """Keep what stops waiting turns from uploading, for the SessionStart hook (NOTICE_COMMAND)
+    to show in Claude Code and for `traces status`."""
+    message = redact_text(f"claudetracing: {waiting_turns()} turn(s) waiting: {problem}. Fix: {fix}")
+    try:
+        private_dir(traces_home(), os.path.dirname(PROBLEM_FILE))
+        write_atomic(problem_path(), json.dumps({"systemMessage": message}).encode())
+    except OSError:
+        pass
+
+
+def clear_problem():
+    try:
+        os.remove(problem_path())
+    except OSError:
+        pass
+
+
+def recorded_problem():
+    """The recorded problem's text, or None."""
+    notice = read_json_file(problem_path())
+    message = notice.get("systemMessage") if isinstance(notice, dict) else None
+    return message.removeprefix("claudetracing: ") if isinstance(message, str) else None
+
+
 def pending_jobs():
     try:
         names = sorted(n for n in os.listdir(os.path.join(traces_home(), "spool")) if n.endswith(".json"))
@@ -1813,6 +1968,41 @@ def answer_digest(message):
             "head": hashlib.sha256(text[:200].encode()).hexdigest()}
 
 
+def python_problem(python):
+    """Why the worker cannot be started with `python` (CLAUDETRACING_PYTHON), or None."""
+    import shutil
+    if shutil.which(python):
+        return None
+    what = "is not an executable file" if os.path.exists(python) else "does not exist"
+    return f"{ENV_PYTHON}={python} {what}"
+
+
+def probe_answer(config):
+    """What init and status learn by running the hook command: which traces it reached, and
+    whether the worker it starts can import mlflow, with the command that fixes it if not."""
+    import importlib.util
+    import shlex
+    import subprocess
+    python = os.environ.get(ENV_PYTHON) or sys.executable
+    extra = "databricks" if (config.get(ENV_URI) or "").startswith("databricks") else "mlflow"
+    answer = {"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__),
+              "traces_home": traces_home(), "worker": python}
+    problem = python_problem(python) if python != sys.executable else None
+    if problem:
+        return {**answer, "mlflow": False, "problem": problem,
+                "fix": f"point {ENV_PYTHON} at a Python that has mlflow (or unset it), then run `traces init`"}
+    if python == sys.executable:
+        # find_spec looks for mlflow without importing it (seconds).
+        return {**answer, "mlflow": importlib.util.find_spec("mlflow") is not None, "fix": install_hint(extra, "init")}
+    try:
+        has = subprocess.run([python, "-c", "import importlib.util as u, sys; sys.exit(not u.find_spec('mlflow'))"],
+                             capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        has = False
+    packages = " ".join(shlex.quote(p) for p in EXTRAS[extra])
+    return {**answer, "mlflow": has, "fix": f"{shlex.quote(python)} -m pip install {packages}"}
+
+
 def hook(stdin_bytes, environ):
     """`traces hook`: must return quickly and never fail Claude Code (the caller exits 0)."""
     try:
@@ -1825,13 +2015,7 @@ def hook(stdin_bytes, environ):
         if config.get(key):
             os.environ[key] = config[key]
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
-        import importlib.util
-        python = os.environ.get(ENV_PYTHON) or sys.executable
-        # The worker needs mlflow; find_spec looks for it without importing it.
-        has_mlflow = python != sys.executable or importlib.util.find_spec("mlflow") is not None
-        answer = json.dumps({"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__),
-                             "mlflow": has_mlflow, "traces_home": traces_home()})
-        write_atomic(environ[ENV_PROBE], answer.encode())
+        write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
         return
     job = job_from_hook_input(payload, environ, config)
     if job is None:
@@ -1862,10 +2046,15 @@ def start_worker():
     null = os.devnull
     # posix_spawn with setsid: the worker outlives `claude -p` and is not killed with the
     # hook's process group; no subprocess import on the hook's path.
-    os.posix_spawnp(python, [python, os.path.abspath(__file__), "sync", "--background"], dict(os.environ),
-                    setsid=True, file_actions=[(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
-                                               (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
-                                               (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)])
+    try:
+        os.posix_spawnp(python, [python, os.path.abspath(__file__), "sync", "--background"], dict(os.environ),
+                        setsid=True, file_actions=[(os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+                                                   (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+                                                   (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0)])
+    except OSError as e:
+        log(f"ERROR cannot start the worker with {python}: {e.strerror}")
+        record_problem(f"the worker cannot start ({python_problem(python) or f'{python}: {e.strerror}'})",
+                       f"point {ENV_PYTHON} at a Python that has mlflow (or unset it), then run `traces init`")
 
 ###############################################################################
 # Worker: spool → turns → traces, with per-session checkpoints
@@ -2206,6 +2395,26 @@ def job_transcript(jobs):
     return os.path.join(project_folder(cwd), jobs[-1]["session_id"] + ".jsonl") if cwd else ""
 
 
+REFUSED = re.compile(r"\b40[13]\b|unauthori[sz]ed|unauthenticated|permission.denied|forbidden|invalid.*token", re.I)
+
+
+def user_problem(error, env):
+    """(what is wrong, the command that fixes it) when waiting turns upload only once the user
+    acts; None for a failure that retrying may cure (a server that is down)."""
+    text = str(error)
+    uri = env.get(ENV_URI) or local_store_uri()
+    if isinstance(error, MissingExtra):
+        return f"the worker's Python ({sys.executable}) has no {error.package}", install_hint(error.extra, "init")
+    if REFUSED.search(text):
+        if uri.startswith("databricks"):
+            profile = env.get(ENV_PROFILE)
+            return text, f"databricks auth login --profile {profile}" if profile else "traces init --spn"
+        return text, f"traces init --tracking-uri {uri}"
+    if uri.startswith("sqlite:") and text.startswith("cannot open "):
+        return text, "traces status"
+    return None
+
+
 def drain_spool(uploaders):
     """Process every job in the spool once; True when nothing failed. uploaders: one per
     backend settings, kept by the caller so that a warm worker reuses its connections."""
@@ -2215,7 +2424,7 @@ def drain_spool(uploaders):
         if job is not None:
             by_session.setdefault(job["session_id"], []).append((path, job))
     remember_clears([job for items in by_session.values() for _, job in items])
-    ok = True
+    ok, problem, done = True, None, False
     for session, items in by_session.items():
         jobs = [job for _, job in items]
         env = jobs[-1].get("env") or {}
@@ -2249,7 +2458,7 @@ def drain_spool(uploaders):
                     log(f"{session}: uploaded {n} turn(s)")
         except (BackendError, TracesError) as e:
             log(f"ERROR {session}: {e}")
-            ok = False
+            ok, problem = False, problem or user_problem(e, env)
             continue
         except Exception as e:  # noqa: BLE001 - one session's surprise must not stall the others
             log(f"ERROR {session}: unexpected {short_error(e)}; its jobs stay in the spool")
@@ -2257,6 +2466,11 @@ def drain_spool(uploaders):
             continue
         for path, _ in items:
             os.remove(path)
+        done = True
+    if problem:
+        record_problem(*problem)
+    elif done:
+        clear_problem()
     return ok
 
 
@@ -2473,7 +2687,7 @@ def need_mlflow():
     try:
         import mlflow
     except ImportError:
-        raise TracesError("this needs mlflow — pip install 'claudetracing[mlflow]'") from None
+        raise MissingExtra("mlflow", "mlflow") from None
     # MLflow sets its loggers up when imported; its notes about creating tables are not ours to show.
     import logging
     for name in ("mlflow", "alembic"):
@@ -4349,37 +4563,74 @@ def local_store_uri():
     return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
 
 
-def hook_invocation(root):
-    """How the hook reaches this copy of traces: (shared, local) invocations, for the committed
-    command and for LOCAL_HOOK_FILE. None for both: `traces hook` works, `traces` is on PATH."""
+def hook_invocation(root, extra="mlflow", python=None):
+    """How the hook reaches this copy of traces, and the Python its worker runs: (shared,
+    local, python) for the committed command, LOCAL_HOOK_FILE and this machine's
+    CLAUDETRACING_PYTHON. None for both invocations: `traces hook` works, `traces` is on PATH."""
     me = os.path.realpath(os.path.abspath(__file__))
     rel = os.path.relpath(me, os.path.realpath(root))
     # ~/.claude/settings.json (tracing outside repositories) is the user's own: its command
     # names this machine's paths.
     user_wide = os.path.realpath(root) == os.path.realpath(os.path.expanduser("~"))
-    if not rel.startswith("..") and not user_wide:
+    if not rel.startswith("..") and not user_wide and not installed_copy():
         # A vendored copy travels with the repository: every clone finds it at the same place.
-        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
-    local = machine_invocation(me)
-    return (local, None) if user_wide else (None, local)
+        local, python = (None, python) if python else vendored_worker(rel, extra)
+        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', local, python
+    local = machine_invocation(me, extra)
+    return (local, None, python) if user_wide else (None, local, python)
 
 
-def machine_invocation(me):
+def machine_invocation(me, extra="mlflow"):
     """This machine's way to run this copy's hook, or None when `traces` on PATH is it."""
     import shlex
     import shutil
-    if os.sep + "uv" + os.sep in sys.prefix and os.sep + "archive-v" in sys.prefix:
-        return "uvx --from 'claudetracing[mlflow]' traces hook"
+    if installed_copy() and in_uv_cache():
+        # uvx's environment is in uv's cache, which `uv cache clean` empties: name where traces
+        # came from instead, and uvx builds the environment again when it is gone.
+        return f"uvx --from {shlex.quote(install_spec(extra))} claudetracing hook"
     on_path = shutil.which("traces")
     if on_path and os.path.dirname(os.path.realpath(on_path)) == os.path.dirname(os.path.realpath(sys.executable)):
         return None
     python = shlex.quote(sys.executable)
-    if os.path.basename(os.path.dirname(me)) in ("site-packages", "dist-packages"):
+    if installed_copy():
         # Installed in an environment that is not on PATH. `-m` reuses the cached bytecode
         # (a script is compiled on every run); -I keeps a traces.py in the repo from shadowing.
         return f"{python} -I -m traces hook"
     # A copy elsewhere: run it as a module from its folder, so its bytecode is cached.
     return f"cd {shlex.quote(os.path.dirname(me))} && {python} -m traces hook"
+
+
+def vendored_worker(rel, extra):
+    """How a vendored copy's worker gets mlflow on this machine: (LOCAL_HOOK_FILE's
+    invocation, CLAUDETRACING_PYTHON). The Python running init if it has mlflow; else uvx,
+    which keeps an environment with mlflow in its cache (and rebuilds it once cleaned);
+    else (None, None): init says what to install."""
+    import importlib.util
+    import shlex
+    import shutil
+    if importlib.util.find_spec("mlflow") is not None and not in_uv_cache():
+        return None, sys.executable
+    if shutil.which("uvx"):
+        first, *more = EXTRAS[extra]
+        withs = "".join(f" --with {shlex.quote(p)}" for p in more)
+        return f'uvx --from {shlex.quote(first)}{withs} python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
+    return None, None
+
+
+def kept_python(current):
+    """The worker's Python to keep in this machine's settings: CLAUDETRACING_PYTHON from the
+    shell must exist (else Error); one kept earlier that no longer exists is dropped, said."""
+    given = os.environ.get(ENV_PYTHON)
+    if given:
+        problem = python_problem(given)
+        if problem:
+            raise TracesError(f"{problem}: point it at a Python that has mlflow, or unset it; nothing was changed")
+        return given
+    kept = current.get(ENV_PYTHON)
+    if kept and python_problem(kept):
+        print(f"Dropped {python_problem(kept)} from {LOCAL_CONFIG_FILE}.")
+        return None
+    return kept
 
 
 def probe_hook(root):
@@ -4573,10 +4824,10 @@ def cmd_init(args):
     # `current`); what is left of ours there goes.
     for key in (ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD):
         env_shared.setdefault(key, current.get(key))
-    env_local.setdefault(ENV_PYTHON, current.get(ENV_PYTHON))
+    extra = "databricks" if databricks else "mlflow"
+    shared_hook, local_hook, env_local[ENV_PYTHON] = hook_invocation(root, extra, kept_python(current))
     settings.update(shared=env_shared, local=env_local)
     settings.drop_legacy_env()
-    shared_hook, local_hook = hook_invocation(root)
     remove_our_hooks(settings.local)
     add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
     written = settings.save()
@@ -4594,11 +4845,11 @@ def cmd_init(args):
     if answer:
         print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
         if not answer.get("mlflow", True):
-            print(f"Warning: {answer['python']} has no mlflow, so turns will wait in the spool until you run "
-                  f"`{answer['python']} -m pip install 'claudetracing[mlflow]'`.", file=sys.stderr)
+            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
     else:
-        print(f"Warning: the hook command `{command}` did not reach traces. Install traces so that "
-              f"`traces` is on PATH (pip install 'claudetracing[mlflow]') and run init again.", file=sys.stderr)
+        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
+        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
+              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
     where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
     if args.user_wide:
         print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
@@ -4608,6 +4859,13 @@ def cmd_init(args):
         print(f"Traces of Claude Code sessions started in {root} go to {where}.")
     print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
     return 0
+
+
+def worker_trouble(answer):
+    """What the hook's probe answer says about a worker that cannot upload, and its fix."""
+    why = answer.get("problem") or f"the worker's Python ({answer.get('worker', answer['python'])}) has no mlflow"
+    return (f"{why}, so turns will wait in the spool until a Python with mlflow runs it. "
+            f"Fix: `{answer['fix']}`")
 
 
 def write_local_hook(root, invocation):
@@ -4698,9 +4956,12 @@ def repo_status(root, check_hook=True):
         status["hook_runs"] = bool(answer)
         if not answer:
             status["problems"].append(f"the hook command `{status['hook_command']}` does not reach traces")
-        elif not answer.get("mlflow", True):
-            status["problems"].append(f"{answer['python']} has no mlflow: turns wait in the spool until "
-                                      f"`pip install 'claudetracing[mlflow]'` there")
+        elif not answer.get("mlflow", True) and not answer.get("problem"):
+            status["problems"].append(worker_trouble(answer))
+    python = os.environ.get(ENV_PYTHON) or env.get(ENV_PYTHON)
+    if python and python_problem(python):
+        status["problems"].append(f"{python_problem(python)}, so the worker cannot start and turns wait in the "
+                                  f"spool: point it at a Python that has mlflow (or unset it), then run `traces init`")
     home = traces_home()
     status["traces_home"] = home
     status["pending_jobs"] = len(pending_jobs())
@@ -4708,6 +4969,8 @@ def repo_status(root, check_hook=True):
     problem = home_problem(home)
     if problem:
         status["problems"].append(problem)
+    if recorded_problem():
+        status["problems"].append(recorded_problem())
     return status
 
 
@@ -5027,14 +5290,6 @@ def check_hook(checkup):
     return False, detail, "traces init (run by the traces the hook should use)"
 
 
-def mlflow_fix(python, traces_file):
-    if f"{os.sep}pipx{os.sep}" in python:
-        return "pipx inject claudetracing mlflow"
-    if os.path.basename(os.path.dirname(traces_file)) in ("site-packages", "dist-packages"):
-        return f"{python} -m pip install 'claudetracing[mlflow]'"
-    return f"{python} -m pip install mlflow"
-
-
 @doctor_check("mlflow")
 def check_mlflow(checkup):
     if checkup.answer is None:
@@ -5049,7 +5304,7 @@ def check_mlflow(checkup):
     import shutil
     if not shutil.which(python):
         return False, f"the worker's Python {python} does not exist", "traces init"
-    return False, f"{python} has no mlflow: turns wait in the spool", mlflow_fix(python, traces_file)
+    return False, f"{python} has no mlflow: turns wait in the spool", checkup.answer.get("fix") or install_hint("mlflow", "init")
 
 
 def experiment_reader(env, uri):
@@ -5348,7 +5603,7 @@ def need_databricks():
     try:
         from databricks.sdk import WorkspaceClient
     except ImportError:
-        raise TracesError("this needs databricks-sdk — pip install 'claudetracing[databricks]'") from None
+        raise MissingExtra("databricks-sdk", "databricks") from None
     import logging
     logging.getLogger("databricks.sdk").setLevel(logging.ERROR)    # its warnings are for developers
     return WorkspaceClient

@@ -338,7 +338,9 @@ def test_missing_sdk_says_which_extra(repo, monkeypatch, capsys):
     write_config("[ada]\nhost = https://x.cloud.databricks.com\nauth_type = databricks-cli\n")
     monkeypatch.setattr(traces, "check_reachable", lambda host: None)
     assert traces.main(["init", "--profile", "ada", "--yes"]) == 1
-    assert capsys.readouterr().err == "Error: this needs databricks-sdk — pip install 'claudetracing[databricks]'\n"
+    hint = traces.install_hint("databricks")        # the command that fits how this copy was installed
+    assert capsys.readouterr().err == f"Error: this needs databricks-sdk — {hint}\n"
+    assert "databricks-sdk>=0.40,<1" in hint
 
 
 # -- interactive ----------------------------------------------------------------------------------

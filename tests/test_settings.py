@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import sys
 
 import pytest
 from helpers import git, read_config, read_settings
@@ -210,8 +211,9 @@ def test_vendored_copy_uses_the_project_dir(repo, monkeypatch):
     vendored.parent.mkdir()
     vendored.write_text(open(traces.__file__).read())
     monkeypatch.setattr(traces, "__file__", str(vendored))
-    shared, local = traces.hook_invocation(str(repo))
+    shared, local, python = traces.hook_invocation(str(repo))
     assert shared == 'python3 "$CLAUDE_PROJECT_DIR/tools/traces.py" hook' and local is None
+    assert python == sys.executable         # it has mlflow: the worker runs with it
 
 
 def test_enrichment_add_remove_and_unknown(repo, capsys):
