@@ -38,6 +38,7 @@ import time
 # The hook runs at the end of every Claude turn, so the heavier modules (subprocess, shutil,
 # argparse, datetime, mlflow) are imported inside the functions that need them.
 
+
 ###############################################################################
 # Constants
 ###############################################################################
@@ -150,10 +151,10 @@ IMPORT_BATCH_CHARS = 4_000_000     # ... or fewer, when their spans hold this mu
 WORKER_IDLE_SECONDS = 180          # a worker stays warm this long after the spool empties
 WORKER_POLL_SECONDS = 0.2          # how often a warm worker looks at the spool
 
+
 ###############################################################################
 # Errors, paths, log
 ###############################################################################
-
 
 class TracesError(Exception):
     """A failure the user can act on: the CLI prints `Error: <message>` and exits 1."""
@@ -313,7 +314,6 @@ def repo_root(path):
 # How this copy was installed: the command that gives it what it lacks
 ###############################################################################
 
-
 def installed_copy():
     """True when this file was installed by pip, uv or pipx (not vendored, not editable)."""
     return os.path.basename(os.path.dirname(os.path.abspath(__file__))) in ("site-packages", "dist-packages")
@@ -411,7 +411,6 @@ class MissingExtra(TracesError):
 ###############################################################################
 # Claude Code settings files
 ###############################################################################
-
 
 def load_settings(path):
     """Return (data, text) of a settings file, ({}, None) if it does not exist.
@@ -569,7 +568,6 @@ def update_env(data, values):
 ###############################################################################
 # Our configuration files, and the credentials kept apart from them
 ###############################################################################
-
 
 def config_env(config):
     """A config file's settings under their program names, as strings."""
@@ -788,6 +786,7 @@ def repo_name_from_remote(url):
     """`org/repo` from git@host:org/repo.git, https://host/org/repo(.git), ssh://..."""
     match = re.search(r"[:/]([^/:\s]+/[^/\s]+?)(?:\.git)?/?$", strip_credentials(url))
     return match.group(1) if match else None
+
 
 ###############################################################################
 # Redaction: secrets never leave the machine
@@ -1285,6 +1284,7 @@ def compile_patterns(patterns: list[str]) -> list[re.Pattern]:
             raise ValueError(f"redaction pattern {pattern!r} matches the empty string")
         compiled.append(regex)
     return compiled
+
 
 ###############################################################################
 # Transcript reading: JSONL lines with their byte offsets
@@ -1874,10 +1874,10 @@ class Subagents:
         run["finished"] = notified or not is_background(tool_step)
         return run
 
+
 ###############################################################################
 # Spool and hook: record that a turn ended, durably and fast
 ###############################################################################
-
 
 def spool_dir():
     return private_dir(traces_home(), "spool")
@@ -2056,10 +2056,10 @@ def start_worker():
         record_problem(f"the worker cannot start ({python_problem(python) or f'{python}: {e.strerror}'})",
                        f"point {ENV_PYTHON} at a Python that has mlflow (or unset it), then run `traces init`")
 
+
 ###############################################################################
 # Worker: spool → turns → traces, with per-session checkpoints
 ###############################################################################
-
 
 class BackendError(TracesError):
     """The backend did not take a trace: the job stays in the spool and is retried."""
@@ -2486,202 +2486,9 @@ class in_traces_home:
         os.chdir(self.previous)
 
 
-def cmd_sync(args):
-    with in_traces_home():
-        return sync(args)
-
-
-def worker_idle():
-    try:
-        return max(0.0, float(os.environ.get(ENV_WORKER_IDLE) or WORKER_IDLE_SECONDS))
-    except ValueError:
-        return WORKER_IDLE_SECONDS
-
-
-def wait_for_jobs(seconds):
-    """True as soon as a job is in the spool, False if none came within `seconds`."""
-    deadline = time.time() + seconds
-    while not pending_jobs():
-        if time.time() >= deadline:
-            return False
-        time.sleep(WORKER_POLL_SECONDS)
-    return True
-
-
-def sync(args):
-    """Drain the spool. The background worker the hook starts then stays warm (holding the
-    lock, so hooks start no other) for the session's next turns: importing mlflow again for
-    every turn would cost seconds of CPU each. It exits after WORKER_IDLE_SECONDS idle."""
-    if args.background:
-        os.nice(10)     # Claude is still working on this machine: uploads can wait a moment
-    wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
-    deadline = time.time() + (wait or 0)
-    delay, busy, uploaders = 1.0, False, {}
-    while True:
-        fd = worker_lock(blocking=False)
-        busy = fd is None
-        if busy:
-            # Another worker runs; it looks at the spool again before it exits.
-            if wait is None or args.background:
-                return 0
-            if not pending_jobs() or time.time() > deadline:
-                break
-            time.sleep(0.5)
-            continue
-        try:
-            ok = drain_spool(uploaders)
-            while ok and args.background and wait_for_jobs(worker_idle()):
-                ok = drain_spool(uploaders)
-        finally:
-            os.close(fd)
-        # A hook that found the lock held left its job to us: look once more after letting go.
-        if not pending_jobs():
-            return 0
-        if ok:
-            if args.background:
-                deadline = time.time() + wait     # retry a failing backend this long from the last success
-            continue            # jobs arrived while we worked
-        if wait is None or time.time() + delay > deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 60.0)
-    left = len(pending_jobs())
-    if left and not args.background:
-        why = "another worker is still uploading them" if busy else last_error() or "the backend did not take them"
-        raise TracesError(f"{left} job(s) are still waiting: {why}; "
-                          "they stay in the spool and are retried by the next hook or `traces sync`")
-    return 0
-
-
-def cmd_import(args):
-    root = repo_root(os.getcwd())
-    env = RepoSettings(root).env
-    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
-    files = []
-    if args.paths:
-        for path in args.paths:
-            if os.path.isdir(path):
-                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-            elif os.path.isfile(path):
-                found = [path]
-            else:
-                raise TracesError(f"{path} does not exist")
-            if not any(holds_transcript_lines(f) for f in found):
-                raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
-            files += found
-    else:
-        base = claude_projects_dir()
-        mine = os.path.basename(project_folder(root))
-        folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
-        for folder in folders:
-            if args.all or folder == mine or folder.startswith(mine + "-"):
-                path = os.path.join(base, folder)
-                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-                # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
-                # a session from a subfolder counts only if its own cwd is inside the repository.
-                if not args.all and folder != mine:
-                    found = [f for f in found if inside(transcript_cwd(f), root)]
-                files += found
-    if not files:
-        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
-        return 0
-    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
-    # is then traced under its own id, and the copy is recognised as one (claim_responses).
-    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
-    # Refused now, not after MLflow has left a lock or a checkpoint behind.
-    uri = env.get(ENV_URI) or local_store_uri()
-    if uri.startswith("sqlite:"):
-        check_home()
-        check_local_store(uri.split(":///", 1)[-1])
-    elif uri.startswith(("http://", "https://")):
-        check_server(uri, env)
-    with in_traces_home():
-        uploader = Uploader(env)
-        total, held, progress = 0, 0, Progress(len(files))
-        uploader.begin_batches()
-        try:
-            for i, path in enumerate(files):
-                session = os.path.basename(path)[:-len(".jsonl")]
-                try:
-                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
-                                           context={"cwd": None, "env": env})
-                    if i + 1 == len(files):
-                        uploader.flush()
-                except BackendError as e:
-                    raise TracesError(f"{e}; {total} turn(s) were uploaded before that, "
-                                      "run import again to go on") from None
-                held += (read_json_file(state_path(session), None) or {}).get("held", 0)
-                progress.update(i + 1, total)
-        finally:
-            uploader.end_batches()
-        progress.done()
-    print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
-    if held:
-        print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
-              f"or `traces import` takes them once their session has been quiet for {IMPORT_QUIET_SECONDS // 60} minutes.")
-    return 0
-
-
-def holds_transcript_lines(path, lines=100):
-    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
-    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
-    try:
-        with open(path, "rb") as f:
-            for _, line in zip(range(lines), f, strict=False):
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("type"), str):
-                    return True
-    except OSError as e:
-        raise TracesError(f"cannot read {path}: {e.strerror}") from None
-    return False
-
-
-def transcript_cwd(path):
-    """The working directory a session ran in, from its first lines that say."""
-    try:
-        with open(path, "rb") as f:
-            for _, line in zip(range(200), f, strict=False):
-                if b'"cwd":"' in line:
-                    try:
-                        return json.loads(line).get("cwd")
-                    except ValueError:
-                        continue
-    except OSError:
-        pass
-    return None
-
-
-class Progress:
-    """A one-line progress bar with the rate and the time left, only on a terminal."""
-
-    def __init__(self, total):
-        self.total, self.on = total, sys.stderr.isatty()
-        self.started = self.shown = time.monotonic()
-
-    def update(self, n, turns=0):
-        now = time.monotonic()
-        if not self.on or (now - self.shown < 0.2 and n < self.total):
-            return
-        self.shown = now
-        rate = n / max(now - self.started, 1e-6)
-        left = (self.total - n) / rate if rate else 0
-        filled = int(30 * n / max(self.total, 1))
-        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions, {turns} turns"
-              f"  {rate:.1f} sessions/s  ETA {int(left) // 60}:{int(left) % 60:02d} ",
-              end="", file=sys.stderr, flush=True)
-
-    def done(self):
-        if self.on:
-            print(file=sys.stderr)
-
-
 ###############################################################################
 # MLflow export: one trace per turn
 ###############################################################################
-
 
 def need_mlflow():
     try:
@@ -3222,6 +3029,7 @@ def redactor(env):
         log(f"ERROR custom redaction pattern ignored: {e}")
         extra = []
     return lambda value: redact_value(value, extra)
+
 
 ###############################################################################
 # Reading: list, search (summary, json, context, tools), report, ui
@@ -3865,31 +3673,6 @@ class Backend:
         return [self.trace(trace_id) for trace_id in trace_ids]
 
 
-def since_time(text):
-    """--since: an ISO date or date-time, local time unless it names a zone; seconds since the epoch."""
-    import argparse
-    from datetime import datetime
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24) or date-time "
-                                         f"(2026-11-24T09:30, 2026-11-24T09:30+01:00)") from None
-    return value.timestamp()    # a naive value is taken as local time
-
-
-def positive(kind):
-    def parse(text):
-        import argparse
-        try:
-            value = kind(text)
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
-        return value
-    return parse
-
-
 def json_tag(info, key, default):
     try:
         value = json.loads(info.tags.get(key) or "null")
@@ -3944,12 +3727,6 @@ def trace_filters(args, root):
     return " AND ".join(clauses) or None, (lambda info: all(check(info) for check in checks))
 
 
-def filter_keys(args):
-    """The tags trace_filters' check reads for these options."""
-    keys = {"branch": "git.branch", "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
-    return {key for option, key in keys.items() if getattr(args, option, None)}
-
-
 def find_traces(backend, locations, filter_string, check, limit):
     """Newest first: trace infos that pass check, at most limit (0: all), paging as needed."""
     if not locations:
@@ -3980,31 +3757,6 @@ def find_traces(backend, locations, filter_string, check, limit):
         token = batch.token
         if not token or not batch:
             return found
-
-
-def cmd_search(args):
-    root = repo_root(os.getcwd())
-    backend = Backend(root)
-    render = SEARCH_FORMATS[args.format]
-    filter_string, check = trace_filters(args, root)
-    if args.trace_id:
-        trace = backend.trace(args.trace_id)
-        matched = [trace] if check(trace.info) else []
-        where = f"trace {args.trace_id}"
-        items = matched if render["needs_spans"] else [t.info for t in matched]
-    else:
-        infos = find_traces(backend, backend.locations(args), filter_string, check, args.limit)
-        where = "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
-        items = backend.traces([i.trace_id for i in infos]) if render["needs_spans"] else infos
-    if not items:
-        if args.format == "json":
-            # stdout stays parseable: an empty list there, the sentence on stderr.
-            render["render"]([], args)
-        print(f"No traces found in {where} at {backend.uri} for these filters.",
-              file=sys.stderr if args.format == "json" else sys.stdout)
-        return 0
-    render["render"](items, args)
-    return 0
 
 
 def describe_current(backend):
@@ -4202,138 +3954,6 @@ def format_tools(traces, args):
     print(f"{calls} tool call(s), {sum(r['errors'] for r in stats.values())} error(s) in {len(traces)} turn(s)")
 
 
-# -- list ----------------------------------------------------------------------------------
-
-
-def local_trace_stats(uri):
-    """{experiment id: (traces, last trace ms)} straight from a local SQLite store: one query
-    instead of paging through every trace; None when the store is not laid out as expected."""
-    import sqlite3
-    path = uri.split(":///", 1)[-1]
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows = db.execute("SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info "
-                              "GROUP BY experiment_id").fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None
-    return {str(e): (n, last) for e, n, last in rows}
-
-
-def cmd_list(args):
-    root = repo_root(os.getcwd())
-    backend = Backend(root)
-    experiments = backend.experiments()
-    stats = local_trace_stats(backend.uri) if backend.uri.startswith("sqlite:") else None
-    if stats is None:
-        # A server: no count API, so only the newest trace of each experiment (one small request).
-        from concurrent.futures import ThreadPoolExecutor
-
-        def newest(experiment):
-            found = backend.call("search traces", backend.client.search_traces,
-                                 locations=[experiment.experiment_id], max_results=1,
-                                 order_by=["timestamp_ms DESC"], include_spans=False)
-            return experiment.experiment_id, (None, found[0].info.request_time if found else None)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            stats = dict(pool.map(newest, experiments))
-    name, experiment_id = backend.current()
-    paint = Painter(sys.stdout)
-    rows = sorted(experiments, key=lambda e: (-(stats.get(e.experiment_id, (0, None))[1] or 0), e.name))
-    id_width = max([2] + [len(e.experiment_id) for e in rows])
-    name_width = max([4] + [len(e.name) for e in rows])
-    print(f"  {'ID':<{id_width}}  {'NAME':<{name_width}}  {'TRACES':>6}  LAST TRACE")
-    for e in rows:
-        count, last = stats.get(e.experiment_id, (0 if stats else None, None))
-        mine = e.name == name or e.experiment_id == experiment_id
-        line = (f"{'*' if mine else ' '} {e.experiment_id:<{id_width}}  {e.name:<{name_width}}  "
-                f"{'-' if count is None else count:>6}  {local_time(last) if last else '-'}")
-        print(paint.bold(line) if mine else line)
-    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)})")
-    return 0
-
-
-# -- report --------------------------------------------------------------------------------
-
-REPORT_KEYS = {
-    "day": lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000)),
-    "session": lambda info: info.trace_metadata.get(META_SESSION) or "(none)",
-    # A turn's tags are per turn: a turn that used two models counts under both names together.
-    "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
-    "branch": lambda info: info.tags.get("git.branch") or "(none)",
-    "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-}
-REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
-REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER}
-
-
-def cmd_report(args):
-    root = repo_root(os.getcwd())
-    backend = Backend(root)
-    backend.reads_only(REPORT_READS | filter_keys(args))
-    filter_string, check = trace_filters(args, root)
-    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
-    rows = {}
-    total = {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
-    for info in infos:
-        key = REPORT_KEYS[args.by](info)
-        row = rows.setdefault(key, {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0,
-                                    "turns_without_cost": 0})
-        tokens = [(kind, int_tag(info, "tokens." + kind)) for kind in REPORT_TOKENS]
-        cost = cost_tag(info)
-        for target in (row, total):
-            target["turns"] += 1
-            for kind, count in tokens:
-                target["tokens"][kind] += count
-            if cost is None:
-                target["turns_without_cost"] += 1
-            else:
-                target["cost_usd"] += cost
-    ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
-    if args.json:
-        for target in [r for _, r in ordered] + [total]:
-            target["cost_usd"] = round(target["cost_usd"], 6)
-        print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
-                         indent=2, sort_keys=True))
-        return 0
-    if not infos:
-        print(f"No traces found at {backend.uri} for these filters.")
-        return 0
-    paint = Painter(sys.stdout)
-    width = max([len(args.by), 5] + [len(k) for k in rows])
-    header = f"{args.by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
-             f"{'CACHE WRITE':>12}  {'TOTAL':>12}  {'COST':>10}"
-    print(paint.bold(header))
-
-    def line(key, r):
-        known = r["turns"] > r["turns_without_cost"]
-        cost = (money(r["cost_usd"]) if known else "-") + ("*" if r["turns_without_cost"] else " ")
-        t = r["tokens"]
-        return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
-                f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
-    for key, r in ordered:
-        print(line(key, r))
-    print(paint.bold(line("TOTAL", total)))
-    if total["turns_without_cost"]:
-        print(f"* {total['turns_without_cost']} turn(s) used a model without a known price: their cost is not included.")
-    return 0
-
-
-# -- ui ------------------------------------------------------------------------------------
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def can_open_browser():
-    return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def databricks_profile(env):
     """The Databricks CLI profile the settings name: our local settings, else `databricks://PROFILE`."""
     return env.get(ENV_PROFILE) or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
@@ -4346,130 +3966,9 @@ def databricks_host(env):
     return databricks_profiles().get(databricks_profile(env), {}).get("host") or None
 
 
-def show_url(url, args):
-    print(url, flush=True)
-    if not args.no_browser and can_open_browser():
-        import webbrowser
-        webbrowser.open(url)
-
-
-def cmd_ui(args):
-    root = repo_root(os.getcwd())
-    backend = Backend(root)
-    name, experiment_id = backend.current()
-    experiment = backend.experiment(args.experiment) if args.experiment else backend.experiment(name, experiment_id)
-    if backend.uri.startswith("databricks"):
-        host = databricks_host(backend.env)
-        if not host:
-            raise TracesError(f"experiment {experiment.name} has id {experiment.experiment_id}; set DATABRICKS_HOST "
-                              f"(or a host for the profile in ~/.databrickscfg) to get its link")
-        print(f"Experiment {experiment.name} in Databricks:")
-        show_url(f"{host}/ml/experiments/{experiment.experiment_id}", args)
-        return 0
-    if not backend.uri.startswith("sqlite:"):
-        print(f"Experiment {experiment.name} on {backend.uri}:")
-        show_url(f"{backend.uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/traces", args)
-        return 0
-    serve_local_ui(backend.uri, experiment, args)
-    return 0
-
-
-def serve_local_ui(uri, experiment, args):
-    """Run `mlflow ui` on the local store until Ctrl-C, then stop it with all its workers."""
-    import signal
-    import subprocess
-    import urllib.request
-    port = args.port or free_port()
-    home = private_dir(traces_home())
-    log_path = os.path.join(home, "ui.log")
-    with open(log_path, "ab") as log_file:
-        # Its own process group: Ctrl-C reaches us, and we stop the server and its workers
-        # together. cwd is TRACES_HOME, where MLflow may put ./mlartifacts.
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=home, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            if server.poll() is not None:
-                raise TracesError(f"the MLflow UI exited at start (code {server.returncode}); see {log_path}")
-            try:
-                with urllib.request.urlopen(base + "/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise TracesError(f"the MLflow UI did not answer on {base} within 120 s; see {log_path}")
-            time.sleep(0.3)
-        print(f"MLflow UI for {uri} (log: {log_path}); experiment {experiment.name}:")
-        show_url(f"{base}/#/experiments/{experiment.experiment_id}/traces", args)
-        print("Press Ctrl-C to stop it.", flush=True)
-        server.wait()
-        raise TracesError(f"the MLflow UI stopped by itself (code {server.returncode}); see {log_path}")
-    except KeyboardInterrupt:
-        print("Stopped the MLflow UI.")
-    finally:
-        if server.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(server.pid, sig)
-                    server.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        # Workers left behind in the group (the main process gone first) must not keep the port.
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-# -- the commands' arguments ---------------------------------------------------------------
-
-
-def add_reading_commands(command):
-    p = command("list", cmd_list, "the experiments on this repository's backend, with trace counts")
-
-    p = command("search", cmd_search, "find turns: newest first, filtered, as summary, json, context or tools")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
-    p.add_argument("--hours", type=positive(float), metavar="N", help="turns of the last N hours")
-    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
-    p.add_argument("--trace-id", metavar="ID", help="one trace")
-    p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
-    p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
-    p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
-    p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
-    p.add_argument("--status", choices=("ok", "error", "interrupted"),
-                   help="turns that went well, had a failed tool call, or were interrupted with Escape")
-    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
-    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
-    p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",
-                   help="-f context: size budget in characters (default 50000)")
-
-    p = command("report", cmd_report, "tokens and cost by day, session, model, branch or user")
-    p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
-    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
-    p.add_argument("--json", action="store_true", help="print JSON only")
-
-    p = command("ui", cmd_ui, "open this repository's traces in the MLflow UI (starts it for the local store)")
-    p.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
-    p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
-
 ###############################################################################
 # Setup: init, status, disable, enrichment, redact
 ###############################################################################
-
 
 class RepoSettings:
     """A folder's Claude Code settings and our two config files, loaded (and validated)
@@ -4563,76 +4062,6 @@ def local_store_uri():
     return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
 
 
-def hook_invocation(root, extra="mlflow", python=None):
-    """How the hook reaches this copy of traces, and the Python its worker runs: (shared,
-    local, python) for the committed command, LOCAL_HOOK_FILE and this machine's
-    CLAUDETRACING_PYTHON. None for both invocations: `traces hook` works, `traces` is on PATH."""
-    me = os.path.realpath(os.path.abspath(__file__))
-    rel = os.path.relpath(me, os.path.realpath(root))
-    # ~/.claude/settings.json (tracing outside repositories) is the user's own: its command
-    # names this machine's paths.
-    user_wide = os.path.realpath(root) == os.path.realpath(os.path.expanduser("~"))
-    if not rel.startswith("..") and not user_wide and not installed_copy():
-        # A vendored copy travels with the repository: every clone finds it at the same place.
-        local, python = (None, python) if python else vendored_worker(rel, extra)
-        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', local, python
-    local = machine_invocation(me, extra)
-    return (local, None, python) if user_wide else (None, local, python)
-
-
-def machine_invocation(me, extra="mlflow"):
-    """This machine's way to run this copy's hook, or None when `traces` on PATH is it."""
-    import shlex
-    import shutil
-    if installed_copy() and in_uv_cache():
-        # uvx's environment is in uv's cache, which `uv cache clean` empties: name where traces
-        # came from instead, and uvx builds the environment again when it is gone.
-        return f"uvx --from {shlex.quote(install_spec(extra))} claudetracing hook"
-    on_path = shutil.which("traces")
-    if on_path and os.path.dirname(os.path.realpath(on_path)) == os.path.dirname(os.path.realpath(sys.executable)):
-        return None
-    python = shlex.quote(sys.executable)
-    if installed_copy():
-        # Installed in an environment that is not on PATH. `-m` reuses the cached bytecode
-        # (a script is compiled on every run); -I keeps a traces.py in the repo from shadowing.
-        return f"{python} -I -m traces hook"
-    # A copy elsewhere: run it as a module from its folder, so its bytecode is cached.
-    return f"cd {shlex.quote(os.path.dirname(me))} && {python} -m traces hook"
-
-
-def vendored_worker(rel, extra):
-    """How a vendored copy's worker gets mlflow on this machine: (LOCAL_HOOK_FILE's
-    invocation, CLAUDETRACING_PYTHON). The Python running init if it has mlflow; else uvx,
-    which keeps an environment with mlflow in its cache (and rebuilds it once cleaned);
-    else (None, None): init says what to install."""
-    import importlib.util
-    import shlex
-    import shutil
-    if importlib.util.find_spec("mlflow") is not None and not in_uv_cache():
-        return None, sys.executable
-    if shutil.which("uvx"):
-        first, *more = EXTRAS[extra]
-        withs = "".join(f" --with {shlex.quote(p)}" for p in more)
-        return f'uvx --from {shlex.quote(first)}{withs} python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
-    return None, None
-
-
-def kept_python(current):
-    """The worker's Python to keep in this machine's settings: CLAUDETRACING_PYTHON from the
-    shell must exist (else Error); one kept earlier that no longer exists is dropped, said."""
-    given = os.environ.get(ENV_PYTHON)
-    if given:
-        problem = python_problem(given)
-        if problem:
-            raise TracesError(f"{problem}: point it at a Python that has mlflow, or unset it; nothing was changed")
-        return given
-    kept = current.get(ENV_PYTHON)
-    if kept and python_problem(kept):
-        print(f"Dropped {python_problem(kept)} from {LOCAL_CONFIG_FILE}.")
-        return None
-    return kept
-
-
 def probe_hook(root):
     """Run the hook command's invocation the way Claude Code will, in the foreground (the
     rest of the command only sends it to the background); what the hook answered, or None."""
@@ -4658,15 +4087,6 @@ def probe_hook(root):
     return result
 
 
-def ask(question, default):
-    """One interactive question; Enter (or the end of input) takes the default."""
-    print(f"{question} [{default}]: ", end="", flush=True)
-    line = sys.stdin.readline()
-    if not line:
-        print()
-    return line.strip() or default
-
-
 def get_server_experiment(uri, env, name=None, experiment_id=None, timeout=10):
     """(HTTP status, body) of MLflow's experiments/get (by id) or get-by-name."""
     import urllib.parse
@@ -4678,187 +4098,6 @@ def get_server_experiment(uri, env, name=None, experiment_id=None, timeout=10):
 def experiment_tags(body):
     """The tags of an experiments/get answer, as a dict."""
     return {t["key"]: t.get("value", "") for t in body.get("experiment", {}).get("tags", [])}
-
-
-def ensure_server_experiment(uri, env, name=None, experiment_id=None):
-    """Check the server answers and the experiment exists (created by name if missing)."""
-    if experiment_id:
-        status, body = get_server_experiment(uri, env, experiment_id=experiment_id)
-        if status != 200:
-            raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
-        return experiment_id
-    status, body = get_server_experiment(uri, env, name=name)
-    if status == 200:
-        return body["experiment"]["experiment_id"]
-    if status != 404:
-        raise TracesError(f"{uri} does not answer like an MLflow server (HTTP {status})")
-    status, body = mlflow_rest(uri, "POST", "experiments/create", env, {"name": name})
-    if status != 200:
-        raise TracesError(f"could not create experiment {name!r} on {uri}: {body.get('message', status)}")
-    return body["experiment_id"]
-
-
-def split_uri_credentials(uri):
-    """http://user:pass@host → (http://host, user, pass); credentials never go in a committed file."""
-    import urllib.parse
-    parts = urllib.parse.urlsplit(uri)
-    if not parts.username:
-        return uri, None, None
-    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return clean, urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
-
-
-def is_loopback(uri):
-    import urllib.parse
-    host = urllib.parse.urlsplit(uri).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def init_target(args):
-    """The folder whose settings init writes. Hooks in the home folder's .claude/settings.json
-    trace every Claude Code session of the user, wherever it runs: only when asked for."""
-    home = os.path.realpath(os.path.expanduser("~"))
-    root = home if args.user_wide else repo_root(os.getcwd())
-    if args.user_wide or os.path.realpath(root) != home:
-        return root
-    if not args.yes:
-        answer = ask(f"{root} is your home folder: trace every Claude Code session of this user, "
-                     f"wherever it runs (y/n)?", "n")
-        args.user_wide = answer.lower() in ("y", "yes")
-        if args.user_wide:
-            return root
-    raise TracesError(f"{root} is your home folder, not a repository: set up tracing in the repository whose "
-                      f"sessions you want traced, or run `traces init --user-wide` to trace every Claude Code "
-                      f"session of this user; nothing was changed")
-
-
-def cmd_init(args):
-    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
-    # first write: a refusal leaves the repository and TRACES_HOME as they were.
-    root = init_target(args)
-    settings = RepoSettings(root)       # refuses malformed files before anything else happens
-    check_home()
-    current = settings.env
-    interactive = not args.yes
-    if interactive:
-        print(f"Setting up Claude Code tracing for {root}")
-
-    uri = args.tracking_uri
-    databricks = bool(args.profile or args.spn)
-    if not uri and not args.local and not databricks:
-        existing = current.get(ENV_URI, "")
-        remote = existing if existing.startswith(("http://", "https://")) else ""
-        if interactive:
-            print("Where should traces go?\n  1) a local store on this machine (no server needed)\n"
-                  "  2) an MLflow tracking server\n  3) a Databricks workspace")
-            choice = ask("Choice", "3" if existing.startswith("databricks") else "2" if remote else "1")
-            if choice == "2":
-                uri = ask("Tracking server URL", remote or "http://localhost:5000")
-            databricks = choice == "3"
-        else:
-            uri = remote or None
-            databricks = existing.startswith("databricks")
-    if args.trace_location and not databricks:
-        raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
-    env_local, env_shared, auth = {}, {}, {}
-    team_tags = None, None       # the experiment's tags and a setter, where the team shares one
-    if databricks:
-        workspace = databricks_setup(args, root, current, interactive)
-        env_shared.update(workspace["shared"])
-        env_local.update(workspace["local"])
-        uri, name, experiment_id = workspace["where"], workspace["experiment"], None
-        team_tags = workspace["tags"], workspace["set_tag"]
-    elif uri:
-        if not uri.startswith(("http://", "https://")):
-            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
-        uri, user, password = split_uri_credentials(uri.rstrip("/"))
-        # Credentials given now, else those this server already has (stored, or left in the
-        # settings env by a version before 0.9), else the shell's token.
-        known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
-                 **stored_credentials(uri)}
-        if user:
-            auth = {ENV_USERNAME: user, ENV_PASSWORD: password}
-        else:
-            auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
-            token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
-            if interactive and not token and not auth:
-                import getpass
-                prompt = "Bearer token for the server (Enter for none): "
-                token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
-            auth = auth or ({ENV_TOKEN: token} if token else {})
-        # A server on loopback is this machine's alone; any other is the team's to share.
-        if is_loopback(uri):
-            env_local[ENV_URI] = uri
-        else:
-            env_shared[ENV_URI] = uri
-            env_local[ENV_URI] = None
-    else:
-        env_local[ENV_URI] = local_store_uri()
-        env_shared[ENV_URI] = None
-        check_local_store(local_store_uri().split(":///", 1)[-1])
-
-    if not databricks:
-        experiment_id = args.experiment_id
-        name = args.experiment
-    if not databricks and not experiment_id and not name:
-        name = current.get(ENV_EXPERIMENT)
-        experiment_id = None if name else current.get(ENV_EXPERIMENT_ID)
-        if not experiment_id:
-            name = name or default_experiment_name(root)
-            if interactive:
-                name = ask("Experiment name", name)
-    if uri and not databricks:
-        experiment_id_found = ensure_server_experiment(uri, auth, name, experiment_id)
-        print(f"Checked {uri}: experiment {name or experiment_id} (id {experiment_id_found}) is ready.")
-        team_tags = server_experiment_tags(uri, auth, experiment_id_found)
-    if not databricks:
-        env_shared[ENV_EXPERIMENT] = None if experiment_id else name
-        env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
-        env_shared[ENV_TRACE_LOCATION] = None
-        env_local[ENV_PROFILE] = None
-
-    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, *team_tags)
-    env_local[ENV_HOME] = os.environ.get(ENV_HOME) and traces_home()
-    # Settings a version before 0.9 kept in the settings' env move to our files (above, from
-    # `current`); what is left of ours there goes.
-    for key in (ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD):
-        env_shared.setdefault(key, current.get(key))
-    extra = "databricks" if databricks else "mlflow"
-    shared_hook, local_hook, env_local[ENV_PYTHON] = hook_invocation(root, extra, kept_python(current))
-    settings.update(shared=env_shared, local=env_local)
-    settings.drop_legacy_env()
-    remove_our_hooks(settings.local)
-    add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
-    written = settings.save()
-    written += write_local_hook(root, local_hook)
-    written += update_gitignore(root)
-    if auth and store_credentials(uri, auth):
-        written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
-    for line in written:
-        print(line)
-    if not written:
-        print("Nothing to change: this repository is already set up.")
-
-    answer = probe_hook(root)
-    command = local_hook or shared_hook or DEFAULT_INVOCATION
-    if answer:
-        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
-        if not answer.get("mlflow", True):
-            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
-    else:
-        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
-        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
-              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
-    where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
-    if args.user_wide:
-        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
-    elif os.path.exists(os.path.join(root, ".git")):
-        print(f"Traces of this repository go to {where}.")
-    else:
-        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
-    print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
-    return 0
 
 
 def worker_trouble(answer):
@@ -4894,86 +4133,6 @@ GITIGNORED = (LOCAL_CONFIG_FILE, LOCAL_HOOK_FILE)
 GITIGNORE_HEADER = "# claudetracing: this machine's part of the tracing setup (paths, profile)"
 
 
-def update_gitignore(root):
-    """Keep our machine-local files out of git; only inside a git work tree."""
-    if run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root) != "true":
-        return []
-    missing = [name for name in GITIGNORED if run(["git", "check-ignore", "-q", "--no-index", name], cwd=root) is None]
-    if not missing:
-        return []
-    path = os.path.join(root, ".gitignore")
-    try:
-        with open(path, "rb") as f:
-            old = f.read()
-    except FileNotFoundError:
-        old = None
-        remember_created(created_files() + [os.path.realpath(path)])
-    sep = b"" if not old or old.endswith(b"\n") else b"\n"
-    block = "\n".join([GITIGNORE_HEADER, *missing]) + "\n"
-    write_atomic(path, (old or b"") + sep + block.encode(), mode=0o644)
-    return ["updated .gitignore"]
-
-
-def repo_status(root, check_hook=True):
-    """Everything `traces status` shows, as one dict (also the --json output)."""
-    status = {"version": __version__, "repository": root, "problems": []}
-    try:
-        settings = RepoSettings(root)
-    except TracesError as e:
-        status["problems"].append(str(e))
-        status["configured"] = False
-        return status
-    env = settings.env
-    status["settings_files"] = [os.path.relpath(p, root) for p in settings.paths if os.path.exists(p)]
-    commands = [our_hook_commands(settings.shared, event) for event in HOOK_EVENTS]
-    status["configured"] = all(len(c) == 1 for c in commands)
-    if any(ENV_HOOK in c for found in commands for c in found):
-        status["problems"].append("the hooks were written by a version before 0.9: run `traces init` to update them")
-    for name, keys in settings.legacy_env().items():
-        status["problems"].append(
-            f"{name} sets {', '.join(keys)} in its env block, which Claude Code exports to every command it runs "
-            f"(your own MLflow code would log into the traces store): run `traces init` to move them to {CONFIG_FILE}")
-    uri = env.get(ENV_URI) or local_store_uri()
-    status["backend"] = {"tracking_uri": uri, "kind": backend_kind(uri)}
-    status["experiment"] = env.get(ENV_EXPERIMENT) or (env.get(ENV_EXPERIMENT_ID) and f"id {env[ENV_EXPERIMENT_ID]}") \
-        or default_experiment_name(root)
-    status["enrichments"] = enabled_enrichments(env)
-    if env.get(ENV_PROFILE):
-        status["backend"]["profile"] = env[ENV_PROFILE]
-    if env.get(ENV_TRACE_LOCATION):
-        status["backend"]["trace_location"] = env[ENV_TRACE_LOCATION]
-    team = team_enrichments_tag(env) if status["configured"] else None
-    if team is not None and set(parse_enrichments(team)) != set(status["enrichments"]):
-        status["problems"].append(
-            f"this repository's enrichments ({', '.join(status['enrichments']) or 'none'}) differ from the "
-            f"experiment's team setting ({team or 'none'}): run `traces init --enrichments {team or 'none'}` "
-            f"to follow the team, or `traces init --enrichments <list>` to change it for everyone")
-    status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
-                           "custom_patterns": custom_patterns(env)}
-    status["hook_command"] = machine_hook_invocation(root, env, (commands[0] or [""])[0])
-    if check_hook and status["configured"]:
-        answer = probe_hook(root)
-        status["hook_runs"] = bool(answer)
-        if not answer:
-            status["problems"].append(f"the hook command `{status['hook_command']}` does not reach traces")
-        elif not answer.get("mlflow", True) and not answer.get("problem"):
-            status["problems"].append(worker_trouble(answer))
-    python = os.environ.get(ENV_PYTHON) or env.get(ENV_PYTHON)
-    if python and python_problem(python):
-        status["problems"].append(f"{python_problem(python)}, so the worker cannot start and turns wait in the "
-                                  f"spool: point it at a Python that has mlflow (or unset it), then run `traces init`")
-    home = traces_home()
-    status["traces_home"] = home
-    status["pending_jobs"] = len(pending_jobs())
-    status["last_error"] = last_error()
-    problem = home_problem(home)
-    if problem:
-        status["problems"].append(problem)
-    if recorded_problem():
-        status["problems"].append(recorded_problem())
-    return status
-
-
 def machine_hook_invocation(root, env, committed):
     """What the committed hook command runs on this machine: LOCAL_HOOK_FILE's line, else the
     invocation named in the command (or, before 0.9, in the env block)."""
@@ -5007,80 +4166,6 @@ def last_error():
     return error
 
 
-def cmd_status(args):
-    root = repo_root(os.getcwd())
-    status = repo_status(root)
-    if args.json:
-        print(json.dumps(status, indent=2))
-        return 0
-    paint = Painter(sys.stdout)
-    print(paint.bold(f"traces {__version__}") + f"  {root}")
-    rows = [("configured", paint.ok("yes") if status["configured"] else paint.bad("no (run `traces init`)"))]
-    if "backend" in status:
-        redaction = status["redaction"]
-        redact_text_ = (f"on, {len(redaction['custom_patterns'])} custom pattern(s)" if redaction["enabled"]
-                        else paint.bad("OFF: secrets in transcripts are uploaded as they are"))
-        hook_state = "" if "hook_runs" not in status else (" (runs)" if status["hook_runs"] else paint.bad(" (does not run)"))
-        rows += [
-            ("backend", f"{status['backend']['kind']}: {status['backend']['tracking_uri']}"),
-            ("experiment", status["experiment"]),
-            ("enrichments", ", ".join(status["enrichments"]) or "none"),
-            ("redaction", redact_text_),
-            ("hook", status["hook_command"] + hook_state),
-            ("settings", ", ".join(status["settings_files"]) or "none"),
-            ("traces home", status["traces_home"]),
-            ("pending jobs", str(status["pending_jobs"])),
-            ("last error", status["last_error"] or "none"),
-        ]
-    for label, value in rows:
-        print(f"  {label:<13} {value}")
-    for problem in status["problems"]:
-        print(paint.bad(f"  Problem: {problem}"))
-    return 0
-
-
-def cmd_disable(args):
-    root = repo_root(os.getcwd())
-    settings = RepoSettings(root)
-    for data in (settings.shared, settings.local):
-        remove_our_hooks(data)
-    settings.drop_legacy_env()
-    settings.config.clear()
-    settings.local_config.clear()
-    written = settings.save(delete_if_emptied=True)
-    if os.path.exists(os.path.join(root, LOCAL_HOOK_FILE)):
-        written += write_local_hook(root, None)
-    folder = os.path.join(root, ".claude")
-    if written and os.path.isdir(folder) and not os.listdir(folder):
-        os.rmdir(folder)
-    written += clean_gitignore(root)
-    for line in written:
-        print(line)
-    print("Tracing is off for this repository." if written else "Tracing was not set up here; nothing changed.")
-    print("Traces already uploaded stay where they are.")
-    return 0
-
-
-def clean_gitignore(root):
-    """Take out the lines update_gitignore added."""
-    path = os.path.join(root, ".gitignore")
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines(keepends=True)
-    except (OSError, UnicodeDecodeError):
-        return []
-    kept = [line for line in lines if line.rstrip("\n") not in (GITIGNORE_HEADER, *GITIGNORED)]
-    if kept == lines:
-        return []
-    created = created_files()
-    if not kept and os.path.realpath(path) in created:
-        os.remove(path)
-        remember_created([p for p in created if p != os.path.realpath(path)])
-        return ["removed .gitignore"]
-    write_atomic(path, "".join(kept).encode(), mode=os.stat(path).st_mode & 0o777)
-    return ["updated .gitignore"]
-
-
 def shared_settings_edit(change):
     """Save change(current settings) — {name: value or None} — as the team's settings; used by
     enrichment and redact."""
@@ -5089,87 +4174,6 @@ def shared_settings_edit(change):
     for line in settings.save():
         print(line)
     return settings
-
-
-def cmd_enrichment(args):
-    root = repo_root(os.getcwd())
-    names = getattr(args, "names", None) or ([args.name] if getattr(args, "name", None) else [])
-    unknown = [n for n in names if n not in ENRICHMENTS]
-    if unknown:
-        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
-    if args.action == "info":
-        item = ENRICHMENTS[args.name]
-        print(f"{item['name']}: {item['description']}\ntags: {', '.join(item['tags'])}")
-        return 0
-    if args.action == "list":
-        enabled = enabled_enrichments(RepoSettings(root).env)
-        for name, item in ENRICHMENTS.items():
-            print(f"{'*' if name in enabled else ' '} {name:<7} {item['description']}")
-        print("(* enabled)")
-        return 0
-
-    def change(env):
-        enabled = enabled_enrichments(env)
-        chosen = set(enabled) | set(names) if args.action == "add" else set(enabled) - set(names)
-        return {ENV_ENRICHMENTS: ",".join(n for n in ENRICHMENTS if n in chosen)}
-    settings = shared_settings_edit(change)
-    print("enabled: " + (", ".join(enabled_enrichments(settings.env)) or "none"))
-    return 0
-
-
-def cmd_redact(args):
-    root = repo_root(os.getcwd())
-    if args.action == "list":
-        env = RepoSettings(root).env
-        print(f"redaction: {'on' if env.get(ENV_REDACT, 'on') != 'off' else 'OFF'}")
-        print("built-in kinds: " + ", ".join(sorted({kind for kind, _, _ in REDACTIONS})))
-        for pattern in custom_patterns(env):
-            print(f"custom: {pattern}")
-        return 0
-    if args.action == "check":
-        return redact_check(RepoSettings(root).env, args.pattern or [])
-    if args.action == "add":
-        try:
-            compile_patterns([args.pattern])
-        except ValueError as e:
-            raise TracesError(f"{e}; nothing was changed") from None
-
-    def change(env):
-        patterns = custom_patterns(env)
-        if args.action == "add" and args.pattern not in patterns:
-            patterns.append(args.pattern)
-        elif args.action == "remove":
-            if args.pattern not in patterns:
-                raise TracesError(f"no custom pattern {args.pattern!r}; see `traces redact list`")
-            patterns.remove(args.pattern)
-        return {ENV_REDACT_PATTERNS: json.dumps(patterns) if patterns else None,
-                ENV_REDACT: {"off": "off", "on": None}.get(args.action, env.get(ENV_REDACT))}
-    shared_settings_edit(change)
-    if args.action == "off":
-        print("Redaction is OFF for this repository: secrets in transcripts will be uploaded as they are.")
-    return 0
-
-
-def redact_check(env, trial):
-    """`traces redact check`: stdin as it would be uploaded, with the built-in kinds, this
-    repository's patterns and the ones being tried (-p); a count by kind on stderr."""
-    try:
-        extra = compile_patterns(custom_patterns(env) + trial)
-    except ValueError as e:
-        raise TracesError(str(e)) from None
-    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
-    redacted = redact_text(text, extra)
-    sys.stdout.write(redacted)
-    sys.stdout.flush()
-    from collections import Counter
-    marks = r"\[REDACTED:([a-z0-9-]+)\]"
-    counts = Counter(re.findall(marks, redacted)) - Counter(re.findall(marks, text))
-    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
-    print(f"redacted {sum(counts.values())}: {summary}" if counts else "redacted nothing", file=sys.stderr)
-    if env.get(ENV_REDACT, "on") == "off":
-        print("Note: redaction is OFF for this repository, so uploads are not redacted (`traces redact on`).",
-              file=sys.stderr)
-    return 0
 
 
 class Painter:
@@ -5560,29 +4564,6 @@ def check_round_trip(checkup):
     return True, f"a test turn went hook → spool → worker → backend in {took:.1f} s, and was removed", None
 
 
-def cmd_doctor(args):
-    root = repo_root(os.getcwd())
-    checkup = Checkup(root)
-    if checkup.env.get(ENV_HOME):       # the hook keeps its spool where the settings say
-        os.environ[ENV_HOME] = checkup.env[ENV_HOME]
-    paint = Painter(sys.stdout)
-    width = max(len(name) for name in DOCTOR_CHECKS)
-    results = []
-    for name, check in DOCTOR_CHECKS.items():
-        if name == "roundtrip" and args.no_roundtrip:
-            continue
-        ok, detail, fix = check(checkup)
-        if ok is False:
-            checkup.failed.add(name)
-        results.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
-        if not args.json:
-            mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
-            print(f"{mark}  {name:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
-    if args.json:
-        print(json.dumps(results, indent=2))
-    return 1 if checkup.failed else 0
-
-
 ###############################################################################
 # Databricks: CLI profiles, sign-in, workspace experiments; the team's enrichments
 ###############################################################################
@@ -5593,7 +4574,6 @@ def cmd_doctor(args):
 # the committed settings say `databricks` and the experiment, the local settings name the profile.
 
 DATABRICKS_URI = "databricks"
-SHARED_FOLDER = "/Workspace/Shared/claude-code"
 CLI_INSTALL = ("install the Databricks CLI (https://docs.databricks.com/dev-tools/cli/install.html: "
                "`brew tap databricks/tap && brew install databricks`, or "
                "`curl -fsSL https://raw.githubusercontent.com/databricks/setup-cli/main/install.sh | sh`)")
@@ -5648,6 +4628,292 @@ def databricks_profiles(path=None):
 
 def login_command(host, profile):
     return f"databricks auth login --host {host} --profile {profile}"
+
+
+def databricks_failure(error, host, profile, doing):
+    """A TracesError naming the cause of a failed Databricks call: login, permission or network."""
+    text = f"{type(error).__name__}: {error}"
+    low = text.lower()
+    code = str(getattr(error, "error_code", "") or "")
+    relogin = (f"run `{login_command(host, profile)}` and init again" if profile else
+               "check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
+    import shutil
+    if profile and "default credentials" in low and not shutil.which("databricks"):
+        return TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
+                           f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
+    if any(s in low for s in ("connection refused", "max retries exceeded", "name or service not known",
+                              "nodename nor servname", "failed to resolve", "timed out", "connecterror",
+                              "connectionerror", "temporary failure in name resolution")):
+        return TracesError(f"cannot reach the Databricks workspace at {host} while {doing}: check the host "
+                           f"(in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN")
+    if code in ("UNAUTHENTICATED", "401") or type(error).__name__ == "Unauthenticated" or any(
+            s in low for s in ("cannot get access token", "refresh token", "token is expired", "invalid access token",
+                               "invalid_client", "reauthenticate")):
+        who = f"your Databricks login (profile {profile!r})" if profile else "the service principal's sign-in"
+        return TracesError(f"{who} was refused or has expired while {doing}: {relogin}")
+    if code == "PERMISSION_DENIED" or type(error).__name__ == "PermissionDenied" or "permission" in low:
+        return TracesError(f"no permission while {doing} on {host} ({str(error).splitlines()[0][:200]}); ask a "
+                           f"workspace admin for Can Manage on that folder, or choose another with --personal or -e")
+    return TracesError(f"Databricks at {host} failed while {doing}: {short_error(error)}")
+
+
+def databricks_client(timeout=20, **config):
+    """A WorkspaceClient whose requests give up after `timeout` seconds, retries included."""
+    WorkspaceClient = need_databricks()
+    from databricks.sdk.config import Config
+    return WorkspaceClient(config=Config(http_timeout_seconds=timeout, retry_timeout_seconds=timeout, **config))
+
+
+def use_trace_location(experiment_id, location):
+    """Send this process's traces of the experiment to Unity Catalog tables (MLflow >= 3.11).
+
+    mlflow.set_experiment links the experiment to the location the first time (init does it,
+    so failures surface there) and afterwards only reads the link back from the experiment.
+    """
+    import mlflow
+    from mlflow.entities.trace_location import UnityCatalog
+    catalog, schema, prefix = location.split(".")
+    mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
+
+
+def parse_enrichments(text):
+    """--enrichments git,tokens (or none): the names, checked against the registry."""
+    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
+    unknown = [n for n in names if n not in ENRICHMENTS]
+    if unknown:
+        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
+    return [n for n in ENRICHMENTS if n in names]
+
+
+def team_enrichments_tag(env):
+    """The experiment's `claudetracing.enrichments` tag, for `traces status`; None when there is
+    none or the backend cannot tell us quickly (status must stay fast and never fail on it)."""
+    uri = env.get(ENV_URI) or ""
+    experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
+    try:
+        if uri.startswith(("http://", "https://")):
+            status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
+        elif uri.startswith(DATABRICKS_URI):
+            profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
+            w = databricks_client(5, profile=profile) if profile else databricks_client(5)
+            query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
+            body = w.api_client.do("GET", "/api/2.0/mlflow/experiments/" + ("get" if experiment_id else "get-by-name"),
+                                   query=query)
+            status = 200
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - TracesError, SDK errors, network: nothing to compare
+        return None
+    if status != 200:
+        return None
+    return experiment_tags(body).get(TAG_ENRICHMENTS)
+
+
+###############################################################################
+###############################################################################
+# Commands: one section per command, in `traces --help` order; `main` last
+###############################################################################
+###############################################################################
+
+
+###############################################################################
+# Registry, and the types of options
+###############################################################################
+
+def since_time(text):
+    """--since: an ISO date or date-time, local time unless it names a zone; seconds since the epoch."""
+    import argparse
+    from datetime import datetime
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24) or date-time "
+                                         f"(2026-11-24T09:30, 2026-11-24T09:30+01:00)") from None
+    return value.timestamp()    # a naive value is taken as local time
+
+
+def positive(kind):
+    def parse(text):
+        import argparse
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
+        return value
+    return parse
+
+
+
+COMMANDS = {}   # name → (cmd_ function, help, options(parser)), in `traces --help` order
+
+
+def command(name, help_text, options=None):
+    """Register a command: `options(parser)` adds its arguments when it is the one being run."""
+    def register(func):
+        COMMANDS[name] = (func, help_text, options)
+        return func
+    return register
+
+
+###############################################################################
+# traces init: wire a repository (hooks, experiment, enrichments)
+###############################################################################
+
+def ask(question, default):
+    """One interactive question; Enter (or the end of input) takes the default."""
+    print(f"{question} [{default}]: ", end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+    return line.strip() or default
+
+
+def init_target(args):
+    """The folder whose settings init writes. Hooks in the home folder's .claude/settings.json
+    trace every Claude Code session of the user, wherever it runs: only when asked for."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    root = home if args.user_wide else repo_root(os.getcwd())
+    if args.user_wide or os.path.realpath(root) != home:
+        return root
+    if not args.yes:
+        answer = ask(f"{root} is your home folder: trace every Claude Code session of this user, "
+                     f"wherever it runs (y/n)?", "n")
+        args.user_wide = answer.lower() in ("y", "yes")
+        if args.user_wide:
+            return root
+    raise TracesError(f"{root} is your home folder, not a repository: set up tracing in the repository whose "
+                      f"sessions you want traced, or run `traces init --user-wide` to trace every Claude Code "
+                      f"session of this user; nothing was changed")
+
+
+def hook_invocation(root, extra="mlflow", python=None):
+    """How the hook reaches this copy of traces, and the Python its worker runs: (shared,
+    local, python) for the committed command, LOCAL_HOOK_FILE and this machine's
+    CLAUDETRACING_PYTHON. None for both invocations: `traces hook` works, `traces` is on PATH."""
+    me = os.path.realpath(os.path.abspath(__file__))
+    rel = os.path.relpath(me, os.path.realpath(root))
+    # ~/.claude/settings.json (tracing outside repositories) is the user's own: its command
+    # names this machine's paths.
+    user_wide = os.path.realpath(root) == os.path.realpath(os.path.expanduser("~"))
+    if not rel.startswith("..") and not user_wide and not installed_copy():
+        # A vendored copy travels with the repository: every clone finds it at the same place.
+        local, python = (None, python) if python else vendored_worker(rel, extra)
+        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', local, python
+    local = machine_invocation(me, extra)
+    return (local, None, python) if user_wide else (None, local, python)
+
+
+def machine_invocation(me, extra="mlflow"):
+    """This machine's way to run this copy's hook, or None when `traces` on PATH is it."""
+    import shlex
+    import shutil
+    if installed_copy() and in_uv_cache():
+        # uvx's environment is in uv's cache, which `uv cache clean` empties: name where traces
+        # came from instead, and uvx builds the environment again when it is gone.
+        return f"uvx --from {shlex.quote(install_spec(extra))} claudetracing hook"
+    on_path = shutil.which("traces")
+    if on_path and os.path.dirname(os.path.realpath(on_path)) == os.path.dirname(os.path.realpath(sys.executable)):
+        return None
+    python = shlex.quote(sys.executable)
+    if installed_copy():
+        # Installed in an environment that is not on PATH. `-m` reuses the cached bytecode
+        # (a script is compiled on every run); -I keeps a traces.py in the repo from shadowing.
+        return f"{python} -I -m traces hook"
+    # A copy elsewhere: run it as a module from its folder, so its bytecode is cached.
+    return f"cd {shlex.quote(os.path.dirname(me))} && {python} -m traces hook"
+
+
+def vendored_worker(rel, extra):
+    """How a vendored copy's worker gets mlflow on this machine: (LOCAL_HOOK_FILE's
+    invocation, CLAUDETRACING_PYTHON). The Python running init if it has mlflow; else uvx,
+    which keeps an environment with mlflow in its cache (and rebuilds it once cleaned);
+    else (None, None): init says what to install."""
+    import importlib.util
+    import shlex
+    import shutil
+    if importlib.util.find_spec("mlflow") is not None and not in_uv_cache():
+        return None, sys.executable
+    if shutil.which("uvx"):
+        first, *more = EXTRAS[extra]
+        withs = "".join(f" --with {shlex.quote(p)}" for p in more)
+        return f'uvx --from {shlex.quote(first)}{withs} python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
+    return None, None
+
+
+def kept_python(current):
+    """The worker's Python to keep in this machine's settings: CLAUDETRACING_PYTHON from the
+    shell must exist (else Error); one kept earlier that no longer exists is dropped, said."""
+    given = os.environ.get(ENV_PYTHON)
+    if given:
+        problem = python_problem(given)
+        if problem:
+            raise TracesError(f"{problem}: point it at a Python that has mlflow, or unset it; nothing was changed")
+        return given
+    kept = current.get(ENV_PYTHON)
+    if kept and python_problem(kept):
+        print(f"Dropped {python_problem(kept)} from {LOCAL_CONFIG_FILE}.")
+        return None
+    return kept
+
+
+def ensure_server_experiment(uri, env, name=None, experiment_id=None):
+    """Check the server answers and the experiment exists (created by name if missing)."""
+    if experiment_id:
+        status, body = get_server_experiment(uri, env, experiment_id=experiment_id)
+        if status != 200:
+            raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
+        return experiment_id
+    status, body = get_server_experiment(uri, env, name=name)
+    if status == 200:
+        return body["experiment"]["experiment_id"]
+    if status != 404:
+        raise TracesError(f"{uri} does not answer like an MLflow server (HTTP {status})")
+    status, body = mlflow_rest(uri, "POST", "experiments/create", env, {"name": name})
+    if status != 200:
+        raise TracesError(f"could not create experiment {name!r} on {uri}: {body.get('message', status)}")
+    return body["experiment_id"]
+
+
+def split_uri_credentials(uri):
+    """http://user:pass@host → (http://host, user, pass); credentials never go in a committed file."""
+    import urllib.parse
+    parts = urllib.parse.urlsplit(uri)
+    if not parts.username:
+        return uri, None, None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+
+
+def is_loopback(uri):
+    import urllib.parse
+    host = urllib.parse.urlsplit(uri).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def update_gitignore(root):
+    """Keep our machine-local files out of git; only inside a git work tree."""
+    if run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root) != "true":
+        return []
+    missing = [name for name in GITIGNORED if run(["git", "check-ignore", "-q", "--no-index", name], cwd=root) is None]
+    if not missing:
+        return []
+    path = os.path.join(root, ".gitignore")
+    try:
+        with open(path, "rb") as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = None
+        remember_created(created_files() + [os.path.realpath(path)])
+    sep = b"" if not old or old.endswith(b"\n") else b"\n"
+    block = "\n".join([GITIGNORE_HEADER, *missing]) + "\n"
+    write_atomic(path, (old or b"") + sep + block.encode(), mode=0o644)
+    return ["updated .gitignore"]
+
+
+SHARED_FOLDER = "/Workspace/Shared/claude-code"
 
 
 def check_profile(name, profiles, allow_pat):
@@ -5727,40 +4993,6 @@ def choose_profile(args, current, interactive):
     return name, check_profile(name, profiles, args.allow_pat)
 
 
-def databricks_failure(error, host, profile, doing):
-    """A TracesError naming the cause of a failed Databricks call: login, permission or network."""
-    text = f"{type(error).__name__}: {error}"
-    low = text.lower()
-    code = str(getattr(error, "error_code", "") or "")
-    relogin = (f"run `{login_command(host, profile)}` and init again" if profile else
-               "check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
-    import shutil
-    if profile and "default credentials" in low and not shutil.which("databricks"):
-        return TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
-                           f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
-    if any(s in low for s in ("connection refused", "max retries exceeded", "name or service not known",
-                              "nodename nor servname", "failed to resolve", "timed out", "connecterror",
-                              "connectionerror", "temporary failure in name resolution")):
-        return TracesError(f"cannot reach the Databricks workspace at {host} while {doing}: check the host "
-                           f"(in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN")
-    if code in ("UNAUTHENTICATED", "401") or type(error).__name__ == "Unauthenticated" or any(
-            s in low for s in ("cannot get access token", "refresh token", "token is expired", "invalid access token",
-                               "invalid_client", "reauthenticate")):
-        who = f"your Databricks login (profile {profile!r})" if profile else "the service principal's sign-in"
-        return TracesError(f"{who} was refused or has expired while {doing}: {relogin}")
-    if code == "PERMISSION_DENIED" or type(error).__name__ == "PermissionDenied" or "permission" in low:
-        return TracesError(f"no permission while {doing} on {host} ({str(error).splitlines()[0][:200]}); ask a "
-                           f"workspace admin for Can Manage on that folder, or choose another with --personal or -e")
-    return TracesError(f"Databricks at {host} failed while {doing}: {short_error(error)}")
-
-
-def databricks_client(timeout=20, **config):
-    """A WorkspaceClient whose requests give up after `timeout` seconds, retries included."""
-    WorkspaceClient = need_databricks()
-    from databricks.sdk.config import Config
-    return WorkspaceClient(config=Config(http_timeout_seconds=timeout, retry_timeout_seconds=timeout, **config))
-
-
 def check_reachable(host, timeout=5):
     """Fail in seconds on a host that does not answer: the SDK retries connection errors for as
     long as its retry budget lasts (twice over: host metadata, then the first call)."""
@@ -5813,18 +5045,6 @@ def parse_trace_location(text):
     if not re.fullmatch(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+", text):
         raise TracesError(f"--trace-location takes catalog.schema.table_prefix (Unity Catalog), not {text!r}")
     return text
-
-
-def use_trace_location(experiment_id, location):
-    """Send this process's traces of the experiment to Unity Catalog tables (MLflow >= 3.11).
-
-    mlflow.set_experiment links the experiment to the location the first time (init does it,
-    so failures surface there) and afterwards only reads the link back from the experiment.
-    """
-    import mlflow
-    from mlflow.entities.trace_location import UnityCatalog
-    catalog, schema, prefix = location.split(".")
-    mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
 
 
 def databricks_setup(args, root, current, interactive):
@@ -5897,13 +5117,19 @@ def databricks_setup(args, root, current, interactive):
             "tags": dict(found.tags), "set_tag": set_tag}
 
 
-def parse_enrichments(text):
-    """--enrichments git,tokens (or none): the names, checked against the registry."""
-    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
-    unknown = [n for n in names if n not in ENRICHMENTS]
-    if unknown:
-        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
-    return [n for n in ENRICHMENTS if n in names]
+def server_experiment_tags(uri, auth, experiment_id, timeout=10):
+    """A self-hosted server's experiment tags as a dict, and a setter (stdlib REST, no mlflow)."""
+    status, body = get_server_experiment(uri, auth, experiment_id=experiment_id, timeout=timeout)
+    if status != 200:
+        raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
+    tags = experiment_tags(body)
+
+    def set_tag(key, value):
+        status, body = mlflow_rest(uri, "POST", "experiments/set-experiment-tag", auth,
+                                   {"experiment_id": experiment_id, "key": key, "value": value})
+        if status != 200:
+            raise TracesError(f"could not tag experiment {experiment_id} on {uri}: {body.get('message', status)}")
+    return tags, set_tag
 
 
 def settle_team_enrichments(args, current, tags, set_tag):
@@ -5931,95 +5157,7 @@ def settle_team_enrichments(args, current, tags, set_tag):
     return adopted
 
 
-def server_experiment_tags(uri, auth, experiment_id, timeout=10):
-    """A self-hosted server's experiment tags as a dict, and a setter (stdlib REST, no mlflow)."""
-    status, body = get_server_experiment(uri, auth, experiment_id=experiment_id, timeout=timeout)
-    if status != 200:
-        raise TracesError(f"experiment id {experiment_id} does not exist on {uri}")
-    tags = experiment_tags(body)
-
-    def set_tag(key, value):
-        status, body = mlflow_rest(uri, "POST", "experiments/set-experiment-tag", auth,
-                                   {"experiment_id": experiment_id, "key": key, "value": value})
-        if status != 200:
-            raise TracesError(f"could not tag experiment {experiment_id} on {uri}: {body.get('message', status)}")
-    return tags, set_tag
-
-
-def team_enrichments_tag(env):
-    """The experiment's `claudetracing.enrichments` tag, for `traces status`; None when there is
-    none or the backend cannot tell us quickly (status must stay fast and never fail on it)."""
-    uri = env.get(ENV_URI) or ""
-    experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
-    try:
-        if uri.startswith(("http://", "https://")):
-            status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
-        elif uri.startswith(DATABRICKS_URI):
-            profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
-            w = databricks_client(5, profile=profile) if profile else databricks_client(5)
-            query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
-            body = w.api_client.do("GET", "/api/2.0/mlflow/experiments/" + ("get" if experiment_id else "get-by-name"),
-                                   query=query)
-            status = 200
-        else:
-            return None
-    except Exception:  # noqa: BLE001 - TracesError, SDK errors, network: nothing to compare
-        return None
-    if status != 200:
-        return None
-    return experiment_tags(body).get(TAG_ENRICHMENTS)
-
-
-###############################################################################
-# Command line
-###############################################################################
-
-EXAMPLES = """\
-examples:
-  traces init                     set up this repository (asks; Enter accepts the defaults)
-  traces init --local --yes       the local store, no questions
-  traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
-  traces status                   what is set up, what waits in the spool
-  traces doctor                   check the whole path a turn takes, with a test turn
-  traces import                   trace this repository's past sessions
-  traces search --hours 24        the last day's turns
-  traces search -f context -l 5   the last five turns as Markdown for an LLM
-  traces search --tool Bash --status error
-  traces report --by model        tokens and cost per model
-  traces ui                       the MLflow UI for the local store
-"""
-
-
-class Unused:
-    """Stands for the parser of a command that is not being run: building all of them costs
-    a quick command (`traces search`) a fifth of its time."""
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: self
-
-
-def build_parser(only=None):
-    """The command line; with `only`, the other commands' options are not built (their names
-    still are, for `traces --help` and errors)."""
-    import argparse
-    parser = argparse.ArgumentParser(
-        prog="traces", description="MLflow tracing for Claude Code sessions.", epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"traces {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    built = []
-
-    def command(name, func, help_text, **kwargs):
-        built.append(name)
-        if only and name != only:
-            return Unused()
-        p = sub.add_parser(name, help=help_text, description=help_text, **kwargs)
-        p.add_argument("--version", action="version", version=f"traces {__version__}")
-        p.set_defaults(func=func)
-        return p
-
-    p = command("init", cmd_init, "wire this repository: hooks, experiment, enrichments")
+def init_options(p):
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the local store under TRACES_HOME (default)")
     where.add_argument("--tracking-uri", metavar="URI", help="a self-hosted MLflow server, http(s)://...")
@@ -6040,21 +5178,383 @@ def build_parser(only=None):
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
-    p = command("status", cmd_status, "show how this repository is set up")
+
+@command("init", "wire this repository: hooks, experiment, enrichments", init_options)
+def cmd_init(args):
+    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
+    # first write: a refusal leaves the repository and TRACES_HOME as they were.
+    root = init_target(args)
+    settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    check_home()
+    current = settings.env
+    interactive = not args.yes
+    if interactive:
+        print(f"Setting up Claude Code tracing for {root}")
+
+    uri = args.tracking_uri
+    databricks = bool(args.profile or args.spn)
+    if not uri and not args.local and not databricks:
+        existing = current.get(ENV_URI, "")
+        remote = existing if existing.startswith(("http://", "https://")) else ""
+        if interactive:
+            print("Where should traces go?\n  1) a local store on this machine (no server needed)\n"
+                  "  2) an MLflow tracking server\n  3) a Databricks workspace")
+            choice = ask("Choice", "3" if existing.startswith("databricks") else "2" if remote else "1")
+            if choice == "2":
+                uri = ask("Tracking server URL", remote or "http://localhost:5000")
+            databricks = choice == "3"
+        else:
+            uri = remote or None
+            databricks = existing.startswith("databricks")
+    if args.trace_location and not databricks:
+        raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
+    env_local, env_shared, auth = {}, {}, {}
+    team_tags = None, None       # the experiment's tags and a setter, where the team shares one
+    if databricks:
+        workspace = databricks_setup(args, root, current, interactive)
+        env_shared.update(workspace["shared"])
+        env_local.update(workspace["local"])
+        uri, name, experiment_id = workspace["where"], workspace["experiment"], None
+        team_tags = workspace["tags"], workspace["set_tag"]
+    elif uri:
+        if not uri.startswith(("http://", "https://")):
+            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
+        uri, user, password = split_uri_credentials(uri.rstrip("/"))
+        # Credentials given now, else those this server already has (stored, or left in the
+        # settings env by a version before 0.9), else the shell's token.
+        known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
+                 **stored_credentials(uri)}
+        if user:
+            auth = {ENV_USERNAME: user, ENV_PASSWORD: password}
+        else:
+            auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
+            token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
+            if interactive and not token and not auth:
+                import getpass
+                prompt = "Bearer token for the server (Enter for none): "
+                token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
+            auth = auth or ({ENV_TOKEN: token} if token else {})
+        # A server on loopback is this machine's alone; any other is the team's to share.
+        if is_loopback(uri):
+            env_local[ENV_URI] = uri
+        else:
+            env_shared[ENV_URI] = uri
+            env_local[ENV_URI] = None
+    else:
+        env_local[ENV_URI] = local_store_uri()
+        env_shared[ENV_URI] = None
+        check_local_store(local_store_uri().split(":///", 1)[-1])
+
+    if not databricks:
+        experiment_id = args.experiment_id
+        name = args.experiment
+    if not databricks and not experiment_id and not name:
+        name = current.get(ENV_EXPERIMENT)
+        experiment_id = None if name else current.get(ENV_EXPERIMENT_ID)
+        if not experiment_id:
+            name = name or default_experiment_name(root)
+            if interactive:
+                name = ask("Experiment name", name)
+    if uri and not databricks:
+        experiment_id_found = ensure_server_experiment(uri, auth, name, experiment_id)
+        print(f"Checked {uri}: experiment {name or experiment_id} (id {experiment_id_found}) is ready.")
+        team_tags = server_experiment_tags(uri, auth, experiment_id_found)
+    if not databricks:
+        env_shared[ENV_EXPERIMENT] = None if experiment_id else name
+        env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
+        env_shared[ENV_TRACE_LOCATION] = None
+        env_local[ENV_PROFILE] = None
+
+    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, *team_tags)
+    env_local[ENV_HOME] = os.environ.get(ENV_HOME) and traces_home()
+    # Settings a version before 0.9 kept in the settings' env move to our files (above, from
+    # `current`); what is left of ours there goes.
+    for key in (ENV_REDACT, ENV_REDACT_PATTERNS, ENV_MAX_PAYLOAD):
+        env_shared.setdefault(key, current.get(key))
+    extra = "databricks" if databricks else "mlflow"
+    shared_hook, local_hook, env_local[ENV_PYTHON] = hook_invocation(root, extra, kept_python(current))
+    settings.update(shared=env_shared, local=env_local)
+    settings.drop_legacy_env()
+    remove_our_hooks(settings.local)
+    add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
+    written = settings.save()
+    written += write_local_hook(root, local_hook)
+    written += update_gitignore(root)
+    if auth and store_credentials(uri, auth):
+        written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
+    for line in written:
+        print(line)
+    if not written:
+        print("Nothing to change: this repository is already set up.")
+
+    answer = probe_hook(root)
+    command = local_hook or shared_hook or DEFAULT_INVOCATION
+    if answer:
+        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
+        if not answer.get("mlflow", True):
+            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
+    else:
+        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
+        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
+              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
+    where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
+    if args.user_wide:
+        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
+    elif os.path.exists(os.path.join(root, ".git")):
+        print(f"Traces of this repository go to {where}.")
+    else:
+        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
+    print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
+    return 0
+
+
+###############################################################################
+# traces status: how this repository is set up
+###############################################################################
+
+def repo_status(root, check_hook=True):
+    """Everything `traces status` shows, as one dict (also the --json output)."""
+    status = {"version": __version__, "repository": root, "problems": []}
+    try:
+        settings = RepoSettings(root)
+    except TracesError as e:
+        status["problems"].append(str(e))
+        status["configured"] = False
+        return status
+    env = settings.env
+    status["settings_files"] = [os.path.relpath(p, root) for p in settings.paths if os.path.exists(p)]
+    commands = [our_hook_commands(settings.shared, event) for event in HOOK_EVENTS]
+    status["configured"] = all(len(c) == 1 for c in commands)
+    if any(ENV_HOOK in c for found in commands for c in found):
+        status["problems"].append("the hooks were written by a version before 0.9: run `traces init` to update them")
+    for name, keys in settings.legacy_env().items():
+        status["problems"].append(
+            f"{name} sets {', '.join(keys)} in its env block, which Claude Code exports to every command it runs "
+            f"(your own MLflow code would log into the traces store): run `traces init` to move them to {CONFIG_FILE}")
+    uri = env.get(ENV_URI) or local_store_uri()
+    status["backend"] = {"tracking_uri": uri, "kind": backend_kind(uri)}
+    status["experiment"] = env.get(ENV_EXPERIMENT) or (env.get(ENV_EXPERIMENT_ID) and f"id {env[ENV_EXPERIMENT_ID]}") \
+        or default_experiment_name(root)
+    status["enrichments"] = enabled_enrichments(env)
+    if env.get(ENV_PROFILE):
+        status["backend"]["profile"] = env[ENV_PROFILE]
+    if env.get(ENV_TRACE_LOCATION):
+        status["backend"]["trace_location"] = env[ENV_TRACE_LOCATION]
+    team = team_enrichments_tag(env) if status["configured"] else None
+    if team is not None and set(parse_enrichments(team)) != set(status["enrichments"]):
+        status["problems"].append(
+            f"this repository's enrichments ({', '.join(status['enrichments']) or 'none'}) differ from the "
+            f"experiment's team setting ({team or 'none'}): run `traces init --enrichments {team or 'none'}` "
+            f"to follow the team, or `traces init --enrichments <list>` to change it for everyone")
+    status["redaction"] = {"enabled": env.get(ENV_REDACT, "on") != "off",
+                           "custom_patterns": custom_patterns(env)}
+    status["hook_command"] = machine_hook_invocation(root, env, (commands[0] or [""])[0])
+    if check_hook and status["configured"]:
+        answer = probe_hook(root)
+        status["hook_runs"] = bool(answer)
+        if not answer:
+            status["problems"].append(f"the hook command `{status['hook_command']}` does not reach traces")
+        elif not answer.get("mlflow", True) and not answer.get("problem"):
+            status["problems"].append(worker_trouble(answer))
+    python = os.environ.get(ENV_PYTHON) or env.get(ENV_PYTHON)
+    if python and python_problem(python):
+        status["problems"].append(f"{python_problem(python)}, so the worker cannot start and turns wait in the "
+                                  f"spool: point it at a Python that has mlflow (or unset it), then run `traces init`")
+    home = traces_home()
+    status["traces_home"] = home
+    status["pending_jobs"] = len(pending_jobs())
+    status["last_error"] = last_error()
+    problem = home_problem(home)
+    if problem:
+        status["problems"].append(problem)
+    if recorded_problem():
+        status["problems"].append(recorded_problem())
+    return status
+
+
+def status_options(p):
     p.add_argument("--json", action="store_true", help="print JSON only")
-    p = command("doctor", cmd_doctor, "check every part of the path a turn takes, then send a test turn down it")
+
+
+@command("status", "show how this repository is set up", status_options)
+def cmd_status(args):
+    root = repo_root(os.getcwd())
+    status = repo_status(root)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    paint = Painter(sys.stdout)
+    print(paint.bold(f"traces {__version__}") + f"  {root}")
+    rows = [("configured", paint.ok("yes") if status["configured"] else paint.bad("no (run `traces init`)"))]
+    if "backend" in status:
+        redaction = status["redaction"]
+        redact_text_ = (f"on, {len(redaction['custom_patterns'])} custom pattern(s)" if redaction["enabled"]
+                        else paint.bad("OFF: secrets in transcripts are uploaded as they are"))
+        hook_state = "" if "hook_runs" not in status else (" (runs)" if status["hook_runs"] else paint.bad(" (does not run)"))
+        rows += [
+            ("backend", f"{status['backend']['kind']}: {status['backend']['tracking_uri']}"),
+            ("experiment", status["experiment"]),
+            ("enrichments", ", ".join(status["enrichments"]) or "none"),
+            ("redaction", redact_text_),
+            ("hook", status["hook_command"] + hook_state),
+            ("settings", ", ".join(status["settings_files"]) or "none"),
+            ("traces home", status["traces_home"]),
+            ("pending jobs", str(status["pending_jobs"])),
+            ("last error", status["last_error"] or "none"),
+        ]
+    for label, value in rows:
+        print(f"  {label:<13} {value}")
+    for problem in status["problems"]:
+        print(paint.bad(f"  Problem: {problem}"))
+    return 0
+
+
+###############################################################################
+# traces doctor: check the path a turn takes
+###############################################################################
+
+def doctor_options(p):
     p.add_argument("--no-roundtrip", action="store_true", help="skip the test turn (fast)")
     p.add_argument("--json", action="store_true", help="print JSON only: a list of {check, ok, detail, fix}")
-    command("disable", cmd_disable, "remove what init added to this repository's settings")
 
-    p = command("enrichment", cmd_enrichment, "choose the tags added to every trace")
+
+@command("doctor", "check every part of the path a turn takes, then send a test turn down it", doctor_options)
+def cmd_doctor(args):
+    root = repo_root(os.getcwd())
+    checkup = Checkup(root)
+    if checkup.env.get(ENV_HOME):       # the hook keeps its spool where the settings say
+        os.environ[ENV_HOME] = checkup.env[ENV_HOME]
+    paint = Painter(sys.stdout)
+    width = max(len(name) for name in DOCTOR_CHECKS)
+    results = []
+    for name, check in DOCTOR_CHECKS.items():
+        if name == "roundtrip" and args.no_roundtrip:
+            continue
+        ok, detail, fix = check(checkup)
+        if ok is False:
+            checkup.failed.add(name)
+        results.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
+        if not args.json:
+            mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
+            print(f"{mark}  {name:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 1 if checkup.failed else 0
+
+
+###############################################################################
+# traces disable: remove what init added
+###############################################################################
+
+def clean_gitignore(root):
+    """Take out the lines update_gitignore added."""
+    path = os.path.join(root, ".gitignore")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return []
+    kept = [line for line in lines if line.rstrip("\n") not in (GITIGNORE_HEADER, *GITIGNORED)]
+    if kept == lines:
+        return []
+    created = created_files()
+    if not kept and os.path.realpath(path) in created:
+        os.remove(path)
+        remember_created([p for p in created if p != os.path.realpath(path)])
+        return ["removed .gitignore"]
+    write_atomic(path, "".join(kept).encode(), mode=os.stat(path).st_mode & 0o777)
+    return ["updated .gitignore"]
+
+
+@command("disable", "remove what init added to this repository's settings")
+def cmd_disable(args):
+    root = repo_root(os.getcwd())
+    settings = RepoSettings(root)
+    for data in (settings.shared, settings.local):
+        remove_our_hooks(data)
+    settings.drop_legacy_env()
+    settings.config.clear()
+    settings.local_config.clear()
+    written = settings.save(delete_if_emptied=True)
+    if os.path.exists(os.path.join(root, LOCAL_HOOK_FILE)):
+        written += write_local_hook(root, None)
+    folder = os.path.join(root, ".claude")
+    if written and os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
+    written += clean_gitignore(root)
+    for line in written:
+        print(line)
+    print("Tracing is off for this repository." if written else "Tracing was not set up here; nothing changed.")
+    print("Traces already uploaded stay where they are.")
+    return 0
+
+
+###############################################################################
+# traces enrichment: the tags added to every trace
+###############################################################################
+
+def enrichment_options(p):
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="the enrichments and which are enabled")
     actions.add_parser("info", help="what one enrichment adds").add_argument("name")
     actions.add_parser("add", help="enable enrichments").add_argument("names", nargs="+", metavar="NAME")
     actions.add_parser("remove", help="disable enrichments").add_argument("names", nargs="+", metavar="NAME")
 
-    p = command("redact", cmd_redact, "secret redaction: patterns, on/off")
+
+@command("enrichment", "choose the tags added to every trace", enrichment_options)
+def cmd_enrichment(args):
+    root = repo_root(os.getcwd())
+    names = getattr(args, "names", None) or ([args.name] if getattr(args, "name", None) else [])
+    unknown = [n for n in names if n not in ENRICHMENTS]
+    if unknown:
+        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
+    if args.action == "info":
+        item = ENRICHMENTS[args.name]
+        print(f"{item['name']}: {item['description']}\ntags: {', '.join(item['tags'])}")
+        return 0
+    if args.action == "list":
+        enabled = enabled_enrichments(RepoSettings(root).env)
+        for name, item in ENRICHMENTS.items():
+            print(f"{'*' if name in enabled else ' '} {name:<7} {item['description']}")
+        print("(* enabled)")
+        return 0
+
+    def change(env):
+        enabled = enabled_enrichments(env)
+        chosen = set(enabled) | set(names) if args.action == "add" else set(enabled) - set(names)
+        return {ENV_ENRICHMENTS: ",".join(n for n in ENRICHMENTS if n in chosen)}
+    settings = shared_settings_edit(change)
+    print("enabled: " + (", ".join(enabled_enrichments(settings.env)) or "none"))
+    return 0
+
+
+###############################################################################
+# traces redact: patterns, on/off
+###############################################################################
+
+def redact_check(env, trial):
+    """`traces redact check`: stdin as it would be uploaded, with the built-in kinds, this
+    repository's patterns and the ones being tried (-p); a count by kind on stderr."""
+    try:
+        extra = compile_patterns(custom_patterns(env) + trial)
+    except ValueError as e:
+        raise TracesError(str(e)) from None
+    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    redacted = redact_text(text, extra)
+    sys.stdout.write(redacted)
+    sys.stdout.flush()
+    from collections import Counter
+    marks = r"\[REDACTED:([a-z0-9-]+)\]"
+    counts = Counter(re.findall(marks, redacted)) - Counter(re.findall(marks, text))
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+    print(f"redacted {sum(counts.values())}: {summary}" if counts else "redacted nothing", file=sys.stderr)
+    if env.get(ENV_REDACT, "on") == "off":
+        print("Note: redaction is OFF for this repository, so uploads are not redacted (`traces redact on`).",
+              file=sys.stderr)
+    return 0
+
+
+def redact_options(p):
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="built-in kinds and this repository's patterns")
     actions.add_parser("add", help="redact a regular expression too").add_argument("pattern", metavar="REGEX")
@@ -6064,33 +5564,610 @@ def build_parser(only=None):
     actions.add_parser("off", help="upload transcripts unredacted (status shows it)")
     actions.add_parser("on", help="turn redaction back on")
 
-    command("hook", None, "called by Claude Code with its hook JSON on stdin (always exits 0)")
-    p = command("sync", cmd_sync, "upload what waits in the spool (the hook starts this itself)")
+
+@command("redact", "secret redaction: patterns, on/off", redact_options)
+def cmd_redact(args):
+    root = repo_root(os.getcwd())
+    if args.action == "list":
+        env = RepoSettings(root).env
+        print(f"redaction: {'on' if env.get(ENV_REDACT, 'on') != 'off' else 'OFF'}")
+        print("built-in kinds: " + ", ".join(sorted({kind for kind, _, _ in REDACTIONS})))
+        for pattern in custom_patterns(env):
+            print(f"custom: {pattern}")
+        return 0
+    if args.action == "check":
+        return redact_check(RepoSettings(root).env, args.pattern or [])
+    if args.action == "add":
+        try:
+            compile_patterns([args.pattern])
+        except ValueError as e:
+            raise TracesError(f"{e}; nothing was changed") from None
+
+    def change(env):
+        patterns = custom_patterns(env)
+        if args.action == "add" and args.pattern not in patterns:
+            patterns.append(args.pattern)
+        elif args.action == "remove":
+            if args.pattern not in patterns:
+                raise TracesError(f"no custom pattern {args.pattern!r}; see `traces redact list`")
+            patterns.remove(args.pattern)
+        return {ENV_REDACT_PATTERNS: json.dumps(patterns) if patterns else None,
+                ENV_REDACT: {"off": "off", "on": None}.get(args.action, env.get(ENV_REDACT))}
+    shared_settings_edit(change)
+    if args.action == "off":
+        print("Redaction is OFF for this repository: secrets in transcripts will be uploaded as they are.")
+    return 0
+
+
+###############################################################################
+# traces hook: what Claude Code runs when a turn ends
+###############################################################################
+
+@command("hook", "called by Claude Code with its hook JSON on stdin (always exits 0)")
+def cmd_hook(args=None):
+    """main runs this before argparse: no parser error, and nothing may escape as an exit code.
+    HOOK_COMMAND starts us in the background: leave Claude Code's process group first."""
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    try:
+        hook(sys.stdin.buffer.read(), os.environ)
+    except BaseException as e:  # noqa: BLE001 - the hook must exit 0 whatever happens
+        log(f"ERROR hook: {type(e).__name__}: {e}")
+    return 0
+
+
+###############################################################################
+# traces sync: the worker
+###############################################################################
+
+def worker_idle():
+    try:
+        return max(0.0, float(os.environ.get(ENV_WORKER_IDLE) or WORKER_IDLE_SECONDS))
+    except ValueError:
+        return WORKER_IDLE_SECONDS
+
+
+def wait_for_jobs(seconds):
+    """True as soon as a job is in the spool, False if none came within `seconds`."""
+    deadline = time.time() + seconds
+    while not pending_jobs():
+        if time.time() >= deadline:
+            return False
+        time.sleep(WORKER_POLL_SECONDS)
+    return True
+
+
+def sync(args):
+    """Drain the spool. The background worker the hook starts then stays warm (holding the
+    lock, so hooks start no other) for the session's next turns: importing mlflow again for
+    every turn would cost seconds of CPU each. It exits after WORKER_IDLE_SECONDS idle."""
+    if args.background:
+        os.nice(10)     # Claude is still working on this machine: uploads can wait a moment
+    wait = args.wait if args.wait is not None else (RETRY_FOR_SECONDS if args.background else None)
+    deadline = time.time() + (wait or 0)
+    delay, busy, uploaders = 1.0, False, {}
+    while True:
+        fd = worker_lock(blocking=False)
+        busy = fd is None
+        if busy:
+            # Another worker runs; it looks at the spool again before it exits.
+            if wait is None or args.background:
+                return 0
+            if not pending_jobs() or time.time() > deadline:
+                break
+            time.sleep(0.5)
+            continue
+        try:
+            ok = drain_spool(uploaders)
+            while ok and args.background and wait_for_jobs(worker_idle()):
+                ok = drain_spool(uploaders)
+        finally:
+            os.close(fd)
+        # A hook that found the lock held left its job to us: look once more after letting go.
+        if not pending_jobs():
+            return 0
+        if ok:
+            if args.background:
+                deadline = time.time() + wait     # retry a failing backend this long from the last success
+            continue            # jobs arrived while we worked
+        if wait is None or time.time() + delay > deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 60.0)
+    left = len(pending_jobs())
+    if left and not args.background:
+        why = "another worker is still uploading them" if busy else last_error() or "the backend did not take them"
+        raise TracesError(f"{left} job(s) are still waiting: {why}; "
+                          "they stay in the spool and are retried by the next hook or `traces sync`")
+    return 0
+
+
+def sync_options(p):
+    import argparse
     p.add_argument("--wait", nargs="?", type=float, const=300.0, metavar="SECONDS",
                    help="wait until the spool is empty (default up to 300 s)")
     p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
 
-    p = command("import", cmd_import, "trace past sessions (this repository's by default)")
+
+@command("sync", "upload what waits in the spool (the hook starts this itself)", sync_options)
+def cmd_sync(args):
+    with in_traces_home():
+        return sync(args)
+
+
+###############################################################################
+# traces import: past sessions
+###############################################################################
+
+def holds_transcript_lines(path, lines=100):
+    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
+    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(lines), f, strict=False):
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("type"), str):
+                    return True
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    return False
+
+
+def transcript_cwd(path):
+    """The working directory a session ran in, from its first lines that say."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(200), f, strict=False):
+                if b'"cwd":"' in line:
+                    try:
+                        return json.loads(line).get("cwd")
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return None
+
+
+class Progress:
+    """A one-line progress bar with the rate and the time left, only on a terminal."""
+
+    def __init__(self, total):
+        self.total, self.on = total, sys.stderr.isatty()
+        self.started = self.shown = time.monotonic()
+
+    def update(self, n, turns=0):
+        now = time.monotonic()
+        if not self.on or (now - self.shown < 0.2 and n < self.total):
+            return
+        self.shown = now
+        rate = n / max(now - self.started, 1e-6)
+        left = (self.total - n) / rate if rate else 0
+        filled = int(30 * n / max(self.total, 1))
+        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions, {turns} turns"
+              f"  {rate:.1f} sessions/s  ETA {int(left) // 60}:{int(left) % 60:02d} ",
+              end="", file=sys.stderr, flush=True)
+
+    def done(self):
+        if self.on:
+            print(file=sys.stderr)
+
+
+def import_options(p):
     p.add_argument("paths", nargs="*", metavar="PATH", help="transcript files or folders")
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
-    add_reading_commands(command)
-    return parser if only is None or only in built else build_parser()
+
+
+@command("import", "trace past sessions (this repository's by default)", import_options)
+def cmd_import(args):
+    root = repo_root(os.getcwd())
+    env = RepoSettings(root).env
+    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
+    files = []
+    if args.paths:
+        for path in args.paths:
+            if os.path.isdir(path):
+                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            elif os.path.isfile(path):
+                found = [path]
+            else:
+                raise TracesError(f"{path} does not exist")
+            if not any(holds_transcript_lines(f) for f in found):
+                raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+            files += found
+    else:
+        base = claude_projects_dir()
+        mine = os.path.basename(project_folder(root))
+        folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
+        for folder in folders:
+            if args.all or folder == mine or folder.startswith(mine + "-"):
+                path = os.path.join(base, folder)
+                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+                # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
+                # a session from a subfolder counts only if its own cwd is inside the repository.
+                if not args.all and folder != mine:
+                    found = [f for f in found if inside(transcript_cwd(f), root)]
+                files += found
+    if not files:
+        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
+        return 0
+    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
+    # is then traced under its own id, and the copy is recognised as one (claim_responses).
+    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    # Refused now, not after MLflow has left a lock or a checkpoint behind.
+    uri = env.get(ENV_URI) or local_store_uri()
+    if uri.startswith("sqlite:"):
+        check_home()
+        check_local_store(uri.split(":///", 1)[-1])
+    elif uri.startswith(("http://", "https://")):
+        check_server(uri, env)
+    with in_traces_home():
+        uploader = Uploader(env)
+        total, held, progress = 0, 0, Progress(len(files))
+        uploader.begin_batches()
+        try:
+            for i, path in enumerate(files):
+                session = os.path.basename(path)[:-len(".jsonl")]
+                try:
+                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                           context={"cwd": None, "env": env})
+                    if i + 1 == len(files):
+                        uploader.flush()
+                except BackendError as e:
+                    raise TracesError(f"{e}; {total} turn(s) were uploaded before that, "
+                                      "run import again to go on") from None
+                held += (read_json_file(state_path(session), None) or {}).get("held", 0)
+                progress.update(i + 1, total)
+        finally:
+            uploader.end_batches()
+        progress.done()
+    print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
+    if held:
+        print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
+              f"or `traces import` takes them once their session has been quiet for {IMPORT_QUIET_SECONDS // 60} minutes.")
+    return 0
+
+
+###############################################################################
+# traces list: the backend's experiments
+###############################################################################
+
+def local_trace_stats(uri):
+    """{experiment id: (traces, last trace ms)} straight from a local SQLite store: one query
+    instead of paging through every trace; None when the store is not laid out as expected."""
+    import sqlite3
+    path = uri.split(":///", 1)[-1]
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info "
+                              "GROUP BY experiment_id").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return {str(e): (n, last) for e, n, last in rows}
+
+
+@command("list", "the experiments on this repository's backend, with trace counts")
+def cmd_list(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    experiments = backend.experiments()
+    stats = local_trace_stats(backend.uri) if backend.uri.startswith("sqlite:") else None
+    if stats is None:
+        # A server: no count API, so only the newest trace of each experiment (one small request).
+        from concurrent.futures import ThreadPoolExecutor
+
+        def newest(experiment):
+            found = backend.call("search traces", backend.client.search_traces,
+                                 locations=[experiment.experiment_id], max_results=1,
+                                 order_by=["timestamp_ms DESC"], include_spans=False)
+            return experiment.experiment_id, (None, found[0].info.request_time if found else None)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            stats = dict(pool.map(newest, experiments))
+    name, experiment_id = backend.current()
+    paint = Painter(sys.stdout)
+    rows = sorted(experiments, key=lambda e: (-(stats.get(e.experiment_id, (0, None))[1] or 0), e.name))
+    id_width = max([2] + [len(e.experiment_id) for e in rows])
+    name_width = max([4] + [len(e.name) for e in rows])
+    print(f"  {'ID':<{id_width}}  {'NAME':<{name_width}}  {'TRACES':>6}  LAST TRACE")
+    for e in rows:
+        count, last = stats.get(e.experiment_id, (0 if stats else None, None))
+        mine = e.name == name or e.experiment_id == experiment_id
+        line = (f"{'*' if mine else ' '} {e.experiment_id:<{id_width}}  {e.name:<{name_width}}  "
+                f"{'-' if count is None else count:>6}  {local_time(last) if last else '-'}")
+        print(paint.bold(line) if mine else line)
+    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)})")
+    return 0
+
+
+###############################################################################
+# traces search: find turns
+###############################################################################
+
+def search_options(p):
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    p.add_argument("--hours", type=positive(float), metavar="N", help="turns of the last N hours")
+    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--trace-id", metavar="ID", help="one trace")
+    p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
+    p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
+    p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
+    p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
+    p.add_argument("--status", choices=("ok", "error", "interrupted"),
+                   help="turns that went well, had a failed tool call, or were interrupted with Escape")
+    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
+    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
+    p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",
+                   help="-f context: size budget in characters (default 50000)")
+
+
+@command("search", "find turns: newest first, filtered, as summary, json, context or tools", search_options)
+def cmd_search(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    render = SEARCH_FORMATS[args.format]
+    filter_string, check = trace_filters(args, root)
+    if args.trace_id:
+        trace = backend.trace(args.trace_id)
+        matched = [trace] if check(trace.info) else []
+        where = f"trace {args.trace_id}"
+        items = matched if render["needs_spans"] else [t.info for t in matched]
+    else:
+        infos = find_traces(backend, backend.locations(args), filter_string, check, args.limit)
+        where = "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
+        items = backend.traces([i.trace_id for i in infos]) if render["needs_spans"] else infos
+    if not items:
+        if args.format == "json":
+            # stdout stays parseable: an empty list there, the sentence on stderr.
+            render["render"]([], args)
+        print(f"No traces found in {where} at {backend.uri} for these filters.",
+              file=sys.stderr if args.format == "json" else sys.stdout)
+        return 0
+    render["render"](items, args)
+    return 0
+
+
+###############################################################################
+# traces report: tokens and cost
+###############################################################################
+
+REPORT_KEYS = {
+    "day": lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000)),
+    "session": lambda info: info.trace_metadata.get(META_SESSION) or "(none)",
+    # A turn's tags are per turn: a turn that used two models counts under both names together.
+    "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
+    "branch": lambda info: info.tags.get("git.branch") or "(none)",
+    "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
+}
+REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
+REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER}
+
+
+def filter_keys(args):
+    """The tags trace_filters' check reads for these options."""
+    keys = {"branch": "git.branch", "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
+    return {key for option, key in keys.items() if getattr(args, option, None)}
+
+
+def report_options(p):
+    p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
+    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+
+@command("report", "tokens and cost by day, session, model, branch or user", report_options)
+def cmd_report(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    backend.reads_only(REPORT_READS | filter_keys(args))
+    filter_string, check = trace_filters(args, root)
+    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
+    rows = {}
+    total = {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
+    for info in infos:
+        key = REPORT_KEYS[args.by](info)
+        row = rows.setdefault(key, {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0,
+                                    "turns_without_cost": 0})
+        tokens = [(kind, int_tag(info, "tokens." + kind)) for kind in REPORT_TOKENS]
+        cost = cost_tag(info)
+        for target in (row, total):
+            target["turns"] += 1
+            for kind, count in tokens:
+                target["tokens"][kind] += count
+            if cost is None:
+                target["turns_without_cost"] += 1
+            else:
+                target["cost_usd"] += cost
+    ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
+    if args.json:
+        for target in [r for _, r in ordered] + [total]:
+            target["cost_usd"] = round(target["cost_usd"], 6)
+        print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
+                         indent=2, sort_keys=True))
+        return 0
+    if not infos:
+        print(f"No traces found at {backend.uri} for these filters.")
+        return 0
+    paint = Painter(sys.stdout)
+    width = max([len(args.by), 5] + [len(k) for k in rows])
+    header = f"{args.by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
+             f"{'CACHE WRITE':>12}  {'TOTAL':>12}  {'COST':>10}"
+    print(paint.bold(header))
+
+    def line(key, r):
+        known = r["turns"] > r["turns_without_cost"]
+        cost = (money(r["cost_usd"]) if known else "-") + ("*" if r["turns_without_cost"] else " ")
+        t = r["tokens"]
+        return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
+                f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
+    for key, r in ordered:
+        print(line(key, r))
+    print(paint.bold(line("TOTAL", total)))
+    if total["turns_without_cost"]:
+        print(f"* {total['turns_without_cost']} turn(s) used a model without a known price: their cost is not included.")
+    return 0
+
+
+###############################################################################
+# traces ui: the MLflow UI
+###############################################################################
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_open_browser():
+    return sys.platform == "darwin" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def show_url(url, args):
+    print(url, flush=True)
+    if not args.no_browser and can_open_browser():
+        import webbrowser
+        webbrowser.open(url)
+
+
+def serve_local_ui(uri, experiment, args):
+    """Run `mlflow ui` on the local store until Ctrl-C, then stop it with all its workers."""
+    import signal
+    import subprocess
+    import urllib.request
+    port = args.port or free_port()
+    home = private_dir(traces_home())
+    log_path = os.path.join(home, "ui.log")
+    with open(log_path, "ab") as log_file:
+        # Its own process group: Ctrl-C reaches us, and we stop the server and its workers
+        # together. cwd is TRACES_HOME, where MLflow may put ./mlartifacts.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=home, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if server.poll() is not None:
+                raise TracesError(f"the MLflow UI exited at start (code {server.returncode}); see {log_path}")
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise TracesError(f"the MLflow UI did not answer on {base} within 120 s; see {log_path}")
+            time.sleep(0.3)
+        print(f"MLflow UI for {uri} (log: {log_path}); experiment {experiment.name}:")
+        show_url(f"{base}/#/experiments/{experiment.experiment_id}/traces", args)
+        print("Press Ctrl-C to stop it.", flush=True)
+        server.wait()
+        raise TracesError(f"the MLflow UI stopped by itself (code {server.returncode}); see {log_path}")
+    except KeyboardInterrupt:
+        print("Stopped the MLflow UI.")
+    finally:
+        if server.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+                try:
+                    os.killpg(server.pid, sig)
+                    server.wait(timeout=wait)
+                    break
+                except ProcessLookupError:
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        # Workers left behind in the group (the main process gone first) must not keep the port.
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def ui_options(p):
+    p.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+
+
+@command("ui", "open this repository's traces in the MLflow UI (starts it for the local store)", ui_options)
+def cmd_ui(args):
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    name, experiment_id = backend.current()
+    experiment = backend.experiment(args.experiment) if args.experiment else backend.experiment(name, experiment_id)
+    if backend.uri.startswith("databricks"):
+        host = databricks_host(backend.env)
+        if not host:
+            raise TracesError(f"experiment {experiment.name} has id {experiment.experiment_id}; set DATABRICKS_HOST "
+                              f"(or a host for the profile in ~/.databrickscfg) to get its link")
+        print(f"Experiment {experiment.name} in Databricks:")
+        show_url(f"{host}/ml/experiments/{experiment.experiment_id}", args)
+        return 0
+    if not backend.uri.startswith("sqlite:"):
+        print(f"Experiment {experiment.name} on {backend.uri}:")
+        show_url(f"{backend.uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/traces", args)
+        return 0
+    serve_local_ui(backend.uri, experiment, args)
+    return 0
+
+
+###############################################################################
+# The parser and main
+###############################################################################
+
+EXAMPLES = """\
+examples:
+  traces init                     set up this repository (asks; Enter accepts the defaults)
+  traces init --local --yes       the local store, no questions
+  traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
+  traces status                   what is set up, what waits in the spool
+  traces doctor                   check the whole path a turn takes, with a test turn
+  traces import                   trace this repository's past sessions
+  traces search --hours 24        the last day's turns
+  traces search -f context -l 5   the last five turns as Markdown for an LLM
+  traces search --tool Bash --status error
+  traces report --by model        tokens and cost per model
+  traces ui                       the MLflow UI for the local store
+"""
+
+
+def build_parser(only=None):
+    """The command line, from COMMANDS; with `only`, the other commands are not built: building
+    all of them costs a quick command (`traces search`) a fifth of its time."""
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="traces", description="MLflow tracing for Claude Code sessions.", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"traces {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (func, help_text, options) in COMMANDS.items():
+        if only in COMMANDS and name != only:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--version", action="version", version=f"traces {__version__}")
+        p.set_defaults(func=func)
+        if options:
+            options(p)
+    return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["hook"]:
-        # No argparse, and nothing may escape as an exit code. HOOK_COMMAND starts us in the
-        # background: leave Claude Code's process group before anything else.
-        try:
-            os.setsid()
-        except OSError:
-            pass
-        try:
-            hook(sys.stdin.buffer.read(), os.environ)
-        except BaseException as e:  # noqa: BLE001 - the hook must exit 0 whatever happens
-            log(f"ERROR hook: {type(e).__name__}: {e}")
-        return 0
+        return cmd_hook()
     parser = build_parser(only=argv[0] if argv[:1] and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     if not args.command:
