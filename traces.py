@@ -310,6 +310,37 @@ def repo_root(path):
     return here
 
 
+def short_error(error):
+    """One line about an exception, without request bodies (they can hold transcript content)."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    # MLflow buries urllib3's reason (timed out, refused) past the first 200 characters.
+    cause = re.search(r"Read timed out\. \(read timeout=[^)]*\)|\[Errno -?\d+\] [^\"')]+"
+                      r"|certificate verify failed[^\"')]*", text)
+    return f"{type(error).__name__}: " + (f"{cause.group()}: " if cause else "") + text[:200]
+
+
+def local_store_uri():
+    return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
+
+
+def backend_kind(uri):
+    if uri.startswith("sqlite:"):
+        return "local"
+    if uri.startswith("databricks"):
+        return "databricks"
+    return "server"
+
+
+def strip_credentials(url):
+    return re.sub(r"(?<=://)[^/@\s]+@", "", url)
+
+
+def repo_name_from_remote(url):
+    """`org/repo` from git@host:org/repo.git, https://host/org/repo(.git), ssh://..."""
+    match = re.search(r"[:/]([^/:\s]+/[^/\s]+?)(?:\.git)?/?$", strip_credentials(url))
+    return match.group(1) if match else None
+
+
 ###############################################################################
 # How this copy was installed: the command that gives it what it lacks
 ###############################################################################
@@ -412,6 +443,22 @@ class MissingExtra(TracesError):
 # Claude Code settings files
 ###############################################################################
 
+def settings_problem(data):
+    if not isinstance(data, dict):
+        return "the top level is not a JSON object"
+    for key in ("env", "environment", "hooks"):
+        if key in data and not isinstance(data[key], dict):
+            return f'"{key}" is not an object'
+    for event, groups in data.get("hooks", {}).items():
+        if not isinstance(groups, list):
+            return f'"hooks.{event}" is not an array'
+        for group in groups:
+            if not isinstance(group, dict) or not isinstance(group.get("hooks", []), list):
+                return f'"hooks.{event}" holds an entry that is not a hook group'
+    return None
+
+
+
 def load_settings(path):
     """Return (data, text) of a settings file, ({}, None) if it does not exist.
 
@@ -440,21 +487,6 @@ def load_settings(path):
     if problem:
         raise TracesError(f"{path}: {problem}; {unchanged}")
     return data, text
-
-
-def settings_problem(data):
-    if not isinstance(data, dict):
-        return "the top level is not a JSON object"
-    for key in ("env", "environment", "hooks"):
-        if key in data and not isinstance(data[key], dict):
-            return f'"{key}" is not an object'
-    for event, groups in data.get("hooks", {}).items():
-        if not isinstance(groups, list):
-            return f'"hooks.{event}" is not an array'
-        for group in groups:
-            if not isinstance(group, dict) or not isinstance(group.get("hooks", []), list):
-                return f'"hooks.{event}" holds an entry that is not a hook group'
-    return None
 
 
 def save_settings(path, data, old_data, old_text, mode=0o644):
@@ -696,8 +728,894 @@ def job_credentials(project_dir, uri):
     return {k: found.get(k) or os.environ[k] for k in keys if found.get(k) or os.environ.get(k)}
 
 
+def created_files():
+    """The real paths of the files init created (disable removes them once emptied)."""
+    return read_json_file(os.path.join(traces_home(), "created-settings.json"), [])
+
+
+def remember_created(created):
+    if created != created_files():
+        write_atomic(os.path.join(private_dir(traces_home()), "created-settings.json"), json.dumps(created).encode())
+
+
+def default_experiment_name(root):
+    """`org/repo` from origin, so every clone of a repository shares one experiment."""
+    remote = run(["git", "remote", "get-url", "origin"], cwd=root)
+    return (remote and repo_name_from_remote(remote)) or os.path.basename(root.rstrip(os.sep)) or "claude-code"
+
+
+
+class RepoSettings:
+    """A folder's Claude Code settings and our two config files, loaded (and validated)
+    together before any change."""
+
+    FILES = ((SETTINGS_FILE, 0o644), (LOCAL_SETTINGS_FILE, 0o600), (CONFIG_FILE, 0o644), (LOCAL_CONFIG_FILE, 0o600))
+
+    def __init__(self, root):
+        import copy
+        self.root = root
+        self.paths = [os.path.join(root, name) for name, _ in self.FILES]
+        loaded = [load_settings(p) for p in self.paths]
+        for path, (data, _) in zip(self.paths[2:], loaded[2:], strict=True):
+            problem = config_problem(data)
+            if problem:
+                raise TracesError(f"{path}: {problem}; fix it and run this again; the file was not changed")
+        self.shared, self.local, self.config, self.local_config = (copy.deepcopy(data) for data, _ in loaded)
+        self._before = loaded
+
+    @property
+    def env(self):
+        return layered_env(self.shared, self.local, self.config, self.local_config)
+
+    def legacy_env(self):
+        """{settings file: our variables in its env block}: Claude Code exports them to every
+        command it runs for the user."""
+        found = {}
+        for name, data in ((SETTINGS_FILE, self.shared), (LOCAL_SETTINGS_FILE, self.local)):
+            ours = [k for k in settings_env(data) if k in OUR_ENV_KEYS or k.startswith(("CLAUDETRACING_", "TRACES_"))]
+            if ours:
+                found[name] = ours
+        return found
+
+    def update(self, shared=(), local=()):
+        """Set (value) or remove (None) settings in our team and machine files, and take each
+        of them out of the settings' env blocks, where a version before 0.9 put it."""
+        for config, values in ((self.config, dict(shared)), (self.local_config, dict(local))):
+            update_config(config, values)
+            for settings in (self.shared, self.local):
+                migrate_environment(settings)
+                update_env(settings, dict.fromkeys(k for k in values if k in settings_env(settings)))
+
+    def drop_legacy_env(self):
+        """Take every variable of ours out of the settings' env blocks."""
+        for settings in (self.shared, self.local):
+            migrate_environment(settings)
+            update_env(settings, dict.fromkeys(OUR_ENV_KEYS))
+
+    def save(self, delete_if_emptied=False):
+        """Write what changed; report the files written or removed.
+
+        A file that init created is remembered in TRACES_HOME, so that disable deletes it
+        when our removal empties it, and leaves an empty file it did not create in place.
+        """
+        created = created_files()
+        written = []
+        datas = (self.shared, self.local, self.config, self.local_config)
+        for path, data, (old, text), (_, mode) in zip(self.paths, datas, self._before, self.FILES, strict=True):
+            real = os.path.realpath(path)
+            ours = path.endswith((CONFIG_FILE, LOCAL_CONFIG_FILE))
+            if delete_if_emptied and not data and text is not None and (real in created or ours):
+                os.remove(path)
+                if real in created:
+                    created.remove(real)
+                written.append(f"removed {os.path.relpath(path, self.root)}")
+            elif (data or text is not None) and save_settings(path, data, old, text, mode):
+                if text is None:
+                    created.append(real)
+                written.append(f"wrote {os.path.relpath(path, self.root)}")
+        remember_created(created)
+        return written
+
+
 ###############################################################################
-# Enrichments: the registry (what each adds); the values are computed per turn below
+# Databricks: CLI profiles and sign-in
+###############################################################################
+
+# Databricks is reached through its own clients, never by hand: databricks-sdk signs in (a CLI
+# profile through `databricks auth token`, or a service principal through OAuth M2M) and MLflow's
+# `databricks://<profile>` store talks to the workspace's MLflow. We write no token anywhere:
+# the committed settings say `databricks` and the experiment, the local settings name the profile.
+
+DATABRICKS_URI = "databricks"
+CLI_INSTALL = ("install the Databricks CLI (https://docs.databricks.com/dev-tools/cli/install.html: "
+               "`brew tap databricks/tap && brew install databricks`, or "
+               "`curl -fsSL https://raw.githubusercontent.com/databricks/setup-cli/main/install.sh | sh`)")
+
+
+def need_databricks():
+    try:
+        from databricks.sdk import WorkspaceClient
+    except ImportError:
+        raise MissingExtra("databricks-sdk", "databricks") from None
+    import logging
+    logging.getLogger("databricks.sdk").setLevel(logging.ERROR)    # its warnings are for developers
+    return WorkspaceClient
+
+
+def databricks_config_file():
+    return os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg")
+
+
+def databricks_config(path=None):
+    """The CLI profiles as they are written: name -> {key: value}, in file order.
+
+    DEFAULT is an ordinary profile there (configparser would copy its keys into every other one).
+    """
+    import configparser
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
+    try:
+        parser.read(path or databricks_config_file(), encoding="utf-8")
+    except configparser.Error as e:
+        raise TracesError(f"cannot read {path or databricks_config_file()}: {e}") from None
+    # __settings__ holds the CLI's own settings, not a profile.
+    return {name: dict(parser[name]) for name in parser.sections() if name != "__settings__"}
+
+
+def databricks_profiles(path=None):
+    """The CLI profiles: name -> {"host", "auth": "oauth" | "pat" | "m2m" | <auth_type>}, in file order."""
+    profiles = {}
+    for name, section in databricks_config(path).items():
+        auth_type = section.get("auth_type", "")
+        if auth_type in ("databricks-cli", "external-browser") or (not auth_type and not section.get("token")
+                                                                  and not section.get("client_id")):
+            auth = "oauth"
+        elif auth_type in ("pat", "") and section.get("token"):
+            auth = "pat"
+        elif auth_type in ("oauth-m2m", "") and section.get("client_id"):
+            auth = "m2m"
+        else:
+            auth = auth_type
+        profiles[name] = {"host": section.get("host", "").rstrip("/"), "auth": auth}
+    return profiles
+
+
+def login_command(host, profile):
+    return f"databricks auth login --host {host} --profile {profile}"
+
+
+def databricks_failure(error, host, profile, doing):
+    """A TracesError naming the cause of a failed Databricks call: login, permission or network."""
+    text = f"{type(error).__name__}: {error}"
+    low = text.lower()
+    code = str(getattr(error, "error_code", "") or "")
+    relogin = (f"run `{login_command(host, profile)}` and init again" if profile else
+               "check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
+    import shutil
+    if profile and "default credentials" in low and not shutil.which("databricks"):
+        return TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
+                           f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
+    if any(s in low for s in ("connection refused", "max retries exceeded", "name or service not known",
+                              "nodename nor servname", "failed to resolve", "timed out", "connecterror",
+                              "connectionerror", "temporary failure in name resolution")):
+        return TracesError(f"cannot reach the Databricks workspace at {host} while {doing}: check the host "
+                           f"(in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN")
+    if code in ("UNAUTHENTICATED", "401") or type(error).__name__ == "Unauthenticated" or any(
+            s in low for s in ("cannot get access token", "refresh token", "token is expired", "invalid access token",
+                               "invalid_client", "reauthenticate")):
+        who = f"your Databricks login (profile {profile!r})" if profile else "the service principal's sign-in"
+        return TracesError(f"{who} was refused or has expired while {doing}: {relogin}")
+    if code == "PERMISSION_DENIED" or type(error).__name__ == "PermissionDenied" or "permission" in low:
+        return TracesError(f"no permission while {doing} on {host} ({str(error).splitlines()[0][:200]}); ask a "
+                           f"workspace admin for Can Manage on that folder, or choose another with --personal or -e")
+    return TracesError(f"Databricks at {host} failed while {doing}: {short_error(error)}")
+
+
+def databricks_client(timeout=20, **config):
+    """A WorkspaceClient whose requests give up after `timeout` seconds, retries included."""
+    WorkspaceClient = need_databricks()
+    from databricks.sdk.config import Config
+    return WorkspaceClient(config=Config(http_timeout_seconds=timeout, retry_timeout_seconds=timeout, **config))
+
+
+def databricks_profile(env):
+    """The Databricks CLI profile the settings name: our local settings, else `databricks://PROFILE`."""
+    return env.get(ENV_PROFILE) or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
+
+
+def databricks_host(env):
+    """The workspace URL: DATABRICKS_HOST, else the profile's host in ~/.databrickscfg."""
+    if env.get("DATABRICKS_HOST"):
+        return env["DATABRICKS_HOST"].rstrip("/")
+    return databricks_profiles().get(databricks_profile(env), {}).get("host") or None
+
+
+def sign_in_error(host, profile, env):
+    """The error for a sign-in the workspace refused: what to run or check."""
+    if profile:
+        return TracesError(f"your Databricks login (profile {profile!r}) has expired or was refused at {host}: "
+                           f"run `{login_command(host, profile)}`, then try again")
+    if env.get("DATABRICKS_CLIENT_ID"):
+        return TracesError(f"Databricks at {host} refused the service principal's sign-in: check DATABRICKS_CLIENT_ID "
+                           f"and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
+    return TracesError(f"Databricks at {host} refused DATABRICKS_TOKEN: it has expired or is not valid there")
+
+
+def cli_token(host, profile):
+    """OAuth for a user (U2M): the CLI keeps the login and refreshes it; `databricks auth token`
+    prints the current access token as JSON (databricks-sdk asks it the same way)."""
+    import shutil
+    cli = shutil.which("databricks")
+    if not cli:
+        raise TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
+                          f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
+    out = run([cli, "auth", "token", *(["--profile", profile] if profile else ["--host", host])], timeout=60)
+    try:
+        return json.loads(out)["access_token"]
+    except (TypeError, ValueError, KeyError):
+        raise sign_in_error(host, profile, {}) from None
+
+
+def client_credentials_token(host, client_id, secret):
+    """OAuth for a service principal (M2M): the client-credentials grant at the workspace's OIDC endpoint."""
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "all-apis"}).encode()
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    request = urllib.request.Request(host + "/oidc/v1/token", data=form, method="POST", headers={
+        "Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["access_token"]
+    except urllib.error.HTTPError as e:
+        if e.code in (400, 401, 403):
+            raise sign_in_error(host, None, {"DATABRICKS_CLIENT_ID": client_id}) from None
+        raise TracesError(f"Databricks at {host} failed to sign the service principal in (HTTP {e.code})") from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as e:
+        raise TracesError(f"cannot reach the Databricks workspace at {host} ({getattr(e, 'reason', e)}): check "
+                          f"the host (in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN") from None
+
+
+def sdk_token(host, profile):
+    """Any other sign-in: databricks-sdk's, for the bearer token it puts in its headers."""
+    need_databricks()
+    from databricks.sdk.config import Config
+    try:
+        headers = Config(profile=profile, host=host).authenticate()
+    except Exception as e:  # noqa: BLE001 - the SDK raises ValueError/IOError for every sign-in failure
+        raise databricks_failure(e, host, profile, "signing in") from None
+    auth = headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        raise TracesError(f"profile {profile!r} does not sign in with a bearer token; set "
+                          f"{ENV_READER}=mlflow to read through the mlflow client")
+    return auth[len("Bearer "):]
+
+
+# Databricks: the same REST API behind a bearer token. databricks-sdk would mint it, but
+# importing it costs a second, as much as mlflow: the usual sign-ins are done here the way the
+# SDK does them, and only the rarer ones (Azure CLI, metadata service...) go through it.
+
+def databricks_token(env, host, profile):
+    """A bearer token for the workspace (never logged or kept): the environment's credentials
+    first, then those of the profile (None: none), as databricks-sdk chooses them."""
+    section = databricks_config().get(profile) or {}
+
+    def setting(key):
+        return env.get("DATABRICKS_" + key.upper()) or section.get(key)
+    auth_type = setting("auth_type") or ""
+    if auth_type in ("", "pat") and setting("token"):
+        return setting("token")
+    if auth_type in ("", "oauth-m2m") and setting("client_id") and setting("client_secret"):
+        return client_credentials_token(host, setting("client_id"), setting("client_secret"))
+    if auth_type == "databricks-cli":
+        return cli_token(host, profile)
+    return sdk_token(host, profile)
+
+
+def use_trace_location(experiment_id, location):
+    """Send this process's traces of the experiment to Unity Catalog tables (MLflow >= 3.11).
+
+    mlflow.set_experiment links the experiment to the location the first time (init does it,
+    so failures surface there) and afterwards only reads the link back from the experiment.
+    """
+    import mlflow
+    from mlflow.entities.trace_location import UnityCatalog
+    catalog, schema, prefix = location.split(".")
+    mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
+
+
+###############################################################################
+# Transcript reading: JSONL lines with their byte offsets
+###############################################################################
+
+# Big lines that carry nothing a trace shows (request copies, prompt snapshots, skill
+# listings: most of a transcript's bytes) are recognised by their opening bytes and skipped
+# without parsing. Claude Code writes `type` first for the former and `attachment` as the
+# third key for the latter; a line that only mentions these names further in is parsed.
+SKIPPED_OPENINGS = tuple(b'{"type":"%s"' % t for t in (
+    b"api-request-blob", b"api-request-shape", b"api-request", b"atis-latch", b"file-history-snapshot",
+))
+ATTACHMENT_MARK = b',"attachment":{"type":'
+
+
+def read_lines(path, offset=0, final=False):
+    """Parse a transcript from a byte offset.
+
+    Returns (records, end, bad): records are (offset, dict) for JSON-object lines; end is the
+    offset just past the last line consumed; bad counts lines that are not JSON objects. A
+    last line without its newline is still being written: it is left for the next read,
+    unless the session is over (final), when it is read if it parses.
+    """
+    records, bad = [], 0
+    with open(path, "rb") as f:
+        f.seek(offset)
+        pos = offset
+        for line in f:
+            start, pos = pos, pos + len(line)
+            if not line.endswith(b"\n"):
+                if not final:
+                    return records, start, bad
+            if line.startswith(SKIPPED_OPENINGS) or ATTACHMENT_MARK in line[:120] or not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):      # RecursionError: absurdly deep nesting
+                bad += 1
+                continue
+            if isinstance(record, dict):
+                records.append((start, record))
+            else:
+                bad += 1
+    return records, pos, bad
+
+
+def parse_time(value, default=0.0):
+    """Seconds since the epoch from Claude Code's ISO timestamps (`...Z`)."""
+    if not isinstance(value, str):
+        return default
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
+
+
+###############################################################################
+# Turns and usage: one real prompt and everything until Claude stopped
+###############################################################################
+
+AGENT_TOOLS = ("Agent", "Task")
+FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
+# User lines that Claude Code writes itself: command plumbing and notifications, not prompts.
+NOT_PROMPT_OPENINGS = ("<local-command-", "<command-name>", "<command-message>", "<task-notification>",
+                       "<bash-stdout>", "<bash-input>", "Caveat: The messages below")
+# What Claude Code writes when the user presses Escape: it ends the turn, it is no prompt.
+INTERRUPT_MARK = "[Request interrupted by user"
+NOT_PROMPTS = NOT_PROMPT_OPENINGS + (INTERRUPT_MARK,)
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
+END_REASONS = ("end_turn", "stop_sequence", "max_tokens", "refusal")
+
+
+def message_content(record):
+    message = record.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def text_of(blocks):
+    return "\n".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
+
+
+def is_prompt(record):
+    """A turn starts at a user line a person wrote: not a tool result, summary or notification."""
+    if record.get("type") != "user" or record.get("isMeta") or record.get("isCompactSummary") \
+            or record.get("isSidechain") or record.get("toolUseResult") is not None:
+        return False
+    origin = record.get("origin")
+    if isinstance(origin, dict) and origin.get("kind") not in (None, "user", "human"):
+        return False
+    blocks = message_content(record)
+    if not blocks or any(b.get("type") == "tool_result" for b in blocks):
+        return False
+    text = text_of(blocks).lstrip()
+    return not text.startswith(NOT_PROMPTS)
+
+
+def command_wrapper(record):
+    """A custom slash command's wrapper line: `/name args` (its expanded prompt follows as a
+    line with isMeta), or None. Built-in commands (/clear, /compact) are followed by their
+    output instead, and are no turns."""
+    if record.get("type") != "user" or record.get("isMeta") or record.get("isSidechain"):
+        return None
+    text = text_of(message_content(record)).lstrip()
+    name = re.search(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>", text) if text.startswith(
+        ("<command-message>", "<command-name>")) else None
+    if name is None:
+        return None
+    args = re.search(r"<command-args>(.*?)</command-args>", text, re.S)
+    command = "/" + name.group(1).lstrip("/")
+    return f"{command} {args.group(1).strip()}".strip() if args else command
+
+
+def expands(record, wrapper):
+    """Is this the expanded prompt of that command wrapper line?"""
+    return record.get("type") == "user" and record.get("isMeta") is True and \
+        record.get("parentUuid") == wrapper.get("uuid") and \
+        not text_of(message_content(record)).lstrip().startswith(("<local-command", "Caveat:"))
+
+
+def split_turns(records):
+    """Group (offset, record) pairs into turns; lines before the first prompt are dropped.
+    A custom slash command starts a turn at its wrapper line (see command_wrapper)."""
+    turns = []
+    for i, (offset, record) in enumerate(records):
+        message = record.get("message")
+        # Wrappers are plain strings: most lines are ruled out without building their text.
+        maybe_command = isinstance(message, dict) and isinstance(message.get("content"), str) \
+            and "<command-name>" in message["content"]
+        if is_prompt(record) or (maybe_command and command_wrapper(record) and any(
+                expands(later, record) for _, later in records[i + 1:i + 4])):
+            turns.append({"offset": offset, "records": [record]})
+        elif turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def usage_of(raw):
+    """Anthropic usage → our token counts; cache writes split by TTL when Claude Code says."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(value):
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    usage = {"input": count(raw.get("input_tokens")), "output": count(raw.get("output_tokens")),
+             "cache_read": count(raw.get("cache_read_input_tokens")),
+             "cache_creation": count(raw.get("cache_creation_input_tokens"))}
+    split = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
+    usage["cache_creation_1h"] = min(count(split.get("ephemeral_1h_input_tokens")), usage["cache_creation"])
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    server_tools = raw.get("server_tool_use") if isinstance(raw.get("server_tool_use"), dict) else {}
+    usage["web_search"] = count(server_tools.get("web_search_requests"))
+    return usage
+
+
+def add_usage(total, usage):
+    for key, value in usage.items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
+def empty_usage():
+    return dict.fromkeys(TOKEN_KINDS + ("cache_creation_1h", "total", "web_search"), 0)
+
+
+# USD per million tokens: input, output, cache read, cache write (5 min), cache write (1 h),
+# read off Claude Code 2.1.330's own catalog and checked model by model against the dollars
+# it writes in `cost-state`. A model not listed gets no cost at all, never a guess.
+PRICES = {
+    "claude-3-5-haiku": (0.8, 4, 0.08, 1, 1.6),
+    "claude-haiku-4-5": (1, 5, 0.1, 1.25, 2),
+    "claude-haiku-5-5": (0.1, 0.5, 0.01, 0.125, 0.2),
+    "claude-3-5-sonnet": (3, 15, 0.3, 3.75, 6),
+    "claude-3-7-sonnet": (3, 15, 0.3, 3.75, 6),
+    "claude-sonnet-4": (3, 15, 0.3, 3.75, 6),
+    "claude-sonnet-5": (2, 10, 0.2, 2.5, 4),
+    "claude-sonnet-5-5": (2, 10, 0.1, 2.5, 4),
+    "claude-opus-4-0": (15, 75, 1.5, 18.75, 30),
+    "claude-opus-4-1": (15, 75, 1.5, 18.75, 30),
+    "claude-opus-4": (5, 25, 0.5, 6.25, 10),
+    "claude-opus-5": (5, 25, 0.5, 6.25, 10),
+    "claude-opus-5-5": (4, 20, 0.2, 5, 8),
+    "claude-fable-5": (10, 50, 1, 12.5, 20),
+    "claude-mythos-5": (10, 50, 1, 12.5, 20),
+    "claude-fable-5-1": (10, 50, 0.25, 12.5, 20),
+    "claude-mythos-5-1": (10, 50, 0.25, 12.5, 20),
+    "claude-fable-5-2": (8, 40, 0.2, 10, 16),
+    "claude-mythos-5-2": (8, 40, 0.2, 10, 16),
+}
+# Fast mode (`usage.speed == "fast"`) has its own prices for a few models.
+FAST_PRICES = {
+    "claude-opus-4-6": (30, 150, 3, 37.5, 60),
+    "claude-opus-4-7": (30, 150, 3, 37.5, 60),
+    "claude-opus-4-8": (10, 50, 1, 12.5, 20),
+    "claude-opus-5": (10, 50, 1, 12.5, 20),
+    "claude-opus-5-5": (8, 40, 0.4, 10, 16),
+    "claude-fable-5-2": (16, 80, 0.4, 20, 32),
+    "claude-mythos-5-2": (16, 80, 0.4, 20, 32),
+}
+# Prices per token rise once a request's whole input (fresh, cache read, cache written) passes
+# a threshold: Haiku 5.5 above 100k tokens, Sonnet 4 and 4.5 above 200k (the 1M context).
+LONG_CONTEXT = {"claude-haiku-5-5": (100_000, (0.5, 2.5, 0.05, 0.625, 1)),
+                "claude-sonnet-4": (200_000, (6, 22.5, 0.6, 7.5, 12))}
+WEB_SEARCH_USD = 0.01
+US_INFERENCE_FACTOR = 1.1
+
+
+def canonical_model(model):
+    """A model id as the price table spells it. Cloud ids lose their provider's wrapping
+    (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-opus-4@20250514`), and a date right
+    after a major version means its first release: `claude-opus-4-20250514` is Opus 4.0."""
+    model = re.sub(r"^(?:[a-z]{2,4}\.)?anthropic\.", "", model)
+    model = re.sub(r"-v\d+(?::\d+)?$", "", model).replace("@", "-")
+    return re.sub(r"^(claude-[a-z]+-\d+)-(\d{8})\b", r"\1-0-\2", model)
+
+
+PRICE_KEYS = {}     # (model id, table) → entry: a session asks the same few, thousands of times
+
+
+def price_key(model, table):
+    """The table entry for a model id: the longest listed name it is, or starts with
+    followed by a date or suffix (claude-opus-4-5-20251101, claude-sonnet-4-5[1m])."""
+    if not isinstance(model, str):
+        return None
+    if (model, id(table)) not in PRICE_KEYS:
+        name = canonical_model(model)
+        matches = [key for key in table if name == key or name.startswith((key + "-", key + "["))]
+        PRICE_KEYS[model, id(table)] = max(matches, key=len, default=None)
+    return PRICE_KEYS[model, id(table)]
+
+
+def cost_of(model, usage, speed=None, geo=None):
+    """USD for one API response, the way Claude Code's ledger computes it; None if unpriced."""
+    key = price_key(model, PRICES)
+    if key is None:
+        return None
+    price = PRICES[key]
+    if speed == "fast" and price_key(model, FAST_PRICES):
+        price = FAST_PRICES[price_key(model, FAST_PRICES)]
+    threshold, long_price = LONG_CONTEXT.get(key, (None, None))
+    if threshold is not None and usage["input"] + usage["cache_read"] + usage["cache_creation"] > threshold:
+        price = long_price
+    write_5m = usage["cache_creation"] - usage["cache_creation_1h"]
+    dollars = (usage["input"] * price[0] + usage["output"] * price[1] + usage["cache_read"] * price[2]
+               + write_5m * price[3] + usage["cache_creation_1h"] * price[4]) / 1_000_000
+    dollars += usage.get("web_search", 0) * WEB_SEARCH_USD
+    return dollars * (US_INFERENCE_FACTOR if geo == "us" else 1)
+
+
+def agent_files(folder, flat_session=None):
+    """A session's subagent files: `<session>/subagents/agent-*.jsonl`, and with flat_session
+    the 2.0 layout, `agent-*.jsonl` beside the session file, naming the session inside."""
+    found = []
+    project = os.path.dirname(os.path.dirname(folder)) if folder and flat_session else None
+    for where, check in ((folder, False), (project, True)):
+        try:
+            names = sorted(n for n in os.listdir(where) if n.startswith("agent-") and n.endswith(".jsonl"))
+        except (OSError, TypeError):
+            continue
+        for name in names:
+            path = os.path.join(where, name)
+            if check:
+                with open(path, "rb") as f:
+                    if f'"sessionId":"{flat_session}"'.encode() not in f.readline():
+                        continue
+            found.append(path)
+    return found
+
+
+def take_response(record, since, when, calls, steps, tools, inputs):
+    """Add one assistant line to the turn's steps: a new llm step per API response (Claude
+    Code writes a line per content block, each repeating the usage: counted once), a tool
+    step per tool_use. since: the time of the line before (when the request went out).
+    Returns (whether it started a new response, which took `inputs`; the line's text)."""
+    message = record.get("message") if isinstance(record.get("message"), dict) else {}
+    blocks = message_content(record)
+    model = message.get("model")
+    key = next((k for k in (message.get("id"), record.get("uuid")) if isinstance(k, str) and k), id(record))
+    call, new = calls.get(key), False
+    if call is None and model != "<synthetic>":
+        call = calls[key] = {"kind": "llm", "id": key, "model": model, "start": since, "end": when,
+                             "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
+                             # Claude Code prices the model it asked for, not the one that answered.
+                             "price_model": record.get("requestedModel") or model}
+        steps.append(call)
+        new = True
+    if call is not None:
+        call["end"] = max(call["end"], when)
+        call["content"].extend(blocks)
+        if isinstance(message.get("usage"), dict):
+            call["usage"] = usage_of(message["usage"])
+            call["speed"], call["geo"] = message["usage"].get("speed"), message["usage"].get("inference_geo")
+        call["stop_reason"] = message.get("stop_reason")
+    for block in blocks:
+        if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
+            tool = {"kind": "tool", "id": block["id"], "name": str(block.get("name") or "?"),
+                    "input": block.get("input"), "start": when, "end": None, "result": None, "error": False}
+            tools[block["id"]] = tool
+            steps.append(tool)
+    return new, text_of(blocks)
+
+
+def link_subagents(turn, agents, finished_agents, side_runs, orphans, depth):
+    """Find the run each Agent/Task call launched; give runs no call claims a place of their own."""
+    steps = turn["steps"]
+    for step in [s for s in steps if s["kind"] == "tool" and s["name"] in AGENT_TOOLS]:
+        step["run"] = agents.find(step, finished_agents) if agents is not None and depth < 3 else None
+    for run in side_runs:
+        if not run["used"]:     # no call found for it: still its tokens count, under a call of its own
+            when = parse_time(run["records"][0].get("timestamp"), turn["end"])
+            steps.append({"kind": "tool", "id": run["agent_id"], "name": "Task", "input": {"prompt": run["prompt"]},
+                          "start": when, "end": None, "result": None, "error": False, "run": {**run, "finished": True}})
+    for run in orphans:
+        run["used"] = True
+        for step in analyse(run["records"], turn["start"], None, depth + 1)["steps"]:
+            if step["kind"] == "llm":
+                steps.append({**step, "name": run["orphan"]})
+
+
+def is_background(tool_step):
+    tool_input = tool_step["input"] if isinstance(tool_step["input"], dict) else {}
+    return tool_input.get("run_in_background") is True or "Async agent launched" in json.dumps(tool_step["result"] or "")
+
+
+def add_totals(turn, agents, depth):
+    """Usage, cost, models, files and tool counts of a turn, its subagents' included."""
+    usage, cost, models, by_model = empty_usage(), 0.0, [], {}
+    files, tool_counts, tool_errors = [], {}, 0
+    for step in turn["steps"]:
+        if step["kind"] == "llm":
+            add_usage(usage, step["usage"])
+            add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
+            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
+            cost = None if cost is None or step["cost"] is None else cost + step["cost"]
+            if step["model"] and step["model"] not in models:
+                models.append(step["model"])
+            continue
+        step["end"] = step["end"] or turn["end"]
+        tool_counts[step["name"]] = tool_counts.get(step["name"], 0) + 1
+        tool_errors += step["error"]
+        tool_input = step["input"] if isinstance(step["input"], dict) else {}
+        if step["name"] in FILE_TOOLS:
+            path = tool_input.get("file_path") or tool_input.get("notebook_path")
+            if isinstance(path, str) and path not in files:
+                files.append(path)
+        run = step.pop("run", None)
+        if run is not None:
+            sub = analyse(run["records"], step["start"], agents, depth + 1)
+            sub["type"] = str(tool_input.get("subagent_type") or "general-purpose")
+            sub["agent_id"] = run["agent_id"]
+            step["subagent"] = sub
+            add_usage(usage, sub["usage"])
+            for name, used in sub["by_model"].items():
+                add_usage(by_model.setdefault(name, empty_usage()), used)
+            cost = None if cost is None or sub["cost"] is None else cost + sub["cost"]
+            models += [m for m in sub["models"] if m not in models]
+            files += [f for f in sub["files"] if f not in files]
+            for name, n in sub["tool_counts"].items():
+                tool_counts[name] = tool_counts.get(name, 0) + n
+            tool_errors += sub["tool_errors"]
+            turn["waiting"] += sub["waiting"] + ([] if run["finished"] else [run["agent_id"]])
+            step["end"] = max(step["end"], sub["end"])
+            turn["end"] = max(turn["end"], sub["end"])
+        elif step["name"] in AGENT_TOOLS and is_background(step):
+            turn["waiting"].append(step["id"])
+    turn.update(usage=usage, cost=cost, models=models, files=files, tool_counts=tool_counts,
+                tool_errors=tool_errors, by_model=by_model)
+
+
+def is_interruption(block):
+    """Escape pressed: Claude Code says so in a text block, or as a tool call's result."""
+    content = block.get("text") if block.get("type") == "text" else \
+        block.get("content") if block.get("type") == "tool_result" else None
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        content = content[0].get("text")
+    return isinstance(content, str) and content.startswith(INTERRUPT_MARK)
+
+
+def notification_ids(content):
+    return set(re.findall(r"<(?:task-id|tool-use-id|agent-id)>([^<]+)</", content))
+
+
+class Subagents:
+    """The subagent runs of one session, read from `<session>/subagents/agent-*.jsonl` (and,
+    for transcripts of Claude Code 1.x, from `isSidechain` lines in the main file: add()).
+
+    One file can hold several runs (a resumed session appends to it), so runs are split at
+    each prompt line and matched to the launching tool call by agent id and prompt text.
+    """
+
+    def __init__(self, folder=None, flat_session=None):
+        self.runs = []
+        for path in agent_files(folder, flat_session):
+            records, _, _ = read_lines(path, final=True)
+            name = os.path.basename(path)[len("agent-"):-len(".jsonl")]
+            for run in self.add([r for _, r in records], name):
+                # Runs no tool call launches: 2.1.39 compactions, 2.0's warm-up agents.
+                run["orphan"] = "compaction" if name.startswith("acompact") else \
+                    "warmup" if run["prompt"] == "Warmup" else None
+
+    def orphans(self, lo, hi):
+        """The runs no call launched that started between two times (seconds)."""
+        return [r for r in self.runs if r.get("orphan") and not r["used"]
+                and lo <= parse_time(r["records"][0].get("timestamp")) < hi]
+
+    def add(self, records, default_id):
+        """Split one agent's lines into runs; returns the new runs."""
+        runs = []
+        for record in records:
+            if record.get("type") == "user" and record.get("toolUseResult") is None and not any(
+                    b.get("type") == "tool_result" for b in message_content(record)):
+                agent_id = record.get("agentId")
+                runs.append({"agent_id": agent_id if isinstance(agent_id, str) and agent_id else default_id,
+                             "records": [], "used": False, "prompt": text_of(message_content(record)).strip()})
+            if runs:
+                runs[-1]["records"].append(record)
+        self.runs += runs
+        return runs
+
+    def find(self, tool_step, finished_ids):
+        """The run a tool call launched: by the agent id it reported, else by its prompt."""
+        tool_input = tool_step["input"] if isinstance(tool_step["input"], dict) else {}
+        meta = tool_step.get("meta") or {}
+        agent_id = meta.get("agentId") if isinstance(meta, dict) else None
+        prompt = str(tool_input.get("prompt") or "").strip()
+        candidates = [r for r in self.runs if not r["used"] and (
+            (agent_id and r["agent_id"] == agent_id and (not prompt or r["prompt"] == prompt))
+            or (prompt and r["prompt"] == prompt))]
+        if not candidates:
+            return None
+        run = candidates[0]
+        run["used"] = True
+        # A background run is part of the turn until Claude has been told it finished.
+        notified = tool_step["id"] in finished_ids or run["agent_id"] in finished_ids
+        run["finished"] = notified or not is_background(tool_step)
+        return run
+
+
+def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
+    """The steps of one turn (or one subagent run) in time order.
+
+    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
+    model calls, subagents included, each API response once), cost (None when a model has
+    no known price), models, files, tool counts and errors, `waiting` (background agents
+    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
+    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
+    happened in this turn; their model calls become this turn's, named by their kind.
+    """
+    sidechain = [r for r in records if r.get("isSidechain") is True]
+    if sidechain and depth == 0:
+        # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
+        records = [r for r in records if r.get("isSidechain") is not True]
+        agents = agents or Subagents()
+        side_runs = agents.add(sidechain, "sidechain")
+    else:
+        side_runs = []
+    calls, tools, steps = {}, {}, []
+    inputs, answer, last_time = [], "", start
+    finished_agents, interrupted = set(notified), False
+    meta, ledger, compactions, forked_from = {}, None, [], set()
+    for record in records:
+        kind = record.get("type")
+        if kind == "cost-state" and isinstance(record.get("modelUsage"), dict):
+            ledger = record["modelUsage"]
+        elif kind == "system" and record.get("subtype") == "compact_boundary":
+            found = record.get("compactMetadata")
+            compactions.append({**(found if isinstance(found, dict) else {}), "time": record.get("timestamp")})
+        when = parse_time(record.get("timestamp"), last_time)
+        for key, field in (("git_branch", "gitBranch"), ("cwd", "cwd"), ("version", "version")):
+            if isinstance(record.get(field), str) and record[field]:
+                meta[key] = record[field]
+        if kind == "assistant":
+            new, text = take_response(record, last_time, when, calls, steps, tools, inputs)
+            inputs, answer = [] if new else inputs, text or answer
+            if isinstance(record.get("requestSessionId"), str) and record.get("requestSessionId") != record.get("sessionId"):
+                forked_from.add(record["requestSessionId"])      # a line --fork-session copied
+        elif kind == "user":
+            blocks = message_content(record)
+            if "<task-notification>" in text_of(blocks)[:200]:
+                finished_agents.update(notification_ids(text_of(blocks)))
+            interrupted = interrupted or any(is_interruption(b) for b in blocks)
+            for block in blocks:
+                tool_use_id = block.get("tool_use_id")
+                tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
+                    else None
+                if tool is not None:
+                    tool["end"] = when
+                    tool["result"] = block.get("content")
+                    tool["error"] = block.get("is_error") is True
+                    if isinstance(record.get("toolUseResult"), dict):
+                        tool["meta"] = record["toolUseResult"]
+            if blocks and record is not records[0] and not text_of(blocks).startswith(INTERRUPT_MARK):
+                inputs.append({"role": "user", "content": blocks})
+        elif kind == "queue-operation":
+            content = record.get("content")
+            if isinstance(content, str) and "<task-notification>" in content:
+                finished_agents.update(notification_ids(content))
+                inputs.append({"role": "user", "content": content})
+        last_time = max(last_time, when)
+
+    # Claude has stopped when its last response ended the turn and nothing came after it.
+    llm_steps = [s for s in steps if s["kind"] == "llm"]
+    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
+        and all(t["end"] is not None for t in tools.values())
+    first = records[0] if records else {}
+    command = command_wrapper(first)
+    turn = {"prompt": command or text_of(message_content(first)), "answer": answer,
+            "command": command.split(" ")[0] if command else None,
+            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
+            "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
+            "compactions": compactions, "copied_from": sorted(forked_from)}
+    link_subagents(turn, agents, finished_agents, side_runs, orphans, depth)
+    add_totals(turn, agents, depth)
+    return turn
+
+
+# Claude Code's ledger (`cost-state`, cumulative per session, written when a process ends)
+# also counts requests that leave no assistant line: a compaction, a title, other side
+# requests. Whatever the ledger holds beyond the responses traced since its previous entry
+# becomes an LLM span of the turn the entry closes (`compaction` when a compact_boundary
+# explains it), so that a session's traces add up to the ledger.
+LEDGER_FIELDS = {"input": "inputTokens", "output": "outputTokens", "cache_read": "cacheReadInputTokens",
+                 "cache_creation": "cacheCreationInputTokens", "cache_creation_1h": "cacheCreationEphemeral1hInputTokens",
+                 "web_search": "webSearchRequests"}
+
+
+def ledger_usage(model_usage):
+    """cost-state's modelUsage → {model: our usage dict}."""
+    found = {}
+    for model, raw in (model_usage or {}).items():
+        raw = raw if isinstance(raw, dict) else {}
+        usage = {k: raw.get(f) if isinstance(raw.get(f), int) and raw.get(f) > 0 else 0 for k, f in LEDGER_FIELDS.items()}
+        usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+        found[model] = usage
+    return found
+
+
+def sum_by_model(*groups):
+    total = {}
+    for group in groups:
+        for model, usage in group.items():
+            add_usage(total.setdefault(model, empty_usage()), usage)
+    return total
+
+
+def unrecorded(ledger, base, counted):
+    """Per model, what the ledger gained since `base` beyond the responses `counted`."""
+    left = {}
+    for model, usage in ledger_usage(ledger).items():
+        before, seen = ledger_usage(base).get(model, {}), counted.get(model, {})
+        rest = {k: usage[k] - before.get(k, 0) - seen.get(k, 0) for k in LEDGER_FIELDS}
+        if any(rest[k] > 0 for k in TOKEN_KINDS) and all(v >= 0 for v in rest.values()):
+            rest["total"] = sum(rest[k] for k in TOKEN_KINDS)
+            left[model] = rest
+    return left
+
+
+def add_side_requests(turn, usage_by_model, compactions):
+    """LLM spans for usage that has no assistant line (see above), counted in the turn."""
+    name = "compaction" if compactions else "side requests"
+    said = "; ".join(f"{c.get('trigger') or 'a'} compaction of {c['preTokens']:,} tokens" if isinstance(
+        c.get("preTokens"), int) else f"{c.get('trigger') or 'a'} compaction" for c in compactions)
+    attributes = {"claudetracing.compactions": compactions} if compactions else {}
+    for model, usage in usage_by_model.items():
+        step = {"kind": "llm", "name": name, "model": model, "price_model": model, "start": turn["end"],
+                "end": turn["end"], "inputs": [], "usage": usage, "stop_reason": None, "attributes": attributes,
+                "content": [{"type": "text", "text": f"Requests Claude Code made with no line in the transcript"
+                                                     f"{': ' + said if said else ''} (from its cost-state ledger)."}],
+                "cost": cost_of(model, usage)}
+        turn["steps"].append(step)
+        add_usage(turn["usage"], usage)
+        add_usage(turn["by_model"].setdefault(model, empty_usage()), usage)
+        turn["cost"] = None if turn["cost"] is None or step["cost"] is None else turn["cost"] + step["cost"]
+        if model not in turn["models"]:
+            turn["models"].append(model)
+
+
+def notified_ids(records):
+    """The agents and tool calls whose background reports appear in these lines."""
+    found = set()
+    for _, record in records:
+        text = record.get("content") if record.get("type") == "queue-operation" else \
+            text_of(message_content(record)) if record.get("type") == "user" else None
+        if isinstance(text, str) and "<task-notification>" in text:
+            found |= notification_ids(text)
+    return found
+
+
+###############################################################################
+# Enrichments: the registry (what each adds) and the values computed per turn
 ###############################################################################
 
 ENRICHMENTS = {}
@@ -742,6 +1660,16 @@ def enrich_git(turn, context):
     return tags
 
 
+def fit_json_list(items, limit):
+    """A JSON list that fits in limit characters, the rest counted by a `+N more` entry."""
+    for keep in range(len(items), -1, -1):
+        shown = items[:keep] + ([f"+{len(items) - keep} more"] if keep < len(items) else [])
+        text = json.dumps(shown, ensure_ascii=False)
+        if len(text) <= limit:
+            return text
+    return "[]"
+
+
 @enrichment("files", "repository-relative paths Claude wrote or edited in the turn, subagents included",
             ["files.modified", "files.count"])
 def enrich_files(turn, context):
@@ -766,26 +1694,6 @@ def enrich_tokens(turn, context):
 @enrichment("cost", "the turn's cost in USD (omitted for a model without a known price)", ["cost.usd"])
 def enrich_cost(turn, context):
     return {} if turn["cost"] is None else {"cost.usd": f"{turn['cost']:.6f}"}
-
-
-def fit_json_list(items, limit):
-    """A JSON list that fits in limit characters, the rest counted by a `+N more` entry."""
-    for keep in range(len(items), -1, -1):
-        shown = items[:keep] + ([f"+{len(items) - keep} more"] if keep < len(items) else [])
-        text = json.dumps(shown, ensure_ascii=False)
-        if len(text) <= limit:
-            return text
-    return "[]"
-
-
-def strip_credentials(url):
-    return re.sub(r"(?<=://)[^/@\s]+@", "", url)
-
-
-def repo_name_from_remote(url):
-    """`org/repo` from git@host:org/repo.git, https://host/org/repo(.git), ssh://..."""
-    match = re.search(r"[:/]([^/:\s]+/[^/\s]+?)(?:\.git)?/?$", strip_credentials(url))
-    return match.group(1) if match else None
 
 
 ###############################################################################
@@ -1221,6 +2129,13 @@ def _triggered(text):
     return found
 
 
+def _custom_span(match):
+    """A user pattern's `secret` group (or whole match); unmatched redacts nothing."""
+    group = "secret" if "secret" in match.re.groupindex else 0
+    start, end = match.span(group)
+    return None if start < 0 else (start, end)
+
+
 def redact_text(text: str, extra=()) -> str:
     """Return `text` with every secret that REDACTIONS (then each compiled
     pattern in `extra`, as kind `custom`) recognises replaced by
@@ -1238,13 +2153,6 @@ def redact_text(text: str, extra=()) -> str:
     for regex in extra:
         text = regex.sub(_replacer("custom", _custom_span), text)
     return text
-
-
-def _custom_span(match):
-    """A user pattern's `secret` group (or whole match); unmatched redacts nothing."""
-    group = "secret" if "secret" in match.re.groupindex else 0
-    start, end = match.span(group)
-    return None if start < 0 else (start, end)
 
 
 def redact_value(value, extra=()):
@@ -1287,595 +2195,6 @@ def compile_patterns(patterns: list[str]) -> list[re.Pattern]:
 
 
 ###############################################################################
-# Transcript reading: JSONL lines with their byte offsets
-###############################################################################
-
-# Big lines that carry nothing a trace shows (request copies, prompt snapshots, skill
-# listings: most of a transcript's bytes) are recognised by their opening bytes and skipped
-# without parsing. Claude Code writes `type` first for the former and `attachment` as the
-# third key for the latter; a line that only mentions these names further in is parsed.
-SKIPPED_OPENINGS = tuple(b'{"type":"%s"' % t for t in (
-    b"api-request-blob", b"api-request-shape", b"api-request", b"atis-latch", b"file-history-snapshot",
-))
-ATTACHMENT_MARK = b',"attachment":{"type":'
-
-
-def read_lines(path, offset=0, final=False):
-    """Parse a transcript from a byte offset.
-
-    Returns (records, end, bad): records are (offset, dict) for JSON-object lines; end is the
-    offset just past the last line consumed; bad counts lines that are not JSON objects. A
-    last line without its newline is still being written: it is left for the next read,
-    unless the session is over (final), when it is read if it parses.
-    """
-    records, bad = [], 0
-    with open(path, "rb") as f:
-        f.seek(offset)
-        pos = offset
-        for line in f:
-            start, pos = pos, pos + len(line)
-            if not line.endswith(b"\n"):
-                if not final:
-                    return records, start, bad
-            if line.startswith(SKIPPED_OPENINGS) or ATTACHMENT_MARK in line[:120] or not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):      # RecursionError: absurdly deep nesting
-                bad += 1
-                continue
-            if isinstance(record, dict):
-                records.append((start, record))
-            else:
-                bad += 1
-    return records, pos, bad
-
-
-def parse_time(value, default=0.0):
-    """Seconds since the epoch from Claude Code's ISO timestamps (`...Z`)."""
-    if not isinstance(value, str):
-        return default
-    from datetime import datetime
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return default
-
-
-###############################################################################
-# Turns and usage: one real prompt and everything until Claude stopped
-###############################################################################
-
-AGENT_TOOLS = ("Agent", "Task")
-FILE_TOOLS = ("Write", "Edit", "MultiEdit", "NotebookEdit")
-# User lines that Claude Code writes itself: command plumbing and notifications, not prompts.
-NOT_PROMPT_OPENINGS = ("<local-command-", "<command-name>", "<command-message>", "<task-notification>",
-                       "<bash-stdout>", "<bash-input>", "Caveat: The messages below")
-# What Claude Code writes when the user presses Escape: it ends the turn, it is no prompt.
-INTERRUPT_MARK = "[Request interrupted by user"
-NOT_PROMPTS = NOT_PROMPT_OPENINGS + (INTERRUPT_MARK,)
-TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
-END_REASONS = ("end_turn", "stop_sequence", "max_tokens", "refusal")
-
-
-def message_content(record):
-    message = record.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-
-
-def text_of(blocks):
-    return "\n".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
-
-
-def is_prompt(record):
-    """A turn starts at a user line a person wrote: not a tool result, summary or notification."""
-    if record.get("type") != "user" or record.get("isMeta") or record.get("isCompactSummary") \
-            or record.get("isSidechain") or record.get("toolUseResult") is not None:
-        return False
-    origin = record.get("origin")
-    if isinstance(origin, dict) and origin.get("kind") not in (None, "user", "human"):
-        return False
-    blocks = message_content(record)
-    if not blocks or any(b.get("type") == "tool_result" for b in blocks):
-        return False
-    text = text_of(blocks).lstrip()
-    return not text.startswith(NOT_PROMPTS)
-
-
-def command_wrapper(record):
-    """A custom slash command's wrapper line: `/name args` (its expanded prompt follows as a
-    line with isMeta), or None. Built-in commands (/clear, /compact) are followed by their
-    output instead, and are no turns."""
-    if record.get("type") != "user" or record.get("isMeta") or record.get("isSidechain"):
-        return None
-    text = text_of(message_content(record)).lstrip()
-    name = re.search(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>", text) if text.startswith(
-        ("<command-message>", "<command-name>")) else None
-    if name is None:
-        return None
-    args = re.search(r"<command-args>(.*?)</command-args>", text, re.S)
-    command = "/" + name.group(1).lstrip("/")
-    return f"{command} {args.group(1).strip()}".strip() if args else command
-
-
-def expands(record, wrapper):
-    """Is this the expanded prompt of that command wrapper line?"""
-    return record.get("type") == "user" and record.get("isMeta") is True and \
-        record.get("parentUuid") == wrapper.get("uuid") and \
-        not text_of(message_content(record)).lstrip().startswith(("<local-command", "Caveat:"))
-
-
-def split_turns(records):
-    """Group (offset, record) pairs into turns; lines before the first prompt are dropped.
-    A custom slash command starts a turn at its wrapper line (see command_wrapper)."""
-    turns = []
-    for i, (offset, record) in enumerate(records):
-        message = record.get("message")
-        # Wrappers are plain strings: most lines are ruled out without building their text.
-        maybe_command = isinstance(message, dict) and isinstance(message.get("content"), str) \
-            and "<command-name>" in message["content"]
-        if is_prompt(record) or (maybe_command and command_wrapper(record) and any(
-                expands(later, record) for _, later in records[i + 1:i + 4])):
-            turns.append({"offset": offset, "records": [record]})
-        elif turns:
-            turns[-1]["records"].append(record)
-    return turns
-
-
-def usage_of(raw):
-    """Anthropic usage → our token counts; cache writes split by TTL when Claude Code says."""
-    raw = raw if isinstance(raw, dict) else {}
-
-    def count(value):
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-    usage = {"input": count(raw.get("input_tokens")), "output": count(raw.get("output_tokens")),
-             "cache_read": count(raw.get("cache_read_input_tokens")),
-             "cache_creation": count(raw.get("cache_creation_input_tokens"))}
-    split = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
-    usage["cache_creation_1h"] = min(count(split.get("ephemeral_1h_input_tokens")), usage["cache_creation"])
-    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
-    server_tools = raw.get("server_tool_use") if isinstance(raw.get("server_tool_use"), dict) else {}
-    usage["web_search"] = count(server_tools.get("web_search_requests"))
-    return usage
-
-
-def add_usage(total, usage):
-    for key, value in usage.items():
-        total[key] = total.get(key, 0) + value
-    return total
-
-
-def empty_usage():
-    return dict.fromkeys(TOKEN_KINDS + ("cache_creation_1h", "total", "web_search"), 0)
-
-
-# USD per million tokens: input, output, cache read, cache write (5 min), cache write (1 h),
-# read off Claude Code 2.1.330's own catalog and checked model by model against the dollars
-# it writes in `cost-state`. A model not listed gets no cost at all, never a guess.
-PRICES = {
-    "claude-3-5-haiku": (0.8, 4, 0.08, 1, 1.6),
-    "claude-haiku-4-5": (1, 5, 0.1, 1.25, 2),
-    "claude-haiku-5-5": (0.1, 0.5, 0.01, 0.125, 0.2),
-    "claude-3-5-sonnet": (3, 15, 0.3, 3.75, 6),
-    "claude-3-7-sonnet": (3, 15, 0.3, 3.75, 6),
-    "claude-sonnet-4": (3, 15, 0.3, 3.75, 6),
-    "claude-sonnet-5": (2, 10, 0.2, 2.5, 4),
-    "claude-sonnet-5-5": (2, 10, 0.1, 2.5, 4),
-    "claude-opus-4-0": (15, 75, 1.5, 18.75, 30),
-    "claude-opus-4-1": (15, 75, 1.5, 18.75, 30),
-    "claude-opus-4": (5, 25, 0.5, 6.25, 10),
-    "claude-opus-5": (5, 25, 0.5, 6.25, 10),
-    "claude-opus-5-5": (4, 20, 0.2, 5, 8),
-    "claude-fable-5": (10, 50, 1, 12.5, 20),
-    "claude-mythos-5": (10, 50, 1, 12.5, 20),
-    "claude-fable-5-1": (10, 50, 0.25, 12.5, 20),
-    "claude-mythos-5-1": (10, 50, 0.25, 12.5, 20),
-    "claude-fable-5-2": (8, 40, 0.2, 10, 16),
-    "claude-mythos-5-2": (8, 40, 0.2, 10, 16),
-}
-# Fast mode (`usage.speed == "fast"`) has its own prices for a few models.
-FAST_PRICES = {
-    "claude-opus-4-6": (30, 150, 3, 37.5, 60),
-    "claude-opus-4-7": (30, 150, 3, 37.5, 60),
-    "claude-opus-4-8": (10, 50, 1, 12.5, 20),
-    "claude-opus-5": (10, 50, 1, 12.5, 20),
-    "claude-opus-5-5": (8, 40, 0.4, 10, 16),
-    "claude-fable-5-2": (16, 80, 0.4, 20, 32),
-    "claude-mythos-5-2": (16, 80, 0.4, 20, 32),
-}
-# Prices per token rise once a request's whole input (fresh, cache read, cache written) passes
-# a threshold: Haiku 5.5 above 100k tokens, Sonnet 4 and 4.5 above 200k (the 1M context).
-LONG_CONTEXT = {"claude-haiku-5-5": (100_000, (0.5, 2.5, 0.05, 0.625, 1)),
-                "claude-sonnet-4": (200_000, (6, 22.5, 0.6, 7.5, 12))}
-WEB_SEARCH_USD = 0.01
-US_INFERENCE_FACTOR = 1.1
-
-
-def canonical_model(model):
-    """A model id as the price table spells it. Cloud ids lose their provider's wrapping
-    (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-opus-4@20250514`), and a date right
-    after a major version means its first release: `claude-opus-4-20250514` is Opus 4.0."""
-    model = re.sub(r"^(?:[a-z]{2,4}\.)?anthropic\.", "", model)
-    model = re.sub(r"-v\d+(?::\d+)?$", "", model).replace("@", "-")
-    return re.sub(r"^(claude-[a-z]+-\d+)-(\d{8})\b", r"\1-0-\2", model)
-
-
-PRICE_KEYS = {}     # (model id, table) → entry: a session asks the same few, thousands of times
-
-
-def price_key(model, table):
-    """The table entry for a model id: the longest listed name it is, or starts with
-    followed by a date or suffix (claude-opus-4-5-20251101, claude-sonnet-4-5[1m])."""
-    if not isinstance(model, str):
-        return None
-    if (model, id(table)) not in PRICE_KEYS:
-        name = canonical_model(model)
-        matches = [key for key in table if name == key or name.startswith((key + "-", key + "["))]
-        PRICE_KEYS[model, id(table)] = max(matches, key=len, default=None)
-    return PRICE_KEYS[model, id(table)]
-
-
-def cost_of(model, usage, speed=None, geo=None):
-    """USD for one API response, the way Claude Code's ledger computes it; None if unpriced."""
-    key = price_key(model, PRICES)
-    if key is None:
-        return None
-    price = PRICES[key]
-    if speed == "fast" and price_key(model, FAST_PRICES):
-        price = FAST_PRICES[price_key(model, FAST_PRICES)]
-    threshold, long_price = LONG_CONTEXT.get(key, (None, None))
-    if threshold is not None and usage["input"] + usage["cache_read"] + usage["cache_creation"] > threshold:
-        price = long_price
-    write_5m = usage["cache_creation"] - usage["cache_creation_1h"]
-    dollars = (usage["input"] * price[0] + usage["output"] * price[1] + usage["cache_read"] * price[2]
-               + write_5m * price[3] + usage["cache_creation_1h"] * price[4]) / 1_000_000
-    dollars += usage.get("web_search", 0) * WEB_SEARCH_USD
-    return dollars * (US_INFERENCE_FACTOR if geo == "us" else 1)
-
-
-def agent_files(folder, flat_session=None):
-    """A session's subagent files: `<session>/subagents/agent-*.jsonl`, and with flat_session
-    the 2.0 layout, `agent-*.jsonl` beside the session file, naming the session inside."""
-    found = []
-    project = os.path.dirname(os.path.dirname(folder)) if folder and flat_session else None
-    for where, check in ((folder, False), (project, True)):
-        try:
-            names = sorted(n for n in os.listdir(where) if n.startswith("agent-") and n.endswith(".jsonl"))
-        except (OSError, TypeError):
-            continue
-        for name in names:
-            path = os.path.join(where, name)
-            if check:
-                with open(path, "rb") as f:
-                    if f'"sessionId":"{flat_session}"'.encode() not in f.readline():
-                        continue
-            found.append(path)
-    return found
-
-
-def take_response(record, since, when, calls, steps, tools, inputs):
-    """Add one assistant line to the turn's steps: a new llm step per API response (Claude
-    Code writes a line per content block, each repeating the usage: counted once), a tool
-    step per tool_use. since: the time of the line before (when the request went out).
-    Returns (whether it started a new response, which took `inputs`; the line's text)."""
-    message = record.get("message") if isinstance(record.get("message"), dict) else {}
-    blocks = message_content(record)
-    model = message.get("model")
-    key = next((k for k in (message.get("id"), record.get("uuid")) if isinstance(k, str) and k), id(record))
-    call, new = calls.get(key), False
-    if call is None and model != "<synthetic>":
-        call = calls[key] = {"kind": "llm", "id": key, "model": model, "start": since, "end": when,
-                             "inputs": inputs, "content": [], "usage": usage_of(message.get("usage")),
-                             # Claude Code prices the model it asked for, not the one that answered.
-                             "price_model": record.get("requestedModel") or model}
-        steps.append(call)
-        new = True
-    if call is not None:
-        call["end"] = max(call["end"], when)
-        call["content"].extend(blocks)
-        if isinstance(message.get("usage"), dict):
-            call["usage"] = usage_of(message["usage"])
-            call["speed"], call["geo"] = message["usage"].get("speed"), message["usage"].get("inference_geo")
-        call["stop_reason"] = message.get("stop_reason")
-    for block in blocks:
-        if block.get("type") == "tool_use" and isinstance(block.get("id"), str):
-            tool = {"kind": "tool", "id": block["id"], "name": str(block.get("name") or "?"),
-                    "input": block.get("input"), "start": when, "end": None, "result": None, "error": False}
-            tools[block["id"]] = tool
-            steps.append(tool)
-    return new, text_of(blocks)
-
-
-def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
-    """The steps of one turn (or one subagent run) in time order.
-
-    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
-    model calls, subagents included, each API response once), cost (None when a model has
-    no known price), models, files, tool counts and errors, `waiting` (background agents
-    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
-    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
-    happened in this turn; their model calls become this turn's, named by their kind.
-    """
-    sidechain = [r for r in records if r.get("isSidechain") is True]
-    if sidechain and depth == 0:
-        # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
-        records = [r for r in records if r.get("isSidechain") is not True]
-        agents = agents or Subagents()
-        side_runs = agents.add(sidechain, "sidechain")
-    else:
-        side_runs = []
-    calls, tools, steps = {}, {}, []
-    inputs, answer, last_time = [], "", start
-    finished_agents, interrupted = set(notified), False
-    meta, ledger, compactions, forked_from = {}, None, [], set()
-    for record in records:
-        kind = record.get("type")
-        if kind == "cost-state" and isinstance(record.get("modelUsage"), dict):
-            ledger = record["modelUsage"]
-        elif kind == "system" and record.get("subtype") == "compact_boundary":
-            found = record.get("compactMetadata")
-            compactions.append({**(found if isinstance(found, dict) else {}), "time": record.get("timestamp")})
-        when = parse_time(record.get("timestamp"), last_time)
-        for key, field in (("git_branch", "gitBranch"), ("cwd", "cwd"), ("version", "version")):
-            if isinstance(record.get(field), str) and record[field]:
-                meta[key] = record[field]
-        if kind == "assistant":
-            new, text = take_response(record, last_time, when, calls, steps, tools, inputs)
-            inputs, answer = [] if new else inputs, text or answer
-            if isinstance(record.get("requestSessionId"), str) and record.get("requestSessionId") != record.get("sessionId"):
-                forked_from.add(record["requestSessionId"])      # a line --fork-session copied
-        elif kind == "user":
-            blocks = message_content(record)
-            if "<task-notification>" in text_of(blocks)[:200]:
-                finished_agents.update(notification_ids(text_of(blocks)))
-            interrupted = interrupted or any(is_interruption(b) for b in blocks)
-            for block in blocks:
-                tool_use_id = block.get("tool_use_id")
-                tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
-                    else None
-                if tool is not None:
-                    tool["end"] = when
-                    tool["result"] = block.get("content")
-                    tool["error"] = block.get("is_error") is True
-                    if isinstance(record.get("toolUseResult"), dict):
-                        tool["meta"] = record["toolUseResult"]
-            if blocks and record is not records[0] and not text_of(blocks).startswith(INTERRUPT_MARK):
-                inputs.append({"role": "user", "content": blocks})
-        elif kind == "queue-operation":
-            content = record.get("content")
-            if isinstance(content, str) and "<task-notification>" in content:
-                finished_agents.update(notification_ids(content))
-                inputs.append({"role": "user", "content": content})
-        last_time = max(last_time, when)
-
-    # Claude has stopped when its last response ended the turn and nothing came after it.
-    llm_steps = [s for s in steps if s["kind"] == "llm"]
-    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
-        and all(t["end"] is not None for t in tools.values())
-    first = records[0] if records else {}
-    command = command_wrapper(first)
-    turn = {"prompt": command or text_of(message_content(first)), "answer": answer,
-            "command": command.split(" ")[0] if command else None,
-            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
-            "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
-            "compactions": compactions, "copied_from": sorted(forked_from)}
-    link_subagents(turn, agents, finished_agents, side_runs, orphans, depth)
-    add_totals(turn, agents, depth)
-    return turn
-
-
-def link_subagents(turn, agents, finished_agents, side_runs, orphans, depth):
-    """Find the run each Agent/Task call launched; give runs no call claims a place of their own."""
-    steps = turn["steps"]
-    for step in [s for s in steps if s["kind"] == "tool" and s["name"] in AGENT_TOOLS]:
-        step["run"] = agents.find(step, finished_agents) if agents is not None and depth < 3 else None
-    for run in side_runs:
-        if not run["used"]:     # no call found for it: still its tokens count, under a call of its own
-            when = parse_time(run["records"][0].get("timestamp"), turn["end"])
-            steps.append({"kind": "tool", "id": run["agent_id"], "name": "Task", "input": {"prompt": run["prompt"]},
-                          "start": when, "end": None, "result": None, "error": False, "run": {**run, "finished": True}})
-    for run in orphans:
-        run["used"] = True
-        for step in analyse(run["records"], turn["start"], None, depth + 1)["steps"]:
-            if step["kind"] == "llm":
-                steps.append({**step, "name": run["orphan"]})
-
-
-def add_totals(turn, agents, depth):
-    """Usage, cost, models, files and tool counts of a turn, its subagents' included."""
-    usage, cost, models, by_model = empty_usage(), 0.0, [], {}
-    files, tool_counts, tool_errors = [], {}, 0
-    for step in turn["steps"]:
-        if step["kind"] == "llm":
-            add_usage(usage, step["usage"])
-            add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
-            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
-            cost = None if cost is None or step["cost"] is None else cost + step["cost"]
-            if step["model"] and step["model"] not in models:
-                models.append(step["model"])
-            continue
-        step["end"] = step["end"] or turn["end"]
-        tool_counts[step["name"]] = tool_counts.get(step["name"], 0) + 1
-        tool_errors += step["error"]
-        tool_input = step["input"] if isinstance(step["input"], dict) else {}
-        if step["name"] in FILE_TOOLS:
-            path = tool_input.get("file_path") or tool_input.get("notebook_path")
-            if isinstance(path, str) and path not in files:
-                files.append(path)
-        run = step.pop("run", None)
-        if run is not None:
-            sub = analyse(run["records"], step["start"], agents, depth + 1)
-            sub["type"] = str(tool_input.get("subagent_type") or "general-purpose")
-            sub["agent_id"] = run["agent_id"]
-            step["subagent"] = sub
-            add_usage(usage, sub["usage"])
-            for name, used in sub["by_model"].items():
-                add_usage(by_model.setdefault(name, empty_usage()), used)
-            cost = None if cost is None or sub["cost"] is None else cost + sub["cost"]
-            models += [m for m in sub["models"] if m not in models]
-            files += [f for f in sub["files"] if f not in files]
-            for name, n in sub["tool_counts"].items():
-                tool_counts[name] = tool_counts.get(name, 0) + n
-            tool_errors += sub["tool_errors"]
-            turn["waiting"] += sub["waiting"] + ([] if run["finished"] else [run["agent_id"]])
-            step["end"] = max(step["end"], sub["end"])
-            turn["end"] = max(turn["end"], sub["end"])
-        elif step["name"] in AGENT_TOOLS and is_background(step):
-            turn["waiting"].append(step["id"])
-    turn.update(usage=usage, cost=cost, models=models, files=files, tool_counts=tool_counts,
-                tool_errors=tool_errors, by_model=by_model)
-
-
-# Claude Code's ledger (`cost-state`, cumulative per session, written when a process ends)
-# also counts requests that leave no assistant line: a compaction, a title, other side
-# requests. Whatever the ledger holds beyond the responses traced since its previous entry
-# becomes an LLM span of the turn the entry closes (`compaction` when a compact_boundary
-# explains it), so that a session's traces add up to the ledger.
-LEDGER_FIELDS = {"input": "inputTokens", "output": "outputTokens", "cache_read": "cacheReadInputTokens",
-                 "cache_creation": "cacheCreationInputTokens", "cache_creation_1h": "cacheCreationEphemeral1hInputTokens",
-                 "web_search": "webSearchRequests"}
-
-
-def ledger_usage(model_usage):
-    """cost-state's modelUsage → {model: our usage dict}."""
-    found = {}
-    for model, raw in (model_usage or {}).items():
-        raw = raw if isinstance(raw, dict) else {}
-        usage = {k: raw.get(f) if isinstance(raw.get(f), int) and raw.get(f) > 0 else 0 for k, f in LEDGER_FIELDS.items()}
-        usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
-        found[model] = usage
-    return found
-
-
-def sum_by_model(*groups):
-    total = {}
-    for group in groups:
-        for model, usage in group.items():
-            add_usage(total.setdefault(model, empty_usage()), usage)
-    return total
-
-
-def unrecorded(ledger, base, counted):
-    """Per model, what the ledger gained since `base` beyond the responses `counted`."""
-    left = {}
-    for model, usage in ledger_usage(ledger).items():
-        before, seen = ledger_usage(base).get(model, {}), counted.get(model, {})
-        rest = {k: usage[k] - before.get(k, 0) - seen.get(k, 0) for k in LEDGER_FIELDS}
-        if any(rest[k] > 0 for k in TOKEN_KINDS) and all(v >= 0 for v in rest.values()):
-            rest["total"] = sum(rest[k] for k in TOKEN_KINDS)
-            left[model] = rest
-    return left
-
-
-def add_side_requests(turn, usage_by_model, compactions):
-    """LLM spans for usage that has no assistant line (see above), counted in the turn."""
-    name = "compaction" if compactions else "side requests"
-    said = "; ".join(f"{c.get('trigger') or 'a'} compaction of {c['preTokens']:,} tokens" if isinstance(
-        c.get("preTokens"), int) else f"{c.get('trigger') or 'a'} compaction" for c in compactions)
-    attributes = {"claudetracing.compactions": compactions} if compactions else {}
-    for model, usage in usage_by_model.items():
-        step = {"kind": "llm", "name": name, "model": model, "price_model": model, "start": turn["end"],
-                "end": turn["end"], "inputs": [], "usage": usage, "stop_reason": None, "attributes": attributes,
-                "content": [{"type": "text", "text": f"Requests Claude Code made with no line in the transcript"
-                                                     f"{': ' + said if said else ''} (from its cost-state ledger)."}],
-                "cost": cost_of(model, usage)}
-        turn["steps"].append(step)
-        add_usage(turn["usage"], usage)
-        add_usage(turn["by_model"].setdefault(model, empty_usage()), usage)
-        turn["cost"] = None if turn["cost"] is None or step["cost"] is None else turn["cost"] + step["cost"]
-        if model not in turn["models"]:
-            turn["models"].append(model)
-
-
-def is_interruption(block):
-    """Escape pressed: Claude Code says so in a text block, or as a tool call's result."""
-    content = block.get("text") if block.get("type") == "text" else \
-        block.get("content") if block.get("type") == "tool_result" else None
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        content = content[0].get("text")
-    return isinstance(content, str) and content.startswith(INTERRUPT_MARK)
-
-
-def notification_ids(content):
-    return set(re.findall(r"<(?:task-id|tool-use-id|agent-id)>([^<]+)</", content))
-
-
-def notified_ids(records):
-    """The agents and tool calls whose background reports appear in these lines."""
-    found = set()
-    for _, record in records:
-        text = record.get("content") if record.get("type") == "queue-operation" else \
-            text_of(message_content(record)) if record.get("type") == "user" else None
-        if isinstance(text, str) and "<task-notification>" in text:
-            found |= notification_ids(text)
-    return found
-
-
-def is_background(tool_step):
-    tool_input = tool_step["input"] if isinstance(tool_step["input"], dict) else {}
-    return tool_input.get("run_in_background") is True or "Async agent launched" in json.dumps(tool_step["result"] or "")
-
-
-class Subagents:
-    """The subagent runs of one session, read from `<session>/subagents/agent-*.jsonl` (and,
-    for transcripts of Claude Code 1.x, from `isSidechain` lines in the main file: add()).
-
-    One file can hold several runs (a resumed session appends to it), so runs are split at
-    each prompt line and matched to the launching tool call by agent id and prompt text.
-    """
-
-    def __init__(self, folder=None, flat_session=None):
-        self.runs = []
-        for path in agent_files(folder, flat_session):
-            records, _, _ = read_lines(path, final=True)
-            name = os.path.basename(path)[len("agent-"):-len(".jsonl")]
-            for run in self.add([r for _, r in records], name):
-                # Runs no tool call launches: 2.1.39 compactions, 2.0's warm-up agents.
-                run["orphan"] = "compaction" if name.startswith("acompact") else \
-                    "warmup" if run["prompt"] == "Warmup" else None
-
-    def orphans(self, lo, hi):
-        """The runs no call launched that started between two times (seconds)."""
-        return [r for r in self.runs if r.get("orphan") and not r["used"]
-                and lo <= parse_time(r["records"][0].get("timestamp")) < hi]
-
-    def add(self, records, default_id):
-        """Split one agent's lines into runs; returns the new runs."""
-        runs = []
-        for record in records:
-            if record.get("type") == "user" and record.get("toolUseResult") is None and not any(
-                    b.get("type") == "tool_result" for b in message_content(record)):
-                agent_id = record.get("agentId")
-                runs.append({"agent_id": agent_id if isinstance(agent_id, str) and agent_id else default_id,
-                             "records": [], "used": False, "prompt": text_of(message_content(record)).strip()})
-            if runs:
-                runs[-1]["records"].append(record)
-        self.runs += runs
-        return runs
-
-    def find(self, tool_step, finished_ids):
-        """The run a tool call launched: by the agent id it reported, else by its prompt."""
-        tool_input = tool_step["input"] if isinstance(tool_step["input"], dict) else {}
-        meta = tool_step.get("meta") or {}
-        agent_id = meta.get("agentId") if isinstance(meta, dict) else None
-        prompt = str(tool_input.get("prompt") or "").strip()
-        candidates = [r for r in self.runs if not r["used"] and (
-            (agent_id and r["agent_id"] == agent_id and (not prompt or r["prompt"] == prompt))
-            or (prompt and r["prompt"] == prompt))]
-        if not candidates:
-            return None
-        run = candidates[0]
-        run["used"] = True
-        # A background run is part of the turn until Claude has been told it finished.
-        notified = tool_step["id"] in finished_ids or run["agent_id"] in finished_ids
-        run["finished"] = notified or not is_background(tool_step)
-        return run
-
-
-###############################################################################
 # Spool and hook: record that a turn ended, durably and fast
 ###############################################################################
 
@@ -1885,6 +2204,14 @@ def spool_dir():
 
 def problem_path():
     return os.path.join(traces_home(), PROBLEM_FILE)
+
+
+def pending_jobs():
+    try:
+        names = sorted(n for n in os.listdir(os.path.join(traces_home(), "spool")) if n.endswith(".json"))
+    except OSError:
+        return []
+    return [os.path.join(traces_home(), "spool", n) for n in names]
 
 
 def waiting_turns():
@@ -1919,19 +2246,19 @@ def recorded_problem():
     return message.removeprefix("claudetracing: ") if isinstance(message, str) else None
 
 
-def pending_jobs():
-    try:
-        names = sorted(n for n in os.listdir(os.path.join(traces_home(), "spool")) if n.endswith(".json"))
-    except OSError:
-        return []
-    return [os.path.join(traces_home(), "spool", n) for n in names]
-
-
 def write_job(job):
     spool = spool_dir()
     path = os.path.join(spool, f"{time.time_ns():020d}-{os.getpid()}.json")
     write_atomic(path, json.dumps(job).encode())
     return path
+
+
+def answer_digest(message):
+    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
+    import hashlib
+    text = (message or "").strip()
+    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
 
 
 def job_from_hook_input(payload, environ, config):
@@ -1958,14 +2285,6 @@ def job_from_hook_input(payload, environ, config):
                   **{k: v for k, v in config.items() if k not in CREDENTIAL_KEYS + SECRET_ENV_KEYS + (ENV_HOOK,)}}
     job["time"] = time.time()
     return job
-
-
-def answer_digest(message):
-    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
-    import hashlib
-    text = (message or "").strip()
-    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
 
 
 def python_problem(python):
@@ -2003,27 +2322,6 @@ def probe_answer(config):
     return {**answer, "mlflow": has, "fix": f"{shlex.quote(python)} -m pip install {packages}"}
 
 
-def hook(stdin_bytes, environ):
-    """`traces hook`: must return quickly and never fail Claude Code (the caller exits 0)."""
-    try:
-        payload = json.loads(stdin_bytes or b"null")
-    except ValueError:
-        return
-    cwd = payload.get("cwd") if isinstance(payload, dict) and isinstance(payload.get("cwd"), str) else ""
-    config = hook_config(environ.get("CLAUDE_PROJECT_DIR") or cwd)
-    for key in (ENV_HOME, ENV_PYTHON):      # where this machine keeps the spool, and its Python
-        if config.get(key):
-            os.environ[key] = config[key]
-    if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
-        write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
-        return
-    job = job_from_hook_input(payload, environ, config)
-    if job is None:
-        return
-    write_job(job)
-    start_worker()
-
-
 def worker_lock(blocking=False):
     """The worker's lock file descriptor, or None when another worker holds it."""
     import fcntl
@@ -2057,9 +2355,27 @@ def start_worker():
                        f"point {ENV_PYTHON} at a Python that has mlflow (or unset it), then run `traces init`")
 
 
-###############################################################################
-# Worker: spool → turns → traces, with per-session checkpoints
-###############################################################################
+def hook(stdin_bytes, environ):
+    """`traces hook`: must return quickly and never fail Claude Code (the caller exits 0)."""
+    try:
+        payload = json.loads(stdin_bytes or b"null")
+    except ValueError:
+        return
+    cwd = payload.get("cwd") if isinstance(payload, dict) and isinstance(payload.get("cwd"), str) else ""
+    config = hook_config(environ.get("CLAUDE_PROJECT_DIR") or cwd)
+    for key in (ENV_HOME, ENV_PYTHON):      # where this machine keeps the spool, and its Python
+        if config.get(key):
+            os.environ[key] = config[key]
+    if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
+        write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
+        return
+    job = job_from_hook_input(payload, environ, config)
+    if job is None:
+        return
+    write_job(job)
+    start_worker()
+
+
 
 class BackendError(TracesError):
     """The backend did not take a trace: the job stays in the spool and is retried."""
@@ -2075,415 +2391,6 @@ def session_lock(session):
 
 def state_path(session):
     return os.path.join(private_dir(traces_home(), "state"), session + ".json")
-
-
-def transcript_allowed(path):
-    """A hook input names the transcript; only files under Claude Code's projects folder are read."""
-    real = os.path.realpath(path)
-    return real.endswith(".jsonl") and inside(real, os.path.realpath(claude_projects_dir()))
-
-
-def answers_match(answer, reported):
-    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
-    if not isinstance(reported, dict):
-        reported = answer_digest(reported)
-    text = (answer or "").strip()
-    if not reported.get("length"):
-        return True
-    digest = answer_digest(text)
-    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
-
-
-# When is a turn finished? By where it ends in the transcript, never by which jobs happened
-# to be handled together:
-# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
-# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
-#   turn under way there had ended. A later process of the same session (--resume,
-#   --continue) writes past that size, so its turns are not vouched for by an earlier
-#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
-# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
-#   is taken once the transcript shows that answer with nothing pending after it; a turn
-#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
-#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
-# - A turn whose background agent has not reported waits for the report, unless SessionEnd
-#   vouched for it.
-# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
-# again, and if lines arrived for it since (a continuation, late-written lines) that change
-# it, its trace is replaced by the complete one under the same turn id.
-
-
-def session_state(session, transcript):
-    state = read_json_file(state_path(session), None) or {}
-    if state.get("transcript") != transcript:
-        state = {"transcript": transcript, "offset": 0, "done": state.get("done", [])}
-    state.setdefault("vouched", 0)      # turns starting before this offset have ended
-    state.setdefault("ended", 0)        # ... and their process is gone (SessionEnd)
-    state.setdefault("open", {})        # uploaded turns no prompt follows yet: {id: {trace, end, sig}}
-    return state
-
-
-def vouch(state, job, size):
-    """Record what a Stop or SessionEnd job vouches for (see the rule above)."""
-    event = job.get("hook_event_name")
-    if event not in ("Stop", "SessionEnd"):
-        return
-    at = job.get("size")
-    at = at if isinstance(at, int) and not isinstance(at, bool) else size    # jobs of 0.7.0 did not say
-    state["vouched"] = max(state["vouched"], at)
-    if event == "SessionEnd":
-        state["ended"] = max(state["ended"], at)
-    else:
-        state["stop"] = {"size": at, "answer": job.get("answer") or job.get("last_assistant_message") or ""}
-
-
-def turn_at(turns, offset):
-    """The turn under way at a byte offset: the last one whose prompt starts before it."""
-    return next((t for t in reversed(turns) if t["offset"] < offset), None)
-
-
-def read_caught_up(transcript, state, jobs):
-    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
-    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
-    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
-    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
-    while True:
-        final = state["ended"] >= os.path.getsize(transcript)
-        records, end, bad = read_lines(transcript, state["offset"], final)
-        turns = split_turns(records)
-        if stop is None or time.time() > deadline:
-            return records, end, bad, turns
-        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
-        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
-            return records, end, bad, turns
-        time.sleep(0.3)
-
-
-def turn_signature(turn):
-    """What a re-read must change for a trace to be replaced (not a new bookkeeping line). The
-    checkpoint keeps it: the answer goes in as a digest, no transcript text."""
-    return [len(turn["steps"]), turn["usage"]["total"], answer_digest(turn["answer"])["sha256"], len(turn["waiting"]),
-            turn["interrupted"]]
-
-
-def cleared_path():
-    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
-
-
-def remember_clears(jobs):
-    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
-    "clear"): note which and when, so that the new session can name the one it came from."""
-    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
-              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
-    if clears:
-        known = read_json_file(cleared_path(), [])
-        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
-
-
-def cleared_from(session, records):
-    """The session a `/clear` ended to start this one, if it was one: its file opens with the
-    `/clear` command lines. Claude Code's own `session_id` field names only the process's
-    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
-    opening = [r for _, r in records[:10] if r.get("type") == "user"]
-    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
-        return None
-    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
-    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
-              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
-    if clears:
-        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
-    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
-    return first if first != session else None
-
-
-def trace_session(session, transcript, uploader, jobs=(), final=False, context=None, quiet_for=None):
-    """Upload the session's finished turns, and replace traces that lines arriving later
-    completed; return how many traces were written.
-
-    jobs: the session's spool jobs in the order their hooks fired. final: the session is over
-    (tests, old transcripts). quiet_for: import takes a file unchanged for this many seconds
-    as over, and otherwise its last turn as finished if it looks so.
-    """
-    fd = session_lock(session)
-    try:
-        state = session_state(session, transcript)
-        if state.get("inflight"):
-            uploader.settle(state.pop("inflight"))
-            save_state(session, state)
-        size = os.path.getsize(transcript)
-        if quiet_for is not None:
-            quiet = time.time() - os.path.getmtime(transcript) > quiet_for
-            jobs = [*jobs, {"hook_event_name": "SessionEnd" if quiet else "Stop", "size": size}]
-        for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
-            vouch(state, job, size)
-        records, end, bad, turns = read_caught_up(transcript, state, jobs)
-        if "parent" not in state and state["offset"] == 0:
-            state["parent"] = cleared_from(session, records)
-        if bad:
-            log(f"{session}: skipped {bad} malformed transcript line(s)")
-        written = upload_turns(session, transcript, uploader, state, turns, end, notified_ids(records),
-                               context or {})
-        save_state(session, state)
-        return written
-    finally:
-        os.close(fd)
-
-
-def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
-    """Upload the finished turns among those read from the checkpoint, replace the traces of
-    turns that changed since; move the checkpoint to the first turn that may still change."""
-    written, held, agents, still_open, rereads = 0, 0, None, {}, []
-    in_backend = None     # this session's turn ids in the backend, asked once, only if needed
-
-    def uploaded_before(turn_id):
-        """Is the turn in the backend already (its checkpoint was lost)?"""
-        nonlocal in_backend
-        if in_backend is None:
-            in_backend = uploader.session_turns(session)
-        return turn_id in in_backend
-    for i, raw in enumerate(turns):
-        closed = i + 1 < len(turns)
-        extent = turns[i + 1]["offset"] if closed else end
-        turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
-        record = state["open"].get(turn_id)
-        if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
-            if not closed and raw["offset"] >= state["vouched"]:
-                rereads.append(raw["offset"])
-                held += 1
-                break                               # under way: no job vouched for it yet
-            agents = agents or session_agents(session, transcript, raw["records"])
-            started = parse_time(raw["records"][0].get("timestamp"))
-            state.setdefault("first_turn", turn_id)
-            window = (float("-inf") if turn_id == state["first_turn"] else started,
-                      parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
-            turn = analyse(raw["records"], started, agents, notified=notified,
-                           orphans=agents.orphans(*window) if agents else ())
-            if not turn_finished(turn, raw["offset"], closed, state):
-                rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
-                if record is not None:
-                    still_open[turn_id] = record
-                else:
-                    held += 1
-                continue
-            settle_ledger(state, turn_id, turn)
-            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
-            turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
-            if turn["copied_from"]:
-                state["forked_from"] = turn["copied_from"][0]
-            turn["forked_from"] = state.get("forked_from")
-            signature = turn_signature(turn)
-            if turn["copied_from"]:
-                pass                                # --fork-session copied it: traced in its own session
-            elif record is None and uploaded_before(turn_id):
-                pass                                # uploaded before the checkpoint was lost
-            elif record is None or signature != record["sig"]:
-                trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
-                record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
-            else:
-                record = {**record, "end": extent}
-            if turn_id not in state["done"]:
-                state["done"].append(turn_id)
-            save_state(session, {**state, "open": {**state["open"], turn_id: record}})
-        if not closed and record is not None:
-            still_open[turn_id] = record            # the last turn: lines may still arrive for it
-            rereads.append(raw["offset"])
-    state.update(open=still_open, offset=min(rereads, default=end), held=held)
-    return written
-
-
-def settle_ledger(state, turn_id, turn):
-    """Keep the session's account against Claude Code's ledger for one finished turn: note
-    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
-    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
-    since = state.setdefault("since", {})
-    if turn["ledger"] is None:
-        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
-        return
-    pinned = state.get("ledger_turn") or {}
-    if pinned.get("turn") != turn_id:
-        others = [v for k, v in since.items() if k != turn_id]
-        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
-                  "before": sum_by_model(*(v["usage"] for v in others)),
-                  "compactions": [c for v in others for c in v["compactions"]]}
-    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
-    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
-    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
-
-
-def claim_responses(session, turn):
-    """Each API response is traced once across sessions. --fork-session (and --resume before
-    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
-    ids) under a new session id. A turn whose prompt line and responses another session already
-    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
-    import sqlite3
-    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
-    prompt = turn["id"].split(":", 1)[1]
-    if not ids:
-        return []
-    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
-    db = sqlite3.connect(path, timeout=30)
-    try:
-        with db:
-            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
-                       " prompt text not null)")
-            marks = ",".join("?" * len(ids))
-            owners = {row[0]: row[1:] for row in db.execute(
-                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
-            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
-            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
-                return sorted(others)
-            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
-    finally:
-        db.close()
-    return []
-
-
-def session_agents(session, transcript, records):
-    """The session's subagent runs, when a turn may need them: it launched agents, or the
-    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
-    agent files beside the session file, so for its transcripts those are looked at too."""
-    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
-    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
-    old = version.startswith(("1.", "2.0."))
-    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
-            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
-        return Subagents(folder, flat_session=session if old else None)
-    return None
-
-
-def turn_finished(turn, offset, closed, state):
-    """The rule above, for one analysed turn."""
-    gone = offset < state["ended"]
-    if turn["waiting"] and not gone:
-        return False
-    stop = state.get("stop") or {}
-    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
-
-
-def write_trace(session, state, uploader, turn, context, replaces=None):
-    """Upload one turn, or replace its earlier trace. While it is in flight the checkpoint
-    names the new trace (and the one it replaces), so that a killed worker's remains are
-    settled by the next run (Uploader.settle)."""
-    def started(trace_id):
-        save_state(session, {**state, "inflight": {"turn": turn["id"], "trace": trace_id, "replaces": replaces}})
-    trace_id = uploader.upload(turn, context, started)
-    if replaces:
-        uploader.remove(replaces)
-        log(f"{session}: replaced the trace of a turn that went on after it was uploaded")
-    return trace_id
-
-
-def save_state(session, state):
-    write_atomic(state_path(session), json.dumps(state).encode())
-
-
-def load_job(path):
-    job = read_json_file(path)
-    if not isinstance(job, dict) or not isinstance(job.get("session_id"), str):
-        log(f"ERROR unreadable job {os.path.basename(path)}: set aside as .bad")
-        os.replace(path, path + ".bad")
-        return None
-    return job
-
-
-def job_transcript(jobs):
-    """The transcript a session's jobs point at (the hook input can leave it empty)."""
-    for job in reversed(jobs):
-        if job.get("transcript_path"):
-            return job["transcript_path"]
-    cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-    return os.path.join(project_folder(cwd), jobs[-1]["session_id"] + ".jsonl") if cwd else ""
-
-
-REFUSED = re.compile(r"\b40[13]\b|unauthori[sz]ed|unauthenticated|permission.denied|forbidden|invalid.*token", re.I)
-
-
-def user_problem(error, env):
-    """(what is wrong, the command that fixes it) when waiting turns upload only once the user
-    acts; None for a failure that retrying may cure (a server that is down)."""
-    text = str(error)
-    uri = env.get(ENV_URI) or local_store_uri()
-    if isinstance(error, MissingExtra):
-        return f"the worker's Python ({sys.executable}) has no {error.package}", install_hint(error.extra, "init")
-    if REFUSED.search(text):
-        if uri.startswith("databricks"):
-            profile = env.get(ENV_PROFILE)
-            return text, f"databricks auth login --profile {profile}" if profile else "traces init --spn"
-        return text, f"traces init --tracking-uri {uri}"
-    if uri.startswith("sqlite:") and text.startswith("cannot open "):
-        return text, "traces status"
-    return None
-
-
-def drain_spool(uploaders):
-    """Process every job in the spool once; True when nothing failed. uploaders: one per
-    backend settings, kept by the caller so that a warm worker reuses its connections."""
-    by_session = {}
-    for path in pending_jobs():
-        job = load_job(path)
-        if job is not None:
-            by_session.setdefault(job["session_id"], []).append((path, job))
-    remember_clears([job for items in by_session.values() for _, job in items])
-    ok, problem, done = True, None, False
-    for session, items in by_session.items():
-        jobs = [job for _, job in items]
-        env = jobs[-1].get("env") or {}
-        env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
-        transcript = job_transcript(jobs)
-        log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
-        try:
-            if transcript and not os.path.isfile(transcript) and \
-                    time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
-                # Claude Code can run a session's first Stop before it has created the file.
-                log(f"{session}: waiting for the transcript to appear")
-                ok = False
-                continue
-            if not transcript or not os.path.isfile(transcript):
-                log(f"{session}: transcript not found; nothing to trace")
-            elif not transcript_allowed(transcript):
-                log(f"ERROR {session}: refused a transcript outside {claude_projects_dir()}")
-            elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
-                # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
-                log(f"{session}: the transcript is shorter than when its hook ran; trying again")
-                ok = False
-                continue
-            else:
-                key = json.dumps(sorted(env.items()))
-                if key not in uploaders:
-                    uploaders[key] = Uploader(env)
-                uploaders[key].activate()
-                cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-                n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
-                if n:
-                    log(f"{session}: uploaded {n} turn(s)")
-        except (BackendError, TracesError) as e:
-            log(f"ERROR {session}: {e}")
-            ok, problem = False, problem or user_problem(e, env)
-            continue
-        except Exception as e:  # noqa: BLE001 - one session's surprise must not stall the others
-            log(f"ERROR {session}: unexpected {short_error(e)}; its jobs stay in the spool")
-            ok = False
-            continue
-        for path, _ in items:
-            os.remove(path)
-        done = True
-    if problem:
-        record_problem(*problem)
-    elif done:
-        clear_problem()
-    return ok
-
-
-class in_traces_home:
-    """Work from TRACES_HOME: MLflow may create ./mlruns for a local store, and that must
-    never land in the user's repository. The previous folder is restored afterwards."""
-
-    def __enter__(self):
-        self.previous = os.getcwd()
-        os.chdir(usable_home())
-
-    def __exit__(self, *exc):
-        os.chdir(self.previous)
 
 
 ###############################################################################
@@ -2601,6 +2508,25 @@ def like_escape(text):
     """Quote a value for a filter string. LIKE wildcards in it only widen the match, and every
     filter is checked again locally, so they need no escaping."""
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def payload_limit(env):
+    try:
+        return max(1000, int(env.get(ENV_MAX_PAYLOAD) or DEFAULT_MAX_PAYLOAD))
+    except ValueError:
+        return DEFAULT_MAX_PAYLOAD     # a typo must not cost a turn
+
+
+def redactor(env):
+    """The redaction this repository asked for, as a function over any JSON-like value."""
+    if env.get(ENV_REDACT, "on") == "off":
+        return lambda value: value
+    try:
+        extra = compile_patterns(custom_patterns(env))
+    except ValueError as e:
+        log(f"ERROR custom redaction pattern ignored: {e}")
+        extra = []
+    return lambda value: redact_value(value, extra)
 
 
 class Uploader:
@@ -3003,37 +2929,448 @@ class Uploader:
             raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
 
 
-def short_error(error):
-    """One line about an exception, without request bodies (they can hold transcript content)."""
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    # MLflow buries urllib3's reason (timed out, refused) past the first 200 characters.
-    cause = re.search(r"Read timed out\. \(read timeout=[^)]*\)|\[Errno -?\d+\] [^\"')]+"
-                      r"|certificate verify failed[^\"')]*", text)
-    return f"{type(error).__name__}: " + (f"{cause.group()}: " if cause else "") + text[:200]
+###############################################################################
+# Worker: spool → turns → traces, with per-session checkpoints
+###############################################################################
+
+def transcript_allowed(path):
+    """A hook input names the transcript; only files under Claude Code's projects folder are read."""
+    real = os.path.realpath(path)
+    return real.endswith(".jsonl") and inside(real, os.path.realpath(claude_projects_dir()))
 
 
-def payload_limit(env):
+def answers_match(answer, reported):
+    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
+    if not isinstance(reported, dict):
+        reported = answer_digest(reported)
+    text = (answer or "").strip()
+    if not reported.get("length"):
+        return True
+    digest = answer_digest(text)
+    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
+
+
+# When is a turn finished? By where it ends in the transcript, never by which jobs happened
+# to be handled together:
+# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
+# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
+#   turn under way there had ended. A later process of the same session (--resume,
+#   --continue) writes past that size, so its turns are not vouched for by an earlier
+#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
+# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
+#   is taken once the transcript shows that answer with nothing pending after it; a turn
+#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
+#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
+# - A turn whose background agent has not reported waits for the report, unless SessionEnd
+#   vouched for it.
+# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
+# again, and if lines arrived for it since (a continuation, late-written lines) that change
+# it, its trace is replaced by the complete one under the same turn id.
+
+
+def session_state(session, transcript):
+    state = read_json_file(state_path(session), None) or {}
+    if state.get("transcript") != transcript:
+        state = {"transcript": transcript, "offset": 0, "done": state.get("done", [])}
+    state.setdefault("vouched", 0)      # turns starting before this offset have ended
+    state.setdefault("ended", 0)        # ... and their process is gone (SessionEnd)
+    state.setdefault("open", {})        # uploaded turns no prompt follows yet: {id: {trace, end, sig}}
+    return state
+
+
+def vouch(state, job, size):
+    """Record what a Stop or SessionEnd job vouches for (see the rule above)."""
+    event = job.get("hook_event_name")
+    if event not in ("Stop", "SessionEnd"):
+        return
+    at = job.get("size")
+    at = at if isinstance(at, int) and not isinstance(at, bool) else size    # jobs of 0.7.0 did not say
+    state["vouched"] = max(state["vouched"], at)
+    if event == "SessionEnd":
+        state["ended"] = max(state["ended"], at)
+    else:
+        state["stop"] = {"size": at, "answer": job.get("answer") or job.get("last_assistant_message") or ""}
+
+
+def turn_at(turns, offset):
+    """The turn under way at a byte offset: the last one whose prompt starts before it."""
+    return next((t for t in reversed(turns) if t["offset"] < offset), None)
+
+
+def read_caught_up(transcript, state, jobs):
+    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
+    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
+    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
+    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
+    while True:
+        final = state["ended"] >= os.path.getsize(transcript)
+        records, end, bad = read_lines(transcript, state["offset"], final)
+        turns = split_turns(records)
+        if stop is None or time.time() > deadline:
+            return records, end, bad, turns
+        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
+        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
+            return records, end, bad, turns
+        time.sleep(0.3)
+
+
+def turn_signature(turn):
+    """What a re-read must change for a trace to be replaced (not a new bookkeeping line). The
+    checkpoint keeps it: the answer goes in as a digest, no transcript text."""
+    return [len(turn["steps"]), turn["usage"]["total"], answer_digest(turn["answer"])["sha256"], len(turn["waiting"]),
+            turn["interrupted"]]
+
+
+def cleared_path():
+    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
+
+
+def remember_clears(jobs):
+    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
+    "clear"): note which and when, so that the new session can name the one it came from."""
+    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
+              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
+    if clears:
+        known = read_json_file(cleared_path(), [])
+        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
+
+
+def cleared_from(session, records):
+    """The session a `/clear` ended to start this one, if it was one: its file opens with the
+    `/clear` command lines. Claude Code's own `session_id` field names only the process's
+    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
+    opening = [r for _, r in records[:10] if r.get("type") == "user"]
+    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
+        return None
+    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
+    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
+              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
+    if clears:
+        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
+    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
+    return first if first != session else None
+
+
+def settle_ledger(state, turn_id, turn):
+    """Keep the session's account against Claude Code's ledger for one finished turn: note
+    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
+    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
+    since = state.setdefault("since", {})
+    if turn["ledger"] is None:
+        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
+        return
+    pinned = state.get("ledger_turn") or {}
+    if pinned.get("turn") != turn_id:
+        others = [v for k, v in since.items() if k != turn_id]
+        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
+                  "before": sum_by_model(*(v["usage"] for v in others)),
+                  "compactions": [c for v in others for c in v["compactions"]]}
+    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
+    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
+    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
+
+
+def claim_responses(session, turn):
+    """Each API response is traced once across sessions. --fork-session (and --resume before
+    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
+    ids) under a new session id. A turn whose prompt line and responses another session already
+    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
+    import sqlite3
+    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
+    prompt = turn["id"].split(":", 1)[1]
+    if not ids:
+        return []
+    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
+    db = sqlite3.connect(path, timeout=30)
     try:
-        return max(1000, int(env.get(ENV_MAX_PAYLOAD) or DEFAULT_MAX_PAYLOAD))
-    except ValueError:
-        return DEFAULT_MAX_PAYLOAD     # a typo must not cost a turn
+        with db:
+            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
+                       " prompt text not null)")
+            marks = ",".join("?" * len(ids))
+            owners = {row[0]: row[1:] for row in db.execute(
+                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
+            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
+            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
+                return sorted(others)
+            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
+    finally:
+        db.close()
+    return []
 
 
-def redactor(env):
-    """The redaction this repository asked for, as a function over any JSON-like value."""
-    if env.get(ENV_REDACT, "on") == "off":
-        return lambda value: value
+def session_agents(session, transcript, records):
+    """The session's subagent runs, when a turn may need them: it launched agents, or the
+    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
+    agent files beside the session file, so for its transcripts those are looked at too."""
+    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
+    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
+    old = version.startswith(("1.", "2.0."))
+    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
+            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
+        return Subagents(folder, flat_session=session if old else None)
+    return None
+
+
+def turn_finished(turn, offset, closed, state):
+    """The rule above, for one analysed turn."""
+    gone = offset < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("stop") or {}
+    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
+
+
+def save_state(session, state):
+    write_atomic(state_path(session), json.dumps(state).encode())
+
+
+def write_trace(session, state, uploader, turn, context, replaces=None):
+    """Upload one turn, or replace its earlier trace. While it is in flight the checkpoint
+    names the new trace (and the one it replaces), so that a killed worker's remains are
+    settled by the next run (Uploader.settle)."""
+    def started(trace_id):
+        save_state(session, {**state, "inflight": {"turn": turn["id"], "trace": trace_id, "replaces": replaces}})
+    trace_id = uploader.upload(turn, context, started)
+    if replaces:
+        uploader.remove(replaces)
+        log(f"{session}: replaced the trace of a turn that went on after it was uploaded")
+    return trace_id
+
+
+def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
+    """Upload the finished turns among those read from the checkpoint, replace the traces of
+    turns that changed since; move the checkpoint to the first turn that may still change."""
+    written, held, agents, still_open, rereads = 0, 0, None, {}, []
+    in_backend = None     # this session's turn ids in the backend, asked once, only if needed
+
+    def uploaded_before(turn_id):
+        """Is the turn in the backend already (its checkpoint was lost)?"""
+        nonlocal in_backend
+        if in_backend is None:
+            in_backend = uploader.session_turns(session)
+        return turn_id in in_backend
+    for i, raw in enumerate(turns):
+        closed = i + 1 < len(turns)
+        extent = turns[i + 1]["offset"] if closed else end
+        turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
+        record = state["open"].get(turn_id)
+        if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
+            if not closed and raw["offset"] >= state["vouched"]:
+                rereads.append(raw["offset"])
+                held += 1
+                break                               # under way: no job vouched for it yet
+            agents = agents or session_agents(session, transcript, raw["records"])
+            started = parse_time(raw["records"][0].get("timestamp"))
+            state.setdefault("first_turn", turn_id)
+            window = (float("-inf") if turn_id == state["first_turn"] else started,
+                      parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
+            turn = analyse(raw["records"], started, agents, notified=notified,
+                           orphans=agents.orphans(*window) if agents else ())
+            if not turn_finished(turn, raw["offset"], closed, state):
+                rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
+                if record is not None:
+                    still_open[turn_id] = record
+                else:
+                    held += 1
+                continue
+            settle_ledger(state, turn_id, turn)
+            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
+            turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
+            if turn["copied_from"]:
+                state["forked_from"] = turn["copied_from"][0]
+            turn["forked_from"] = state.get("forked_from")
+            signature = turn_signature(turn)
+            if turn["copied_from"]:
+                pass                                # --fork-session copied it: traced in its own session
+            elif record is None and uploaded_before(turn_id):
+                pass                                # uploaded before the checkpoint was lost
+            elif record is None or signature != record["sig"]:
+                trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
+                record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
+            else:
+                record = {**record, "end": extent}
+            if turn_id not in state["done"]:
+                state["done"].append(turn_id)
+            save_state(session, {**state, "open": {**state["open"], turn_id: record}})
+        if not closed and record is not None:
+            still_open[turn_id] = record            # the last turn: lines may still arrive for it
+            rereads.append(raw["offset"])
+    state.update(open=still_open, offset=min(rereads, default=end), held=held)
+    return written
+
+
+def trace_session(session, transcript, uploader, jobs=(), final=False, context=None, quiet_for=None):
+    """Upload the session's finished turns, and replace traces that lines arriving later
+    completed; return how many traces were written.
+
+    jobs: the session's spool jobs in the order their hooks fired. final: the session is over
+    (tests, old transcripts). quiet_for: import takes a file unchanged for this many seconds
+    as over, and otherwise its last turn as finished if it looks so.
+    """
+    fd = session_lock(session)
     try:
-        extra = compile_patterns(custom_patterns(env))
-    except ValueError as e:
-        log(f"ERROR custom redaction pattern ignored: {e}")
-        extra = []
-    return lambda value: redact_value(value, extra)
+        state = session_state(session, transcript)
+        if state.get("inflight"):
+            uploader.settle(state.pop("inflight"))
+            save_state(session, state)
+        size = os.path.getsize(transcript)
+        if quiet_for is not None:
+            quiet = time.time() - os.path.getmtime(transcript) > quiet_for
+            jobs = [*jobs, {"hook_event_name": "SessionEnd" if quiet else "Stop", "size": size}]
+        for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
+            vouch(state, job, size)
+        records, end, bad, turns = read_caught_up(transcript, state, jobs)
+        if "parent" not in state and state["offset"] == 0:
+            state["parent"] = cleared_from(session, records)
+        if bad:
+            log(f"{session}: skipped {bad} malformed transcript line(s)")
+        written = upload_turns(session, transcript, uploader, state, turns, end, notified_ids(records),
+                               context or {})
+        save_state(session, state)
+        return written
+    finally:
+        os.close(fd)
+
+
+def load_job(path):
+    job = read_json_file(path)
+    if not isinstance(job, dict) or not isinstance(job.get("session_id"), str):
+        log(f"ERROR unreadable job {os.path.basename(path)}: set aside as .bad")
+        os.replace(path, path + ".bad")
+        return None
+    return job
+
+
+def job_transcript(jobs):
+    """The transcript a session's jobs point at (the hook input can leave it empty)."""
+    for job in reversed(jobs):
+        if job.get("transcript_path"):
+            return job["transcript_path"]
+    cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
+    return os.path.join(project_folder(cwd), jobs[-1]["session_id"] + ".jsonl") if cwd else ""
+
+
+REFUSED = re.compile(r"\b40[13]\b|unauthori[sz]ed|unauthenticated|permission.denied|forbidden|invalid.*token", re.I)
+
+
+def user_problem(error, env):
+    """(what is wrong, the command that fixes it) when waiting turns upload only once the user
+    acts; None for a failure that retrying may cure (a server that is down)."""
+    text = str(error)
+    uri = env.get(ENV_URI) or local_store_uri()
+    if isinstance(error, MissingExtra):
+        return f"the worker's Python ({sys.executable}) has no {error.package}", install_hint(error.extra, "init")
+    if REFUSED.search(text):
+        if uri.startswith("databricks"):
+            profile = env.get(ENV_PROFILE)
+            return text, f"databricks auth login --profile {profile}" if profile else "traces init --spn"
+        return text, f"traces init --tracking-uri {uri}"
+    if uri.startswith("sqlite:") and text.startswith("cannot open "):
+        return text, "traces status"
+    return None
+
+
+def drain_spool(uploaders):
+    """Process every job in the spool once; True when nothing failed. uploaders: one per
+    backend settings, kept by the caller so that a warm worker reuses its connections."""
+    by_session = {}
+    for path in pending_jobs():
+        job = load_job(path)
+        if job is not None:
+            by_session.setdefault(job["session_id"], []).append((path, job))
+    remember_clears([job for items in by_session.values() for _, job in items])
+    ok, problem, done = True, None, False
+    for session, items in by_session.items():
+        jobs = [job for _, job in items]
+        env = jobs[-1].get("env") or {}
+        env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
+        transcript = job_transcript(jobs)
+        log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
+        try:
+            if transcript and not os.path.isfile(transcript) and \
+                    time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
+                # Claude Code can run a session's first Stop before it has created the file.
+                log(f"{session}: waiting for the transcript to appear")
+                ok = False
+                continue
+            if not transcript or not os.path.isfile(transcript):
+                log(f"{session}: transcript not found; nothing to trace")
+            elif not transcript_allowed(transcript):
+                log(f"ERROR {session}: refused a transcript outside {claude_projects_dir()}")
+            elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
+                # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
+                log(f"{session}: the transcript is shorter than when its hook ran; trying again")
+                ok = False
+                continue
+            else:
+                key = json.dumps(sorted(env.items()))
+                if key not in uploaders:
+                    uploaders[key] = Uploader(env)
+                uploaders[key].activate()
+                cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
+                n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
+                if n:
+                    log(f"{session}: uploaded {n} turn(s)")
+        except (BackendError, TracesError) as e:
+            log(f"ERROR {session}: {e}")
+            ok, problem = False, problem or user_problem(e, env)
+            continue
+        except Exception as e:  # noqa: BLE001 - one session's surprise must not stall the others
+            log(f"ERROR {session}: unexpected {short_error(e)}; its jobs stay in the spool")
+            ok = False
+            continue
+        for path, _ in items:
+            os.remove(path)
+        done = True
+    if problem:
+        record_problem(*problem)
+    elif done:
+        clear_problem()
+    return ok
+
+
+class in_traces_home:
+    """Work from TRACES_HOME: MLflow may create ./mlruns for a local store, and that must
+    never land in the user's repository. The previous folder is restored afterwards."""
+
+    def __enter__(self):
+        self.previous = os.getcwd()
+        os.chdir(usable_home())
+
+    def __exit__(self, *exc):
+        os.chdir(self.previous)
 
 
 ###############################################################################
-# Reading: list, search (summary, json, context, tools), report, ui
+# Reading back: the stores, the backend, search filters and output formats
 ###############################################################################
+
+class Painter:
+    """ANSI colour when writing to a terminal and NO_COLOR is unset."""
+
+    def __init__(self, stream):
+        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+
+    def _wrap(self, code, text):
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def bold(self, text):
+        return self._wrap("1", text)
+
+    def dim(self, text):
+        return self._wrap("2", text)
+
+    def ok(self, text):
+        return self._wrap("32", text)
+
+    def bad(self, text):
+        return self._wrap("31", text)
+
+    def accent(self, text):
+        return self._wrap("36", text)
+
+
 
 # Reading happens in a terminal, in the repository whose traces we want: the backend and the
 # experiment come from that repository's Claude Code settings (what its hooks wrote with),
@@ -3080,6 +3417,30 @@ class NotFound(Exception):
 class Page(list):
     """One page of search results, with the token of the next (None: the last)."""
     token = None
+
+
+def span_record(data):
+    """A span as MLflow's Span shows it, from the JSON a store row holds (OpenTelemetry ids in
+    base64, attribute values JSON-encoded)."""
+    import base64
+    from types import SimpleNamespace
+
+    def hex_id(value):
+        return base64.b64decode(value).hex() if value else None
+
+    attributes = {}
+    for key, value in (data.get("attributes") or {}).items():
+        try:
+            attributes[key] = json.loads(value)
+        except (TypeError, ValueError):
+            attributes[key] = value
+    code = (data.get("status") or {}).get("code") or "STATUS_CODE_UNSET"
+    return SimpleNamespace(
+        span_id=hex_id(data.get("span_id")), parent_id=hex_id(data.get("parent_span_id")), name=data.get("name"),
+        span_type=attributes.get("mlflow.spanType"), start_time_ns=data.get("start_time_unix_nano"),
+        end_time_ns=data.get("end_time_unix_nano"), inputs=attributes.get("mlflow.spanInputs"),
+        outputs=attributes.get("mlflow.spanOutputs"), attributes=attributes,
+        status=SimpleNamespace(status_code=code.replace("STATUS_CODE_", "")))
 
 
 class LocalStore:
@@ -3275,6 +3636,50 @@ def check_server(uri, env):
         raise TracesError(f"{uri} does not answer like an MLflow server (HTTP {status}: {body.get('message', '')})")
 
 
+def trace_info_record(data):
+    """A TraceInfo as MLflow's client shows it, from the REST API's JSON (v3)."""
+    import calendar
+    from decimal import Decimal
+    from types import SimpleNamespace
+    # Protobuf's JSON time: UTC, "Z", 0 to 9 decimals.
+    whole, _, fraction = data["request_time"].rstrip("Z").partition(".")
+    start_ms = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 1000 + int((fraction + "000")[:3])
+    duration = data.get("execution_duration")
+    return SimpleNamespace(
+        trace_id=data["trace_id"], experiment_id=data["trace_location"]["mlflow_experiment"]["experiment_id"],
+        request_time=start_ms,
+        execution_duration=int(Decimal(duration.rstrip("s")) * 1000) if duration else None, state=data.get("state"),
+        request_preview=data.get("request_preview"), response_preview=data.get("response_preview"),
+        tags=data.get("tags") or {}, trace_metadata=data.get("trace_metadata") or {})
+
+
+def otlp_value(value):
+    """An OpenTelemetry AnyValue (JSON form) as the Python value it holds."""
+    if "kvlist_value" in value:
+        return {kv["key"]: otlp_value(kv.get("value", {})) for kv in value["kvlist_value"].get("values", [])}
+    if "array_value" in value:
+        return [otlp_value(v) for v in value["array_value"].get("values", [])]
+    if "int_value" in value:
+        return int(value["int_value"])
+    if "double_value" in value:
+        return float(value["double_value"])
+    for kind in ("string_value", "bool_value", "bytes_value"):
+        if kind in value:
+            return value[kind]
+    return None
+
+
+def otlp_span_record(data):
+    """A span of the REST API's trace (OpenTelemetry's JSON) as MLflow's Span shows it."""
+    record = span_record({**data, "attributes": {}})
+    record.attributes = {kv["key"]: otlp_value(kv.get("value", {})) for kv in data.get("attributes", [])}
+    record.span_type = record.attributes.get("mlflow.spanType")
+    record.inputs = record.attributes.get("mlflow.spanInputs")
+    record.outputs = record.attributes.get("mlflow.spanOutputs")
+    record.start_time_ns, record.end_time_ns = int(data["start_time_unix_nano"]), int(data["end_time_unix_nano"])
+    return record
+
+
 class ServerStore:
     """The part of MlflowClient the reading commands use, over a self-hosted MLflow server's REST
     API with urllib: no mlflow import (2 s) for a command that prints ten lines."""
@@ -3363,158 +3768,6 @@ class ServerStore:
             by_id[info.trace_id] = SimpleNamespace(info=info, data=SimpleNamespace(
                 spans=[otlp_span_record(s) for s in trace.get("spans", [])]))
         return [by_id[t] for t in trace_ids] if set(by_id) == set(trace_ids) else None
-
-
-def trace_info_record(data):
-    """A TraceInfo as MLflow's client shows it, from the REST API's JSON (v3)."""
-    import calendar
-    from decimal import Decimal
-    from types import SimpleNamespace
-    # Protobuf's JSON time: UTC, "Z", 0 to 9 decimals.
-    whole, _, fraction = data["request_time"].rstrip("Z").partition(".")
-    start_ms = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 1000 + int((fraction + "000")[:3])
-    duration = data.get("execution_duration")
-    return SimpleNamespace(
-        trace_id=data["trace_id"], experiment_id=data["trace_location"]["mlflow_experiment"]["experiment_id"],
-        request_time=start_ms,
-        execution_duration=int(Decimal(duration.rstrip("s")) * 1000) if duration else None, state=data.get("state"),
-        request_preview=data.get("request_preview"), response_preview=data.get("response_preview"),
-        tags=data.get("tags") or {}, trace_metadata=data.get("trace_metadata") or {})
-
-
-def otlp_value(value):
-    """An OpenTelemetry AnyValue (JSON form) as the Python value it holds."""
-    if "kvlist_value" in value:
-        return {kv["key"]: otlp_value(kv.get("value", {})) for kv in value["kvlist_value"].get("values", [])}
-    if "array_value" in value:
-        return [otlp_value(v) for v in value["array_value"].get("values", [])]
-    if "int_value" in value:
-        return int(value["int_value"])
-    if "double_value" in value:
-        return float(value["double_value"])
-    for kind in ("string_value", "bool_value", "bytes_value"):
-        if kind in value:
-            return value[kind]
-    return None
-
-
-def otlp_span_record(data):
-    """A span of the REST API's trace (OpenTelemetry's JSON) as MLflow's Span shows it."""
-    record = span_record({**data, "attributes": {}})
-    record.attributes = {kv["key"]: otlp_value(kv.get("value", {})) for kv in data.get("attributes", [])}
-    record.span_type = record.attributes.get("mlflow.spanType")
-    record.inputs = record.attributes.get("mlflow.spanInputs")
-    record.outputs = record.attributes.get("mlflow.spanOutputs")
-    record.start_time_ns, record.end_time_ns = int(data["start_time_unix_nano"]), int(data["end_time_unix_nano"])
-    return record
-
-
-def span_record(data):
-    """A span as MLflow's Span shows it, from the JSON a store row holds (OpenTelemetry ids in
-    base64, attribute values JSON-encoded)."""
-    import base64
-    from types import SimpleNamespace
-
-    def hex_id(value):
-        return base64.b64decode(value).hex() if value else None
-
-    attributes = {}
-    for key, value in (data.get("attributes") or {}).items():
-        try:
-            attributes[key] = json.loads(value)
-        except (TypeError, ValueError):
-            attributes[key] = value
-    code = (data.get("status") or {}).get("code") or "STATUS_CODE_UNSET"
-    return SimpleNamespace(
-        span_id=hex_id(data.get("span_id")), parent_id=hex_id(data.get("parent_span_id")), name=data.get("name"),
-        span_type=attributes.get("mlflow.spanType"), start_time_ns=data.get("start_time_unix_nano"),
-        end_time_ns=data.get("end_time_unix_nano"), inputs=attributes.get("mlflow.spanInputs"),
-        outputs=attributes.get("mlflow.spanOutputs"), attributes=attributes,
-        status=SimpleNamespace(status_code=code.replace("STATUS_CODE_", "")))
-
-
-# Databricks: the same REST API behind a bearer token. databricks-sdk would mint it, but
-# importing it costs a second, as much as mlflow: the usual sign-ins are done here the way the
-# SDK does them, and only the rarer ones (Azure CLI, metadata service...) go through it.
-
-def databricks_token(env, host, profile):
-    """A bearer token for the workspace (never logged or kept): the environment's credentials
-    first, then those of the profile (None: none), as databricks-sdk chooses them."""
-    section = databricks_config().get(profile) or {}
-
-    def setting(key):
-        return env.get("DATABRICKS_" + key.upper()) or section.get(key)
-    auth_type = setting("auth_type") or ""
-    if auth_type in ("", "pat") and setting("token"):
-        return setting("token")
-    if auth_type in ("", "oauth-m2m") and setting("client_id") and setting("client_secret"):
-        return client_credentials_token(host, setting("client_id"), setting("client_secret"))
-    if auth_type == "databricks-cli":
-        return cli_token(host, profile)
-    return sdk_token(host, profile)
-
-
-def sign_in_error(host, profile, env):
-    """The error for a sign-in the workspace refused: what to run or check."""
-    if profile:
-        return TracesError(f"your Databricks login (profile {profile!r}) has expired or was refused at {host}: "
-                           f"run `{login_command(host, profile)}`, then try again")
-    if env.get("DATABRICKS_CLIENT_ID"):
-        return TracesError(f"Databricks at {host} refused the service principal's sign-in: check DATABRICKS_CLIENT_ID "
-                           f"and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
-    return TracesError(f"Databricks at {host} refused DATABRICKS_TOKEN: it has expired or is not valid there")
-
-
-def cli_token(host, profile):
-    """OAuth for a user (U2M): the CLI keeps the login and refreshes it; `databricks auth token`
-    prints the current access token as JSON (databricks-sdk asks it the same way)."""
-    import shutil
-    cli = shutil.which("databricks")
-    if not cli:
-        raise TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
-                          f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
-    out = run([cli, "auth", "token", *(["--profile", profile] if profile else ["--host", host])], timeout=60)
-    try:
-        return json.loads(out)["access_token"]
-    except (TypeError, ValueError, KeyError):
-        raise sign_in_error(host, profile, {}) from None
-
-
-def client_credentials_token(host, client_id, secret):
-    """OAuth for a service principal (M2M): the client-credentials grant at the workspace's OIDC endpoint."""
-    import base64
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-    form = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": "all-apis"}).encode()
-    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    request = urllib.request.Request(host + "/oidc/v1/token", data=form, method="POST", headers={
-        "Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())["access_token"]
-    except urllib.error.HTTPError as e:
-        if e.code in (400, 401, 403):
-            raise sign_in_error(host, None, {"DATABRICKS_CLIENT_ID": client_id}) from None
-        raise TracesError(f"Databricks at {host} failed to sign the service principal in (HTTP {e.code})") from None
-    except (urllib.error.URLError, OSError, ValueError, KeyError) as e:
-        raise TracesError(f"cannot reach the Databricks workspace at {host} ({getattr(e, 'reason', e)}): check "
-                          f"the host (in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN") from None
-
-
-def sdk_token(host, profile):
-    """Any other sign-in: databricks-sdk's, for the bearer token it puts in its headers."""
-    need_databricks()
-    from databricks.sdk.config import Config
-    try:
-        headers = Config(profile=profile, host=host).authenticate()
-    except Exception as e:  # noqa: BLE001 - the SDK raises ValueError/IOError for every sign-in failure
-        raise databricks_failure(e, host, profile, "signing in") from None
-    auth = headers.get("Authorization", "")
-    if not auth.startswith("Bearer "):
-        raise TracesError(f"profile {profile!r} does not sign in with a bearer token; set "
-                          f"{ENV_READER}=mlflow to read through the mlflow client")
-    return auth[len("Bearer "):]
 
 
 class DatabricksStore(ServerStore):
@@ -3954,113 +4207,9 @@ def format_tools(traces, args):
     print(f"{calls} tool call(s), {sum(r['errors'] for r in stats.values())} error(s) in {len(traces)} turn(s)")
 
 
-def databricks_profile(env):
-    """The Databricks CLI profile the settings name: our local settings, else `databricks://PROFILE`."""
-    return env.get(ENV_PROFILE) or env.get(ENV_URI, "").partition("://")[2] or "DEFAULT"
-
-
-def databricks_host(env):
-    """The workspace URL: DATABRICKS_HOST, else the profile's host in ~/.databrickscfg."""
-    if env.get("DATABRICKS_HOST"):
-        return env["DATABRICKS_HOST"].rstrip("/")
-    return databricks_profiles().get(databricks_profile(env), {}).get("host") or None
-
-
 ###############################################################################
-# Setup: init, status, disable, enrichment, redact
+# Setup helpers: what init, status, disable, enrichment and redact share
 ###############################################################################
-
-class RepoSettings:
-    """A folder's Claude Code settings and our two config files, loaded (and validated)
-    together before any change."""
-
-    FILES = ((SETTINGS_FILE, 0o644), (LOCAL_SETTINGS_FILE, 0o600), (CONFIG_FILE, 0o644), (LOCAL_CONFIG_FILE, 0o600))
-
-    def __init__(self, root):
-        import copy
-        self.root = root
-        self.paths = [os.path.join(root, name) for name, _ in self.FILES]
-        loaded = [load_settings(p) for p in self.paths]
-        for path, (data, _) in zip(self.paths[2:], loaded[2:], strict=True):
-            problem = config_problem(data)
-            if problem:
-                raise TracesError(f"{path}: {problem}; fix it and run this again; the file was not changed")
-        self.shared, self.local, self.config, self.local_config = (copy.deepcopy(data) for data, _ in loaded)
-        self._before = loaded
-
-    @property
-    def env(self):
-        return layered_env(self.shared, self.local, self.config, self.local_config)
-
-    def legacy_env(self):
-        """{settings file: our variables in its env block}: Claude Code exports them to every
-        command it runs for the user."""
-        found = {}
-        for name, data in ((SETTINGS_FILE, self.shared), (LOCAL_SETTINGS_FILE, self.local)):
-            ours = [k for k in settings_env(data) if k in OUR_ENV_KEYS or k.startswith(("CLAUDETRACING_", "TRACES_"))]
-            if ours:
-                found[name] = ours
-        return found
-
-    def update(self, shared=(), local=()):
-        """Set (value) or remove (None) settings in our team and machine files, and take each
-        of them out of the settings' env blocks, where a version before 0.9 put it."""
-        for config, values in ((self.config, dict(shared)), (self.local_config, dict(local))):
-            update_config(config, values)
-            for settings in (self.shared, self.local):
-                migrate_environment(settings)
-                update_env(settings, dict.fromkeys(k for k in values if k in settings_env(settings)))
-
-    def drop_legacy_env(self):
-        """Take every variable of ours out of the settings' env blocks."""
-        for settings in (self.shared, self.local):
-            migrate_environment(settings)
-            update_env(settings, dict.fromkeys(OUR_ENV_KEYS))
-
-    def save(self, delete_if_emptied=False):
-        """Write what changed; report the files written or removed.
-
-        A file that init created is remembered in TRACES_HOME, so that disable deletes it
-        when our removal empties it, and leaves an empty file it did not create in place.
-        """
-        created = created_files()
-        written = []
-        datas = (self.shared, self.local, self.config, self.local_config)
-        for path, data, (old, text), (_, mode) in zip(self.paths, datas, self._before, self.FILES, strict=True):
-            real = os.path.realpath(path)
-            ours = path.endswith((CONFIG_FILE, LOCAL_CONFIG_FILE))
-            if delete_if_emptied and not data and text is not None and (real in created or ours):
-                os.remove(path)
-                if real in created:
-                    created.remove(real)
-                written.append(f"removed {os.path.relpath(path, self.root)}")
-            elif (data or text is not None) and save_settings(path, data, old, text, mode):
-                if text is None:
-                    created.append(real)
-                written.append(f"wrote {os.path.relpath(path, self.root)}")
-        remember_created(created)
-        return written
-
-
-def created_files():
-    """The real paths of the files init created (disable removes them once emptied)."""
-    return read_json_file(os.path.join(traces_home(), "created-settings.json"), [])
-
-
-def remember_created(created):
-    if created != created_files():
-        write_atomic(os.path.join(private_dir(traces_home()), "created-settings.json"), json.dumps(created).encode())
-
-
-def default_experiment_name(root):
-    """`org/repo` from origin, so every clone of a repository shares one experiment."""
-    remote = run(["git", "remote", "get-url", "origin"], cwd=root)
-    return (remote and repo_name_from_remote(remote)) or os.path.basename(root.rstrip(os.sep)) or "claude-code"
-
-
-def local_store_uri():
-    return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
-
 
 def probe_hook(root):
     """Run the hook command's invocation the way Claude Code will, in the foreground (the
@@ -4143,14 +4292,6 @@ def machine_hook_invocation(root, env, committed):
     return env.get(ENV_HOOK) or committed.partition("; else ")[2].partition("; fi")[0] or DEFAULT_INVOCATION
 
 
-def backend_kind(uri):
-    if uri.startswith("sqlite:"):
-        return "local"
-    if uri.startswith("databricks"):
-        return "databricks"
-    return "server"
-
-
 def last_error():
     """The newest error in the log, unless an upload has succeeded since."""
     error = None
@@ -4176,33 +4317,41 @@ def shared_settings_edit(change):
     return settings
 
 
-class Painter:
-    """ANSI colour when writing to a terminal and NO_COLOR is unset."""
+def parse_enrichments(text):
+    """--enrichments git,tokens (or none): the names, checked against the registry."""
+    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
+    unknown = [n for n in names if n not in ENRICHMENTS]
+    if unknown:
+        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
+    return [n for n in ENRICHMENTS if n in names]
 
-    def __init__(self, stream):
-        self.on = stream.isatty() and not os.environ.get("NO_COLOR")
 
-    def _wrap(self, code, text):
-        return f"\033[{code}m{text}\033[0m" if self.on else text
-
-    def bold(self, text):
-        return self._wrap("1", text)
-
-    def dim(self, text):
-        return self._wrap("2", text)
-
-    def ok(self, text):
-        return self._wrap("32", text)
-
-    def bad(self, text):
-        return self._wrap("31", text)
-
-    def accent(self, text):
-        return self._wrap("36", text)
+def team_enrichments_tag(env):
+    """The experiment's `claudetracing.enrichments` tag, for `traces status`; None when there is
+    none or the backend cannot tell us quickly (status must stay fast and never fail on it)."""
+    uri = env.get(ENV_URI) or ""
+    experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
+    try:
+        if uri.startswith(("http://", "https://")):
+            status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
+        elif uri.startswith(DATABRICKS_URI):
+            profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
+            w = databricks_client(5, profile=profile) if profile else databricks_client(5)
+            query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
+            body = w.api_client.do("GET", "/api/2.0/mlflow/experiments/" + ("get" if experiment_id else "get-by-name"),
+                                   query=query)
+            status = 200
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - TracesError, SDK errors, network: nothing to compare
+        return None
+    if status != 200:
+        return None
+    return experiment_tags(body).get(TAG_ENRICHMENTS)
 
 
 ###############################################################################
-# Doctor: check each part of the path a turn takes, then send a test turn down it
+# Checks (doctor): each part of the path a turn takes, and a test turn down it
 ###############################################################################
 
 DOCTOR_SESSION_PREFIX = "doctor-"   # the test turn's session id: never mistaken for a user's turn
@@ -4470,6 +4619,13 @@ def session_jobs(session):
     return [p for p in pending_jobs() if (read_json_file(p, {}) or {}).get("session_id") == session]
 
 
+def handled_events(session):
+    """The hook events of a session the worker has taken, or that wait in the spool."""
+    taken = " ".join(line.partition(" job(s): ")[2] for line in worker_lines(session)).replace(",", " ").split()
+    waiting = [(read_json_file(p, {}) or {}).get("hook_event_name") for p in session_jobs(session)]
+    return set(taken) | set(waiting)
+
+
 def wait_for_test_trace(checkup, session, seconds):
     """(reader, experiment id, trace ids) once the worker has handled both of the session's
     jobs and the backend holds its trace; what was found by then otherwise."""
@@ -4502,13 +4658,6 @@ def remove_test_traces(reader, experiment, ids):
         reader.call("POST", "traces/delete-traces", {"experiment_id": experiment, "request_ids": ids})
     else:
         (reader.mlflow() if isinstance(reader, LocalStore) else reader).delete_traces(experiment, trace_ids=ids)
-
-
-def handled_events(session):
-    """The hook events of a session the worker has taken, or that wait in the spool."""
-    taken = " ".join(line.partition(" job(s): ")[2] for line in worker_lines(session)).replace(",", " ").split()
-    waiting = [(read_json_file(p, {}) or {}).get("hook_event_name") for p in session_jobs(session)]
-    return set(taken) | set(waiting)
 
 
 def clean_test_turn(session, folder, sent):
@@ -4562,151 +4711,6 @@ def check_round_trip(checkup):
         return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s{why}", \
             "traces sync --wait (it says what the backend answers)"
     return True, f"a test turn went hook → spool → worker → backend in {took:.1f} s, and was removed", None
-
-
-###############################################################################
-# Databricks: CLI profiles, sign-in, workspace experiments; the team's enrichments
-###############################################################################
-
-# Databricks is reached through its own clients, never by hand: databricks-sdk signs in (a CLI
-# profile through `databricks auth token`, or a service principal through OAuth M2M) and MLflow's
-# `databricks://<profile>` store talks to the workspace's MLflow. We write no token anywhere:
-# the committed settings say `databricks` and the experiment, the local settings name the profile.
-
-DATABRICKS_URI = "databricks"
-CLI_INSTALL = ("install the Databricks CLI (https://docs.databricks.com/dev-tools/cli/install.html: "
-               "`brew tap databricks/tap && brew install databricks`, or "
-               "`curl -fsSL https://raw.githubusercontent.com/databricks/setup-cli/main/install.sh | sh`)")
-
-
-def need_databricks():
-    try:
-        from databricks.sdk import WorkspaceClient
-    except ImportError:
-        raise MissingExtra("databricks-sdk", "databricks") from None
-    import logging
-    logging.getLogger("databricks.sdk").setLevel(logging.ERROR)    # its warnings are for developers
-    return WorkspaceClient
-
-
-def databricks_config_file():
-    return os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg")
-
-
-def databricks_config(path=None):
-    """The CLI profiles as they are written: name -> {key: value}, in file order.
-
-    DEFAULT is an ordinary profile there (configparser would copy its keys into every other one).
-    """
-    import configparser
-    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
-    try:
-        parser.read(path or databricks_config_file(), encoding="utf-8")
-    except configparser.Error as e:
-        raise TracesError(f"cannot read {path or databricks_config_file()}: {e}") from None
-    # __settings__ holds the CLI's own settings, not a profile.
-    return {name: dict(parser[name]) for name in parser.sections() if name != "__settings__"}
-
-
-def databricks_profiles(path=None):
-    """The CLI profiles: name -> {"host", "auth": "oauth" | "pat" | "m2m" | <auth_type>}, in file order."""
-    profiles = {}
-    for name, section in databricks_config(path).items():
-        auth_type = section.get("auth_type", "")
-        if auth_type in ("databricks-cli", "external-browser") or (not auth_type and not section.get("token")
-                                                                  and not section.get("client_id")):
-            auth = "oauth"
-        elif auth_type in ("pat", "") and section.get("token"):
-            auth = "pat"
-        elif auth_type in ("oauth-m2m", "") and section.get("client_id"):
-            auth = "m2m"
-        else:
-            auth = auth_type
-        profiles[name] = {"host": section.get("host", "").rstrip("/"), "auth": auth}
-    return profiles
-
-
-def login_command(host, profile):
-    return f"databricks auth login --host {host} --profile {profile}"
-
-
-def databricks_failure(error, host, profile, doing):
-    """A TracesError naming the cause of a failed Databricks call: login, permission or network."""
-    text = f"{type(error).__name__}: {error}"
-    low = text.lower()
-    code = str(getattr(error, "error_code", "") or "")
-    relogin = (f"run `{login_command(host, profile)}` and init again" if profile else
-               "check DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth secret of the service principal)")
-    import shutil
-    if profile and "default credentials" in low and not shutil.which("databricks"):
-        return TracesError(f"profile {profile!r} signs in through the Databricks CLI, which is not on PATH: "
-                           f"{CLI_INSTALL}; then `{login_command(host, profile)}`")
-    if any(s in low for s in ("connection refused", "max retries exceeded", "name or service not known",
-                              "nodename nor servname", "failed to resolve", "timed out", "connecterror",
-                              "connectionerror", "temporary failure in name resolution")):
-        return TracesError(f"cannot reach the Databricks workspace at {host} while {doing}: check the host "
-                           f"(in {databricks_config_file()} or DATABRICKS_HOST), your network and VPN")
-    if code in ("UNAUTHENTICATED", "401") or type(error).__name__ == "Unauthenticated" or any(
-            s in low for s in ("cannot get access token", "refresh token", "token is expired", "invalid access token",
-                               "invalid_client", "reauthenticate")):
-        who = f"your Databricks login (profile {profile!r})" if profile else "the service principal's sign-in"
-        return TracesError(f"{who} was refused or has expired while {doing}: {relogin}")
-    if code == "PERMISSION_DENIED" or type(error).__name__ == "PermissionDenied" or "permission" in low:
-        return TracesError(f"no permission while {doing} on {host} ({str(error).splitlines()[0][:200]}); ask a "
-                           f"workspace admin for Can Manage on that folder, or choose another with --personal or -e")
-    return TracesError(f"Databricks at {host} failed while {doing}: {short_error(error)}")
-
-
-def databricks_client(timeout=20, **config):
-    """A WorkspaceClient whose requests give up after `timeout` seconds, retries included."""
-    WorkspaceClient = need_databricks()
-    from databricks.sdk.config import Config
-    return WorkspaceClient(config=Config(http_timeout_seconds=timeout, retry_timeout_seconds=timeout, **config))
-
-
-def use_trace_location(experiment_id, location):
-    """Send this process's traces of the experiment to Unity Catalog tables (MLflow >= 3.11).
-
-    mlflow.set_experiment links the experiment to the location the first time (init does it,
-    so failures surface there) and afterwards only reads the link back from the experiment.
-    """
-    import mlflow
-    from mlflow.entities.trace_location import UnityCatalog
-    catalog, schema, prefix = location.split(".")
-    mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
-
-
-def parse_enrichments(text):
-    """--enrichments git,tokens (or none): the names, checked against the registry."""
-    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "none"]
-    unknown = [n for n in names if n not in ENRICHMENTS]
-    if unknown:
-        raise TracesError(f"unknown enrichment {', '.join(unknown)}; available: {', '.join(ENRICHMENTS)}")
-    return [n for n in ENRICHMENTS if n in names]
-
-
-def team_enrichments_tag(env):
-    """The experiment's `claudetracing.enrichments` tag, for `traces status`; None when there is
-    none or the backend cannot tell us quickly (status must stay fast and never fail on it)."""
-    uri = env.get(ENV_URI) or ""
-    experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
-    try:
-        if uri.startswith(("http://", "https://")):
-            status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
-        elif uri.startswith(DATABRICKS_URI):
-            profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
-            w = databricks_client(5, profile=profile) if profile else databricks_client(5)
-            query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
-            body = w.api_client.do("GET", "/api/2.0/mlflow/experiments/" + ("get" if experiment_id else "get-by-name"),
-                                   query=query)
-            status = 200
-        else:
-            return None
-    except Exception:  # noqa: BLE001 - TracesError, SDK errors, network: nothing to compare
-        return None
-    if status != 200:
-        return None
-    return experiment_tags(body).get(TAG_ENRICHMENTS)
 
 
 ###############################################################################
@@ -4788,23 +4792,6 @@ def init_target(args):
                       f"session of this user; nothing was changed")
 
 
-def hook_invocation(root, extra="mlflow", python=None):
-    """How the hook reaches this copy of traces, and the Python its worker runs: (shared,
-    local, python) for the committed command, LOCAL_HOOK_FILE and this machine's
-    CLAUDETRACING_PYTHON. None for both invocations: `traces hook` works, `traces` is on PATH."""
-    me = os.path.realpath(os.path.abspath(__file__))
-    rel = os.path.relpath(me, os.path.realpath(root))
-    # ~/.claude/settings.json (tracing outside repositories) is the user's own: its command
-    # names this machine's paths.
-    user_wide = os.path.realpath(root) == os.path.realpath(os.path.expanduser("~"))
-    if not rel.startswith("..") and not user_wide and not installed_copy():
-        # A vendored copy travels with the repository: every clone finds it at the same place.
-        local, python = (None, python) if python else vendored_worker(rel, extra)
-        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', local, python
-    local = machine_invocation(me, extra)
-    return (local, None, python) if user_wide else (None, local, python)
-
-
 def machine_invocation(me, extra="mlflow"):
     """This machine's way to run this copy's hook, or None when `traces` on PATH is it."""
     import shlex
@@ -4840,6 +4827,23 @@ def vendored_worker(rel, extra):
         withs = "".join(f" --with {shlex.quote(p)}" for p in more)
         return f'uvx --from {shlex.quote(first)}{withs} python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', None
     return None, None
+
+
+def hook_invocation(root, extra="mlflow", python=None):
+    """How the hook reaches this copy of traces, and the Python its worker runs: (shared,
+    local, python) for the committed command, LOCAL_HOOK_FILE and this machine's
+    CLAUDETRACING_PYTHON. None for both invocations: `traces hook` works, `traces` is on PATH."""
+    me = os.path.realpath(os.path.abspath(__file__))
+    rel = os.path.relpath(me, os.path.realpath(root))
+    # ~/.claude/settings.json (tracing outside repositories) is the user's own: its command
+    # names this machine's paths.
+    user_wide = os.path.realpath(root) == os.path.realpath(os.path.expanduser("~"))
+    if not rel.startswith("..") and not user_wide and not installed_copy():
+        # A vendored copy travels with the repository: every clone finds it at the same place.
+        local, python = (None, python) if python else vendored_worker(rel, extra)
+        return f'python3 "$CLAUDE_PROJECT_DIR/{rel}" hook', local, python
+    local = machine_invocation(me, extra)
+    return (local, None, python) if user_wide else (None, local, python)
 
 
 def kept_python(current):
