@@ -1615,6 +1615,31 @@ def notified_ids(records):
 
 
 ###############################################################################
+# The agent seam: each agent's reader turns its session files into the same turn records
+###############################################################################
+
+# What the worker and import call to read an agent's sessions. Everything after this section
+# (enrichments, redaction, export, search, report) sees only turn records, never an agent.
+#   sessions_dir()                  the folder its session files live under (import, the worker's guard)
+#   read(path, offset, final)       new records from a byte checkpoint: (records, end offset, bad lines)
+#   split(records)                  the turns in them: [{"offset", "records"}], one real prompt each
+#   analyse(records, start, agents, notified=, orphans=)   one turn → its turn record:
+#     prompt, answer, command (the slash command that started it, or None), start, end (epoch s),
+#     steps in time order: {kind: "llm", model, usage, inputs, content, stop_reason, start, end, ...}
+#       or {kind: "tool", id, name, input, result, error, start, end, meta; an Agent call: run,
+#       the subagent's own turn record nested},
+#     usage (TOKEN_KINDS totals, subagents included, each API response once), cost (USD, None for
+#     a model without a known price), models, files (written or edited), tool_counts, tool_errors,
+#     meta (git_branch, cwd, version), waiting (background agents not reported yet), ended,
+#     interrupted (Escape), ledger and compactions (what the session's own accounting adds),
+#     copied_from (sessions a --fork-session copied lines from).
+AGENTS = {
+    "claude": {"sessions_dir": claude_projects_dir, "read": read_lines, "split": split_turns, "analyse": analyse},
+}
+CLAUDE = AGENTS["claude"]
+
+
+###############################################################################
 # Enrichments: the registry (what each adds) and the values computed per turn
 ###############################################################################
 
@@ -3004,12 +3029,12 @@ def read_caught_up(transcript, state, jobs):
     deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
     while True:
         final = state["ended"] >= os.path.getsize(transcript)
-        records, end, bad = read_lines(transcript, state["offset"], final)
-        turns = split_turns(records)
+        records, end, bad = CLAUDE["read"](transcript, state["offset"], final)
+        turns = CLAUDE["split"](records)
         if stop is None or time.time() > deadline:
             return records, end, bad, turns
         turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
-        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
+        if turn is None or answers_match(CLAUDE["analyse"](turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
             return records, end, bad, turns
         time.sleep(0.3)
 
@@ -3165,7 +3190,7 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
             state.setdefault("first_turn", turn_id)
             window = (float("-inf") if turn_id == state["first_turn"] else started,
                       parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
-            turn = analyse(raw["records"], started, agents, notified=notified,
+            turn = CLAUDE["analyse"](raw["records"], started, agents, notified=notified,
                            orphans=agents.orphans(*window) if agents else ())
             if not turn_finished(turn, raw["offset"], closed, state):
                 rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
