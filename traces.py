@@ -132,6 +132,7 @@ TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
+TAG_AGENT = "agent"                              # claude or codex
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
 META_FORKED_FROM = "claudetracing.forked_from"
@@ -1257,11 +1258,34 @@ def price_key(model, table):
     return PRICE_KEYS[model, id(table)]
 
 
+# OpenAI models (Codex CLI), USD per million tokens: input, cached input, output, from
+# OpenAI's pricing page (standard tier) as copies of it were found in Dec 2026. OpenAI bills
+# reasoning tokens as output (they are inside output_tokens) and writing the cache as input.
+# Ids match exactly or with a date (gpt-5-2025-08-07): gpt-5-pro is not priced as gpt-5.
+OPENAI_PRICES = {
+    "gpt-5": (1.25, 0.125, 10),
+    "gpt-5-codex": (1.25, 0.125, 10),
+    "gpt-5-mini": (0.25, 0.025, 2),
+    "gpt-4.1": (2, 0.5, 8),
+    "o3": (2, 0.5, 8),
+    "o4-mini": (1.1, 0.275, 4.4),
+}
+
+
+def openai_cost(model, usage):
+    """USD for one OpenAI response (usage in our keys, see codex_usage); None if unpriced."""
+    price = OPENAI_PRICES.get(re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model)) if isinstance(model, str) else None
+    if price is None:
+        return None
+    return ((usage["input"] + usage["cache_creation"]) * price[0] + usage["cache_read"] * price[1]
+            + usage["output"] * price[2]) / 1_000_000
+
+
 def cost_of(model, usage, speed=None, geo=None):
     """USD for one API response, the way Claude Code's ledger computes it; None if unpriced."""
     key = price_key(model, PRICES)
     if key is None:
-        return None
+        return openai_cost(model, usage)
     price = PRICES[key]
     if speed == "fast" and price_key(model, FAST_PRICES):
         price = FAST_PRICES[price_key(model, FAST_PRICES)]
@@ -1637,6 +1661,347 @@ AGENTS = {
     "claude": {"sessions_dir": claude_projects_dir, "read": read_lines, "split": split_turns, "analyse": analyse},
 }
 CLAUDE = AGENTS["claude"]
+
+
+###############################################################################
+# Codex CLI sessions: rollout files into turn records
+###############################################################################
+
+# A turn record is what the rest of the pipeline (worker, enrichments, Uploader) reads, the
+# same for every agent: analyse() makes it from Claude Code lines, codex_turns() from a Codex
+# rollout. Its keys:
+#   id, session          "<session>:<turn>" and the session id (the worker sets them for Claude)
+#   agent                "codex" (absent: "claude"), the trace's `agent` tag
+#   offset               byte offset of the line the turn starts at (reading resumes there)
+#   prompt, answer       what the person asked, the agent's last message
+#   start, end           seconds since the epoch
+#   ended, interrupted   the agent finished the turn (else the worker holds it back); stopped by the user
+#   waiting              ids of subagents still running (the turn may still grow)
+#   meta                 {cwd, version, git_branch}; command: a slash command, or None
+#   steps                in time order, each
+#     {kind: "llm", id, name (optional, default "llm"), model, price_model, start, end,
+#      inputs: [{role, content}], content: [blocks], usage, cost, stop_reason, attributes (optional)}
+#     {kind: "tool", id, name, input, start, end, result, error: bool, meta (optional),
+#      subagent (optional): a turn record of the agent's own, plus type and agent_id}
+#   usage                {input, output, cache_read, cache_creation, cache_creation_1h, total,
+#                         web_search}, subagents included; input excludes cache reads and writes,
+#                         total is the sum of the four token kinds (tokens.* tags)
+#   by_model, cost       usage per model; USD, None when a model has no known price
+#   models, files        models used; files written or edited (absolute when known)
+#   tool_counts, tool_errors   {tool name: calls}; calls that failed
+#   ledger, compactions, copied_from   Claude Code's cost-state bookkeeping (None, [], [] here)
+# Content blocks follow Anthropic's shapes, so readers of either agent's spans see one format:
+# {type: text, text}, {type: thinking, thinking}, {type: tool_use, id, name, input},
+# {type: tool_result, tool_use_id, content}.
+#
+# A rollout line is {timestamp, type, payload}. A turn starts at `task_started` (0.169) or at
+# a `turn_context` of another turn (older versions write no task_started), and is over at
+# `task_complete` or `turn_aborted`. One model response is one `token_usage_record` (older: one
+# `token_count`, whose `last_token_usage` is that response's). OpenAI counts cached input and
+# cache writes inside input_tokens, reasoning inside output_tokens: total_tokens = input +
+# output, and so is our total. Reasoning is kept apart in usage["reasoning"], never added.
+
+# User-role messages Codex writes itself: context it gives the model, and notices.
+CODEX_CONTEXT = ("<environment_context>", "<user_instructions>", "# AGENTS.md instructions")
+CODEX_NOT_PROMPTS = CODEX_CONTEXT + ("<subagent_notification>", "<turn_aborted>")
+CODEX_SPAWN_TOOLS = ("spawn_agent",)
+PATCH_FILE = re.compile(r"^\*\*\* (?:(?:Add|Update|Delete) File|Move to): (.+?)\s*$", re.M)
+
+
+def codex_read(path, offset=0):
+    """Complete rollout lines from a byte offset: (records as (offset, dict), end, bad lines)."""
+    return read_lines(path, offset)
+
+
+def codex_session_meta(path):
+    """The rollout's session_meta payload (its first line), {} if there is none."""
+    with open(path, "rb") as f:
+        line = f.readline()
+    try:
+        first = json.loads(line)
+    except (ValueError, RecursionError):
+        return {}
+    payload = first.get("payload") if isinstance(first, dict) and first.get("type") == "session_meta" else None
+    return payload if isinstance(payload, dict) else {}
+
+
+def codex_text(content):
+    """The text of a Responses API message's content (input_text / output_text parts)."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)) \
+        if isinstance(content, list) else ""
+
+
+def codex_usage(raw):
+    """A Codex usage object → our usage keys (see above): nothing counted twice."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(key):
+        value = raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    usage = empty_usage()
+    usage.update(cache_read=count("cached_input_tokens"), cache_creation=count("cache_write_input_tokens"),
+                 output=count("output_tokens"), reasoning=count("reasoning_output_tokens"))
+    usage["input"] = max(count("input_tokens") - usage["cache_read"] - usage["cache_creation"], 0)
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def codex_split(records):
+    """Group (offset, record) pairs into turns; lines before the first turn are dropped."""
+    turns = []
+    for offset, record in records:
+        payload = record.get("payload") if isinstance(record.get("payload"), dict) else {}
+        event = payload.get("type") if record.get("type") == "event_msg" else None
+        current = turns[-1] if turns else None
+        if event == "task_started" or record.get("type") == "turn_context" and not (
+                current and not current["over"] and (payload.get("turn_id") == current["turn_id"] if payload.get(
+                    "turn_id") else not current["asked"])):
+            current = {"offset": offset, "turn_id": payload.get("turn_id"), "records": [], "over": False,
+                       "asked": False}
+            turns.append(current)
+        if current is None:
+            continue
+        current["records"].append(record)
+        current["asked"] = current["asked"] or event == "user_message" or (
+            payload.get("type") == "message" and payload.get("role") == "user"
+            and not codex_text(payload.get("content")).lstrip().startswith(CODEX_NOT_PROMPTS))
+        current["over"] = current["over"] or event in ("task_complete", "turn_aborted")
+    return turns
+
+
+def codex_agent_rollout(path, agent_id):
+    """A subagent's rollout: `rollout-<time>-<agent id>.jsonl` beside the parent's, else in
+    another day's folder of the same `sessions/YYYY/MM/DD` tree (an agent can start after
+    midnight). The SubagentStop hook names it too (agent_transcript_path)."""
+    folder = os.path.dirname(path)
+    tree = os.path.dirname(os.path.dirname(os.path.dirname(folder)))
+    for top in [folder] + ([tree] if os.path.basename(tree) == "sessions" else []):
+        for where, _, names in os.walk(top):
+            found = sorted(n for n in names if n.startswith("rollout-") and n.endswith(f"-{agent_id}.jsonl"))
+            if found:
+                return os.path.join(where, found[-1])
+    return None
+
+
+def codex_turns(records, session_meta, path=None, depth=0):
+    """Turn records (see above) of a rollout's (offset, record) pairs, read from the start or
+    from a turn's offset. session_meta: the rollout's first payload (codex_session_meta);
+    path: the rollout, where subagents' rollouts are looked for."""
+    return [codex_turn(raw, session_meta, path, depth) for raw in codex_split(records)]
+
+
+def codex_turn(raw, session_meta, path, depth):
+    """One turn record (see above) from the lines of one turn (codex_split)."""
+    records = raw["records"]
+    start = parse_time(records[0].get("timestamp"))
+    git = session_meta.get("git") if isinstance(session_meta.get("git"), dict) else {}
+    state = {"steps": [], "tools": {}, "spawned": {}, "done": {}, "inputs": [], "content": [], "since": start,
+             "when": start, "model": None, "prompt": None, "answer": "", "over": False, "interrupted": False,
+             "parent_turn": None, "last_total": None, "asked_at": 0,
+             "per_response": any(r.get("type") == "token_usage_record" for r in records),
+             "meta": {k: v for k, v in (("cwd", session_meta.get("cwd")), ("version", session_meta.get("cli_version")),
+                                        ("git_branch", git.get("branch"))) if isinstance(v, str) and v}}
+    for record in records:
+        state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
+        payload = record.get("payload") if isinstance(record.get("payload"), dict) else {}
+        kind = record.get("type")
+        if kind == "response_item":
+            codex_item(state, payload)
+        elif kind == "event_msg":
+            codex_event(state, payload)
+        elif kind == "token_usage_record":
+            codex_response(state, payload.get("usage"), payload.get("response_id"))
+        elif kind == "turn_context":
+            if isinstance(payload.get("model"), str) and payload["model"]:
+                state["model"] = payload["model"]
+            if isinstance(payload.get("cwd"), str) and payload["cwd"]:
+                state["meta"]["cwd"] = payload["cwd"]
+    session = session_meta.get("id") if isinstance(session_meta.get("id"), str) else ""
+    turn = {"id": f"{session}:{raw['turn_id'] or raw['offset']}", "session": session, "agent": "codex",
+            "offset": raw["offset"], "turn_id": raw["turn_id"], "parent_turn": state["parent_turn"],
+            "prompt": state["prompt"] or "", "answer": state["answer"], "command": None, "start": start,
+            "end": state["when"], "steps": state["steps"], "meta": state["meta"], "waiting": [],
+            "ended": codex_over(state, records), "interrupted": state["interrupted"],
+            "ledger": None, "compactions": [], "copied_from": []}
+    if path is not None and depth < 3:
+        for step in turn["steps"]:
+            if step["kind"] == "tool" and step["name"] in CODEX_SPAWN_TOOLS:
+                codex_subagent(turn, step, state["spawned"].get(step["id"]), path, depth)
+    codex_totals(turn)
+    return turn
+
+
+def codex_item(state, payload):
+    """A response_item: what went to the model (inputs) or came from it (content, tool calls)."""
+    kind, when = payload.get("type"), state["when"]
+    if kind == "message":
+        text = codex_text(payload.get("content"))
+        if payload.get("role") == "assistant" and text:
+            state["content"].append({"type": "text", "text": text})
+            state["answer"] = text
+        elif payload.get("role") == "user" and text:
+            if state["prompt"] is None and not text.lstrip().startswith(CODEX_NOT_PROMPTS):
+                state["prompt"] = text
+            elif text != state["prompt"] and not text.lstrip().startswith(CODEX_CONTEXT):
+                state["inputs"].append({"role": "user", "content": [{"type": "text", "text": text}]})
+            state["since"] = when
+    elif kind == "reasoning":
+        summary = payload.get("summary") if isinstance(payload.get("summary"), list) else []
+        text = codex_text(summary)
+        if text:
+            state["content"].append({"type": "thinking", "thinking": text})
+    elif kind in ("function_call", "custom_tool_call", "local_shell_call"):
+        call_id = payload.get("call_id") or payload.get("id")
+        arguments = payload.get("arguments")
+        try:
+            tool_input = json.loads(arguments) if isinstance(arguments, str) else {"input": payload.get("input")} \
+                if kind == "custom_tool_call" else payload.get("action")
+        except (ValueError, RecursionError):
+            tool_input = arguments
+        tool = {"kind": "tool", "id": call_id, "name": str(payload.get("name") or kind), "input": tool_input,
+                "start": when, "end": None, "result": None, "error": False}
+        state["steps"].append(tool)
+        if isinstance(call_id, str):
+            state["tools"][call_id] = tool
+        state["content"].append({"type": "tool_use", "id": call_id, "name": tool["name"], "input": tool_input})
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        tool = state["tools"].get(payload.get("call_id"))
+        if tool is not None:
+            tool["end"], tool["result"] = when, payload.get("output")
+        state["inputs"].append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": payload.get("call_id"), "content": payload.get("output")}]})
+        state["since"] = when
+
+
+def codex_event(state, payload):
+    """An event_msg: the person's message, the agent's, commands run, the turn's start and end."""
+    kind = payload.get("type")
+    item = payload.get("item") if kind == "item_completed" and isinstance(payload.get("item"), dict) else {}
+    text = payload.get("message") if kind in ("user_message", "agent_message") else \
+        codex_text(item.get("content")) if item.get("type") in ("UserMessage", "AgentMessage") else None
+    if (kind == "user_message" or item.get("type") == "UserMessage") and isinstance(text, str):
+        if state["prompt"] is None and not text.lstrip().startswith(CODEX_NOT_PROMPTS):
+            state["prompt"] = text
+    elif (kind == "agent_message" or item.get("type") == "AgentMessage") and text:
+        state["answer"] = text
+    elif item.get("type") == "CommandExecution" or kind == "exec_command_end":
+        duration = (item or payload).get("duration")
+        state["done"][item.get("id") or payload.get("call_id")] = {
+            "exit_code": (item or payload).get("exit_code"), "status": item.get("status"),
+            "command": item.get("command") or payload.get("command"),
+            "duration": duration.get("secs", 0) + duration.get("nanos", 0) / 1e9 if isinstance(duration, dict) else None}
+    elif item.get("type") == "CollabAgentToolCall" and item.get("tool") in CODEX_SPAWN_TOOLS:
+        state["spawned"][item.get("id")] = next(iter(item.get("receiver_thread_ids") or []), None)
+    elif kind == "task_started":
+        attribution = payload.get("turn_attribution") if isinstance(payload.get("turn_attribution"), dict) else {}
+        state["parent_turn"] = attribution.get("parent_turn_id")
+    elif kind in ("task_complete", "turn_aborted"):
+        state["over"] = True
+        state["interrupted"] = kind == "turn_aborted"
+        if isinstance(payload.get("last_agent_message"), str) and payload["last_agent_message"]:
+            state["answer"] = payload["last_agent_message"]
+    elif kind == "token_count" and not state["per_response"] and isinstance(payload.get("info"), dict):
+        total = payload["info"].get("total_token_usage")
+        if total != state["last_total"]:         # older versions repeat an entry with no new response
+            state["last_total"] = total
+            codex_response(state, payload["info"].get("last_token_usage"), None)
+
+
+def codex_response(state, raw, response_id):
+    """One model response: an llm step holding what went in since the last one and what came out."""
+    # It goes before the tool calls it made, which Codex wrote before its usage.
+    state["steps"].insert(state["asked_at"], {
+        "kind": "llm", "id": response_id or f"response-{len(state['steps'])}", "model": state["model"],
+        "price_model": state["model"], "start": state["since"], "end": state["when"], "inputs": state["inputs"],
+        "content": state["content"], "usage": codex_usage(raw), "stop_reason": None})
+    state["inputs"], state["content"], state["since"] = [], [], state["when"]
+    state["asked_at"] = len(state["steps"])
+
+
+def codex_over(state, records):
+    """Give tool calls their commands' exit codes; is the turn over?"""
+    steps, tools = state["steps"], state["tools"]
+    for call_id, run in state["done"].items():
+        if call_id in tools:
+            tools[call_id]["meta"] = run
+            tools[call_id]["error"] = run["exit_code"] not in (None, 0) or run["status"] in ("failed", "declined")
+    for tool in tools.values():      # a command the user stopped never answered
+        tool["error"] = tool["error"] or (state["interrupted"] and tool["end"] is None)
+    # Older rollouts have no task_complete: the turn is over when the agent answered last.
+    answered = bool(steps) and steps[-1]["kind"] == "llm" and not any(
+        b.get("type") == "tool_use" for b in steps[-1]["content"]) and all(t["end"] is not None for t in tools.values())
+    older = not any(r.get("type") == "event_msg" and (r.get("payload") or {}).get("type") == "task_started"
+                    for r in records)
+    return state["over"] or (older and answered)
+
+
+def codex_subagent(turn, step, agent_id, path, depth):
+    """Nest the run of the agent a spawn_agent call started, read from the agent's own rollout
+    (its tokens are there, not in the parent's token_count totals); the turn waits while the
+    agent is not found or not done."""
+    if not agent_id:
+        try:
+            agent_id = json.loads(step["result"]).get("agent_id")
+        except (TypeError, ValueError, AttributeError):
+            return
+    found = codex_agent_rollout(path, agent_id) if isinstance(agent_id, str) and agent_id else None
+    if found is None:
+        turn["waiting"].append(agent_id or step["id"])
+        return
+    meta = codex_session_meta(found)
+    records, _, _ = codex_read(found)
+    # The agent's turns this turn started; older rollouts do not say, and then all are.
+    runs = [t for t in codex_turns(records, meta, found, depth + 1) if t["parent_turn"] in (None, turn["turn_id"])]
+    if not runs:
+        turn["waiting"].append(agent_id)
+        return
+    spawn = (meta.get("source") or {}).get("subagent", {}).get("thread_spawn") if isinstance(
+        meta.get("source"), dict) else None
+    sub = {**runs[-1], "prompt": runs[0]["prompt"], "start": runs[0]["start"],
+           "steps": [s for run in runs for s in run["steps"]], "agent_id": agent_id,
+           "type": str((spawn or {}).get("agent_role") or "default"),
+           "waiting": [a for run in runs for a in run["waiting"]] + ([] if all(r["ended"] for r in runs) else [agent_id])}
+    codex_totals(sub)
+    step["subagent"] = sub
+
+
+def patch_files(tool_input, cwd):
+    """The files an apply_patch call names, however it was sent (its own tool, or a command)."""
+    values = list(tool_input.values()) if isinstance(tool_input, dict) else [tool_input]
+    texts = [v for v in values if isinstance(v, str)] + [x for v in values if isinstance(v, list)
+                                                         for x in v if isinstance(x, str)]
+    where = tool_input.get("workdir") if isinstance(tool_input, dict) and isinstance(tool_input.get("workdir"), str) \
+        else cwd
+    return [os.path.join(where or "", p) for text in texts if "*** Begin Patch" in text for p in PATCH_FILE.findall(text)]
+
+
+def codex_totals(turn):
+    """Usage, cost, models, files and tool counts of a Codex turn, its subagents' included
+    (add_totals, then what only Codex has: patched files, agents read from their own rollouts)."""
+    waiting = list(turn["waiting"])
+    add_totals(turn, None, 0)
+    for step in turn["steps"]:
+        if step["kind"] != "tool":
+            continue
+        turn["files"] += [f for f in patch_files(step["input"], turn["meta"].get("cwd")) if f not in turn["files"]]
+        sub = step.get("subagent")
+        if sub is None:
+            continue
+        add_usage(turn["usage"], sub["usage"])
+        for name, used in sub["by_model"].items():
+            add_usage(turn["by_model"].setdefault(name, empty_usage()), used)
+        turn["cost"] = None if turn["cost"] is None or sub["cost"] is None else turn["cost"] + sub["cost"]
+        turn["models"] += [m for m in sub["models"] if m not in turn["models"]]
+        turn["files"] += [f for f in sub["files"] if f not in turn["files"]]
+        for name, n in sub["tool_counts"].items():
+            turn["tool_counts"][name] = turn["tool_counts"].get(name, 0) + n
+        turn["tool_errors"] += sub["tool_errors"]
+        waiting += [a for a in sub["waiting"] if a not in waiting]
+        step["end"] = max(step["end"], sub["end"])
+        turn["end"] = max(turn["end"], sub["end"])
+    turn["waiting"] = waiting
 
 
 ###############################################################################
@@ -2706,7 +3071,7 @@ class Uploader:
         enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
         tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
                 TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
-                "error" if turn["tool_errors"] else "ok"}
+                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", "claude")}
         if turn.get("command"):
             tags[TAG_COMMAND] = turn["command"]
         turn["git_branch"] = turn["meta"].get("git_branch")

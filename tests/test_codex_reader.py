@@ -1,0 +1,306 @@
+"""Codex CLI rollouts → turn records (the engine's reading half for Codex), on the rollouts
+recorded from codex 0.169.0 (tests/fixtures/codex-0.169.0) and hand-written edge cases."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import traces
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "codex-0.169.0"
+EXEC_SESSION = "01a23708-9c7d-7473-a729-9611536ba219"
+PARENT, AGENT = "01a23708-ac3d-70f0-94c8-de743ed08a4a", "01a23708-acf3-7551-941e-bb497b05717f"
+
+
+def rollout(name, session=None):
+    found = sorted((FIXTURES / name).glob(f"rollout-*{session or ''}.jsonl"))
+    assert found, name
+    return str(found[0])
+
+
+def read_turns(path, offset=0):
+    records, end, bad = traces.codex_read(path, offset)
+    return traces.codex_turns(records, traces.codex_session_meta(path), path), end, bad
+
+
+def last_token_count(path):
+    """The rollout's own running total: its last token_count event."""
+    total = None
+    for line in open(path):
+        record = json.loads(line)
+        payload = record.get("payload") or {}
+        if record.get("type") == "event_msg" and payload.get("type") == "token_count" and payload.get("info"):
+            total = payload["info"]["total_token_usage"]
+    return traces.codex_usage(total)
+
+
+def own_llm_usage(turns):
+    """The usage of the turns' own model responses, subagents' left out."""
+    usage = traces.empty_usage()
+    for turn in turns:
+        for step in turn["steps"]:
+            if step["kind"] == "llm":
+                traces.add_usage(usage, step["usage"])
+    return usage
+
+
+def write_rollout(path, lines, tail=b""):
+    with open(path, "wb") as f:
+        for line in lines:
+            f.write((line if isinstance(line, str) else json.dumps(line)).encode() + b"\n")
+        f.write(tail)
+    return str(path)
+
+
+def line(kind, payload, second=0):
+    return {"timestamp": f"2026-12-02T10:00:{second:02d}.000Z", "type": kind, "payload": payload}
+
+
+def event(payload, second=0):
+    return line("event_msg", payload, second)
+
+
+def item(payload, second=0):
+    return line("response_item", payload, second)
+
+
+META = line("session_meta", {"id": "sess-x", "cwd": "/work/widgets", "cli_version": "0.169.0",
+                             "git": {"branch": "feature"}})
+
+
+def usage_record(n, second):
+    return line("token_usage_record", {"response_id": f"resp-{n}", "usage": {
+        "input_tokens": 100, "cached_input_tokens": 60, "cache_write_input_tokens": 10, "output_tokens": 20,
+        "reasoning_output_tokens": 5, "total_tokens": 120}}, second)
+
+
+def turn_lines(turn_id, prompt, second=0):
+    return [event({"type": "task_started", "turn_id": turn_id}, second),
+            line("turn_context", {"turn_id": turn_id, "model": "gpt-5", "cwd": "/work/widgets"}, second),
+            item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}, second)]
+
+
+# --- the recorded rollouts ------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [rollout("exec"), rollout("resume"), rollout("subagent", PARENT),
+                                  rollout("subagent", AGENT), rollout("older")], ids=os.path.basename)
+def test_model_responses_add_up_to_the_rollouts_last_token_count(path):
+    turns, _, bad = read_turns(path)
+    assert bad == 0 and turns
+    ours, theirs = own_llm_usage(turns), last_token_count(path)
+    assert {k: ours[k] for k in traces.TOKEN_KINDS + ("total", "reasoning")} == \
+        {k: theirs[k] for k in traces.TOKEN_KINDS + ("total", "reasoning")}
+
+
+def test_usage_counts_cached_input_cache_writes_and_reasoning_once():
+    usage = traces.codex_usage({"input_tokens": 876, "cached_input_tokens": 100, "cache_write_input_tokens": 438,
+                                "output_tokens": 37, "reasoning_output_tokens": 17, "total_tokens": 913})
+    assert usage["input"] == 338 and usage["cache_read"] == 100 and usage["cache_creation"] == 438
+    assert usage["output"] == 37 and usage["reasoning"] == 17        # reasoning is part of the output
+    assert usage["total"] == 913                                      # Codex's own total_tokens
+
+
+def test_exec_turn():
+    path = rollout("exec")
+    (turn,), end, _ = read_turns(path)
+    assert end == os.path.getsize(path)
+    assert turn["id"] == f"{EXEC_SESSION}:01a23708-9cc7-7f11-8c85-0baea312d501" and turn["session"] == EXEC_SESSION
+    assert turn["agent"] == "codex" and turn["offset"] > 0 and turn["ended"] and not turn["interrupted"]
+    assert turn["prompt"].startswith("Check the repository.\nRUN: git status")
+    assert turn["answer"] == "Done: 2 command(s) and 0 subagent(s)."
+    assert turn["meta"] == {"cwd": "/tmp/claudetracing-codex-fixture/exec/widgets", "version": "0.169.0",
+                            "git_branch": "main"}
+    assert [s["kind"] for s in turn["steps"]] == ["llm", "tool", "llm", "tool", "llm"]
+    assert turn["models"] == ["gpt-test"] and turn["cost"] is None           # the stand-in model has no price
+    assert turn["tool_counts"] == {"exec_command": 2} and turn["tool_errors"] == 1 and turn["waiting"] == []
+    ok, failed = [s for s in turn["steps"] if s["kind"] == "tool"]
+    assert ok["input"]["cmd"] == "git status --short --branch" and "## main" in ok["result"] and not ok["error"]
+    assert failed["error"] and failed["meta"]["exit_code"] == 3 and failed["meta"]["status"] == "failed"
+    assert failed["meta"]["command"][-1] == "ls /nonexistent-ct-dir; exit 3"
+    assert 0 < failed["meta"]["duration"] < 1
+    first, second, last = [s for s in turn["steps"] if s["kind"] == "llm"]
+    assert [b["type"] for b in first["content"]] == ["thinking", "tool_use"] and first["inputs"] == []
+    assert second["inputs"][0]["content"][0]["tool_use_id"] == ok["id"]
+    assert last["content"] == [{"type": "text", "text": turn["answer"]}]
+    assert all(s["start"] <= s["end"] for s in turn["steps"])
+    assert [s["start"] for s in turn["steps"]] == sorted(s["start"] for s in turn["steps"])
+    assert turn["usage"]["total"] == 3199 and turn["usage"]["reasoning"] == 35
+
+
+def test_resume_reads_on_from_the_first_turn_to_exactly_the_second():
+    path = rollout("resume")
+    (first, second), end, _ = read_turns(path)
+    assert first["ended"] and second["ended"] and end == os.path.getsize(path)
+    first_end = first_turn_end(path)
+    records, later_end, _ = traces.codex_read(path, first_end)
+    (again,) = traces.codex_turns(records, traces.codex_session_meta(path), path)
+    assert later_end == end and again["session"] == first["session"] == EXEC_SESSION
+    assert again["id"] == second["id"] and again["offset"] == second["offset"] > first_end
+    assert again["prompt"] == second["prompt"] == "What does the README say?\nRUN: cat README.md"
+    assert again["usage"] == second["usage"] and again["tool_counts"] == {"exec_command": 1}
+
+
+def first_turn_end(path):
+    """The offset just past the first task_complete line."""
+    offset = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            offset += len(raw)
+            if b'"task_complete"' in raw:
+                return offset
+    raise AssertionError("no task_complete")
+
+
+def test_subagent_runs_nest_under_spawn_agent_with_their_own_tokens():
+    parent, agent = rollout("subagent", PARENT), rollout("subagent", AGENT)
+    (turn,), _, _ = read_turns(parent)
+    (spawn,) = [s for s in turn["steps"] if s["kind"] == "tool" and s["name"] == "spawn_agent"]
+    sub = spawn["subagent"]
+    assert sub["agent_id"] == AGENT and sub["type"] == "default" and sub["ended"]
+    assert sub["prompt"] == "RUN: echo hello from the subagent" and sub["answer"].startswith("Done: 1 command")
+    assert [s["kind"] for s in sub["steps"]] == ["llm", "tool", "llm"]
+    # The agent's tokens are in its own rollout, not in the parent's token_count totals.
+    assert own_llm_usage([turn])["total"] == last_token_count(parent)["total"] == 3257
+    both = traces.add_usage(last_token_count(parent), last_token_count(agent))
+    assert {k: turn["usage"][k] for k in traces.TOKEN_KINDS + ("total",)} == \
+        {k: both[k] for k in traces.TOKEN_KINDS + ("total",)}
+    assert turn["tool_counts"] == {"spawn_agent": 1, "wait_agent": 1, "exec_command": 1}
+    assert turn["waiting"] == [] and turn["ended"]
+    assert spawn["start"] <= sub["start"] and sub["end"] <= spawn["end"] <= turn["end"]
+
+
+def test_an_agent_rollout_is_found_by_id_in_another_days_folder(tmp_path):
+    sessions = tmp_path / "codex-home" / "sessions"
+    for day, session in (("02", PARENT), ("03", AGENT)):
+        (sessions / "2026" / "12" / day).mkdir(parents=True)
+        shutil.copy(rollout("subagent", session), sessions / "2026" / "12" / day)
+    parent = str(next((sessions / "2026" / "12" / "02").iterdir()))
+    assert traces.codex_agent_rollout(parent, AGENT) == str(next((sessions / "2026" / "12" / "03").iterdir()))
+    (turn,), _, _ = read_turns(parent)
+    assert turn["usage"]["total"] == 3257 + 1938 and turn["waiting"] == []
+
+
+def test_a_turn_waits_for_an_agent_whose_rollout_is_missing_or_unfinished(tmp_path):
+    folder = tmp_path / "rollouts"
+    folder.mkdir()
+    parent = shutil.copy(rollout("subagent", PARENT), folder)
+    (turn,), _, _ = read_turns(parent)
+    assert turn["waiting"] == [AGENT] and turn["usage"]["total"] == 3257
+    lines = open(rollout("subagent", AGENT)).read().splitlines()
+    write_rollout(folder / os.path.basename(rollout("subagent", AGENT)), [x for x in lines if "task_complete" not in x])
+    (turn,), _, _ = read_turns(parent)
+    assert turn["waiting"] == [AGENT] and turn["usage"]["total"] == 3257 + 1938
+
+
+def test_older_rollout():
+    (first, second), _, _ = read_turns(rollout("older"))
+    assert first["prompt"] == "Check the repository.\nRUN: ls\nRUN: ls /nonexistent-ct-dir; exit 2"
+    assert first["answer"].startswith("The repository holds README.md") and second["answer"] == "You're welcome."
+    assert first["ended"] and second["ended"] and first["session"] == second["session"]
+    assert first["id"] != second["id"] and second["offset"] > first["offset"]
+    assert first["tool_counts"] == {"shell": 2} and first["tool_errors"] == 1
+    failed = [s for s in first["steps"] if s["kind"] == "tool"][1]
+    assert failed["error"] and failed["meta"]["exit_code"] == 2 and failed["input"]["command"][-1].endswith("exit 2")
+    assert first["models"] == ["gpt-5-codex"]
+    usage = first["usage"]         # priced: 1.25 input (and cache writes), 0.125 cached, 10 output per 1M tokens
+    assert first["cost"] == pytest.approx((usage["input"] * 1.25 + usage["cache_read"] * 0.125
+                                           + usage["output"] * 10) / 1e6)
+    llm = first["steps"][0]
+    assert traces.Uploader._llm_attributes(llm)["mlflow.llm.cost"] == pytest.approx(
+        {"input_cost": 900 * 1.25 / 1e6, "output_cost": 40 * 10 / 1e6, "total_cost": llm["cost"]})
+
+
+# --- edge cases -----------------------------------------------------------------------------
+
+def test_malformed_lines_are_counted_and_skipped_and_a_partial_line_waits(tmp_path):
+    lines = [META, *turn_lines("t1", "hello"), "{not json", usage_record(1, 1),
+             item({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hi"}]}, 1),
+             event({"type": "task_complete", "turn_id": "t1", "last_agent_message": "hi"}, 2)]
+    path = write_rollout(tmp_path / "rollout-x-sess-x.jsonl", lines, tail=b'{"timestamp": "2026-12-02T10:00:03')
+    (turn,), end, bad = read_turns(path)
+    assert bad == 1 and end == os.path.getsize(path) - len(b'{"timestamp": "2026-12-02T10:00:03')
+    assert turn["ended"] and turn["answer"] == "hi" and turn["usage"]["total"] == 120
+    assert turn["id"] == "sess-x:t1" and turn["meta"]["git_branch"] == "feature"
+
+
+def test_a_turn_without_task_complete_is_unfinished(tmp_path):
+    lines = [META, *turn_lines("t1", "build it"),
+             item({"type": "function_call", "name": "exec_command", "arguments": '{"cmd": "make"}', "call_id": "c1"}, 1),
+             usage_record(1, 1)]
+    (turn,), _, _ = read_turns(write_rollout(tmp_path / "rollout-x-sess-x.jsonl", lines))
+    assert not turn["ended"] and not turn["interrupted"] and turn["prompt"] == "build it"
+    assert [s["kind"] for s in turn["steps"]] == ["llm", "tool"] and turn["steps"][1]["result"] is None
+
+
+def test_an_interrupted_command_ends_the_turn_as_interrupted(tmp_path):
+    lines = [META, *turn_lines("t1", "sleep a while"),
+             item({"type": "function_call", "name": "exec_command", "arguments": '{"cmd": "sleep 600"}',
+                   "call_id": "c1"}, 1),
+             usage_record(1, 1),
+             event({"type": "turn_aborted", "turn_id": "t1", "reason": "interrupted"}, 9)]
+    (turn,), _, _ = read_turns(write_rollout(tmp_path / "rollout-x-sess-x.jsonl", lines))
+    assert turn["ended"] and turn["interrupted"]
+    tool = turn["steps"][1]
+    assert tool["error"] and tool["end"] == turn["end"] and turn["tool_errors"] == 1
+
+
+def test_notifications_and_context_are_no_prompts_and_patched_files_are_listed(tmp_path):
+    patch = "*** Begin Patch\n*** Add File: src/new.py\n+x\n*** Update File: /abs/old.py\n@@\n-a\n+b\n*** End Patch"
+    lines = [META, event({"type": "task_started", "turn_id": "t1"}),
+             line("turn_context", {"turn_id": "t1", "model": "gpt-5", "cwd": "/work/widgets"}),
+             item({"type": "message", "role": "user", "content": [{"type": "input_text",
+                                                                   "text": "<environment_context>x</environment_context>"}]}),
+             item({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "patch it"}]}),
+             item({"type": "custom_tool_call", "name": "apply_patch", "input": patch, "call_id": "c1"}, 1),
+             usage_record(1, 1),
+             item({"type": "custom_tool_call_output", "call_id": "c1", "output": "Success."}, 2),
+             item({"type": "message", "role": "user", "content": [{"type": "input_text",
+                                                                   "text": "<subagent_notification>{}</subagent_notification>"}]}, 2),
+             usage_record(2, 3),
+             event({"type": "task_complete", "turn_id": "t1", "last_agent_message": "patched"}, 3)]
+    (turn,), _, _ = read_turns(write_rollout(tmp_path / "rollout-x-sess-x.jsonl", lines))
+    assert turn["prompt"] == "patch it" and turn["answer"] == "patched"
+    assert turn["files"] == ["/work/widgets/src/new.py", "/abs/old.py"]
+    assert turn["steps"][1]["input"] == {"input": patch} and turn["steps"][1]["result"] == "Success."
+    second = turn["steps"][2]["inputs"]
+    assert [m["content"][0]["type"] for m in second] == ["tool_result", "text"]
+    # 30 fresh input + 10 cache writes at the input price, 60 cached, 20 out, twice
+    assert turn["cost"] == pytest.approx(2 * (40 * 1.25 + 60 * 0.125 + 20 * 10) / 1e6)
+
+
+def test_openai_prices():
+    usage = {**traces.empty_usage(), "input": 1_000_000, "cache_read": 1_000_000, "output": 1_000_000}
+    assert traces.cost_of("gpt-5", usage) == pytest.approx(1.25 + 0.125 + 10)
+    assert traces.cost_of("gpt-5-2025-08-07", usage) == traces.cost_of("gpt-5", usage)
+    assert traces.cost_of("gpt-5-mini", usage) == pytest.approx(0.25 + 0.025 + 2)
+    assert traces.cost_of("o4-mini", usage) == pytest.approx(1.1 + 0.275 + 4.4)
+    for unknown in ("gpt-5-pro", "gpt-test", "gpt-9", None):
+        assert traces.cost_of(unknown, usage) is None
+
+
+# --- through the existing Uploader ----------------------------------------------------------
+
+def test_a_codex_turn_becomes_a_trace_in_the_local_store():
+    (turn,), _, _ = read_turns(rollout("subagent", PARENT))
+    uri = "sqlite:///" + os.path.join(os.environ["TRACES_HOME"], "mlflow.db")
+    uploader = traces.Uploader({"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "acme/widgets"})
+    context = {"env": {"CLAUDETRACING_ENRICHMENTS": "tokens,cost,files"}}
+    trace_id = uploader.upload(turn, context, lambda trace_id: None)
+    trace = uploader.client.get_trace(trace_id)
+    tags = trace.info.tags
+    assert tags["agent"] == "codex" and tags[traces.TAG_TURN] == turn["id"]
+    assert {k: tags[f"tokens.{k}"] for k in ("input", "output", "cache_read", "cache_creation", "total")} == \
+        {k: str(turn["usage"][k]) for k in ("input", "output", "cache_read", "cache_creation", "total")}
+    assert tags["tokens.total"] == str(3257 + 1938) and "cost.usd" not in tags
+    assert trace.info.trace_metadata["mlflow.trace.session"] == PARENT
+    spans = trace.data.spans
+    kinds = sorted((s.name, s.span_type) for s in spans)
+    assert kinds.count(("llm", "LLM")) == 5 and kinds.count(("tool_exec_command", "TOOL")) == 1
+    assert ("tool_spawn_agent", "TOOL") in kinds and ("subagent_default", "AGENT") in kinds
+    root = next(s for s in spans if s.parent_id is None)
+    assert root.inputs == {"prompt": turn["prompt"]} and root.outputs == {"response": turn["answer"]}
+    tags, _ = uploader._describe({k: v for k, v in turn.items() if k != "agent"}, context)
+    assert tags["agent"] == "claude"          # a Claude Code turn has no `agent` key
