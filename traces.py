@@ -402,6 +402,17 @@ def in_uv_cache(prefix=None):
     return inside(prefix, uv_dir("cache")) or os.path.basename(os.path.dirname(prefix)).startswith("archive-v")
 
 
+def typed_command(command):
+    """`traces <command>` as the user types it with the copy running now: under uvx there is no
+    `traces` on PATH, and a vendored copy is run by its path."""
+    import shlex
+    if installed_copy() and in_uv_cache():
+        return f"uvx --from {shlex.quote(install_spec('mlflow'))} claudetracing {command}"
+    if installed_copy() or os.path.basename(sys.argv[0]) in ("traces", "claudetracing"):
+        return f"traces {command}"
+    return f"python3 {shlex.quote(os.path.relpath(os.path.abspath(__file__)))} {command}"
+
+
 def install_hint(extra="mlflow", command=None):
     """The one command that gives this copy of traces the packages of `extra`, fitted to how
     it was installed. Where the fix is to run traces another way (uvx), it runs `command`
@@ -5043,11 +5054,21 @@ def wait_for_test_trace(checkup, session, seconds):
         time.sleep(0.5)
 
 
-def remove_test_traces(reader, experiment, ids):
+def remove_test_traces(checkup, reader, experiment, ids):
     if isinstance(reader, ServerStore):
         reader.call("POST", "traces/delete-traces", {"experiment_id": experiment, "request_ids": ids})
-    else:
+        return
+    try:
         (reader.mlflow() if isinstance(reader, LocalStore) else reader).delete_traces(experiment, trace_ids=ids)
+    except MissingExtra:
+        # A vendored copy run by a Python without mlflow: the worker's Python has it (it just
+        # uploaded the trace), so the store is written by the mlflow that wrote the trace.
+        python = checkup.env.get(ENV_PYTHON) or checkup.answer["python"]
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import traces; "
+                "traces.open_store(sys.argv[2]).delete_traces(sys.argv[3], trace_ids=sys.argv[4:])")
+        if run([python, "-c", code, os.path.dirname(checkup.answer["file"]), reader.uri, experiment, *ids],
+               timeout=120) is None:
+            raise TracesError(f"{python} could not remove the test trace") from None
 
 
 def clean_test_turn(session, folder, sent):
@@ -5090,7 +5111,7 @@ def check_round_trip(checkup):
         reader, experiment, ids = wait_for_test_trace(checkup, session, DOCTOR_WAIT_SECONDS)
         took = time.time() - started
         if ids:
-            remove_test_traces(reader, experiment, ids)
+            remove_test_traces(checkup, reader, experiment, ids)
     except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
         return False, f"the test turn {session} failed: {short_error(e)}", f"traces search --session {session}"
     finally:
@@ -5698,7 +5719,8 @@ def cmd_init(args):
         print(f"Traces of this repository go to {where}.")
     else:
         print(f"Traces of Claude Code sessions started in {root} go to {where}.")
-    print("Next: restart Claude Code in this repository; then `traces search` shows your turns.")
+    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
+          f"repository; then `{typed_command('search')}` shows your turns.")
     return 0
 
 

@@ -55,6 +55,21 @@ def test_a_healthy_repository_passes_and_the_test_turn_is_removed(repo, capsys):
     assert not [n for n in os.listdir(state) if n.startswith("doctor-")]
 
 
+def test_the_test_turn_is_removed_by_the_workers_python_when_doctors_has_no_mlflow(repo, capsys, monkeypatch):
+    """A vendored copy run by a Python without mlflow (found trying the README's vendoring line):
+    the worker's Python uploaded the test trace, so it removes it too."""
+    init()
+    capsys.readouterr()
+
+    def no_mlflow():
+        raise traces.MissingExtra("mlflow", "mlflow")
+    monkeypatch.setattr(traces, "need_mlflow", no_mlflow)
+    rc, out = doctor(capsys)
+    assert rc == 0, out
+    assert "and was removed" in line(out, "roundtrip")
+    assert not [t for t in store_traces() if t.info.trace_metadata.get(traces.META_SESSION, "").startswith("doctor-")]
+
+
 def test_json_lists_every_check_and_prints_nothing_else(repo, capsys):
     init()
     capsys.readouterr()

@@ -41,6 +41,18 @@ def test_a_uv_tool_gets_the_extra_from_where_it_came(tmp_path, monkeypatch):
     assert traces.install_hint("mlflow") == "uv tool install '/src/claudetracing[mlflow]'"
 
 
+def test_the_next_command_is_named_as_the_user_types_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "cache"))
+    installed(monkeypatch, tmp_path / "cache" / "archive-v0" / "x1")
+    assert traces.typed_command("search") == "uvx --from '/src/claudetracing[mlflow]' claudetracing search"
+    monkeypatch.setattr(traces, "installed_copy", lambda: False)
+    monkeypatch.chdir(os.path.dirname(traces.__file__))
+    monkeypatch.setattr(sys, "argv", ["traces.py", "init"])
+    assert traces.typed_command("doctor") == "python3 traces.py doctor"
+    monkeypatch.setattr(sys, "argv", ["/home/ana/.local/bin/traces", "init"])
+    assert traces.typed_command("doctor") == "traces doctor"
+
+
 def test_uvx_runs_the_command_again_with_the_extra(tmp_path, monkeypatch):
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "cache"))
     installed(monkeypatch, tmp_path / "cache" / "archive-v0" / "x1")
