@@ -4463,6 +4463,11 @@ def trace_filters(args, root):
     if getattr(args, "branch", None):
         clauses.append(f"tags.`git.branch` = '{like_escape(args.branch)}'")
         checks.append(lambda info: info.tags.get("git.branch") == args.branch)
+    if getattr(args, "agent", None):
+        # Traces from before the tag are Claude Code's: only codex can be asked of the backend.
+        if args.agent != "claude":
+            clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
+        checks.append(lambda info: info.tags.get(TAG_AGENT, "claude") == args.agent)
     if getattr(args, "status", None):
         clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
         checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
@@ -6618,6 +6623,7 @@ def search_options(p):
     p.add_argument("--trace-id", metavar="ID", help="one trace")
     p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
+    p.add_argument("--agent", choices=("claude", "codex"), help="turns of one agent")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
     p.add_argument("--status", choices=("ok", "error", "interrupted"),
@@ -6665,9 +6671,10 @@ REPORT_KEYS = {
     "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
     "branch": lambda info: info.tags.get("git.branch") or "(none)",
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
+    "agent": lambda info: info.tags.get(TAG_AGENT) or "claude",
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
-REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER}
+REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
 
 
 def filter_keys(args):
