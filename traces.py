@@ -6486,12 +6486,28 @@ def import_options(p):
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
 
 
+def codex_rollouts(root):
+    """{rollout path: session id} of Codex sessions run inside `root` (None: all). A subagent's
+    rollout is left out: its run is traced inside the turn of the session that spawned it."""
+    found = {}
+    for where, _, names in os.walk(codex_sessions_dir()):
+        for name in sorted(n for n in names if n.startswith("rollout-") and n.endswith(".jsonl")):
+            path = os.path.abspath(os.path.join(where, name))
+            meta = codex_session_meta(path)
+            source = meta.get("source")
+            if not isinstance(meta.get("id"), str) or isinstance(source, dict) and "subagent" in source:
+                continue
+            if root is None or inside(os.path.realpath(meta.get("cwd") or ""), os.path.realpath(root)):
+                found[path] = meta["id"]
+    return found
+
+
 @command("import", "trace past sessions (this repository's by default)", import_options)
 def cmd_import(args):
     root = repo_root(os.getcwd())
     env = RepoSettings(root).env
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
-    files = []
+    files, codex = [], {}
     if args.paths:
         for path in args.paths:
             if os.path.isdir(path):
@@ -6516,6 +6532,8 @@ def cmd_import(args):
                 if not args.all and folder != mine:
                     found = [f for f in found if inside(transcript_cwd(f), root)]
                 files += found
+        codex = codex_rollouts(None if args.all else root)
+    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
     if not files:
         print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
         return 0
@@ -6535,10 +6553,11 @@ def cmd_import(args):
         uploader.begin_batches()
         try:
             for i, path in enumerate(files):
-                session = os.path.basename(path)[:-len(".jsonl")]
+                session = codex.get(path) or os.path.basename(path)[:-len(".jsonl")]
+                trace = trace_codex_session if path in codex else trace_session
                 try:
-                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
-                                           context={"cwd": None, "env": env})
+                    total += trace(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                   context={"cwd": None, "env": env})
                     if i + 1 == len(files):
                         uploader.flush()
                 except BackendError as e:

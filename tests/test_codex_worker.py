@@ -87,3 +87,17 @@ def test_a_codex_job_for_a_file_outside_the_sessions_folder_is_refused(tmp_path,
     traces.hook(json.dumps({**hooks()[1]["stdin"], "transcript_path": str(outside), "cwd": str(repo)}).encode(), env)
     assert traces.drain_spool({})
     assert stored_traces() == []
+
+
+def test_import_takes_past_codex_sessions_of_this_repository(tmp_path, monkeypatch, capsys):
+    repo, source, rollout, env = setup(tmp_path, monkeypatch)
+    lines = source.read_text().replace("/tmp/claudetracing-codex-fixture/exec/widgets", str(repo))
+    rollout.write_text(lines)
+    os.utime(rollout, (1, 1))                                      # quiet for long: over
+    monkeypatch.setenv("CODEX_HOME", env["CODEX_HOME"])
+    monkeypatch.chdir(repo)
+    assert traces.main(["import"]) == 0
+    assert "Imported 2 new turn(s)" in capsys.readouterr().out
+    assert traces.main(["import"]) == 0
+    assert "Imported 0 new turn(s)" in capsys.readouterr().out
+    assert len(stored_traces()) == 2
