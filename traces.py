@@ -101,6 +101,7 @@ ENV_PYTHON = "CLAUDETRACING_PYTHON"
 ENV_WORKER_IDLE = "CLAUDETRACING_WORKER_IDLE"       # seconds a worker waits for the next turn
 ENV_READER = "CLAUDETRACING_READER"               # mlflow: read through the mlflow client everywhere
 ENV_HOME = "TRACES_HOME"
+ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex hook command: codex
 ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
 ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
@@ -2015,6 +2016,18 @@ def codex_totals(turn):
     turn["waiting"] = waiting
 
 
+def codex_sessions_dir(codex_home=None):
+    """Where Codex writes rollouts: $CODEX_HOME/sessions (default ~/.codex). A job names the
+    CODEX_HOME its hook saw, since the worker may have been started by another agent's hook."""
+    home = codex_home or os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+    return os.path.join(home, "sessions")
+
+
+# Codex's reader hands back whole turn records (codex_turns) where Claude's has split + analyse.
+AGENTS["codex"] = {"sessions_dir": codex_sessions_dir, "read": codex_read, "split": codex_split,
+                   "turns": codex_turns, "session_meta": codex_session_meta}
+
+
 ###############################################################################
 # Enrichments: the registry (what each adds) and the values computed per turn
 ###############################################################################
@@ -2671,7 +2684,7 @@ def job_from_hook_input(payload, environ, config):
     if not isinstance(session, str) or not session or "/" in session or session.startswith("."):
         return None
     keep = ("hook_event_name", "session_id", "transcript_path", "cwd", "agent_id", "agent_type",
-            "agent_transcript_path", "reason")
+            "agent_transcript_path", "reason", "turn_id")
     job = {k: payload[k] for k in keep if isinstance(payload.get(k), str)}
     if isinstance(payload.get("last_assistant_message"), str):
         job["answer"] = answer_digest(payload["last_assistant_message"])
@@ -2773,6 +2786,12 @@ def hook(stdin_bytes, environ):
     job = job_from_hook_input(payload, environ, config)
     if job is None:
         return
+    if environ.get(ENV_AGENT) == "codex":
+        # Codex's hooks are the user's (CODEX_HOME/hooks.json), one per traced repository:
+        # each acts only for sessions that run inside its own repository.
+        if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
+            return
+        job.update(agent="codex", codex_home=os.path.dirname(codex_sessions_dir(environ.get("CODEX_HOME"))))
     write_job(job)
     start_worker()
 
@@ -3334,10 +3353,12 @@ class Uploader:
 # Worker: spool → turns → traces, with per-session checkpoints
 ###############################################################################
 
-def transcript_allowed(path):
-    """A hook input names the transcript; only files under Claude Code's projects folder are read."""
+def transcript_allowed(path, agent="claude", codex_home=None):
+    """A hook input names the transcript; only files under the agent's own sessions folder
+    (Claude Code's projects folder, Codex's sessions folder) are read."""
     real = os.path.realpath(path)
-    return real.endswith(".jsonl") and inside(real, os.path.realpath(claude_projects_dir()))
+    top = codex_sessions_dir(codex_home) if agent == "codex" else claude_projects_dir()
+    return real.endswith(".jsonl") and inside(real, os.path.realpath(top))
 
 
 def answers_match(answer, reported):
@@ -3634,6 +3655,90 @@ def trace_session(session, transcript, uploader, jobs=(), final=False, context=N
         os.close(fd)
 
 
+# A Codex session is read the same way, from its rollout, with these differences: a turn is
+# over at its `task_complete` (or once another turn follows it, or SessionEnd vouched for it);
+# at Stop the rollout holds the whole turn but its task_complete, so a Stop naming the turn
+# (turn_id) with the answer the rollout shows ends it too, like Claude's answer-matching.
+# A resume appends to the same rollout: the checkpoint reads on from the first open turn.
+
+def codex_turn_finished(turn, closed, state):
+    gone = turn["offset"] < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("codex_stops", {}).get(turn["turn_id"] or "")
+    return closed or gone or turn["ended"] or (stop is not None and answers_match(turn["answer"], stop))
+
+
+def upload_codex_turns(session, uploader, state, turns, end, context):
+    """upload_turns for Codex turn records (see above)."""
+    written, held, still_open, rereads = 0, 0, {}, []
+    in_backend = None
+    for i, turn in enumerate(turns):
+        closed = i + 1 < len(turns)
+        extent = turns[i + 1]["offset"] if closed else end
+        record = state["open"].get(turn["id"])
+        if not (turn["id"] in state["done"] and (record is None or extent <= record["end"])):
+            if not codex_turn_finished(turn, closed, state):
+                rereads.append(turn["offset"])
+                if record is not None:
+                    still_open[turn["id"]] = record
+                else:
+                    held += 1
+                continue
+            signature = turn_signature(turn)
+            if record is None and in_backend is None:
+                in_backend = uploader.session_turns(session)
+            if record is None and turn["id"] in in_backend:
+                pass                                # uploaded before the checkpoint was lost
+            elif record is None or signature != record["sig"]:
+                trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
+                record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
+            else:
+                record = {**record, "end": extent}
+            if turn["id"] not in state["done"]:
+                state["done"].append(turn["id"])
+            save_state(session, {**state, "open": {**state["open"], turn["id"]: record}})
+        if not closed and record is not None:
+            still_open[turn["id"]] = record
+            rereads.append(turn["offset"])
+    state.update(open=still_open, offset=min(rereads, default=end), held=held)
+    return written
+
+
+def trace_codex_session(session, rollout, uploader, jobs=(), final=False, context=None, quiet_for=None):
+    """trace_session for a Codex rollout: upload its finished turns; how many were written."""
+    codex = AGENTS["codex"]
+    fd = session_lock(session)
+    try:
+        state = session_state(session, rollout)
+        if state.get("inflight"):
+            uploader.settle(state.pop("inflight"))
+            save_state(session, state)
+        size = os.path.getsize(rollout)
+        if quiet_for is not None and time.time() - os.path.getmtime(rollout) > quiet_for:
+            jobs = [*jobs, {"hook_event_name": "SessionEnd", "size": size}]
+        for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
+            vouch(state, job, size)
+            if job.get("hook_event_name") == "Stop" and isinstance(job.get("turn_id"), str):
+                state.setdefault("codex_stops", {})[job["turn_id"]] = job.get("answer") or {}
+        records, end, bad = codex["read"](rollout, state["offset"])
+        if bad:
+            log(f"{session}: skipped {bad} malformed rollout line(s)")
+        turns = codex["turns"](records, codex["session_meta"](rollout), rollout)
+        written = upload_codex_turns(session, uploader, state, turns, end, context or {})
+        done = set(state["done"])
+        state["codex_stops"] = {k: v for k, v in state.get("codex_stops", {}).items() if f"{session}:{k}" not in done}
+        save_state(session, state)
+        return written
+    finally:
+        os.close(fd)
+
+
+def job_agent(jobs):
+    """The agent whose hook wrote a session's jobs (jobs before Codex support: claude)."""
+    return next((j["agent"] for j in reversed(jobs) if j.get("agent") in AGENTS), "claude")
+
+
 def load_job(path):
     job = read_json_file(path)
     if not isinstance(job, dict) or not isinstance(job.get("session_id"), str):
@@ -3687,6 +3792,8 @@ def drain_spool(uploaders):
         env = jobs[-1].get("env") or {}
         env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
         transcript = job_transcript(jobs)
+        agent = job_agent(jobs)
+        codex_home = next((j["codex_home"] for j in reversed(jobs) if isinstance(j.get("codex_home"), str)), None)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
             if transcript and not os.path.isfile(transcript) and \
@@ -3697,8 +3804,9 @@ def drain_spool(uploaders):
                 continue
             if not transcript or not os.path.isfile(transcript):
                 log(f"{session}: transcript not found; nothing to trace")
-            elif not transcript_allowed(transcript):
-                log(f"ERROR {session}: refused a transcript outside {claude_projects_dir()}")
+            elif not transcript_allowed(transcript, agent, codex_home):
+                top = codex_sessions_dir(codex_home) if agent == "codex" else claude_projects_dir()
+                log(f"ERROR {session}: refused a transcript outside {top}")
             elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
                 # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
                 log(f"{session}: the transcript is shorter than when its hook ran; trying again")
@@ -3710,7 +3818,8 @@ def drain_spool(uploaders):
                     uploaders[key] = Uploader(env)
                 uploaders[key].activate()
                 cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-                n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
+                trace = trace_codex_session if agent == "codex" else trace_session
+                n = trace(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
                 if n:
                     log(f"{session}: uploaded {n} turn(s)")
         except (BackendError, TracesError) as e:
@@ -4365,6 +4474,11 @@ def trace_filters(args, root):
     if getattr(args, "branch", None):
         clauses.append(f"tags.`git.branch` = '{like_escape(args.branch)}'")
         checks.append(lambda info: info.tags.get("git.branch") == args.branch)
+    if getattr(args, "agent", None):
+        # Traces from before the tag are Claude Code's: only codex can be asked of the backend.
+        if args.agent != "claude":
+            clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
+        checks.append(lambda info: info.tags.get(TAG_AGENT, "claude") == args.agent)
     if getattr(args, "status", None):
         clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
         checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
@@ -4749,6 +4863,183 @@ def team_enrichments_tag(env):
     if status != 200:
         return None
     return experiment_tags(body).get(TAG_ENRICHMENTS)
+
+
+# Codex hooks live in CODEX_HOME/hooks.json, the user's own, not in the repository's
+# .codex/hooks.json: Codex 0.169 loads a project's .codex folder only for projects the user
+# marked trusted (`projects."<path>".trust_level`), a grant that also enables the project's MCP
+# servers and other config, and says "Untrusted project-local configuration is disabled"
+# otherwise. So each traced repository gets one Stop and one SessionEnd hook there, whose
+# command names the repository; `traces hook` acts only for sessions whose cwd is inside it.
+# Codex runs an unmanaged hook only once its identity is trusted: a
+# [hooks.state."<hooks.json>:<event>:<group>:<handler>"] table in CODEX_HOME/config.toml whose
+# trusted_hash is the sha256 of the hook's normalized identity (codex_trust_hash).
+CODEX_HOOK_EVENTS = {"Stop": ("stop", 30), "SessionEnd": ("session_end", 3)}   # label, timeout (SessionEnd: at most 3)
+
+
+def codex_home():
+    return os.path.dirname(codex_sessions_dir())
+
+
+def codex_hook_command(root, invocation=DEFAULT_INVOCATION):
+    """The hook command for one repository. The variables are the hook's own shell's: nothing
+    is added to Codex's environment. CLAUDE_PROJECT_DIR lets hook_runner find the repository's
+    LOCAL_HOOK_FILE, as under Claude Code."""
+    import shlex
+    return f"export CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex; " + hook_command(invocation)
+
+
+def codex_trust_hash(event, handler):
+    """What Codex expects as trusted_hash (codex-rs hooks discovery): sha256 of the compact,
+    key-sorted JSON of {event_name, hooks: [the handler with its defaults filled in]}."""
+    import hashlib
+    label, _ = CODEX_HOOK_EVENTS[event]
+    timeout = max(int(handler.get("timeout", 600)), 1)
+    timeout = min(timeout, 3) if event == "SessionEnd" else timeout
+    normalized = {"type": "command", "command": handler["command"], "timeout": timeout,
+                  "async": bool(handler.get("async", False))}
+    identity = {"event_name": label, "hooks": [normalized]}
+    data = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
+
+
+def read_codex_files():
+    """(hooks.json as a dict, config.toml's text, its parsed form); refuses files it cannot
+    edit safely before anything is written."""
+    import tomllib
+    hooks_path, config_path = os.path.join(codex_home(), "hooks.json"), os.path.join(codex_home(), "config.toml")
+    hooks = read_json_file(hooks_path, {}) if os.path.exists(hooks_path) else {}
+    if not isinstance(hooks, dict) or not isinstance(hooks.get("hooks", {}), dict):
+        raise TracesError(f"{hooks_path} is not a JSON object with a `hooks` object: fix or move it, then run init again")
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise TracesError(f"cannot parse {config_path} ({e}): fix it, then run init again") from None
+    return hooks, text, parsed
+
+
+def codex_ours(hooks, root=None):
+    """{trust key: (event, handler)} of our hooks in hooks.json (for one repository, or all)."""
+    import shlex
+    path = os.path.abspath(os.path.join(codex_home(), "hooks.json"))
+    found = {}
+    for event, (label, _) in CODEX_HOOK_EVENTS.items():
+        for g, group in enumerate(hooks.get("hooks", {}).get(event) or []):
+            for h, handler in enumerate(group.get("hooks", []) if isinstance(group, dict) else []):
+                command = handler.get("command") if isinstance(handler, dict) else None
+                if is_our_hook(command) and ENV_AGENT in command and (
+                        root is None or f"CLAUDE_PROJECT_DIR={shlex.quote(root)} " in command):
+                    found[f"{path}:{label}:{g}:{h}"] = (event, handler)
+    return found
+
+
+def edit_codex_trust(text, parsed, drop, add):
+    """config.toml's text without our trust tables `drop` and with `add` ({key: hash}); the
+    rest as it was. Refuses (TracesError) when the result would not be exactly that."""
+    import tomllib
+    header = re.compile(r'^\s*\[\s*hooks\s*\.\s*state\s*\.\s*("(?:[^"\\]|\\.)*")\s*\]\s*(#.*)?$')
+    out, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        match = header.match(line)
+        if match or line.lstrip().startswith("["):
+            try:
+                skipping = bool(match) and json.loads(match.group(1)) in set(drop) | set(add)
+            except ValueError:
+                skipping = False
+            while skipping and out and not out[-1].strip():
+                out.pop()                       # the blank line that set our table apart
+        if not skipping:
+            out.append(line)
+    new = "".join(out)
+    if add:
+        new = new.rstrip("\n") + ("\n" if new.strip() else "") + "".join(
+            f"\n[hooks.state.{json.dumps(key)}]\ntrusted_hash = {json.dumps(value)}\n" for key, value in add.items())
+    expected = json.loads(json.dumps(parsed))
+    state = expected.setdefault("hooks", {}).setdefault("state", {})
+    for key in set(drop) | set(add):
+        state.pop(key, None)
+    state.update({key: {"trusted_hash": value} for key, value in add.items()})
+    if not state:
+        del expected["hooks"]["state"]
+    if not expected["hooks"]:
+        del expected["hooks"]
+    try:
+        ok = tomllib.loads(new) == expected
+    except tomllib.TOMLDecodeError:
+        ok = False
+    if not ok:
+        raise TracesError(f"cannot edit the hook trust entries of {os.path.join(codex_home(), 'config.toml')} "
+                          "safely (they are not [hooks.state.\"...\"] tables of their own): edit it by hand")
+    return new
+
+
+def wire_codex(root, invocation, trust):
+    """Add (or, invocation None, remove) this repository's Codex hooks and their trust entries:
+    the lines to print. A hook already there is replaced in place, so that no other hook's trust
+    key (which names its position) moves. trust False: the hooks without trust entries."""
+    hooks, text, parsed = read_codex_files()
+    before = codex_ours(hooks, root)
+    table = hooks.setdefault("hooks", {})
+    for event in CODEX_HOOK_EVENTS:
+        groups = table.get(event) or []
+        mine = [(g, h) for g, group in enumerate(groups) for h, handler in enumerate(group.get("hooks", []))
+                if (event, handler) in before.values()]
+        handler = {"type": "command", "command": codex_hook_command(root, invocation or DEFAULT_INVOCATION),
+                   "timeout": CODEX_HOOK_EVENTS[event][1]}
+        for n, (g, h) in enumerate(reversed(mine)):
+            if invocation is not None and n == len(mine) - 1:
+                groups[g]["hooks"][h] = handler
+            else:
+                del groups[g]["hooks"][h]
+        groups = [g for g in groups if g.get("hooks")]
+        if invocation is not None and not mine:
+            groups.append({"hooks": [handler]})
+        if groups:
+            table[event] = groups
+        else:
+            table.pop(event, None)
+    if not table:
+        del hooks["hooks"]
+    after = codex_ours(hooks, root)
+    state = parsed.get("hooks", {}).get("state", {}) if isinstance(parsed.get("hooks"), dict) else {}
+    wanted = {key: codex_trust_hash(*pair) for key, pair in after.items()}
+    trusted = all(isinstance(state.get(k), dict) and state[k].get("trusted_hash") == v for k, v in wanted.items())
+    drop = [k for k in before if k not in after or (trust and not trusted)]
+    new_text = edit_codex_trust(text, parsed, drop, wanted if trust and not trusted else {})
+    written = []
+    hooks_path = os.path.join(codex_home(), "hooks.json")
+    old_hooks = read_json_file(hooks_path, None) if os.path.exists(hooks_path) else None
+    if not hooks and old_hooks:
+        os.remove(hooks_path)                   # it held only ours
+        written.append(f"removed {hooks_path}")
+    elif hooks != (old_hooks if isinstance(old_hooks, dict) else {}):
+        os.makedirs(codex_home(), exist_ok=True)
+        write_atomic(hooks_path, (json.dumps(hooks, indent=2) + "\n").encode())
+        written.append(f"{'wrote' if invocation else 'removed'} this repository's Codex hooks (Stop, SessionEnd) "
+                       f"in {hooks_path}")
+    if new_text != text:
+        write_atomic(os.path.join(codex_home(), "config.toml"), new_text.encode())
+        written.append(f"{'trusted' if invocation and trust else 'removed the trust entries of'} those hooks in "
+                       f"{os.path.join(codex_home(), 'config.toml')}")
+    return written
+
+
+def codex_wiring(root):
+    """What status shows: (hooks wired for this repository, all of them trusted)."""
+    try:
+        hooks, _, parsed = read_codex_files()
+    except TracesError:
+        return 0, False
+    ours = codex_ours(hooks, root)
+    state = parsed.get("hooks", {}).get("state", {}) if isinstance(parsed.get("hooks"), dict) else {}
+    trusted = all(isinstance(state.get(k), dict) and state[k].get("trusted_hash") == codex_trust_hash(*pair)
+                  for k, pair in ours.items())
+    return len(ours), bool(ours) and trusted
 
 
 ###############################################################################
@@ -5591,7 +5882,31 @@ def init_options(p):
     which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
+    p.add_argument("--agent", action="append", metavar="NAME",
+                   help="the agents to wire: claude (default), codex; repeat or list: --agent claude,codex")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
+
+
+def init_agents(args):
+    """The agents init wires: --agent, repeated or comma-separated; Claude Code by default."""
+    agents = [a.strip() for value in args.agent or ["claude"] for a in value.split(",") if a.strip()]
+    unknown = [a for a in agents if a not in AGENTS]
+    if unknown or not agents:
+        raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)}")
+    if "codex" in agents and args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
+    return list(dict.fromkeys(agents))
+
+
+def codex_init(root, invocation, yes):
+    """Wire Codex's hooks for this repository; trust them when the user agrees."""
+    trust = yes or ask("Codex runs hooks only once trusted: trust ours in "
+                       f"{os.path.join(codex_home(), 'config.toml')} (y/n)?", "y").lower() in ("y", "yes")
+    written = wire_codex(root, invocation, trust)
+    if not trust:
+        written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
+                       "or accept them in Codex (/hooks).")
+    return written
 
 
 @command("init", "wire this repository: hooks, experiment, enrichments", init_options)
@@ -5599,7 +5914,10 @@ def cmd_init(args):
     # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
     # first write: a refusal leaves the repository and TRACES_HOME as they were.
     root = init_target(args)
+    agents = init_agents(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    if "codex" in agents:
+        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
     check_home()
     current = settings.env
     interactive = not args.yes
@@ -5691,10 +6009,13 @@ def cmd_init(args):
     settings.update(shared=env_shared, local=env_local)
     settings.drop_legacy_env()
     remove_our_hooks(settings.local)
-    add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
+    if "claude" in agents:
+        add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
     written = settings.save()
     written += write_local_hook(root, local_hook)
     written += update_gitignore(root)
+    if "codex" in agents:
+        written += codex_init(root, shared_hook or DEFAULT_INVOCATION, args.yes)
     if auth and store_credentials(uri, auth):
         written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
     for line in written:
@@ -5796,6 +6117,9 @@ def status_options(p):
 def cmd_status(args):
     root = repo_root(os.getcwd())
     status = repo_status(root)
+    wired, trusted = codex_wiring(root)
+    if wired:
+        status["codex"] = {"hooks": wired, "trusted": trusted, "hooks_file": os.path.join(codex_home(), "hooks.json")}
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -5813,6 +6137,10 @@ def cmd_status(args):
             ("enrichments", ", ".join(status["enrichments"]) or "none"),
             ("redaction", redact_text_),
             ("hook", status["hook_command"] + hook_state),
+            *([("codex hooks", f"{status['codex']['hooks_file']} "
+                + ("(trusted)" if status["codex"]["trusted"] else paint.bad("(not trusted: Codex skips them; "
+                                                                           "run `traces init --agent codex`)")))]
+              if "codex" in status else []),
             ("settings", ", ".join(status["settings_files"]) or "none"),
             ("traces home", status["traces_home"]),
             ("pending jobs", str(status["pending_jobs"])),
@@ -5894,6 +6222,8 @@ def cmd_disable(args):
     written = settings.save(delete_if_emptied=True)
     if os.path.exists(os.path.join(root, LOCAL_HOOK_FILE)):
         written += write_local_hook(root, None)
+    if codex_wiring(root)[0]:
+        written += wire_codex(root, None, False)     # our hooks and their trust entries only
     folder = os.path.join(root, ".claude")
     if written and os.path.isdir(folder) and not os.listdir(folder):
         os.rmdir(folder)
@@ -6178,12 +6508,28 @@ def import_options(p):
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
 
 
+def codex_rollouts(root):
+    """{rollout path: session id} of Codex sessions run inside `root` (None: all). A subagent's
+    rollout is left out: its run is traced inside the turn of the session that spawned it."""
+    found = {}
+    for where, _, names in os.walk(codex_sessions_dir()):
+        for name in sorted(n for n in names if n.startswith("rollout-") and n.endswith(".jsonl")):
+            path = os.path.abspath(os.path.join(where, name))
+            meta = codex_session_meta(path)
+            source = meta.get("source")
+            if not isinstance(meta.get("id"), str) or isinstance(source, dict) and "subagent" in source:
+                continue
+            if root is None or inside(os.path.realpath(meta.get("cwd") or ""), os.path.realpath(root)):
+                found[path] = meta["id"]
+    return found
+
+
 @command("import", "trace past sessions (this repository's by default)", import_options)
 def cmd_import(args):
     root = repo_root(os.getcwd())
     env = RepoSettings(root).env
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
-    files = []
+    files, codex = [], {}
     if args.paths:
         for path in args.paths:
             if os.path.isdir(path):
@@ -6208,6 +6554,8 @@ def cmd_import(args):
                 if not args.all and folder != mine:
                     found = [f for f in found if inside(transcript_cwd(f), root)]
                 files += found
+        codex = codex_rollouts(None if args.all else root)
+    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
     if not files:
         print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
         return 0
@@ -6227,10 +6575,11 @@ def cmd_import(args):
         uploader.begin_batches()
         try:
             for i, path in enumerate(files):
-                session = os.path.basename(path)[:-len(".jsonl")]
+                session = codex.get(path) or os.path.basename(path)[:-len(".jsonl")]
+                trace = trace_codex_session if path in codex else trace_session
                 try:
-                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
-                                           context={"cwd": None, "env": env})
+                    total += trace(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                   context={"cwd": None, "env": env})
                     if i + 1 == len(files):
                         uploader.flush()
                 except BackendError as e:
@@ -6315,6 +6664,7 @@ def search_options(p):
     p.add_argument("--trace-id", metavar="ID", help="one trace")
     p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
+    p.add_argument("--agent", choices=("claude", "codex"), help="turns of one agent")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
     p.add_argument("--status", choices=("ok", "error", "interrupted"),
@@ -6362,9 +6712,10 @@ REPORT_KEYS = {
     "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
     "branch": lambda info: info.tags.get("git.branch") or "(none)",
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
+    "agent": lambda info: info.tags.get(TAG_AGENT) or "claude",
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
-REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER}
+REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
 
 
 def filter_keys(args):
