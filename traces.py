@@ -137,7 +137,9 @@ TAG_AGENT = "agent"                              # claude or codex
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
 META_FORKED_FROM = "claudetracing.forked_from"
-ROOT_SPAN = "claude_code_conversation"
+# Per agent: the name of a turn's root span (and so of its trace), and MLflow's source name.
+ROOT_SPANS = {"claude": "claude_code_conversation", "codex": "codex_conversation"}
+SOURCE_NAMES = {"claude": "claude-code", "codex": "codex-cli"}
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
@@ -3114,7 +3116,7 @@ class Uploader:
                     "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
                     "claudetracing.models": ",".join(m for m in turn["models"] if m),
                     # MLflow fills these from the worker's own process; the turn's are what matter.
-                    "mlflow.source.name": "claude-code", "mlflow.source.type": "LOCAL",
+                    "mlflow.source.name": SOURCE_NAMES[turn.get("agent", "claude")], "mlflow.source.type": "LOCAL",
                     "mlflow.source.git.commit": tags.get("git.commit_id", ""),
                     "mlflow.source.git.branch": tags.get("git.branch", ""),
                     "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
@@ -3130,7 +3132,7 @@ class Uploader:
         mlflow = self.mlflow
         try:
             root = mlflow.start_span_no_context(
-                ROOT_SPAN, span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
+                ROOT_SPANS[turn.get("agent", "claude")], span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
                 metadata=metadata, experiment_id=self.experiment(), start_time_ns=ns(turn["start"]))
             trace_id = root.trace_id
             started(trace_id)
@@ -3171,7 +3173,8 @@ class Uploader:
                 span.end(outputs=self.clean({"content": step["content"]}), end_time_ns=ns(end))
                 continue
             span = mlflow.start_span_no_context(f"tool_{step['name']}", span_type="TOOL", parent_span=parent,
-                                                inputs=self.clean(step["input"]), start_time_ns=ns(start))
+                                                inputs=self.clean(step["input"]), start_time_ns=ns(start),
+                                                attributes=self._tool_attributes(step))
             sub = step.get("subagent")
             if sub:
                 agent = mlflow.start_span_no_context(
@@ -3230,7 +3233,8 @@ class Uploader:
         from mlflow.tracing.utils import add_size_stats_to_trace_metadata, aggregate_usage_from_spans
         trace_id = f"tr-{random.getrandbits(128) or 1:032x}"
         spans = []
-        root = self._span(spans, trace_id, None, ROOT_SPAN, "AGENT", turn["start"], {"prompt": turn["prompt"]})
+        name = ROOT_SPANS[turn.get("agent", "claude")]
+        root = self._span(spans, trace_id, None, name, "AGENT", turn["start"], {"prompt": turn["prompt"]})
         self._build_children(spans, trace_id, root, turn, turn["start"], turn["end"])
         self._end(root, {"response": turn["answer"]}, turn["end"])
         spans = [Span.from_dict(span) for span in spans]
@@ -3250,7 +3254,7 @@ class Uploader:
         info = TraceInfo(trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(self.experiment()),
                          request_time=start // 1_000_000, execution_duration=(end - start) // 1_000_000,
                          state=TraceState.OK, trace_metadata=metadata,
-                         tags={constant.TraceTagKey.TRACE_NAME: ROOT_SPAN, **tags},
+                         tags={constant.TraceTagKey.TRACE_NAME: name, **tags},
                          request_preview=str(self.redact(turn["prompt"]))[:1000],
                          response_preview=str(self.redact(turn["answer"]))[:1000])
         trace = Trace(info=info, data=TraceData(spans=spans))
@@ -3274,7 +3278,8 @@ class Uploader:
                                   {"messages": step["inputs"]}, self._llm_attributes(step))
                 self._end(span, {"content": step["content"]}, end)
                 continue
-            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"])
+            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"],
+                              self._tool_attributes(step))
             sub = step.get("subagent")
             if sub:
                 agent = self._span(spans, trace_id, span, f"subagent_{sub['type']}", "AGENT", start,
@@ -3282,6 +3287,14 @@ class Uploader:
                 self._build_children(spans, trace_id, agent, sub, start, end)
                 self._end(agent, {"response": sub["answer"]}, min(max(sub["end"], start), end))
             self._end(span, {"result": step["result"]}, end, error=step["error"])
+
+    @staticmethod
+    def _tool_attributes(step):
+        """A command's exit code, where the agent records one (Codex does; Claude Code's results
+        say it in their text)."""
+        meta = step.get("meta")
+        code = meta.get("exit_code") if isinstance(meta, dict) else None
+        return {"claudetracing.exit_code": code} if isinstance(code, int) and not isinstance(code, bool) else None
 
     @staticmethod
     def _llm_attributes(step):

@@ -71,6 +71,9 @@ def test_two_codex_turns_become_two_traces(tmp_path, monkeypatch, capsys):
     tools = [s for s in spans if s.name.startswith("tool_")]
     assert [s.status.status_code for s in tools] == ["OK", "ERROR"]
     assert "exited with code 3" in json.dumps(tools[1].outputs)
+    assert [s.attributes.get("claudetracing.exit_code") for s in tools] == [0, 3]
+    assert [s.name for s in spans if s.parent_id is None] == ["codex_conversation"]
+    assert found[0].info.trace_metadata["mlflow.source.name"] == "codex-cli"
     totals = [int(t.info.tags["tokens.total"]) for t in found]
     assert all(totals)
     assert sum(totals) == last_total(find_rollout(home, first.session_id))
