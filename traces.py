@@ -5064,7 +5064,8 @@ DOCTOR_WAIT_SECONDS = 60            # how long the test turn may take to reach t
 STUCK_SECONDS = 10 * 60             # a job waiting longer than this is not just a slow upload
 DOCTOR_ANSWER = "traces doctor: the test turn's answer"
 EXPORTED_PREFIXES = ("MLFLOW_", "DATABRICKS_", "CLAUDETRACING_", "TRACES_")
-DOCTOR_CHECKS = {}                  # name → check(checkup): (ok, detail, fix); ok None: not checked
+DOCTOR_CHECKS = {}                  # name → check(checkup): (ok, detail, fix); ok None: not checked;
+                                    # None: no line (codex, for a repository not wired for Codex)
 
 
 def doctor_check(name):
@@ -5277,6 +5278,78 @@ def check_env(checkup):
     fix = "traces init (moves them to our own files)" if ours else \
         "; ".join(f"remove {', '.join(keys)} from the env block of {name}" for name, keys in found)
     return False, detail, fix
+
+
+CODEX_TRUST_FIX = "traces init --agent codex --yes"     # what init says trusts its Codex hooks
+
+
+def codex_names_repository(root):
+    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
+    text: a file that does not parse can still say that the repository is wired for Codex."""
+    import shlex
+    try:
+        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
+            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
+    except OSError:
+        return False
+
+
+def codex_untrusted(ours, parsed):
+    """The events of our hooks whose trust entry is missing, or is for the hook as it was once
+    written: Codex skips those."""
+    state = parsed.get("hooks", {}).get("state", {}) if isinstance(parsed.get("hooks"), dict) else {}
+    return [event for key, (event, handler) in ours.items()
+            if not isinstance(state.get(key), dict) or state[key].get("trusted_hash") != codex_trust_hash(event, handler)]
+
+
+def codex_sessions_state():
+    """(ok, what) of the folder Codex writes rollouts to and the worker reads them from."""
+    sessions = codex_sessions_dir()
+    if os.path.isdir(sessions):
+        if not os.access(sessions, os.R_OK | os.X_OK):
+            return False, f"{sessions} cannot be read"
+        return True, f"sessions in {sessions}"
+    if os.path.exists(sessions):
+        return False, f"{sessions} is not a folder"
+    if not os.access(codex_home(), os.W_OK):
+        return False, f"{sessions} does not exist and {codex_home()} cannot be written"
+    return True, f"{sessions} not created yet (Codex's first session creates it)"
+
+
+@doctor_check("codex")
+def check_codex(checkup):
+    """Codex's hooks for this repository, their trust, its sessions folder; None (no line) when
+    the repository is not wired for Codex."""
+    hooks_path = os.path.join(codex_home(), "hooks.json")
+    try:
+        hooks, _, parsed = read_codex_files()
+    except TracesError as e:
+        if not codex_names_repository(checkup.root):
+            return None
+        return False, str(e).partition(": fix")[0], f"fix that file, then `{CODEX_TRUST_FIX}`"
+    ours = codex_ours(hooks, checkup.root)
+    if not ours:
+        if not codex_names_repository(checkup.root):
+            return None
+        return False, f"{hooks_path} names this repository but holds no Stop or SessionEnd hook of ours " \
+            "for it (is it valid JSON?)", f"fix that file, then `{CODEX_TRUST_FIX}`"
+    events = [event for event, _ in ours.values()]
+    missing = [event for event in CODEX_HOOK_EVENTS if event not in events]
+    if missing:
+        return False, f"{hooks_path} has no traces hook for this repository at {', '.join(missing)}", CODEX_TRUST_FIX
+    doubled = sorted({event for event in events if events.count(event) > 1})
+    if doubled:
+        return False, f"{hooks_path} runs traces more than once for this repository at {', '.join(doubled)}", \
+            CODEX_TRUST_FIX
+    untrusted = codex_untrusted(ours, parsed)
+    if untrusted:
+        return False, (f"Codex skips the {' and '.join(untrusted)} hook: no trust entry in "
+                       f"{os.path.join(codex_home(), 'config.toml')} matches it as written"), \
+            f"{CODEX_TRUST_FIX} (or accept {'it' if len(untrusted) == 1 else 'them'} in Codex: /hooks)"
+    ok, sessions = codex_sessions_state()
+    if not ok:
+        return False, sessions, f"make {codex_sessions_dir()} a folder Codex can write and traces can read"
+    return True, f"{hooks_path}: hooks for {', '.join(CODEX_HOOK_EVENTS)}, trusted; {sessions}", None
 
 
 def doctor_transcript(folder, session, cwd):
@@ -6187,7 +6260,10 @@ def cmd_doctor(args):
     for name, check in DOCTOR_CHECKS.items():
         if name == "roundtrip" and args.no_roundtrip:
             continue
-        ok, detail, fix = check(checkup)
+        result = check(checkup)
+        if result is None:              # a check for a path this repository does not take
+            continue
+        ok, detail, fix = result
         if ok is False:
             checkup.failed.add(name)
         results.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
