@@ -5909,21 +5909,8 @@ def codex_init(root, invocation, yes):
     return written
 
 
-@command("init", "wire this repository: hooks, experiment, enrichments", init_options)
-def cmd_init(args):
-    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
-    # first write: a refusal leaves the repository and TRACES_HOME as they were.
-    root = init_target(args)
-    agents = init_agents(args)
-    settings = RepoSettings(root)       # refuses malformed files before anything else happens
-    if "codex" in agents:
-        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
-    check_home()
-    current = settings.env
-    interactive = not args.yes
-    if interactive:
-        print(f"Setting up Claude Code tracing for {root}")
-
+def choose_destination(args, current, interactive):
+    """Where traces go, from the flags, else asked or kept from the settings: (uri, databricks)."""
     uri = args.tracking_uri
     databricks = bool(args.profile or args.spn)
     if not uri and not args.local and not databricks:
@@ -5941,64 +5928,119 @@ def cmd_init(args):
             databricks = existing.startswith("databricks")
     if args.trace_location and not databricks:
         raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
-    env_local, env_shared, auth = {}, {}, {}
-    team_tags = None, None       # the experiment's tags and a setter, where the team shares one
-    if databricks:
-        workspace = databricks_setup(args, root, current, interactive)
-        env_shared.update(workspace["shared"])
-        env_local.update(workspace["local"])
-        uri, name, experiment_id = workspace["where"], workspace["experiment"], None
-        team_tags = workspace["tags"], workspace["set_tag"]
-    elif uri:
-        if not uri.startswith(("http://", "https://")):
-            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
-        uri, user, password = split_uri_credentials(uri.rstrip("/"))
-        # Credentials given now, else those this server already has (stored, or left in the
-        # settings env by a version before 0.9), else the shell's token.
-        known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
-                 **stored_credentials(uri)}
-        if user:
-            auth = {ENV_USERNAME: user, ENV_PASSWORD: password}
-        else:
-            auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
-            token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
-            if interactive and not token and not auth:
-                import getpass
-                prompt = "Bearer token for the server (Enter for none): "
-                token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
-            auth = auth or ({ENV_TOKEN: token} if token else {})
-        # A server on loopback is this machine's alone; any other is the team's to share.
-        if is_loopback(uri):
-            env_local[ENV_URI] = uri
-        else:
-            env_shared[ENV_URI] = uri
-            env_local[ENV_URI] = None
-    else:
-        env_local[ENV_URI] = local_store_uri()
-        env_shared[ENV_URI] = None
-        check_local_store(local_store_uri().split(":///", 1)[-1])
+    return uri, databricks
 
-    if not databricks:
-        experiment_id = args.experiment_id
-        name = args.experiment
-    if not databricks and not experiment_id and not name:
+
+def server_credentials(uri, current, interactive):
+    """An MLflow server's URL without credentials, and the credentials to reach it: (uri, auth)."""
+    uri, user, password = split_uri_credentials(uri.rstrip("/"))
+    if user:
+        return uri, {ENV_USERNAME: user, ENV_PASSWORD: password}
+    # Credentials given now, else those this server already has (stored, or left in the
+    # settings env by a version before 0.9), else the shell's token.
+    known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
+             **stored_credentials(uri)}
+    auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
+    token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
+    if interactive and not token and not auth:
+        import getpass
+        prompt = "Bearer token for the server (Enter for none): "
+        token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
+    return uri, auth or ({ENV_TOKEN: token} if token else {})
+
+
+def init_experiment(args, root, current, interactive):
+    """The experiment on an MLflow server or the local store: given, kept, or named: (name, id)."""
+    name, experiment_id = args.experiment, args.experiment_id
+    if not experiment_id and not name:
         name = current.get(ENV_EXPERIMENT)
         experiment_id = None if name else current.get(ENV_EXPERIMENT_ID)
         if not experiment_id:
             name = name or default_experiment_name(root)
             if interactive:
                 name = ask("Experiment name", name)
-    if uri and not databricks:
+    return name, experiment_id
+
+
+def mlflow_setup(args, root, current, interactive, uri):
+    """Set up an MLflow server (uri) or the local store (no uri), as databricks_setup does a workspace.
+
+    Returns databricks_setup's dict, with "auth": the server's credentials.
+    """
+    local, shared, auth, tags = {}, {}, {}, (None, None)
+    if uri:
+        if not uri.startswith(("http://", "https://")):
+            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
+        uri, auth = server_credentials(uri, current, interactive)
+        # A server on loopback is this machine's alone; any other is the team's to share.
+        if is_loopback(uri):
+            local[ENV_URI] = uri
+        else:
+            shared[ENV_URI] = uri
+            local[ENV_URI] = None
+    else:
+        local[ENV_URI] = local_store_uri()
+        shared[ENV_URI] = None
+        check_local_store(local_store_uri().split(":///", 1)[-1])
+    name, experiment_id = init_experiment(args, root, current, interactive)
+    if uri:
         experiment_id_found = ensure_server_experiment(uri, auth, name, experiment_id)
         print(f"Checked {uri}: experiment {name or experiment_id} (id {experiment_id_found}) is ready.")
-        team_tags = server_experiment_tags(uri, auth, experiment_id_found)
-    if not databricks:
-        env_shared[ENV_EXPERIMENT] = None if experiment_id else name
-        env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
-        env_shared[ENV_TRACE_LOCATION] = None
-        env_local[ENV_PROFILE] = None
+        tags = server_experiment_tags(uri, auth, experiment_id_found)
+    shared[ENV_EXPERIMENT] = None if experiment_id else name
+    shared[ENV_EXPERIMENT_ID] = experiment_id or None
+    shared[ENV_TRACE_LOCATION] = None
+    local[ENV_PROFILE] = None
+    return {"shared": shared, "local": local, "where": uri, "experiment": name, "experiment_id": experiment_id,
+            "tags": tags[0], "set_tag": tags[1], "auth": auth}
 
-    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, *team_tags)
+
+def report_hook_check(root, command, extra):
+    """Say whether the hook command reaches traces, and how to install it where it does not."""
+    answer = probe_hook(root)
+    if answer:
+        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
+        if not answer.get("mlflow", True):
+            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
+    else:
+        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
+        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
+              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
+
+
+def report_init_done(args, root, where):
+    """Say which sessions are traced where, and what to do next."""
+    if args.user_wide:
+        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
+    elif os.path.exists(os.path.join(root, ".git")):
+        print(f"Traces of this repository go to {where}.")
+    else:
+        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
+    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
+          f"repository; then `{typed_command('search')}` shows your turns.")
+
+
+@command("init", "wire this repository: hooks, experiment, enrichments", init_options)
+def cmd_init(args):
+    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
+    # first write: a refusal leaves the repository and TRACES_HOME as they were.
+    root = init_target(args)
+    agents = init_agents(args)
+    settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    if "codex" in agents:
+        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+    check_home()
+    current = settings.env
+    interactive = not args.yes
+    if interactive:
+        print(f"Setting up Claude Code tracing for {root}")
+    uri, databricks = choose_destination(args, current, interactive)
+    setup = databricks_setup(args, root, current, interactive) if databricks else \
+        mlflow_setup(args, root, current, interactive, uri)
+    env_shared, env_local, auth = dict(setup["shared"]), dict(setup["local"]), setup.get("auth") or {}
+    uri = setup["where"]
+
+    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, setup["tags"], setup["set_tag"])
     env_local[ENV_HOME] = os.environ.get(ENV_HOME) and traces_home()
     # Settings a version before 0.9 kept in the settings' env move to our files (above, from
     # `current`); what is left of ours there goes.
@@ -6023,25 +6065,9 @@ def cmd_init(args):
     if not written:
         print("Nothing to change: this repository is already set up.")
 
-    answer = probe_hook(root)
-    command = local_hook or shared_hook or DEFAULT_INVOCATION
-    if answer:
-        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
-        if not answer.get("mlflow", True):
-            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
-    else:
-        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
-        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
-              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
-    where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
-    if args.user_wide:
-        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
-    elif os.path.exists(os.path.join(root, ".git")):
-        print(f"Traces of this repository go to {where}.")
-    else:
-        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
-    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
-          f"repository; then `{typed_command('search')}` shows your turns.")
+    report_hook_check(root, local_hook or shared_hook or DEFAULT_INVOCATION, extra)
+    experiment = setup["experiment"] or setup["experiment_id"]
+    report_init_done(args, root, f"{uri or f'the local store ({local_store_uri()})'}, experiment {experiment}")
     return 0
 
 
