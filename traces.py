@@ -1500,24 +1500,37 @@ class Subagents:
         return run
 
 
-def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
-    """The steps of one turn (or one subagent run) in time order.
-
-    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
-    model calls, subagents included, each API response once), cost (None when a model has
-    no known price), models, files, tool counts and errors, `waiting` (background agents
-    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
-    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
-    happened in this turn; their model calls become this turn's, named by their kind.
-    """
+def split_sidechain(records, agents, depth):
+    """Take Claude Code 1.x's subagent lines out of a main file as runs: (records, agents, runs)."""
     sidechain = [r for r in records if r.get("isSidechain") is True]
-    if sidechain and depth == 0:
-        # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
-        records = [r for r in records if r.get("isSidechain") is not True]
-        agents = agents or Subagents()
-        side_runs = agents.add(sidechain, "sidechain")
-    else:
-        side_runs = []
+    if not sidechain or depth != 0:
+        return records, agents, []
+    # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
+    agents = agents or Subagents()
+    return [r for r in records if r.get("isSidechain") is not True], agents, agents.add(sidechain, "sidechain")
+
+
+def take_tool_results(record, blocks, when, tools):
+    """Close the tool calls whose results a user line brings."""
+    for block in blocks:
+        tool_use_id = block.get("tool_use_id")
+        tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
+            else None
+        if tool is not None:
+            tool["end"] = when
+            tool["result"] = block.get("content")
+            tool["error"] = block.get("is_error") is True
+            if isinstance(record.get("toolUseResult"), dict):
+                tool["meta"] = record["toolUseResult"]
+
+
+def read_turn(records, start, notified):
+    """Walk a turn's lines in order into steps, the answer and what the lines say about the turn.
+
+    Returns a dict: steps, tools (by call id), inputs (what reached Claude after its last
+    response), answer, end, meta, ledger, compactions, copied_from, finished (the ids of
+    background agents reported done) and interrupted.
+    """
     calls, tools, steps = {}, {}, []
     inputs, answer, last_time = [], "", start
     finished_agents, interrupted = set(notified), False
@@ -1543,16 +1556,7 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             if "<task-notification>" in text_of(blocks)[:200]:
                 finished_agents.update(notification_ids(text_of(blocks)))
             interrupted = interrupted or any(is_interruption(b) for b in blocks)
-            for block in blocks:
-                tool_use_id = block.get("tool_use_id")
-                tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
-                    else None
-                if tool is not None:
-                    tool["end"] = when
-                    tool["result"] = block.get("content")
-                    tool["error"] = block.get("is_error") is True
-                    if isinstance(record.get("toolUseResult"), dict):
-                        tool["meta"] = record["toolUseResult"]
+            take_tool_results(record, blocks, when, tools)
             if blocks and record is not records[0] and not text_of(blocks).startswith(INTERRUPT_MARK):
                 inputs.append({"role": "user", "content": blocks})
         elif kind == "queue-operation":
@@ -1561,19 +1565,35 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
                 finished_agents.update(notification_ids(content))
                 inputs.append({"role": "user", "content": content})
         last_time = max(last_time, when)
+    return {"steps": steps, "tools": tools, "inputs": inputs, "answer": answer, "end": last_time, "meta": meta,
+            "ledger": ledger, "compactions": compactions, "copied_from": sorted(forked_from),
+            "finished": finished_agents, "interrupted": interrupted}
 
+
+def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
+    """The steps of one turn (or one subagent run) in time order.
+
+    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
+    model calls, subagents included, each API response once), cost (None when a model has
+    no known price), models, files, tool counts and errors, `waiting` (background agents
+    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
+    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
+    happened in this turn; their model calls become this turn's, named by their kind.
+    """
+    records, agents, side_runs = split_sidechain(records, agents, depth)
+    read = read_turn(records, start, notified)
     # Claude has stopped when its last response ended the turn and nothing came after it.
-    llm_steps = [s for s in steps if s["kind"] == "llm"]
-    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
-        and all(t["end"] is not None for t in tools.values())
+    llm_steps = [s for s in read["steps"] if s["kind"] == "llm"]
+    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not read["inputs"] \
+        and all(t["end"] is not None for t in read["tools"].values())
     first = records[0] if records else {}
     command = command_wrapper(first)
-    turn = {"prompt": command or text_of(message_content(first)), "answer": answer,
+    turn = {"prompt": command or text_of(message_content(first)), "answer": read["answer"],
             "command": command.split(" ")[0] if command else None,
-            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
-            "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
-            "compactions": compactions, "copied_from": sorted(forked_from)}
-    link_subagents(turn, agents, finished_agents, side_runs, orphans, depth)
+            "start": start, "end": read["end"], "steps": read["steps"], "meta": read["meta"], "waiting": [],
+            "ended": ended or read["interrupted"], "interrupted": read["interrupted"], "ledger": read["ledger"],
+            "compactions": read["compactions"], "copied_from": read["copied_from"]}
+    link_subagents(turn, agents, read["finished"], side_runs, orphans, depth)
     add_totals(turn, agents, depth)
     return turn
 
