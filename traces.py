@@ -6570,44 +6570,42 @@ def codex_rollouts(root):
     return found
 
 
-@command("import", "trace past sessions (this repository's by default)", import_options)
-def cmd_import(args):
-    root = repo_root(os.getcwd())
-    env = RepoSettings(root).env
-    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
-    files, codex = [], {}
-    if args.paths:
-        for path in args.paths:
-            if os.path.isdir(path):
-                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-            elif os.path.isfile(path):
-                found = [path]
-            else:
-                raise TracesError(f"{path} does not exist")
-            if not any(holds_transcript_lines(f) for f in found):
-                raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+def given_transcripts(paths):
+    """The transcript files named on the command line, a folder's being its .jsonl files."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            raise TracesError(f"{path} does not exist")
+        if not any(holds_transcript_lines(f) for f in found):
+            raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+        files += found
+    return files
+
+
+def project_transcripts(root, everything):
+    """The Claude Code transcripts of sessions run in this repository (everything: of every project)."""
+    files = []
+    base = claude_projects_dir()
+    mine = os.path.basename(project_folder(root))
+    folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
+    for folder in folders:
+        if everything or folder == mine or folder.startswith(mine + "-"):
+            path = os.path.join(base, folder)
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
+            # a session from a subfolder counts only if its own cwd is inside the repository.
+            if not everything and folder != mine:
+                found = [f for f in found if inside(transcript_cwd(f), root)]
             files += found
-    else:
-        base = claude_projects_dir()
-        mine = os.path.basename(project_folder(root))
-        folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
-        for folder in folders:
-            if args.all or folder == mine or folder.startswith(mine + "-"):
-                path = os.path.join(base, folder)
-                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-                # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
-                # a session from a subfolder counts only if its own cwd is inside the repository.
-                if not args.all and folder != mine:
-                    found = [f for f in found if inside(transcript_cwd(f), root)]
-                files += found
-        codex = codex_rollouts(None if args.all else root)
-    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
-    if not files:
-        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
-        return 0
-    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
-    # is then traced under its own id, and the copy is recognised as one (claim_responses).
-    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    return files
+
+
+def check_import_backend(env):
+    """Refuse a store or server import cannot use."""
     # Refused now, not after MLflow has left a lock or a checkpoint behind.
     uri = env.get(ENV_URI) or local_store_uri()
     if uri.startswith("sqlite:"):
@@ -6615,6 +6613,10 @@ def cmd_import(args):
         check_local_store(uri.split(":///", 1)[-1])
     elif uri.startswith(("http://", "https://")):
         check_server(uri, env)
+
+
+def import_sessions(files, codex, env):
+    """Trace the sessions of these files in order: (turns uploaded, turns held back, the uploader)."""
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
@@ -6636,6 +6638,27 @@ def cmd_import(args):
         finally:
             uploader.end_batches()
         progress.done()
+    return total, held, uploader
+
+
+@command("import", "trace past sessions (this repository's by default)", import_options)
+def cmd_import(args):
+    root = repo_root(os.getcwd())
+    env = RepoSettings(root).env
+    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
+    if args.paths:
+        files, codex = given_transcripts(args.paths), {}
+    else:
+        files, codex = project_transcripts(root, args.all), codex_rollouts(None if args.all else root)
+    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
+    if not files:
+        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
+        return 0
+    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
+    # is then traced under its own id, and the copy is recognised as one (claim_responses).
+    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    check_import_backend(env)
+    total, held, uploader = import_sessions(files, codex, env)
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
     if held:
         print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
