@@ -1502,24 +1502,37 @@ class Subagents:
         return run
 
 
-def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
-    """The steps of one turn (or one subagent run) in time order.
-
-    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
-    model calls, subagents included, each API response once), cost (None when a model has
-    no known price), models, files, tool counts and errors, `waiting` (background agents
-    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
-    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
-    happened in this turn; their model calls become this turn's, named by their kind.
-    """
+def split_sidechain(records, agents, depth):
+    """Take Claude Code 1.x's subagent lines out of a main file as runs: (records, agents, runs)."""
     sidechain = [r for r in records if r.get("isSidechain") is True]
-    if sidechain and depth == 0:
-        # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
-        records = [r for r in records if r.get("isSidechain") is not True]
-        agents = agents or Subagents()
-        side_runs = agents.add(sidechain, "sidechain")
-    else:
-        side_runs = []
+    if not sidechain or depth != 0:
+        return records, agents, []
+    # Claude Code 1.x wrote subagents' lines into the main file: nest them like agent files.
+    agents = agents or Subagents()
+    return [r for r in records if r.get("isSidechain") is not True], agents, agents.add(sidechain, "sidechain")
+
+
+def take_tool_results(record, blocks, when, tools):
+    """Close the tool calls whose results a user line brings."""
+    for block in blocks:
+        tool_use_id = block.get("tool_use_id")
+        tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
+            else None
+        if tool is not None:
+            tool["end"] = when
+            tool["result"] = block.get("content")
+            tool["error"] = block.get("is_error") is True
+            if isinstance(record.get("toolUseResult"), dict):
+                tool["meta"] = record["toolUseResult"]
+
+
+def read_turn(records, start, notified):
+    """Walk a turn's lines in order into steps, the answer and what the lines say about the turn.
+
+    Returns a dict: steps, tools (by call id), inputs (what reached Claude after its last
+    response), answer, end, meta, ledger, compactions, copied_from, finished (the ids of
+    background agents reported done) and interrupted.
+    """
     calls, tools, steps = {}, {}, []
     inputs, answer, last_time = [], "", start
     finished_agents, interrupted = set(notified), False
@@ -1545,16 +1558,7 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
             if "<task-notification>" in text_of(blocks)[:200]:
                 finished_agents.update(notification_ids(text_of(blocks)))
             interrupted = interrupted or any(is_interruption(b) for b in blocks)
-            for block in blocks:
-                tool_use_id = block.get("tool_use_id")
-                tool = tools.get(tool_use_id) if block.get("type") == "tool_result" and isinstance(tool_use_id, str) \
-                    else None
-                if tool is not None:
-                    tool["end"] = when
-                    tool["result"] = block.get("content")
-                    tool["error"] = block.get("is_error") is True
-                    if isinstance(record.get("toolUseResult"), dict):
-                        tool["meta"] = record["toolUseResult"]
+            take_tool_results(record, blocks, when, tools)
             if blocks and record is not records[0] and not text_of(blocks).startswith(INTERRUPT_MARK):
                 inputs.append({"role": "user", "content": blocks})
         elif kind == "queue-operation":
@@ -1563,19 +1567,35 @@ def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
                 finished_agents.update(notification_ids(content))
                 inputs.append({"role": "user", "content": content})
         last_time = max(last_time, when)
+    return {"steps": steps, "tools": tools, "inputs": inputs, "answer": answer, "end": last_time, "meta": meta,
+            "ledger": ledger, "compactions": compactions, "copied_from": sorted(forked_from),
+            "finished": finished_agents, "interrupted": interrupted}
 
+
+def analyse(records, start, agents=None, depth=0, notified=(), orphans=()):
+    """The steps of one turn (or one subagent run) in time order.
+
+    Returns a dict: prompt, answer, start, end, steps ([{kind: llm|tool, ...}]), usage (all
+    model calls, subagents included, each API response once), cost (None when a model has
+    no known price), models, files, tool counts and errors, `waiting` (background agents
+    that have not reported yet; `notified` holds the ids reported elsewhere in the session)
+    and `interrupted` (the user pressed Escape). orphans: subagent runs no call launched that
+    happened in this turn; their model calls become this turn's, named by their kind.
+    """
+    records, agents, side_runs = split_sidechain(records, agents, depth)
+    read = read_turn(records, start, notified)
     # Claude has stopped when its last response ended the turn and nothing came after it.
-    llm_steps = [s for s in steps if s["kind"] == "llm"]
-    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not inputs \
-        and all(t["end"] is not None for t in tools.values())
+    llm_steps = [s for s in read["steps"] if s["kind"] == "llm"]
+    ended = bool(llm_steps) and llm_steps[-1].get("stop_reason") in END_REASONS and not read["inputs"] \
+        and all(t["end"] is not None for t in read["tools"].values())
     first = records[0] if records else {}
     command = command_wrapper(first)
-    turn = {"prompt": command or text_of(message_content(first)), "answer": answer,
+    turn = {"prompt": command or text_of(message_content(first)), "answer": read["answer"],
             "command": command.split(" ")[0] if command else None,
-            "start": start, "end": last_time, "steps": steps, "meta": meta, "waiting": [],
-            "ended": ended or interrupted, "interrupted": interrupted, "ledger": ledger,
-            "compactions": compactions, "copied_from": sorted(forked_from)}
-    link_subagents(turn, agents, finished_agents, side_runs, orphans, depth)
+            "start": start, "end": read["end"], "steps": read["steps"], "meta": read["meta"], "waiting": [],
+            "ended": ended or read["interrupted"], "interrupted": read["interrupted"], "ledger": read["ledger"],
+            "compactions": read["compactions"], "copied_from": read["copied_from"]}
+    link_subagents(turn, agents, read["finished"], side_runs, orphans, depth)
     add_totals(turn, agents, depth)
     return turn
 
@@ -5995,21 +6015,8 @@ def codex_init(root, invocation, yes):
     return written
 
 
-@command("init", "wire this repository: hooks, experiment, enrichments", init_options)
-def cmd_init(args):
-    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
-    # first write: a refusal leaves the repository and TRACES_HOME as they were.
-    root = init_target(args)
-    agents = init_agents(args)
-    settings = RepoSettings(root)       # refuses malformed files before anything else happens
-    if "codex" in agents:
-        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
-    check_home()
-    current = settings.env
-    interactive = not args.yes
-    if interactive:
-        print(f"Setting up Claude Code tracing for {root}")
-
+def choose_destination(args, current, interactive):
+    """Where traces go, from the flags, else asked or kept from the settings: (uri, databricks)."""
     uri = args.tracking_uri
     databricks = bool(args.profile or args.spn)
     if not uri and not args.local and not databricks:
@@ -6027,64 +6034,119 @@ def cmd_init(args):
             databricks = existing.startswith("databricks")
     if args.trace_location and not databricks:
         raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
-    env_local, env_shared, auth = {}, {}, {}
-    team_tags = None, None       # the experiment's tags and a setter, where the team shares one
-    if databricks:
-        workspace = databricks_setup(args, root, current, interactive)
-        env_shared.update(workspace["shared"])
-        env_local.update(workspace["local"])
-        uri, name, experiment_id = workspace["where"], workspace["experiment"], None
-        team_tags = workspace["tags"], workspace["set_tag"]
-    elif uri:
-        if not uri.startswith(("http://", "https://")):
-            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
-        uri, user, password = split_uri_credentials(uri.rstrip("/"))
-        # Credentials given now, else those this server already has (stored, or left in the
-        # settings env by a version before 0.9), else the shell's token.
-        known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
-                 **stored_credentials(uri)}
-        if user:
-            auth = {ENV_USERNAME: user, ENV_PASSWORD: password}
-        else:
-            auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
-            token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
-            if interactive and not token and not auth:
-                import getpass
-                prompt = "Bearer token for the server (Enter for none): "
-                token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
-            auth = auth or ({ENV_TOKEN: token} if token else {})
-        # A server on loopback is this machine's alone; any other is the team's to share.
-        if is_loopback(uri):
-            env_local[ENV_URI] = uri
-        else:
-            env_shared[ENV_URI] = uri
-            env_local[ENV_URI] = None
-    else:
-        env_local[ENV_URI] = local_store_uri()
-        env_shared[ENV_URI] = None
-        check_local_store(local_store_uri().split(":///", 1)[-1])
+    return uri, databricks
 
-    if not databricks:
-        experiment_id = args.experiment_id
-        name = args.experiment
-    if not databricks and not experiment_id and not name:
+
+def server_credentials(uri, current, interactive):
+    """An MLflow server's URL without credentials, and the credentials to reach it: (uri, auth)."""
+    uri, user, password = split_uri_credentials(uri.rstrip("/"))
+    if user:
+        return uri, {ENV_USERNAME: user, ENV_PASSWORD: password}
+    # Credentials given now, else those this server already has (stored, or left in the
+    # settings env by a version before 0.9), else the shell's token.
+    known = {**{k: current[k] for k in CREDENTIAL_KEYS if current.get(k) and current.get(ENV_URI) == uri},
+             **stored_credentials(uri)}
+    auth = {k: v for k, v in known.items() if k != ENV_TOKEN} if known.get(ENV_USERNAME) else {}
+    token = known.get(ENV_TOKEN) or os.environ.get(ENV_TOKEN) or current.get(ENV_TOKEN)
+    if interactive and not token and not auth:
+        import getpass
+        prompt = "Bearer token for the server (Enter for none): "
+        token = (getpass.getpass(prompt) if sys.stdin.isatty() else ask(prompt.rstrip(": "), "")) or None
+    return uri, auth or ({ENV_TOKEN: token} if token else {})
+
+
+def init_experiment(args, root, current, interactive):
+    """The experiment on an MLflow server or the local store: given, kept, or named: (name, id)."""
+    name, experiment_id = args.experiment, args.experiment_id
+    if not experiment_id and not name:
         name = current.get(ENV_EXPERIMENT)
         experiment_id = None if name else current.get(ENV_EXPERIMENT_ID)
         if not experiment_id:
             name = name or default_experiment_name(root)
             if interactive:
                 name = ask("Experiment name", name)
-    if uri and not databricks:
+    return name, experiment_id
+
+
+def mlflow_setup(args, root, current, interactive, uri):
+    """Set up an MLflow server (uri) or the local store (no uri), as databricks_setup does a workspace.
+
+    Returns databricks_setup's dict, with "auth": the server's credentials.
+    """
+    local, shared, auth, tags = {}, {}, {}, (None, None)
+    if uri:
+        if not uri.startswith(("http://", "https://")):
+            raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
+        uri, auth = server_credentials(uri, current, interactive)
+        # A server on loopback is this machine's alone; any other is the team's to share.
+        if is_loopback(uri):
+            local[ENV_URI] = uri
+        else:
+            shared[ENV_URI] = uri
+            local[ENV_URI] = None
+    else:
+        local[ENV_URI] = local_store_uri()
+        shared[ENV_URI] = None
+        check_local_store(local_store_uri().split(":///", 1)[-1])
+    name, experiment_id = init_experiment(args, root, current, interactive)
+    if uri:
         experiment_id_found = ensure_server_experiment(uri, auth, name, experiment_id)
         print(f"Checked {uri}: experiment {name or experiment_id} (id {experiment_id_found}) is ready.")
-        team_tags = server_experiment_tags(uri, auth, experiment_id_found)
-    if not databricks:
-        env_shared[ENV_EXPERIMENT] = None if experiment_id else name
-        env_shared[ENV_EXPERIMENT_ID] = experiment_id or None
-        env_shared[ENV_TRACE_LOCATION] = None
-        env_local[ENV_PROFILE] = None
+        tags = server_experiment_tags(uri, auth, experiment_id_found)
+    shared[ENV_EXPERIMENT] = None if experiment_id else name
+    shared[ENV_EXPERIMENT_ID] = experiment_id or None
+    shared[ENV_TRACE_LOCATION] = None
+    local[ENV_PROFILE] = None
+    return {"shared": shared, "local": local, "where": uri, "experiment": name, "experiment_id": experiment_id,
+            "tags": tags[0], "set_tag": tags[1], "auth": auth}
 
-    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, *team_tags)
+
+def report_hook_check(root, command, extra):
+    """Say whether the hook command reaches traces, and how to install it where it does not."""
+    answer = probe_hook(root)
+    if answer:
+        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
+        if not answer.get("mlflow", True):
+            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
+    else:
+        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
+        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
+              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
+
+
+def report_init_done(args, root, where):
+    """Say which sessions are traced where, and what to do next."""
+    if args.user_wide:
+        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
+    elif os.path.exists(os.path.join(root, ".git")):
+        print(f"Traces of this repository go to {where}.")
+    else:
+        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
+    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
+          f"repository; then `{typed_command('search')}` shows your turns.")
+
+
+@command("init", "wire this repository: hooks, experiment, enrichments", init_options)
+def cmd_init(args):
+    # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
+    # first write: a refusal leaves the repository and TRACES_HOME as they were.
+    root = init_target(args)
+    agents = init_agents(args)
+    settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    if "codex" in agents:
+        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+    check_home()
+    current = settings.env
+    interactive = not args.yes
+    if interactive:
+        print(f"Setting up Claude Code tracing for {root}")
+    uri, databricks = choose_destination(args, current, interactive)
+    setup = databricks_setup(args, root, current, interactive) if databricks else \
+        mlflow_setup(args, root, current, interactive, uri)
+    env_shared, env_local, auth = dict(setup["shared"]), dict(setup["local"]), setup.get("auth") or {}
+    uri = setup["where"]
+
+    env_shared[ENV_ENRICHMENTS] = settle_team_enrichments(args, current, setup["tags"], setup["set_tag"])
     env_local[ENV_HOME] = os.environ.get(ENV_HOME) and traces_home()
     # Settings a version before 0.9 kept in the settings' env move to our files (above, from
     # `current`); what is left of ours there goes.
@@ -6109,25 +6171,9 @@ def cmd_init(args):
     if not written:
         print("Nothing to change: this repository is already set up.")
 
-    answer = probe_hook(root)
-    command = local_hook or shared_hook or DEFAULT_INVOCATION
-    if answer:
-        print(f"Hook check: `{command}` reaches traces {answer['version']} ({answer['python']}).")
-        if not answer.get("mlflow", True):
-            print(f"Warning: {worker_trouble(answer)}", file=sys.stderr)
-    else:
-        spec = install_spec(extra) if install_source() else f"<this repository's checkout or git URL>[{extra}]"
-        print(f"Warning: the hook command `{command}` did not reach traces. Install traces where the hook "
-              f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
-    where = f"{uri or f'the local store ({local_store_uri()})'}, experiment {name or experiment_id}"
-    if args.user_wide:
-        print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
-    elif os.path.exists(os.path.join(root, ".git")):
-        print(f"Traces of this repository go to {where}.")
-    else:
-        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
-    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
-          f"repository; then `{typed_command('search')}` shows your turns.")
+    report_hook_check(root, local_hook or shared_hook or DEFAULT_INVOCATION, extra)
+    experiment = setup["experiment"] or setup["experiment_id"]
+    report_init_done(args, root, f"{uri or f'the local store ({local_store_uri()})'}, experiment {experiment}")
     return 0
 
 
@@ -6613,44 +6659,42 @@ def codex_rollouts(root):
     return found
 
 
-@command("import", "trace past sessions (this repository's by default)", import_options)
-def cmd_import(args):
-    root = repo_root(os.getcwd())
-    env = RepoSettings(root).env
-    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
-    files, codex = [], {}
-    if args.paths:
-        for path in args.paths:
-            if os.path.isdir(path):
-                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-            elif os.path.isfile(path):
-                found = [path]
-            else:
-                raise TracesError(f"{path} does not exist")
-            if not any(holds_transcript_lines(f) for f in found):
-                raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+def given_transcripts(paths):
+    """The transcript files named on the command line, a folder's being its .jsonl files."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            raise TracesError(f"{path} does not exist")
+        if not any(holds_transcript_lines(f) for f in found):
+            raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
+        files += found
+    return files
+
+
+def project_transcripts(root, everything):
+    """The Claude Code transcripts of sessions run in this repository (everything: of every project)."""
+    files = []
+    base = claude_projects_dir()
+    mine = os.path.basename(project_folder(root))
+    folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
+    for folder in folders:
+        if everything or folder == mine or folder.startswith(mine + "-"):
+            path = os.path.join(base, folder)
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
+            # a session from a subfolder counts only if its own cwd is inside the repository.
+            if not everything and folder != mine:
+                found = [f for f in found if inside(transcript_cwd(f), root)]
             files += found
-    else:
-        base = claude_projects_dir()
-        mine = os.path.basename(project_folder(root))
-        folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
-        for folder in folders:
-            if args.all or folder == mine or folder.startswith(mine + "-"):
-                path = os.path.join(base, folder)
-                found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-                # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
-                # a session from a subfolder counts only if its own cwd is inside the repository.
-                if not args.all and folder != mine:
-                    found = [f for f in found if inside(transcript_cwd(f), root)]
-                files += found
-        codex = codex_rollouts(None if args.all else root)
-    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
-    if not files:
-        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
-        return 0
-    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
-    # is then traced under its own id, and the copy is recognised as one (claim_responses).
-    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    return files
+
+
+def check_import_backend(env):
+    """Refuse a store or server import cannot use."""
     # Refused now, not after MLflow has left a lock or a checkpoint behind.
     uri = env.get(ENV_URI) or local_store_uri()
     if uri.startswith("sqlite:"):
@@ -6658,6 +6702,10 @@ def cmd_import(args):
         check_local_store(uri.split(":///", 1)[-1])
     elif uri.startswith(("http://", "https://")):
         check_server(uri, env)
+
+
+def import_sessions(files, codex, env):
+    """Trace the sessions of these files in order: (turns uploaded, turns held back, the uploader)."""
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
@@ -6679,6 +6727,27 @@ def cmd_import(args):
         finally:
             uploader.end_batches()
         progress.done()
+    return total, held, uploader
+
+
+@command("import", "trace past sessions (this repository's by default)", import_options)
+def cmd_import(args):
+    root = repo_root(os.getcwd())
+    env = RepoSettings(root).env
+    env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
+    if args.paths:
+        files, codex = given_transcripts(args.paths), {}
+    else:
+        files, codex = project_transcripts(root, args.all), codex_rollouts(None if args.all else root)
+    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
+    if not files:
+        print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
+        return 0
+    # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
+    # is then traced under its own id, and the copy is recognised as one (claim_responses).
+    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    check_import_backend(env)
+    total, held, uploader = import_sessions(files, codex, env)
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
     if held:
         print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
