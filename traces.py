@@ -5103,7 +5103,19 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
+        self.codex_only = False             # wired for Codex alone: no Claude Code hooks to send a turn through
         self.failed = set()
+
+
+def codex_names_repository(root):
+    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
+    text: a file that does not parse can still say that the repository is wired for Codex."""
+    import shlex
+    try:
+        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
+            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
+    except OSError:
+        return False
 
 
 @doctor_check("settings")
@@ -5116,6 +5128,9 @@ def check_settings(checkup):
     checkup.settings = settings
     commands = {event: our_hook_commands(settings.shared, event) for event in HOOK_EVENTS}
     missing = [event for event, found in commands.items() if not found]
+    if len(missing) == len(HOOK_EVENTS) and codex_names_repository(checkup.root):
+        checkup.codex_only = True
+        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for Codex only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
     doubled = [event for event, found in commands.items() if len(found) > 1]
@@ -5303,17 +5318,6 @@ def check_env(checkup):
 CODEX_TRUST_FIX = "traces init --agent codex --yes"     # what init says trusts its Codex hooks
 
 
-def codex_names_repository(root):
-    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
-    text: a file that does not parse can still say that the repository is wired for Codex."""
-    import shlex
-    try:
-        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
-            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
-    except OSError:
-        return False
-
-
 def codex_untrusted(ours, parsed):
     """The events of our hooks whose trust entry is missing, or is for the hook as it was once
     written: Codex skips those."""
@@ -5491,6 +5495,8 @@ def check_round_trip(checkup):
     import uuid
     if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
         return None, "not run: fix the lines above first", None
+    if checkup.codex_only:
+        return None, "not run: the test turn goes through Claude Code's hooks, and this repository has none", None
     session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
     folder, sent = None, []
     try:

@@ -115,3 +115,15 @@ def test_a_claude_only_repository_has_no_codex_line(repo, codex_home, capsys, tm
     capsys.readouterr()
     assert traces.main(["doctor", "--no-roundtrip", "--json"]) == 0
     assert "codex" not in [r["check"] for r in json.loads(capsys.readouterr().out)]
+
+
+def test_a_repository_traced_for_codex_alone_passes_without_claude_hooks(repo, codex_home, capsys):
+    init("codex")
+    capsys.readouterr()
+    rc = traces.main(["doctor"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert [row.split()[:2] for row in out.splitlines()] == [
+        ["ok", "settings"], ["ok", "hook"], ["ok", "mlflow"], ["ok", "backend"], ["ok", "spool"], ["ok", "env"],
+        ["ok", "codex"], ["skip", "roundtrip"]]
+    assert "Codex only" in out.splitlines()[0]
