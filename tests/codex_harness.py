@@ -294,3 +294,14 @@ def make_repo(path: str | os.PathLike) -> Path:
     git("commit", "-q", "-m", "Initial commit")
     git("remote", "add", "origin", "git@github.com:acme/widgets.git")
     return path
+
+
+def last_token_count(rollout):
+    """Codex's own running total of a rollout (its last token_count event), as Codex writes it."""
+    total = None
+    for line in open(rollout):
+        record = json.loads(line)
+        payload = record.get("payload") or {}
+        if record.get("type") == "event_msg" and payload.get("type") == "token_count" and payload.get("info"):
+            total = payload["info"]["total_token_usage"]
+    return total

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import codex_harness
 import pytest
 
 import traces
@@ -27,14 +28,8 @@ def read_turns(path, offset=0):
 
 
 def last_token_count(path):
-    """The rollout's own running total: its last token_count event."""
-    total = None
-    for line in open(path):
-        record = json.loads(line)
-        payload = record.get("payload") or {}
-        if record.get("type") == "event_msg" and payload.get("type") == "token_count" and payload.get("info"):
-            total = payload["info"]["total_token_usage"]
-    return traces.codex_usage(total)
+    """The rollout's own running total, in our usage keys."""
+    return traces.codex_usage(codex_harness.last_token_count(path))
 
 
 def own_llm_usage(turns):

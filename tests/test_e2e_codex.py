@@ -8,22 +8,12 @@ import os
 import time
 
 import pytest
-from codex_harness import codex_bin, codex_env, codex_home, find_rollout, make_repo, run_codex
+from codex_harness import codex_bin, codex_env, codex_home, find_rollout, last_token_count, make_repo, run_codex
 from fake_openai import FakeOpenAI
 
 import traces
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(codex_bin() is None, reason="Codex CLI not installed: make codex")]
-
-
-def last_total(rollout):
-    total = None
-    for line in open(rollout):
-        record = json.loads(line)
-        payload = record.get("payload") or {}
-        if record.get("type") == "event_msg" and payload.get("type") == "token_count" and payload.get("info"):
-            total = payload["info"]["total_token_usage"]
-    return traces.codex_usage(total)["total"]
 
 
 def stored(repo):
@@ -76,7 +66,7 @@ def test_two_codex_turns_become_two_traces(tmp_path, monkeypatch, capsys):
     assert found[0].info.trace_metadata["mlflow.source.name"] == "codex-cli"
     totals = [int(t.info.tags["tokens.total"]) for t in found]
     assert all(totals)
-    assert sum(totals) == last_total(find_rollout(home, first.session_id))
+    assert sum(totals) == traces.codex_usage(last_token_count(find_rollout(home, first.session_id)))["total"]
     capsys.readouterr()
     assert traces.main(["search", "--agent", "codex", "-l", "10", "-f", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["traces"]) == 2
