@@ -210,9 +210,36 @@ def bench_import():
     return import_main()
 
 
+def bench_terminal(sizes=(10_000, 1_000_000, 10_000_000), runs=5):
+    """The terminal boundary: text written through a TerminalStream against the same text
+    written straight to a UTF-8 stream (goal: ≤ 1.5x for ordinary text, linear in size)."""
+    from bench_redact import transcript_lines
+    ordinary = "\n".join(transcript_lines(1)[0])        # prose, commands and code, as JSON lines
+    # The worst case: a control character in every ten, each written out as four characters.
+    hostile = "".join(ordinary[i:i + 9] + "\x1b" for i in range(0, len(ordinary), 9))
+    figures = {}
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        through = traces.TerminalStream(sink)
+        for kind, text in (("ordinary", ordinary), ("hostile", hostile)):
+            for size in sizes:
+                piece = (text * (size // len(text) + 1))[:size]
+                plain = statistics.median(timed_ms(sink.write, piece) for _ in range(runs))
+                safe = statistics.median(timed_ms(through.write, piece) for _ in range(runs))
+                figures[f"{kind} {size:,} chars"] = round(safe / plain, 2)
+                print(f"  {kind:<8} {size:>12,} chars: straight {plain:8.2f} ms, through the boundary "
+                      f"{safe:8.2f} ms ({safe / plain:.2f}x, {safe / size * 1e6:.1f} ms per M chars)")
+    return figures
+
+
+def timed_ms(write, text):
+    start = time.perf_counter()
+    write(text)
+    return (time.perf_counter() - start) * 1000
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
-           "import": bench_import}
+           "import": bench_import, "terminal": bench_terminal}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
