@@ -3899,7 +3899,7 @@ class in_traces_home:
 TERMINAL_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def visible(match):
+def escaped_control(match):
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
 
@@ -3907,7 +3907,7 @@ def visible(match):
 def terminal_safe(text):
     """text with C0 controls but newline and tab, DEL, C1 controls and bidirectional overrides
     written out (`\\x1b`, `\\u202e`); the text around them unchanged."""
-    return TERMINAL_UNSAFE.sub(visible, text)
+    return TERMINAL_UNSAFE.sub(escaped_control, text)
 
 
 class TerminalStream:
@@ -7157,7 +7157,7 @@ def main(argv=None):
         return cmd_hook()
     streams = sys.stdout, sys.stderr
     # Everything a command prints, its errors included, reaches the terminal through here.
-    sys.stdout, sys.stderr = (stream and TerminalStream(stream) for stream in streams)
+    sys.stdout, sys.stderr = (TerminalStream(stream) if stream else stream for stream in streams)
     try:
         return run_command(argv)
     finally:
