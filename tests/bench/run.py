@@ -236,6 +236,57 @@ def bench_terminal(sizes=(10_000, 1_000_000, 10_000_000), lines=100_000, runs=5)
         extra = (figures["print through"] - figures["print straight"]) / lines * 1e6
         print(f"  {lines:,} prints: straight {figures['print straight']:.1f} ms, through the boundary "
               f"{figures['print through']:.1f} ms (+{extra:.0f} ns a print)")
+        figures.update(boundary_share(sink))
+    return figures
+
+
+class Recorder:
+    """stdout for a command run in-process: keeps each piece it writes."""
+
+    def __init__(self):
+        self.pieces = []
+
+    def write(self, text):
+        self.pieces.append(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def boundary_share(sink, runs=5):
+    """Each reading command on the search benchmark's 10,000 traces, run in-process (imports
+    done): its own CPU time, and what its writes cost through the boundary more than straight."""
+    import bench_search
+    if not (bench_search.CACHE / "layout.json").exists():
+        bench_search.build(bench_search.CACHE)
+    uri = json.loads((bench_search.CACHE / "layout.json").read_text())["uri"]
+    work = Path(tempfile.mkdtemp(prefix="traces-bench-terminal-"))
+    repo = bench_search.trace_store.git_repo(work / "repo")
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": uri, "experiment": bench_search.EXPERIMENT}))
+    os.environ["TRACES_HOME"] = str(work / "traces-home")
+    cwd, real, figures = os.getcwd(), sys.stdout, {}
+    os.chdir(repo)
+    try:
+        for argv in (["search"], ["search", "-l", "0"], ["search", "-f", "context"], ["search", "-f", "json"],
+                     ["report"], ["report", "--by", "session"], ["list"]):
+            recorder = Recorder()
+            sys.stdout = recorder
+            took = best_ms(lambda: traces.main(argv), runs)
+            sys.stdout = real
+            pieces, through = recorder.pieces[:len(recorder.pieces) // runs], traces.TerminalStream(sink)
+            extra = best_ms(lambda: [through.write(p) for p in pieces], runs) - \
+                best_ms(lambda: [sink.write(p) for p in pieces], runs)
+            figures[" ".join(argv)] = round(extra / took, 4)
+            print(f"  {' '.join(argv):<20} {sum(map(len, pieces)):>10,} chars in {len(pieces):>7,} writes: "
+                  f"the command {took:7.1f} ms, the boundary +{extra:6.2f} ms ({extra / took:.1%})")
+    finally:
+        sys.stdout = real
+        os.chdir(cwd)
+        shutil.rmtree(work, ignore_errors=True)
     return figures
 
 
