@@ -7158,7 +7158,7 @@ def main(argv=None):
         return cmd_hook()
     streams = sys.stdout, sys.stderr
     # Everything a command prints, its errors included, reaches the terminal through here.
-    sys.stdout, sys.stderr = (TerminalStream(stream) if stream else stream for stream in streams)
+    sys.stdout, sys.stderr = (stream if stream is None else TerminalStream(stream) for stream in streams)
     try:
         return run_command(argv)
     finally:
