@@ -3886,6 +3886,61 @@ class in_traces_home:
 
 
 ###############################################################################
+# The terminal: text from a trace is shown, never obeyed
+###############################################################################
+
+# A prompt, an answer, a tool's output, a file or branch name, an experiment name, an error a
+# server sent: text from a model or a repository may hold escape sequences that set the window
+# title, clear the screen, hide a link or write the clipboard (OSC 52), or bidirectional
+# overrides that show text in another order than it is. All a command prints passes
+# terminal_safe on its way out: main() puts a TerminalStream over stdout and stderr, so no
+# command can forget it. `-f json` stays exact: it has no raw C0 controls, and the form used
+# for the others (`\u009b`) is JSON's own escape.
+TERMINAL_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def escaped_control(match):
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
+
+
+def terminal_safe(text):
+    """text with C0 controls but newline and tab, DEL, C1 controls and bidirectional overrides
+    written out (`\\x1b`, `\\u202e`); the text around them unchanged. Most text holds none,
+    and a search costs less than a substitution that finds nothing."""
+    return TERMINAL_UNSAFE.sub(escaped_control, text) if TERMINAL_UNSAFE.search(text) else text
+
+
+class TerminalStream:
+    """stdout or stderr while a command runs: what is written to it passes terminal_safe. Our
+    own control characters (Painter's colours, the progress bar's carriage return) are written
+    right after `key`, drawn at random for each run so that no text from a trace can guess it,
+    and only they pass unescaped."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.key = os.urandom(8).hex()
+
+    def write(self, text):
+        safe = terminal_safe(text)
+        if safe is not text and self.key in safe:
+            safe = safe.replace(self.key + "\\x1b", "\033").replace(self.key + "\\x0d", "\r")
+        return self.stream.write(safe)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):        # flush, isatty, fileno, encoding: the stream's own
+        return getattr(self.stream, name)
+
+
+def own_control(stream, char):
+    """char written to stream as ours: through a TerminalStream, behind its key."""
+    return getattr(stream, "key", "") + char
+
+
+###############################################################################
 # Reading back: the stores, the backend, search filters and output formats
 ###############################################################################
 
@@ -3894,9 +3949,10 @@ class Painter:
 
     def __init__(self, stream):
         self.on = stream.isatty() and not os.environ.get("NO_COLOR")
+        self.csi = own_control(stream, "\033") + "["
 
     def _wrap(self, code, text):
-        return f"\033[{code}m{text}\033[0m" if self.on else text
+        return f"{self.csi}{code}m{text}{self.csi}0m" if self.on else text
 
     def bold(self, text):
         return self._wrap("1", text)
@@ -6625,6 +6681,7 @@ class Progress:
 
     def __init__(self, total):
         self.total, self.on = total, sys.stderr.isatty()
+        self.cr = own_control(sys.stderr, "\r")
         self.started = self.shown = time.monotonic()
 
     def update(self, n, turns=0):
@@ -6635,7 +6692,7 @@ class Progress:
         rate = n / max(now - self.started, 1e-6)
         left = (self.total - n) / rate if rate else 0
         filled = int(30 * n / max(self.total, 1))
-        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions, {turns} turns"
+        print(f"{self.cr}[{'#' * filled}{' ' * (30 - filled)}] {n}/{self.total} sessions, {turns} turns"
               f"  {rate:.1f} sessions/s  ETA {int(left) // 60}:{int(left) % 60:02d} ",
               end="", file=sys.stderr, flush=True)
 
@@ -7099,6 +7156,16 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["hook"]:
         return cmd_hook()
+    streams = sys.stdout, sys.stderr
+    # Everything a command prints, its errors included, reaches the terminal through here.
+    sys.stdout, sys.stderr = (stream if stream is None else TerminalStream(stream) for stream in streams)
+    try:
+        return run_command(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def run_command(argv):
     parser = build_parser(only=argv[0] if argv[:1] and not argv[0].startswith("-") else None)
     args = parser.parse_args(argv)
     if not args.command:

@@ -210,9 +210,99 @@ def bench_import():
     return import_main()
 
 
+def bench_terminal(sizes=(10_000, 1_000_000, 10_000_000), lines=100_000, runs=5):
+    """The terminal boundary, in CPU time: big texts through a TerminalStream against json.dumps of
+    the same text (what -f json pays to make it), at three sizes; then the print() of many short
+    lines (as `search` writes them) through it against straight (goal: linear in size, near the
+    json.dumps, about 1 µs a print)."""
+    from bench_redact import transcript_lines
+    ordinary = "\n".join(transcript_lines(1)[0])        # prose, commands and code, as JSON lines
+    # The worst case: a control character in every ten, each written out as four characters.
+    hostile = "".join(ordinary[i:i + 9] + "\x1b" for i in range(0, len(ordinary), 9))
+    figures = {}
+    with open(os.devnull, "w", encoding="utf-8") as sink:
+        through = traces.TerminalStream(sink)
+        for kind, text in (("ordinary", ordinary), ("hostile", hostile)):
+            for size in sizes:
+                piece = (text * (size // len(text) + 1))[:size]
+                made = best_ms(lambda: json.dumps(piece, ensure_ascii=False), runs)
+                safe = best_ms(lambda: through.write(piece), runs)
+                figures[f"{kind} {size:,} chars"] = round(safe / made, 2)
+                print(f"  {kind:<8} {size:>12,} chars: json.dumps {made:8.2f} ms, through the boundary "
+                      f"{safe:8.2f} ms ({safe / made:.2f}x, {safe / size * 1e6:.1f} ms per M chars)")
+        rows = [f"  tokens   {n:,} (in {n // 7:,}, out {n // 9:,})  cost ${n / 1e6:.4f}" for n in range(lines)]
+        for name, stream in (("straight", sink), ("through", through)):
+            figures[f"print {name}"] = best_ms(lambda: [print(row, file=stream) for row in rows], runs)
+        extra = (figures["print through"] - figures["print straight"]) / lines * 1e6
+        print(f"  {lines:,} prints: straight {figures['print straight']:.1f} ms, through the boundary "
+              f"{figures['print through']:.1f} ms (+{extra:.0f} ns a print)")
+        figures.update(boundary_share(sink))
+    return figures
+
+
+class Recorder:
+    """stdout for a command run in-process: keeps each piece it writes."""
+
+    def __init__(self):
+        self.pieces = []
+
+    def write(self, text):
+        self.pieces.append(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def boundary_share(sink, runs=5):
+    """Each reading command on the search benchmark's 10,000 traces, run in-process (imports
+    done): its own CPU time, and what its writes cost through the boundary more than straight."""
+    import bench_search
+    if not (bench_search.CACHE / "layout.json").exists():
+        bench_search.build(bench_search.CACHE)
+    uri = json.loads((bench_search.CACHE / "layout.json").read_text())["uri"]
+    work = Path(tempfile.mkdtemp(prefix="traces-bench-terminal-"))
+    repo = bench_search.trace_store.git_repo(work / "repo")
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": uri, "experiment": bench_search.EXPERIMENT}))
+    os.environ["TRACES_HOME"] = str(work / "traces-home")
+    cwd, real, figures = os.getcwd(), sys.stdout, {}
+    os.chdir(repo)
+    try:
+        for argv in (["search"], ["search", "-l", "0"], ["search", "-f", "context"], ["search", "-f", "json"],
+                     ["report"], ["report", "--by", "session"], ["list"]):
+            recorder = Recorder()
+            sys.stdout = recorder
+            took = best_ms(lambda: traces.main(argv), runs)
+            sys.stdout = real
+            pieces, through = recorder.pieces[:len(recorder.pieces) // runs], traces.TerminalStream(sink)
+            extra = best_ms(lambda: [through.write(p) for p in pieces], runs) - \
+                best_ms(lambda: [sink.write(p) for p in pieces], runs)
+            figures[" ".join(argv)] = round(extra / took, 4)
+            print(f"  {' '.join(argv):<20} {sum(map(len, pieces)):>10,} chars in {len(pieces):>7,} writes: "
+                  f"the command {took:7.1f} ms, the boundary +{extra:6.2f} ms ({extra / took:.1%})")
+    finally:
+        sys.stdout = real
+        os.chdir(cwd)
+        shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
+def best_ms(fn, runs):
+    """The least CPU time of runs calls (the machine is shared: the least is the least disturbed)."""
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        fn()
+        times.append((time.process_time() - start) * 1000)
+    return min(times)
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
-           "import": bench_import}
+           "import": bench_import, "terminal": bench_terminal}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
