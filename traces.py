@@ -1272,10 +1272,13 @@ def price_key(model, table):
     return PRICE_KEYS[model, id(table)]
 
 
-# OpenAI models (Codex CLI), USD per million tokens: input, cached input, output, from
-# OpenAI's pricing page (standard tier) as copies of it were found in Dec 2026. OpenAI bills
-# reasoning tokens as output (they are inside output_tokens) and writing the cache as input.
-# Ids match exactly or with a date (gpt-5-2025-08-07): gpt-5-pro is not priced as gpt-5.
+# Every other model is priced by genai-prices (pydantic's maintained catalog, part of the mlflow
+# extra): OpenAI, Google and more, with their tiers, cached-input prices and price changes by
+# date. Its bundled snapshot is read offline; it fetches prices only when asked (UpdatePrices),
+# which we never do. Where it is not installed (traces.py vendored and run by a bare Python),
+# this small table of OpenAI models (Codex CLI) stands in, USD per million tokens: input,
+# cached input, output, from OpenAI's pricing page (standard tier) as copies of it were found in
+# Dec 2026. Ids match exactly or with a date (gpt-5-2025-08-07): gpt-5-pro is not gpt-5.
 OPENAI_PRICES = {
     "gpt-5": (1.25, 0.125, 10),
     "gpt-5-codex": (1.25, 0.125, 10),
@@ -1287,7 +1290,9 @@ OPENAI_PRICES = {
 
 
 def openai_cost(model, usage):
-    """USD for one OpenAI response (usage in our keys, see codex_usage); None if unpriced."""
+    """USD for one OpenAI response from the table above (usage in our keys, see codex_usage);
+    None if unpriced. OpenAI bills reasoning as output (it is inside output_tokens) and writing
+    the cache as input."""
     price = OPENAI_PRICES.get(re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model)) if isinstance(model, str) else None
     if price is None:
         return None
@@ -1295,11 +1300,51 @@ def openai_cost(model, usage):
             + usage["output"] * price[2]) / 1_000_000
 
 
-def cost_of(model, usage, speed=None, geo=None):
-    """USD for one API response, the way Claude Code's ledger computes it; None if unpriced."""
+GENAI_PRICES = {}   # "module": genai_prices, or None where it is not installed; model ids it does not know
+
+
+def genai_prices():
+    """The genai_prices module, None where it is not installed; imported once, when a model
+    outside Claude Code's catalog is first priced (0.4 s: a Claude Code session never pays it)."""
+    if "module" not in GENAI_PRICES:
+        try:
+            import genai_prices as module
+        except ImportError:
+            module = None
+        GENAI_PRICES.update(module=module, unknown=set())
+    return GENAI_PRICES["module"]
+
+
+def library_cost(library, model, usage, when=None):
+    """USD for one response as genai-prices computes it, None for a model it does not know.
+    Its input_tokens are the whole input, cache reads and writes included (OpenAI's and
+    Anthropic's own totals); ours exclude them (usage_of, codex_usage), so they are added back
+    once and each kind is charged once."""
+    if not isinstance(model, str) or model in GENAI_PRICES["unknown"]:
+        return None
+    from datetime import datetime, timezone
+    tokens = library.Usage(
+        input_tokens=usage["input"] + usage["cache_read"] + usage["cache_creation"],
+        cache_read_tokens=usage["cache_read"], cache_write_tokens=usage["cache_creation"],
+        cache_write_1h_tokens=usage["cache_creation_1h"], output_tokens=usage["output"])
+    try:
+        # A price in force on the day of the request: catalogs record price changes by date.
+        price = library.calc_price(tokens, model, genai_request_timestamp=None if when is None else
+                                   datetime.fromtimestamp(when, tz=timezone.utc))
+    except LookupError:
+        GENAI_PRICES["unknown"].add(model)    # a miss is slow to find, and a session asks again and again
+        return None
+    return float(price.total_price)
+
+
+def cost_of(model, usage, speed=None, geo=None, when=None):
+    """USD for one API response, None if unpriced. Claude models the way Claude Code's ledger
+    computes them (PRICES); any other through genai-prices, else OPENAI_PRICES. when: the
+    request's time (seconds since the epoch), for prices that changed."""
     key = price_key(model, PRICES)
     if key is None:
-        return openai_cost(model, usage)
+        library = genai_prices()
+        return openai_cost(model, usage) if library is None else library_cost(library, model, usage, when)
     price = PRICES[key]
     if speed == "fast" and price_key(model, FAST_PRICES):
         price = FAST_PRICES[price_key(model, FAST_PRICES)]
@@ -1396,7 +1441,7 @@ def add_totals(turn, agents, depth):
         if step["kind"] == "llm":
             add_usage(usage, step["usage"])
             add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
-            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
+            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"), step["start"])
             cost = None if cost is None or step["cost"] is None else cost + step["cost"]
             if step["model"] and step["model"] not in models:
                 models.append(step["model"])
@@ -3327,7 +3372,7 @@ class Uploader:
         attributes.update(step.get("attributes") or {})
         if step.get("cost") is not None:
             out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
-                          step.get("speed"), step.get("geo"))
+                          step.get("speed"), step.get("geo"), step["start"])
             attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
                                              "total_cost": step["cost"]}
         return attributes
@@ -6649,36 +6694,59 @@ def import_options(p):
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
 
 
+def session_format(path):
+    """What a session file is, by its content (never its name or folder), and its Codex
+    session_meta: ("codex", meta) for a Codex rollout, ("codex agent", meta) for a Codex
+    subagent's rollout (its run is traced inside the turn that spawned it), ("claude", {}) for
+    a Claude Code transcript, None for anything else."""
+    try:
+        meta = codex_session_meta(path)
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    if isinstance(meta.get("id"), str):
+        source = meta.get("source")
+        return ("codex agent" if isinstance(source, dict) and "subagent" in source else "codex"), meta
+    return ("claude", {}) if holds_transcript_lines(path) else None
+
+
+def rollout_names(folder):
+    """Codex rollouts (rollout-*.jsonl) anywhere under a folder: Codex nests them by date."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names) if n.startswith("rollout-") and n.endswith(".jsonl"))
+
+
 def codex_rollouts(root):
-    """{rollout path: session id} of Codex sessions run inside `root` (None: all). A subagent's
-    rollout is left out: its run is traced inside the turn of the session that spawned it."""
+    """{rollout path: session id} of Codex sessions run inside `root` (None: all)."""
     found = {}
-    for where, _, names in os.walk(codex_sessions_dir()):
-        for name in sorted(n for n in names if n.startswith("rollout-") and n.endswith(".jsonl")):
-            path = os.path.abspath(os.path.join(where, name))
-            meta = codex_session_meta(path)
-            source = meta.get("source")
-            if not isinstance(meta.get("id"), str) or isinstance(source, dict) and "subagent" in source:
-                continue
-            if root is None or inside(os.path.realpath(meta.get("cwd") or ""), os.path.realpath(root)):
-                found[path] = meta["id"]
+    for path in rollout_names(codex_sessions_dir()):
+        path = os.path.abspath(path)
+        kind, meta = session_format(path) or (None, {})
+        cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else ""
+        if kind == "codex" and (root is None or inside(os.path.realpath(cwd), os.path.realpath(root))):
+            found[path] = meta["id"]
     return found
 
 
 def given_transcripts(paths):
-    """The transcript files named on the command line, a folder's being its .jsonl files."""
-    files = []
+    """The session files named on the command line, each read as what its content is: (Claude
+    Code transcripts, {Codex rollout: session id}). A folder gives its own .jsonl files and the
+    rollouts in its subfolders (~/.codex/sessions is nested by date); not Claude Code's
+    subfolders, whose agent-*.jsonl are subagents traced with their session."""
+    files, codex = [], {}
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            found = sorted({os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl")}
+                           | set(rollout_names(path)))
         elif os.path.isfile(path):
             found = [path]
         else:
             raise TracesError(f"{path} does not exist")
-        if not any(holds_transcript_lines(f) for f in found):
-            raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
-        files += found
-    return files
+        kinds = {f: session_format(f) for f in found}
+        if not any(kinds.values()):
+            raise TracesError(f"{path} holds no Claude Code transcript or Codex rollout; nothing was imported")
+        files += [f for f, kind in kinds.items() if kind and kind[0] == "claude"]
+        codex.update((os.path.abspath(f), kind[1]["id"]) for f, kind in kinds.items() if kind and kind[0] == "codex")
+    return files, codex
 
 
 def project_transcripts(root, everything):
@@ -6742,7 +6810,7 @@ def cmd_import(args):
     env = RepoSettings(root).env
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
     if args.paths:
-        files, codex = given_transcripts(args.paths), {}
+        files, codex = given_transcripts(args.paths)
     else:
         files, codex = project_transcripts(root, args.all), codex_rollouts(None if args.all else root)
     files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
