@@ -4651,7 +4651,8 @@ def seconds_text(ms):
 
 
 def money(value):
-    return "-" if value is None else f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    """Dollars, or `no price` for a turn whose model no catalog prices: not a $0 that reads as free."""
+    return "no price" if value is None else f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 # -- formats -------------------------------------------------------------------------------
@@ -6990,9 +6991,12 @@ def cmd_report(args):
             else:
                 target["cost_usd"] += cost
     ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
+    # The sum over the priced turns (turns_without_cost says how many are not in it); None, JSON
+    # null, where no turn has a price: a $0 would read as free.
+    for target in [r for _, r in ordered] + [total]:
+        unpriced = target["turns"] and target["turns_without_cost"] == target["turns"]
+        target["cost_usd"] = None if unpriced else round(target["cost_usd"], 6)
     if args.json:
-        for target in [r for _, r in ordered] + [total]:
-            target["cost_usd"] = round(target["cost_usd"], 6)
         print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
                          indent=2, sort_keys=True))
         return 0
@@ -7006,8 +7010,7 @@ def cmd_report(args):
     print(paint.bold(header))
 
     def line(key, r):
-        known = r["turns"] > r["turns_without_cost"]
-        cost = (money(r["cost_usd"]) if known else "-") + ("*" if r["turns_without_cost"] else " ")
+        cost = money(r["cost_usd"]) + ("*" if r["turns_without_cost"] else " ")
         t = r["tokens"]
         return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
                 f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
@@ -7015,7 +7018,8 @@ def cmd_report(args):
         print(line(key, r))
     print(paint.bold(line("TOTAL", total)))
     if total["turns_without_cost"]:
-        print(f"* {total['turns_without_cost']} turn(s) used a model without a known price: their cost is not included.")
+        print(f"* {total['turns_without_cost']} of {total['turns']} turn(s) used a model without a known price: "
+              "their cost is not included.")
     return 0
 
 

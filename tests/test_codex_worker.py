@@ -190,3 +190,29 @@ def test_a_rollout_of_a_model_only_genai_prices_knows_gets_its_price(tmp_path, m
                                                output_tokens=raw["output_tokens"]), "gpt-5.1-codex").total_price)
     assert expected > 0 and float(trace.info.tags["cost.usd"]) == pytest.approx(expected, abs=1e-6)
     assert trace.info.trace_metadata["mlflow.trace.session"] in rollout.name
+
+
+def test_search_and_report_say_when_a_turn_has_no_price(tmp_path, monkeypatch, capsys):
+    """The stand-in model gpt-test has no price anywhere: shown as such, never as $0."""
+    home = tmp_path / "codex-home"
+    copy_rollouts("exec", home)                                   # gpt-test: unpriced
+    copy_rollouts("subagent", home, model="gpt-5.1-codex")        # priced
+    assert import_here(tmp_path, monkeypatch, home) == 0
+    capsys.readouterr()
+    unpriced = next(t for t in stored_traces() if "gpt-test" in t.info.trace_metadata["claudetracing.models"])
+    assert "cost.usd" not in unpriced.info.tags
+    assert traces.main(["search", "--trace-id", unpriced.info.trace_id]) == 0
+    assert "cost no price" in capsys.readouterr().out
+    assert traces.main(["search", "-f", "context", "--trace-id", unpriced.info.trace_id]) == 0
+    assert "Cost: no price," in capsys.readouterr().out
+    assert traces.main(["report", "--by", "model", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["key"]: r for r in report["rows"]}
+    assert rows["gpt-test"]["cost_usd"] is None and rows["gpt-test"]["turns_without_cost"] == 1
+    assert rows["gpt-5.1-codex"]["cost_usd"] > 0 and rows["gpt-5.1-codex"]["turns_without_cost"] == 0
+    assert report["total"]["cost_usd"] == rows["gpt-5.1-codex"]["cost_usd"] and report["total"]["turns_without_cost"] == 1
+    assert traces.main(["report", "--by", "model"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert next(x for x in lines if x.startswith("gpt-test")).endswith("no price*")
+    assert next(x for x in lines if x.startswith("TOTAL")).endswith("*")
+    assert lines[-1] == "* 1 of 2 turn(s) used a model without a known price: their cost is not included."
