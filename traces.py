@@ -1316,12 +1316,16 @@ def genai_prices():
     return GENAI_PRICES["module"]
 
 
-def library_cost(library, model, usage, when=None):
+def library_cost(library, model, usage, when=None, provider=None):
     """USD for one response as genai-prices computes it, None for a model it does not know.
+    provider: who served it, where the agent says (Codex's model_provider); a provider the
+    catalog does not list (a local or custom one) leaves the model id alone to decide.
     Its input_tokens are the whole input, cache reads and writes included (OpenAI's and
     Anthropic's own totals); ours exclude them (usage_of, codex_usage), so they are added back
     once and each kind is charged once."""
-    if not isinstance(model, str) or model in GENAI_PRICES["unknown"]:
+    if provider is not None and (model, provider) in GENAI_PRICES["unknown"]:
+        provider = None
+    if not isinstance(model, str) or (model, provider) in GENAI_PRICES["unknown"]:
         return None
     from datetime import datetime, timezone
     tokens = library.Usage(
@@ -1330,22 +1334,22 @@ def library_cost(library, model, usage, when=None):
         cache_write_1h_tokens=usage["cache_creation_1h"], output_tokens=usage["output"])
     try:
         # A price in force on the day of the request: catalogs record price changes by date.
-        price = library.calc_price(tokens, model, genai_request_timestamp=None if when is None else
-                                   datetime.fromtimestamp(when, tz=timezone.utc))
+        price = library.calc_price(tokens, model, provider_id=provider, genai_request_timestamp=None if
+                                   when is None else datetime.fromtimestamp(when, tz=timezone.utc))
     except LookupError:
-        GENAI_PRICES["unknown"].add(model)    # a miss is slow to find, and a session asks again and again
-        return None
+        GENAI_PRICES["unknown"].add((model, provider))  # a miss is slow to find, and asked again and again
+        return None if provider is None else library_cost(library, model, usage, when)
     return float(price.total_price)
 
 
-def cost_of(model, usage, speed=None, geo=None, when=None):
+def cost_of(model, usage, speed=None, geo=None, when=None, provider=None):
     """USD for one API response, None if unpriced. Claude models the way Claude Code's ledger
     computes them (PRICES); any other through genai-prices, else OPENAI_PRICES. when: the
-    request's time (seconds since the epoch), for prices that changed."""
+    request's time (seconds since the epoch), for prices that changed; provider: see library_cost."""
     key = price_key(model, PRICES)
     if key is None:
         library = genai_prices()
-        return openai_cost(model, usage) if library is None else library_cost(library, model, usage, when)
+        return openai_cost(model, usage) if library is None else library_cost(library, model, usage, when, provider)
     price = PRICES[key]
     if speed == "fast" and price_key(model, FAST_PRICES):
         price = FAST_PRICES[price_key(model, FAST_PRICES)]
@@ -1442,7 +1446,8 @@ def add_totals(turn, agents, depth):
         if step["kind"] == "llm":
             add_usage(usage, step["usage"])
             add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
-            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"), step["start"])
+            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"), step["start"],
+                                   step.get("provider"))
             cost = None if cost is None or step["cost"] is None else cost + step["cost"]
             if step["model"] and step["model"] not in models:
                 models.append(step["model"])
@@ -1760,7 +1765,8 @@ CLAUDE = AGENTS["claude"]
 #   meta                 {cwd, version, git_branch}; command: a slash command, or None
 #   steps                in time order, each
 #     {kind: "llm", id, name (optional, default "llm"), model, price_model, start, end,
-#      inputs: [{role, content}], content: [blocks], usage, cost, stop_reason, attributes (optional)}
+#      inputs: [{role, content}], content: [blocks], usage, cost, stop_reason, attributes (optional),
+#      provider (optional): who served the model, where the agent says (Codex: model_provider)}
 #     {kind: "tool", id, name, input, start, end, result, error: bool, meta (optional),
 #      subagent (optional): a turn record of the agent's own, plus type and agent_id}
 #   usage                {input, output, cache_read, cache_creation, cache_creation_1h, total,
@@ -1878,7 +1884,8 @@ def codex_turn(raw, session_meta, path, depth):
     start = parse_time(records[0].get("timestamp"))
     git = session_meta.get("git") if isinstance(session_meta.get("git"), dict) else {}
     state = {"steps": [], "tools": {}, "spawned": {}, "done": {}, "inputs": [], "content": [], "since": start,
-             "when": start, "model": None, "prompt": None, "answer": "", "over": False, "interrupted": False,
+             "when": start, "model": None, "provider": session_meta.get("model_provider"), "prompt": None,
+             "answer": "", "over": False, "interrupted": False,
              "parent_turn": None, "last_total": None, "asked_at": 0,
              "per_response": any(r.get("type") == "token_usage_record" for r in records),
              "meta": {k: v for k, v in (("cwd", session_meta.get("cwd")), ("version", session_meta.get("cli_version")),
@@ -1994,7 +2001,8 @@ def codex_response(state, raw, response_id):
     # It goes before the tool calls it made, which Codex wrote before its usage.
     state["steps"].insert(state["asked_at"], {
         "kind": "llm", "id": response_id or f"response-{len(state['steps'])}", "model": state["model"],
-        "price_model": state["model"], "start": state["since"], "end": state["when"], "inputs": state["inputs"],
+        "price_model": state["model"], "provider": state["provider"] if isinstance(state["provider"], str) else None,
+        "start": state["since"], "end": state["when"], "inputs": state["inputs"],
         "content": state["content"], "usage": codex_usage(raw), "stop_reason": None})
     state["inputs"], state["content"], state["since"] = [], [], state["when"]
     state["asked_at"] = len(state["steps"])
@@ -3373,7 +3381,7 @@ class Uploader:
         attributes.update(step.get("attributes") or {})
         if step.get("cost") is not None:
             out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
-                          step.get("speed"), step.get("geo"), step["start"])
+                          step.get("speed"), step.get("geo"), step["start"], step.get("provider"))
             attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
                                              "total_cost": step["cost"]}
         return attributes

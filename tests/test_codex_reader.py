@@ -296,6 +296,26 @@ def test_cached_input_is_charged_once_at_the_cached_price():
         (30_000 * 1.25 + 120_000 * 0.125 + 500 * 1.25 + 2_000 * 10) / 1e6)
 
 
+def test_the_provider_codex_names_picks_the_catalog_entry(tmp_path):
+    """codex-mini-latest is OpenAI's name, priced when the rollout says model_provider openai;
+    a provider the catalog does not list (a custom one) leaves the model id alone to decide."""
+    from genai_prices import Usage, calc_price
+    usage = {**traces.empty_usage(), "input": 1_000_000, "output": 1_000_000}
+    expected = float(calc_price(Usage(input_tokens=1_000_000, output_tokens=1_000_000), "codex-mini-latest",
+                                provider_id="openai").total_price)
+    assert traces.cost_of("codex-mini-latest", usage, provider="openai") == pytest.approx(expected)
+    assert traces.cost_of("codex-mini-latest", usage) is None
+    for _ in range(2):                                           # the second time from what was learnt
+        assert traces.cost_of("gpt-5.1-codex", usage, provider="ctfake") == traces.cost_of("gpt-5.1-codex", usage)
+        assert traces.cost_of("codex-mini-latest", usage, provider="openai") == pytest.approx(expected)
+    text = open(rollout("older")).read()
+    assert '"model_provider":"openai"' in text
+    older = write_rollout(tmp_path / Path(rollout("older")).name,
+                          text.replace('"model":"gpt-5-codex"', '"model":"codex-mini-latest"').splitlines())
+    (first, _), _, _ = read_turns(older)
+    assert first["models"] == ["codex-mini-latest"] and first["cost"] > 0
+
+
 def test_a_model_no_catalog_knows_has_no_price():
     usage = {**traces.empty_usage(), "input": 1_000_000}
     for unknown in ("gpt-test", "gpt-9", "", None):
