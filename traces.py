@@ -1301,7 +1301,7 @@ def openai_cost(model, usage):
             + usage["output"] * price[2]) / 1_000_000
 
 
-GENAI_PRICES = {}   # "module": genai_prices, or None where it is not installed; model ids it does not know
+GENAI_PRICES = {}   # "module": genai_prices, or None where it is not installed; "unknown": (model, provider) misses
 
 
 def genai_prices():
@@ -1884,8 +1884,8 @@ def codex_turn(raw, session_meta, path, depth):
     start = parse_time(records[0].get("timestamp"))
     git = session_meta.get("git") if isinstance(session_meta.get("git"), dict) else {}
     state = {"steps": [], "tools": {}, "spawned": {}, "done": {}, "inputs": [], "content": [], "since": start,
-             "when": start, "model": None, "provider": session_meta.get("model_provider"), "prompt": None,
-             "answer": "", "over": False, "interrupted": False,
+             "when": start, "model": None, "prompt": None, "answer": "", "over": False, "interrupted": False,
+             "provider": session_meta.get("model_provider") if isinstance(session_meta.get("model_provider"), str) else None,
              "parent_turn": None, "last_total": None, "asked_at": 0,
              "per_response": any(r.get("type") == "token_usage_record" for r in records),
              "meta": {k: v for k, v in (("cwd", session_meta.get("cwd")), ("version", session_meta.get("cli_version")),
@@ -2001,9 +2001,8 @@ def codex_response(state, raw, response_id):
     # It goes before the tool calls it made, which Codex wrote before its usage.
     state["steps"].insert(state["asked_at"], {
         "kind": "llm", "id": response_id or f"response-{len(state['steps'])}", "model": state["model"],
-        "price_model": state["model"], "provider": state["provider"] if isinstance(state["provider"], str) else None,
-        "start": state["since"], "end": state["when"], "inputs": state["inputs"],
-        "content": state["content"], "usage": codex_usage(raw), "stop_reason": None})
+        "price_model": state["model"], "provider": state["provider"], "start": state["since"], "end": state["when"],
+        "inputs": state["inputs"], "content": state["content"], "usage": codex_usage(raw), "stop_reason": None})
     state["inputs"], state["content"], state["since"] = [], [], state["when"]
     state["asked_at"] = len(state["steps"])
 
@@ -6726,7 +6725,8 @@ def rollout_names(folder):
 
 
 def codex_rollouts(root):
-    """{rollout path: session id} of Codex sessions run inside `root` (None: all)."""
+    """{rollout path: session id} of Codex sessions run inside `root` (None: all); not a
+    subagent's rollout (see session_format)."""
     found = {}
     for path in rollout_names(codex_sessions_dir()):
         path = os.path.abspath(path)

@@ -46,35 +46,44 @@ def make_sessions(folder, count, model="gpt-5.1-codex"):
 
 
 def run_import(work, folder, library):
-    """Seconds of `traces import folder` into a fresh local store, and the turns it imported."""
+    """Wall and CPU seconds of `traces import folder` into a fresh local store, and the turns it
+    imported. CPU time is the steadier figure on a shared machine."""
     tag = uuid.uuid4().hex[:6]
     repo = work / f"repo-{tag}"
     (repo / ".claude").mkdir(parents=True)
     (repo / ".claude" / "traces.json").write_text(json.dumps({"experiment": "bench-prices"}))
     env = {**os.environ, "HOME": str(work / f"home-{tag}"), "TRACES_HOME": str(work / f"home-{tag}" / "traces"),
            "PYTHONPATH": str(ROOT)}
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", RUN, library, "import", str(folder)], cwd=repo, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(f"traces import failed: {done.stderr[-2000:]}")
-    return seconds, int(done.stdout.split("Imported ", 1)[1].split()[0])
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, cpu, int(done.stdout.split("Imported ", 1)[1].split()[0])
 
 
-def whole_commands(work, sizes, runs=3):
+def whole_commands(work, sizes, runs=5):
     figures = {}
     for count in sizes:
         folder = make_sessions(work / f"sessions-{count}", count)
-        times = {"genai-prices": [], "hidden": []}
+        wall, cpu = {"genai-prices": [], "hidden": []}, {"genai-prices": [], "hidden": []}
         for _ in range(runs):
-            for library in times:
-                seconds, turns = run_import(work, folder, library)
-                times[library].append(seconds)
-        priced, hidden = statistics.median(times["genai-prices"]), statistics.median(times["hidden"])
-        print(f"  import of {count} sessions ({turns} turns, {turns * 3} responses): with genai-prices "
-              f"{priced:.2f} s, library hidden {hidden:.2f} s  → {priced / hidden:.3f}x")
-        figures[count] = {"genai_prices_s": priced, "hidden_s": hidden, "ratio": priced / hidden, "turns": turns}
+            for library in wall:
+                seconds, cpu_seconds, turns = run_import(work, folder, library)
+                wall[library].append(seconds)
+                cpu[library].append(cpu_seconds)
+        got = {f"{kind}_{library}": statistics.median(values[library])
+               for kind, values in (("wall", wall), ("cpu", cpu)) for library in wall}
+        print(f"  import of {count} sessions ({turns} turns, {turns * 3} responses), medians of {runs}: "
+              f"wall {got['wall_genai-prices']:.2f} s with genai-prices, {got['wall_hidden']:.2f} s hidden"
+              f" → {got['wall_genai-prices'] / got['wall_hidden']:.3f}x; CPU {got['cpu_genai-prices']:.2f} s"
+              f" against {got['cpu_hidden']:.2f} s → {got['cpu_genai-prices'] / got['cpu_hidden']:.3f}x")
+        figures[count] = {**got, "turns": turns}
     return figures
 
 
