@@ -336,6 +336,18 @@ def test_a_price_is_the_one_in_force_on_the_day_of_the_request():
     assert costs[0] > costs[1]                              # o3's price fell in June 2025
 
 
+def test_claude_models_never_import_genai_prices():
+    """Half a second of import that a Claude Code session's worker does not pay."""
+    import subprocess
+    import sys
+    code = ("import sys, traces\n"
+            "usage = {**traces.empty_usage(), 'input': 1000}\n"
+            "assert traces.cost_of('claude-opus-5-5', usage) and traces.cost_of('claude-haiku-4-5-20251001', usage)\n"
+            "assert 'genai_prices' not in sys.modules\n"
+            "assert traces.cost_of('gpt-5.5', usage) and 'genai_prices' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=Path(traces.__file__).parent, check=True)
+
+
 def test_without_genai_prices_the_builtin_table_prices_and_the_rest_is_unpriced():
     """A vendored traces.py run by a bare Python (-S: no site-packages, so no genai-prices)."""
     import subprocess
