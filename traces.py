@@ -143,7 +143,8 @@ SOURCE_NAMES = {"claude": "claude-code", "codex": "codex-cli"}
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
-EXTRAS = {"mlflow": ("mlflow>=3.10,<4",), "databricks": ("mlflow>=3.10,<4", "databricks-sdk>=0.40,<1")}
+EXTRAS = {"mlflow": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3"),
+          "databricks": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "databricks-sdk>=0.40,<1")}
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
 TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
@@ -1272,10 +1273,13 @@ def price_key(model, table):
     return PRICE_KEYS[model, id(table)]
 
 
-# OpenAI models (Codex CLI), USD per million tokens: input, cached input, output, from
-# OpenAI's pricing page (standard tier) as copies of it were found in Dec 2026. OpenAI bills
-# reasoning tokens as output (they are inside output_tokens) and writing the cache as input.
-# Ids match exactly or with a date (gpt-5-2025-08-07): gpt-5-pro is not priced as gpt-5.
+# Every other model is priced by genai-prices (pydantic's maintained catalog, part of the mlflow
+# extra): OpenAI, Google and more, with their tiers, cached-input prices and price changes by
+# date. Its bundled snapshot is read offline; it fetches prices only when asked (UpdatePrices),
+# which we never do. Where it is not installed (traces.py vendored and run by a bare Python),
+# this small table of OpenAI models (Codex CLI) stands in, USD per million tokens: input,
+# cached input, output, from OpenAI's pricing page (standard tier) as copies of it were found in
+# Dec 2026. Ids match exactly or with a date (gpt-5-2025-08-07): gpt-5-pro is not gpt-5.
 OPENAI_PRICES = {
     "gpt-5": (1.25, 0.125, 10),
     "gpt-5-codex": (1.25, 0.125, 10),
@@ -1287,7 +1291,9 @@ OPENAI_PRICES = {
 
 
 def openai_cost(model, usage):
-    """USD for one OpenAI response (usage in our keys, see codex_usage); None if unpriced."""
+    """USD for one OpenAI response from the table above (usage in our keys, see codex_usage);
+    None if unpriced. OpenAI bills reasoning as output (it is inside output_tokens) and writing
+    the cache as input."""
     price = OPENAI_PRICES.get(re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model)) if isinstance(model, str) else None
     if price is None:
         return None
@@ -1295,11 +1301,55 @@ def openai_cost(model, usage):
             + usage["output"] * price[2]) / 1_000_000
 
 
-def cost_of(model, usage, speed=None, geo=None):
-    """USD for one API response, the way Claude Code's ledger computes it; None if unpriced."""
+GENAI_PRICES = {}   # "module": genai_prices, or None where it is not installed; "unknown": (model, provider) misses
+
+
+def genai_prices():
+    """The genai_prices module, None where it is not installed; imported once, when a model
+    outside Claude Code's catalog is first priced (0.4 s: a Claude Code session never pays it)."""
+    if "module" not in GENAI_PRICES:
+        try:
+            import genai_prices as module
+        except ImportError:
+            module = None
+        GENAI_PRICES.update(module=module, unknown=set())
+    return GENAI_PRICES["module"]
+
+
+def library_cost(library, model, usage, when=None, provider=None):
+    """USD for one response as genai-prices computes it, None for a model it does not know.
+    provider: who served it, where the agent says (Codex's model_provider); a provider the
+    catalog does not list (a local or custom one) leaves the model id alone to decide.
+    Its input_tokens are the whole input, cache reads and writes included (OpenAI's and
+    Anthropic's own totals); ours exclude them (usage_of, codex_usage), so they are added back
+    once and each kind is charged once."""
+    if provider is not None and (model, provider) in GENAI_PRICES["unknown"]:
+        provider = None
+    if not isinstance(model, str) or (model, provider) in GENAI_PRICES["unknown"]:
+        return None
+    from datetime import datetime, timezone
+    tokens = library.Usage(
+        input_tokens=usage["input"] + usage["cache_read"] + usage["cache_creation"],
+        cache_read_tokens=usage["cache_read"], cache_write_tokens=usage["cache_creation"],
+        cache_write_1h_tokens=usage["cache_creation_1h"], output_tokens=usage["output"])
+    try:
+        # A price in force on the day of the request: catalogs record price changes by date.
+        price = library.calc_price(tokens, model, provider_id=provider, genai_request_timestamp=None if
+                                   when is None else datetime.fromtimestamp(when, tz=timezone.utc))
+    except LookupError:
+        GENAI_PRICES["unknown"].add((model, provider))  # a miss is slow to find, and asked again and again
+        return None if provider is None else library_cost(library, model, usage, when)
+    return float(price.total_price)
+
+
+def cost_of(model, usage, speed=None, geo=None, when=None, provider=None):
+    """USD for one API response, None if unpriced. Claude models the way Claude Code's ledger
+    computes them (PRICES); any other through genai-prices, else OPENAI_PRICES. when: the
+    request's time (seconds since the epoch), for prices that changed; provider: see library_cost."""
     key = price_key(model, PRICES)
     if key is None:
-        return openai_cost(model, usage)
+        library = genai_prices()
+        return openai_cost(model, usage) if library is None else library_cost(library, model, usage, when, provider)
     price = PRICES[key]
     if speed == "fast" and price_key(model, FAST_PRICES):
         price = FAST_PRICES[price_key(model, FAST_PRICES)]
@@ -1396,7 +1446,8 @@ def add_totals(turn, agents, depth):
         if step["kind"] == "llm":
             add_usage(usage, step["usage"])
             add_usage(by_model.setdefault(step["model"] or "?", empty_usage()), step["usage"])
-            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"))
+            step["cost"] = cost_of(step["price_model"], step["usage"], step.get("speed"), step.get("geo"), step["start"],
+                                   step.get("provider"))
             cost = None if cost is None or step["cost"] is None else cost + step["cost"]
             if step["model"] and step["model"] not in models:
                 models.append(step["model"])
@@ -1714,7 +1765,8 @@ CLAUDE = AGENTS["claude"]
 #   meta                 {cwd, version, git_branch}; command: a slash command, or None
 #   steps                in time order, each
 #     {kind: "llm", id, name (optional, default "llm"), model, price_model, start, end,
-#      inputs: [{role, content}], content: [blocks], usage, cost, stop_reason, attributes (optional)}
+#      inputs: [{role, content}], content: [blocks], usage, cost, stop_reason, attributes (optional),
+#      provider (optional): who served the model, where the agent says (Codex: model_provider)}
 #     {kind: "tool", id, name, input, start, end, result, error: bool, meta (optional),
 #      subagent (optional): a turn record of the agent's own, plus type and agent_id}
 #   usage                {input, output, cache_read, cache_creation, cache_creation_1h, total,
@@ -1833,6 +1885,7 @@ def codex_turn(raw, session_meta, path, depth):
     git = session_meta.get("git") if isinstance(session_meta.get("git"), dict) else {}
     state = {"steps": [], "tools": {}, "spawned": {}, "done": {}, "inputs": [], "content": [], "since": start,
              "when": start, "model": None, "prompt": None, "answer": "", "over": False, "interrupted": False,
+             "provider": session_meta.get("model_provider") if isinstance(session_meta.get("model_provider"), str) else None,
              "parent_turn": None, "last_total": None, "asked_at": 0,
              "per_response": any(r.get("type") == "token_usage_record" for r in records),
              "meta": {k: v for k, v in (("cwd", session_meta.get("cwd")), ("version", session_meta.get("cli_version")),
@@ -1948,8 +2001,8 @@ def codex_response(state, raw, response_id):
     # It goes before the tool calls it made, which Codex wrote before its usage.
     state["steps"].insert(state["asked_at"], {
         "kind": "llm", "id": response_id or f"response-{len(state['steps'])}", "model": state["model"],
-        "price_model": state["model"], "start": state["since"], "end": state["when"], "inputs": state["inputs"],
-        "content": state["content"], "usage": codex_usage(raw), "stop_reason": None})
+        "price_model": state["model"], "provider": state["provider"], "start": state["since"], "end": state["when"],
+        "inputs": state["inputs"], "content": state["content"], "usage": codex_usage(raw), "stop_reason": None})
     state["inputs"], state["content"], state["since"] = [], [], state["when"]
     state["asked_at"] = len(state["steps"])
 
@@ -3327,7 +3380,7 @@ class Uploader:
         attributes.update(step.get("attributes") or {})
         if step.get("cost") is not None:
             out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
-                          step.get("speed"), step.get("geo"))
+                          step.get("speed"), step.get("geo"), step["start"], step.get("provider"))
             attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
                                              "total_cost": step["cost"]}
         return attributes
@@ -4661,7 +4714,8 @@ def seconds_text(ms):
 
 
 def money(value):
-    return "-" if value is None else f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    """Dollars, or `no price` for a turn whose model no catalog prices: not a $0 that reads as free."""
+    return "no price" if value is None else f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 # -- formats -------------------------------------------------------------------------------
@@ -6706,36 +6760,60 @@ def import_options(p):
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
 
 
+def session_format(path):
+    """What a session file is, by its content (never its name or folder), and its Codex
+    session_meta: ("codex", meta) for a Codex rollout, ("codex agent", meta) for a Codex
+    subagent's rollout (its run is traced inside the turn that spawned it), ("claude", {}) for
+    a Claude Code transcript, None for anything else."""
+    try:
+        meta = codex_session_meta(path)
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    if isinstance(meta.get("id"), str):
+        source = meta.get("source")
+        return ("codex agent" if isinstance(source, dict) and "subagent" in source else "codex"), meta
+    return ("claude", {}) if holds_transcript_lines(path) else None
+
+
+def rollout_names(folder):
+    """Codex rollouts (rollout-*.jsonl) anywhere under a folder: Codex nests them by date."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names) if n.startswith("rollout-") and n.endswith(".jsonl"))
+
+
 def codex_rollouts(root):
-    """{rollout path: session id} of Codex sessions run inside `root` (None: all). A subagent's
-    rollout is left out: its run is traced inside the turn of the session that spawned it."""
+    """{rollout path: session id} of Codex sessions run inside `root` (None: all); not a
+    subagent's rollout (see session_format)."""
     found = {}
-    for where, _, names in os.walk(codex_sessions_dir()):
-        for name in sorted(n for n in names if n.startswith("rollout-") and n.endswith(".jsonl")):
-            path = os.path.abspath(os.path.join(where, name))
-            meta = codex_session_meta(path)
-            source = meta.get("source")
-            if not isinstance(meta.get("id"), str) or isinstance(source, dict) and "subagent" in source:
-                continue
-            if root is None or inside(os.path.realpath(meta.get("cwd") or ""), os.path.realpath(root)):
-                found[path] = meta["id"]
+    for path in rollout_names(codex_sessions_dir()):
+        path = os.path.abspath(path)
+        kind, meta = session_format(path) or (None, {})
+        cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else ""
+        if kind == "codex" and (root is None or inside(os.path.realpath(cwd), os.path.realpath(root))):
+            found[path] = meta["id"]
     return found
 
 
 def given_transcripts(paths):
-    """The transcript files named on the command line, a folder's being its .jsonl files."""
-    files = []
+    """The session files named on the command line, each read as what its content is: (Claude
+    Code transcripts, {Codex rollout: session id}). A folder gives its own .jsonl files and the
+    rollouts in its subfolders (~/.codex/sessions is nested by date); not Claude Code's
+    subfolders, whose agent-*.jsonl are subagents traced with their session."""
+    files, codex = [], {}
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            found = sorted({os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl")}
+                           | set(rollout_names(path)))
         elif os.path.isfile(path):
             found = [path]
         else:
             raise TracesError(f"{path} does not exist")
-        if not any(holds_transcript_lines(f) for f in found):
-            raise TracesError(f"{path} holds no Claude Code transcript lines; nothing was imported")
-        files += found
-    return files
+        kinds = {f: session_format(f) for f in found}
+        if not any(kinds.values()):
+            raise TracesError(f"{path} holds no Claude Code transcript or Codex rollout; nothing was imported")
+        files += [f for f, kind in kinds.items() if kind and kind[0] == "claude"]
+        codex.update((os.path.abspath(f), kind[1]["id"]) for f, kind in kinds.items() if kind and kind[0] == "codex")
+    return files, codex
 
 
 def project_transcripts(root, everything):
@@ -6799,7 +6877,7 @@ def cmd_import(args):
     env = RepoSettings(root).env
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
     if args.paths:
-        files, codex = given_transcripts(args.paths), {}
+        files, codex = given_transcripts(args.paths)
     else:
         files, codex = project_transcripts(root, args.all), codex_rollouts(None if args.all else root)
     files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
@@ -6978,9 +7056,12 @@ def cmd_report(args):
             else:
                 target["cost_usd"] += cost
     ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
+    # The sum over the priced turns (turns_without_cost says how many are not in it); None, JSON
+    # null, where no turn has a price: a $0 would read as free.
+    for target in [r for _, r in ordered] + [total]:
+        unpriced = target["turns"] and target["turns_without_cost"] == target["turns"]
+        target["cost_usd"] = None if unpriced else round(target["cost_usd"], 6)
     if args.json:
-        for target in [r for _, r in ordered] + [total]:
-            target["cost_usd"] = round(target["cost_usd"], 6)
         print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
                          indent=2, sort_keys=True))
         return 0
@@ -6994,8 +7075,7 @@ def cmd_report(args):
     print(paint.bold(header))
 
     def line(key, r):
-        known = r["turns"] > r["turns_without_cost"]
-        cost = (money(r["cost_usd"]) if known else "-") + ("*" if r["turns_without_cost"] else " ")
+        cost = money(r["cost_usd"]) + ("*" if r["turns_without_cost"] else " ")
         t = r["tokens"]
         return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
                 f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
@@ -7003,7 +7083,8 @@ def cmd_report(args):
         print(line(key, r))
     print(paint.bold(line("TOTAL", total)))
     if total["turns_without_cost"]:
-        print(f"* {total['turns_without_cost']} turn(s) used a model without a known price: their cost is not included.")
+        print(f"* {total['turns_without_cost']} of {total['turns']} turn(s) used a model without a known price: "
+              "their cost is not included.")
     return 0
 
 

@@ -266,14 +266,104 @@ def test_notifications_and_context_are_no_prompts_and_patched_files_are_listed(t
     assert turn["cost"] == pytest.approx(2 * (40 * 1.25 + 60 * 0.125 + 20 * 10) / 1e6)
 
 
-def test_openai_prices():
-    usage = {**traces.empty_usage(), "input": 1_000_000, "cache_read": 1_000_000, "output": 1_000_000}
-    assert traces.cost_of("gpt-5", usage) == pytest.approx(1.25 + 0.125 + 10)
-    assert traces.cost_of("gpt-5-2025-08-07", usage) == traces.cost_of("gpt-5", usage)
-    assert traces.cost_of("gpt-5-mini", usage) == pytest.approx(0.25 + 0.025 + 2)
-    assert traces.cost_of("o4-mini", usage) == pytest.approx(1.1 + 0.275 + 4.4)
-    for unknown in ("gpt-5-pro", "gpt-test", "gpt-9", None):
+# Models Codex users run that the old built-in table (OPENAI_PRICES) did not price.
+NEWER_MODELS = ["gpt-5.1-codex", "gpt-5.1-codex-max", "gpt-5.1-codex-mini", "gpt-5.1", "gpt-5.2",
+                "gpt-5.2-codex", "gpt-5.3-codex", "gpt-5.4", "gpt-5.5", "gpt-5-pro", "gpt-4o",
+                "gemini-2.5-flash", "gemini-2.5-pro"]
+
+
+def genai_usage(usage):
+    """Our usage as genai-prices' own Usage: OpenAI's input_tokens hold cached input."""
+    from genai_prices import Usage
+    return Usage(input_tokens=usage["input"] + usage["cache_read"] + usage["cache_creation"],
+                 cache_read_tokens=usage["cache_read"], cache_write_tokens=usage["cache_creation"],
+                 output_tokens=usage["output"])
+
+
+@pytest.mark.parametrize("model", NEWER_MODELS + list(traces.OPENAI_PRICES))
+def test_models_outside_claude_codes_catalog_are_priced_by_genai_prices(model):
+    from genai_prices import calc_price
+    usage = {**traces.empty_usage(), "input": 30_000, "cache_read": 120_000, "cache_creation": 500, "output": 2_000}
+    assert traces.cost_of(model, usage) == pytest.approx(float(calc_price(genai_usage(usage), model).total_price))
+
+
+def test_cached_input_is_charged_once_at_the_cached_price():
+    # gpt-5.1-codex: $1.25 input (cache writes too), $0.125 cached input, $10 output per 1M tokens;
+    # codex_usage took the cached and written tokens out of OpenAI's input_tokens.
+    usage = traces.codex_usage({"input_tokens": 150_500, "cached_input_tokens": 120_000,
+                                "cache_write_input_tokens": 500, "output_tokens": 2_000})
+    assert traces.cost_of("gpt-5.1-codex", usage) == pytest.approx(
+        (30_000 * 1.25 + 120_000 * 0.125 + 500 * 1.25 + 2_000 * 10) / 1e6)
+
+
+def test_the_provider_codex_names_picks_the_catalog_entry(tmp_path):
+    """codex-mini-latest is OpenAI's name, priced when the rollout says model_provider openai;
+    a provider the catalog does not list (a custom one) leaves the model id alone to decide."""
+    from genai_prices import Usage, calc_price
+    usage = {**traces.empty_usage(), "input": 1_000_000, "output": 1_000_000}
+    expected = float(calc_price(Usage(input_tokens=1_000_000, output_tokens=1_000_000), "codex-mini-latest",
+                                provider_id="openai").total_price)
+    assert traces.cost_of("codex-mini-latest", usage, provider="openai") == pytest.approx(expected)
+    assert traces.cost_of("codex-mini-latest", usage) is None
+    for _ in range(2):                                           # the second time from what was learnt
+        assert traces.cost_of("gpt-5.1-codex", usage, provider="ctfake") == traces.cost_of("gpt-5.1-codex", usage)
+        assert traces.cost_of("codex-mini-latest", usage, provider="openai") == pytest.approx(expected)
+    text = open(rollout("older")).read()
+    assert '"model_provider":"openai"' in text
+    older = write_rollout(tmp_path / Path(rollout("older")).name,
+                          text.replace('"model":"gpt-5-codex"', '"model":"codex-mini-latest"').splitlines())
+    (first, _), _, _ = read_turns(older)
+    assert first["models"] == ["codex-mini-latest"] and first["cost"] > 0
+
+
+def test_a_model_no_catalog_knows_has_no_price():
+    usage = {**traces.empty_usage(), "input": 1_000_000}
+    for unknown in ("gpt-test", "gpt-9", "", None):
         assert traces.cost_of(unknown, usage) is None
+        assert traces.cost_of(unknown, usage) is None            # asked again: remembered
+
+
+def test_a_price_is_the_one_in_force_on_the_day_of_the_request():
+    from datetime import datetime, timezone
+
+    from genai_prices import calc_price
+    usage = {**traces.empty_usage(), "input": 1_000_000, "output": 1_000_000}
+    costs = []
+    for day in (datetime(2025, 5, 1, tzinfo=timezone.utc), datetime(2025, 7, 1, tzinfo=timezone.utc)):
+        expected = calc_price(genai_usage(usage), "o3", genai_request_timestamp=day).total_price
+        costs.append(traces.cost_of("o3", usage, when=day.timestamp()))
+        assert costs[-1] == pytest.approx(float(expected))
+    assert costs[0] > costs[1]                              # o3's price fell in June 2025
+
+
+def test_claude_models_never_import_genai_prices():
+    """Half a second of import that a Claude Code session's worker does not pay."""
+    import subprocess
+    import sys
+    code = ("import sys, traces\n"
+            "usage = {**traces.empty_usage(), 'input': 1000}\n"
+            "assert traces.cost_of('claude-opus-5-5', usage) and traces.cost_of('claude-haiku-4-5-20251001', usage)\n"
+            "assert 'genai_prices' not in sys.modules\n"
+            "assert traces.cost_of('gpt-5.5', usage) and 'genai_prices' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=Path(traces.__file__).parent, check=True)
+
+
+def test_without_genai_prices_the_builtin_table_prices_and_the_rest_is_unpriced():
+    """A vendored traces.py run by a bare Python (-S: no site-packages, so no genai-prices)."""
+    import subprocess
+    import sys
+    code = ("import json, traces\n"
+            "usage = {**traces.empty_usage(), 'input': 1_000_000, 'cache_read': 1_000_000, 'output': 1_000_000}\n"
+            "print(json.dumps({m: traces.cost_of(m, usage) for m in sys.argv[1:]}))")
+    models = ["gpt-5", "gpt-5-2025-08-07", "gpt-5-mini", "o4-mini", "gpt-5-pro", "gpt-5.1-codex", "gpt-5.5",
+              "claude-opus-5-5"]
+    done = subprocess.run([sys.executable, "-S", "-c", "import sys\n" + code, *models], capture_output=True,
+                          text=True, cwd=Path(traces.__file__).parent, check=True)
+    costs = json.loads(done.stdout)
+    assert costs["gpt-5"] == pytest.approx(1.25 + 0.125 + 10) and costs["gpt-5-2025-08-07"] == costs["gpt-5"]
+    assert costs["gpt-5-mini"] == pytest.approx(0.25 + 0.025 + 2) and costs["o4-mini"] == pytest.approx(1.1 + 0.275 + 4.4)
+    assert costs["gpt-5-pro"] is None and costs["gpt-5.1-codex"] is None and costs["gpt-5.5"] is None
+    assert costs["claude-opus-5-5"] == pytest.approx(4 + 0.2 + 20)     # Claude Code's catalog needs no library
 
 
 # --- through the existing Uploader ----------------------------------------------------------

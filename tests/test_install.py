@@ -14,7 +14,8 @@ from helpers import ROOT, read_config, read_settings
 
 import traces
 
-MLFLOW = "'mlflow>=3.10,<4'"
+MLFLOW = "'mlflow>=3.10,<4' 'genai-prices>=0.2,<0.3'"             # the mlflow extra, for pip
+MLFLOW_UVX = "--from 'mlflow>=3.10,<4' --with 'genai-prices>=0.2,<0.3'"   # and for uvx
 
 
 def installed(monkeypatch, prefix, source="/src/claudetracing", executable=None):
@@ -86,7 +87,7 @@ def test_a_vendored_copy_under_the_system_python(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "base_prefix", sys.prefix)
     monkeypatch.chdir(os.path.dirname(traces.__file__))
     which_without(monkeypatch, found={"uvx": "/usr/bin/uvx"})
-    assert traces.install_hint("mlflow", "search") == f"uvx --from {MLFLOW} python3 traces.py search"
+    assert traces.install_hint("mlflow", "search") == f"uvx {MLFLOW_UVX} python3 traces.py search"
     which_without(monkeypatch, "uvx")
     assert traces.install_hint("mlflow", "search") == f"{sys.executable} -m pip install {MLFLOW}"
 
@@ -181,7 +182,7 @@ def test_a_vendored_copy_without_mlflow_is_wired_and_says_how_to_fix_it(repo, tm
     assert "python" not in read_config(repo, local=True)
     err = capsys.readouterr().err
     assert "has no mlflow, so turns will wait in the spool until a Python with mlflow runs it" in err
-    assert f"Fix: `{sys.executable} -m pip install {MLFLOW}`" in err or f"Fix: `uvx --from {MLFLOW} python3" in err
+    assert f"Fix: `{sys.executable} -m pip install {MLFLOW}`" in err or f"Fix: `uvx {MLFLOW_UVX} python3" in err
     status = traces.repo_status(str(repo))
     assert any("turns will wait in the spool" in p and "Fix: `" in p for p in status["problems"])
 
@@ -192,7 +193,7 @@ def test_a_vendored_copy_without_mlflow_runs_its_worker_through_uvx(repo, monkey
     monkeypatch.setattr(traces, "probe_hook", lambda root: None)
     assert init_vendored(repo, monkeypatch) == 0
     local_hook = (repo / ".claude" / "traces.local.sh").read_text().splitlines()[-1]
-    assert local_hook == f'uvx --from {MLFLOW} python3 "$CLAUDE_PROJECT_DIR/tools/traces.py" hook'
+    assert local_hook == f'uvx {MLFLOW_UVX} python3 "$CLAUDE_PROJECT_DIR/tools/traces.py" hook'
 
 
 def test_a_vendored_copy_keeps_the_python_that_has_mlflow(repo, monkeypatch, capsys):

@@ -208,7 +208,7 @@ MILLION = {"input": 1_000_000, "output": 0, "cache_read": 0, "cache_creation": 0
 @pytest.mark.parametrize("model, dollars", [
     ("claude-opus-5-5", 4.0), ("claude-opus-4-5-20251101", 5.0), ("claude-opus-4-1", 15.0),
     ("claude-sonnet-4-5[1m]", 6.0), ("claude-sonnet-5-5", 2.0), ("claude-haiku-4-5-20251001", 1.0),
-    ("claude-opus-40", None), ("gpt-4o", None), (None, None),
+    ("claude-opus-40", None), ("gpt-9", None), (None, None),
     # A date right after the major version is its first release: Opus 4.0, not 4.5+.
     ("claude-opus-4-20250514", 15.0), ("claude-opus-4-1-20250805", 15.0), ("claude-sonnet-4-20250514", 6.0),
     ("claude-3-5-sonnet-20241022", 3.0), ("claude-3-5-haiku-latest", 0.8),

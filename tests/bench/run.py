@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|import ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|import|prices ...]
 """
 
 import json
@@ -300,9 +300,15 @@ def best_ms(fn, runs):
     return min(times)
 
 
+def bench_prices():
+    """`traces import` of Codex sessions priced by genai-prices against the library hidden."""
+    from bench_prices import main as prices_main
+    return prices_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
-           "import": bench_import, "terminal": bench_terminal}
+           "import": bench_import, "terminal": bench_terminal, "prices": bench_prices}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
