@@ -13,6 +13,8 @@ import pytest
 from mlflow_versions import OLDEST, READS, mlflow_python, run_script
 from servers import MlflowServer
 
+pytestmark = pytest.mark.slow     # an environment per release (seconds once cached), and its mlflow imports
+
 
 @pytest.fixture(scope="session")
 def oldest(tmp_path_factory):
@@ -44,8 +46,14 @@ def same_output(through_mlflow, fast):
     assert all("No traces found" not in out for _, out, _ in fast["outputs"])
 
 
-def test_a_store_of_the_oldest_mlflow_is_read_quickly_and_exactly(oldest, repo):
-    python, path = oldest
+def copy_of(path, folder):
+    """The store as written, for one test: the test venv's mlflow, if it read it, would migrate it."""
+    shutil.copy(path, folder / "mlflow.db")
+    return folder / "mlflow.db"
+
+
+def test_a_store_of_the_oldest_mlflow_is_read_quickly_and_exactly(oldest, repo, tmp_path):
+    python, path = oldest[0], copy_of(oldest[1], tmp_path)
     written = revision(path)
     configure(repo, f"sqlite:///{path}")
     through_mlflow = json.loads(run_script(python, "read", cwd=repo, reader="mlflow"))
@@ -59,9 +67,7 @@ def test_a_store_of_the_oldest_mlflow_is_read_quickly_and_exactly(oldest, repo):
 def test_a_layout_the_reader_does_not_know_is_read_through_mlflow_saying_why(oldest, repo, tmp_path):
     """MLflow 3.17 added ten trace_info columns together: a store with one of them is no layout
     this reader knows. MLflow reads it all the same, and so do we, through mlflow."""
-    python, path = oldest
-    odd = tmp_path / "odd.db"
-    shutil.copy(path, odd)
+    python, odd = oldest[0], copy_of(oldest[1], tmp_path)
     with sqlite3.connect(odd) as db:
         db.execute("ALTER TABLE trace_info ADD COLUMN trace_name VARCHAR(250)")
     configure(repo, f"sqlite:///{odd}")
