@@ -8,7 +8,9 @@ and about a second; a first run that cannot reach the package index fails, never
 
 Run as a script inside such an environment (sys.path then holds the checkout and tests/):
 
-    python tests/mlflow_versions.py write FOLDER [URI]   fill a store as test_search does; print its URI
+    python tests/mlflow_versions.py write FOLDER [URI]   fill a store (or the server at URI) as
+                                                         test_search does, then read it as `read`
+                                                         does from FOLDER/repo, set up to read it
     python tests/mlflow_versions.py read [--scan]        run READS in the current directory's
                                                          repository; print JSON of what they printed
 """
@@ -64,7 +66,7 @@ def mlflow_python(version):
 
 
 def run_script(python, *args, cwd=None, reader=None):
-    """This file run as a script by `python`; its JSON or URI answer. reader=mlflow reads through the client."""
+    """This file run as a script by `python`; what it printed. reader=mlflow: read through the mlflow client."""
     env = {k: v for k, v in os.environ.items() if k != "CLAUDETRACING_READER"}
     env.update({"PYTHONPATH": f"{ROOT}{os.pathsep}{TESTS}", **({"CLAUDETRACING_READER": reader} if reader else {})})
     done = subprocess.run([python, __file__, *args], cwd=cwd, capture_output=True, text=True, env=env)
@@ -73,10 +75,20 @@ def run_script(python, *args, cwd=None, reader=None):
     return done.stdout
 
 
+def configure(repo, uri):
+    """A repository whose settings read the store at uri, as init writes them."""
+    (Path(repo) / ".claude").mkdir(parents=True, exist_ok=True)
+    (Path(repo) / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": uri, "experiment": "acme/widgets"}))
+
+
 def write(folder, uri=None):
+    """Fill, then read in the same process: one mlflow import, not two."""
     import trace_store
     now = time.time()
-    print(trace_store.fill(folder, [(e, s, now - ago, b, label) for e, s, ago, b, label in PLAN], uri=uri))
+    uri = trace_store.fill(folder, [(e, s, now - ago, b, label) for e, s, ago, b, label in PLAN], uri=uri)
+    configure(Path(folder) / "repo", uri)
+    os.chdir(Path(folder) / "repo")
+    read()
 
 
 def read(scan=False):
