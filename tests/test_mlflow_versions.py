@@ -29,7 +29,9 @@ def oldest(tmp_path_factory):
     """(python of an environment with the oldest MLflow, folder of a store it wrote, what its client read)."""
     python = mlflow_python(OLDEST)
     folder = tmp_path_factory.mktemp("mlflow-" + OLDEST)
-    return python, folder, written(python, folder)
+    read = written(python, folder)
+    shutil.copy(folder / "mlflow.db", folder / "as-written.db")    # should a test's mlflow migrate the store
+    return python, folder, read
 
 
 def revision(path):
@@ -60,7 +62,7 @@ def test_a_layout_the_reader_does_not_know_is_read_through_mlflow_saying_why(old
     this reader knows. MLflow reads it all the same, and so do we, through mlflow."""
     python, folder, _ = oldest
     odd = tmp_path / "odd.db"
-    shutil.copy(folder / "mlflow.db", odd)
+    shutil.copy(folder / "as-written.db", odd)
     with sqlite3.connect(odd) as db:
         db.execute("ALTER TABLE trace_info ADD COLUMN trace_name VARCHAR(250)")
     configure(repo, f"sqlite:///{odd}")
