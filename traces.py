@@ -4114,7 +4114,8 @@ def sqlite_layout(db):
     found = {}
     try:
         for table, column in db.execute("SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
-                                        "WHERE m.type = 'table'"):
+                                        f"WHERE m.type = 'table' AND m.name IN ({','.join('?' * len(SQLITE_READS))})",
+                                        list(SQLITE_READS)):
             found.setdefault(table, set()).add(column)
     except sqlite3.Error as e:
         raise LookupError(f"it cannot be read as SQLite ({e})") from None
