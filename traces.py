@@ -4109,16 +4109,13 @@ def span_record(data):
 
 def sqlite_layout(db):
     """Whether a store keeps MLflow 3.17's trace_info columns (ANALYTICS_COLUMNS); LookupError,
-    saying why, when it lacks a table or column this reader reads."""
-    import sqlite3
+    saying why, when it lacks a table or column this reader reads (sqlite3.Error when it is no
+    SQLite database: mlflow then says so)."""
     found = {}
-    try:
-        for table, column in db.execute("SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
-                                        f"WHERE m.type = 'table' AND m.name IN ({','.join('?' * len(SQLITE_READS))})",
-                                        list(SQLITE_READS)):
-            found.setdefault(table, set()).add(column)
-    except sqlite3.Error as e:
-        raise LookupError(f"it cannot be read as SQLite ({e})") from None
+    for table, column in db.execute("SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
+                                    f"WHERE m.type = 'table' AND m.name IN ({','.join('?' * len(SQLITE_READS))})",
+                                    list(SQLITE_READS)):
+        found.setdefault(table, set()).add(column)
     for table, columns in SQLITE_READS.items():
         if table not in found:
             raise LookupError(f"it has no {table} table")
@@ -4141,7 +4138,7 @@ class LocalStore:
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             self.analytics = sqlite_layout(self.db)     # name, session, usage and cost in columns
-        except LookupError:
+        except (LookupError, sqlite3.Error):
             self.db.close()
             raise
         self._mlflow = None
