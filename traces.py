@@ -5357,9 +5357,10 @@ def experiment_reader(env, uri):
     if not os.path.exists(path):
         raise TracesError(f"there is no local store at {path} yet")
     check_local_store(path)
+    import sqlite3
     try:
         return LocalStore(path, uri)
-    except LookupError:         # a schema the reader does not know: mlflow's own client
+    except (LookupError, sqlite3.Error):        # a layout the reader does not know: mlflow's own client
         quiet_mlflow()
         need_mlflow()
         return open_store(uri)
