@@ -5578,6 +5578,7 @@ def handled_events(session):
 def wait_for_test_trace(checkup, session, seconds):
     """(reader, experiment id, trace ids) once the worker has handled both of the session's
     jobs and the backend holds its trace; what was found by then otherwise."""
+    import sqlite3
     env = checkup.env
     uri = env.get(ENV_URI) or local_store_uri()
     env = {**env, **job_credentials(checkup.root, uri)}
@@ -5585,7 +5586,10 @@ def wait_for_test_trace(checkup, session, seconds):
     deadline = time.time() + seconds
     while True:
         try:
-            reader = reader or experiment_reader(env, uri)
+            # A local store the worker is creating gains tables and columns as MLflow migrates
+            # it: its layout is read again each time round (a server's sign-in is kept).
+            if reader is None or isinstance(reader, LocalStore):
+                reader = experiment_reader(env, uri)
             if not experiment:
                 found = find_test_experiment(reader, env)
                 experiment = found and found.experiment_id
@@ -5593,7 +5597,7 @@ def wait_for_test_trace(checkup, session, seconds):
                 page = reader.search_traces(locations=[experiment], max_results=10, include_spans=False,
                                             filter_string=f"metadata.`{META_SESSION}` = '{session}'")
                 ids = [t.info.trace_id for t in page if t.info.trace_metadata.get(META_SESSION) == session]
-        except (TracesError, LookupError, OSError):
+        except (TracesError, LookupError, OSError, sqlite3.Error):
             pass            # a local store the first upload has not created yet
         if ids and handled_events(session) >= {"Stop", "SessionEnd"} and not session_jobs(session):
             return reader, experiment, ids

@@ -27,7 +27,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 CACHE = ROOT / ".cache"
-OLDEST = "3.10.1"
+OLDEST = "3.10.1"       # the oldest minor release the extra allows, at its last patch
 
 HOUR = 3600
 # (experiment, session, when the session ended (seconds ago), branch, prompt label)
@@ -37,7 +37,7 @@ PLAN = [
     ("acme/widgets", "cccccccc-0000-4000-8000-000000000003", 10 * 24 * HOUR, "main", "old"),
     ("acme/other", "dddddddd-0000-4000-8000-000000000004", 2 * HOUR, "main", "elsewhere"),
 ]
-# Every filter the readers pass to the store, every format, the report by each key.
+# Every filter the readers pass to the store, every format, the report by several keys.
 READS = [
     ["search"], ["search", "-l", "0", "--all"], ["search", "--branch", "feature-x"], ["search", "--tool", "Bash"],
     ["search", "--status", "error"], ["search", "--session", "bbbb"], ["search", "--hours", "48"],
