@@ -1,4 +1,5 @@
 # make test   — venv, dependencies, the pinned Claude Code and Codex, system packages; then pytest
+#               (which makes an MLflow 3.10.1 environment with uv, in .cache/mlflow)
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
 # make lint   — ruff

@@ -4042,15 +4042,27 @@ def search_format(name, needs_spans=False):
     return register
 
 
-# The local store is read with the standard library where its layout is one we have checked
-# (MLflow's schema version, `alembic_version`): `traces search` then answers in tens of
-# milliseconds instead of seconds spent importing mlflow. Any other version, and anything
-# this reader does not know (a filter, spans kept as artifacts), goes through mlflow.
-SQLITE_SCHEMAS = ("dc11669786a5",)         # MLflow 3.17
-# Metadata MLflow keeps in trace_info columns and gives back as JSON (trace_analytics.py).
+# The local store is read with the standard library where it has the tables and columns this
+# reader reads (checked by name, not by MLflow's schema version: stores of MLflow 3.10 to 3.18
+# all have them): `traces search` then answers in tens of milliseconds instead of seconds spent
+# importing mlflow. A store without them, and anything this reader does not know (a filter,
+# spans kept as artifacts), goes through mlflow.
+SQLITE_READS = {
+    "experiments": ("experiment_id", "name", "lifecycle_stage"),
+    "trace_info": ("request_id", "experiment_id", "timestamp_ms", "execution_time_ms", "status",
+                   "request_preview", "response_preview"),
+    "trace_tags": ("request_id", "key", "value"),
+    "trace_request_metadata": ("request_id", "key", "value"),
+    "spans": ("trace_id", "content"),
+}
+# From MLflow 3.17 (schema 75868b020152) a trace's name, session, token usage and cost are kept
+# in trace_info columns, and given back as a tag and metadata (trace_analytics.py); before it,
+# as rows of the key-value tables like any other.
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens",
                  "cache_creation_input_tokens", "cache_creation_input_tokens_above_1hr")
 COST_COLUMNS = ("input_cost", "output_cost", "total_cost")
+ANALYTICS_COLUMNS = ("trace_name", "session_id") + TOKEN_COLUMNS + COST_COLUMNS
+ANALYTICS_KEYS = ("mlflow.traceName", META_SESSION)     # read from those columns whatever a command reads
 FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
 
 
@@ -4095,6 +4107,28 @@ def span_record(data):
         status=SimpleNamespace(status_code=code.replace("STATUS_CODE_", "")))
 
 
+def sqlite_layout(db):
+    """Whether a store keeps MLflow 3.17's trace_info columns (ANALYTICS_COLUMNS); LookupError,
+    saying why, when it lacks a table or column this reader reads (sqlite3.Error when it is no
+    SQLite database: mlflow then says so)."""
+    found = {}
+    for table, column in db.execute("SELECT m.name, c.name FROM sqlite_master m, pragma_table_info(m.name) c "
+                                    f"WHERE m.type = 'table' AND m.name IN ({','.join('?' * len(SQLITE_READS))})",
+                                    list(SQLITE_READS)):
+        found.setdefault(table, set()).add(column)
+    for table, columns in SQLITE_READS.items():
+        if table not in found:
+            raise LookupError(f"it has no {table} table")
+        missing = [c for c in columns if c not in found[table]]
+        if missing:
+            raise LookupError(f"its {table} table has no column {', '.join(missing)}")
+    kept = [c for c in ANALYTICS_COLUMNS if c in found["trace_info"]]
+    if kept and len(kept) < len(ANALYTICS_COLUMNS):
+        missing = [c for c in ANALYTICS_COLUMNS if c not in kept]
+        raise LookupError(f"its trace_info table has {kept[0]} but no column {', '.join(missing)}")
+    return bool(kept)
+
+
 class LocalStore:
     """The part of MlflowClient the reading commands use, over a local store's SQLite file."""
 
@@ -4103,12 +4137,10 @@ class LocalStore:
         self.uri = uri
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            version = self.db.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.Error:
-            version = None
-        if not version or version[0] not in SQLITE_SCHEMAS:
+            self.analytics = sqlite_layout(self.db)     # name, session, usage and cost in columns
+        except (LookupError, sqlite3.Error):
             self.db.close()
-            raise LookupError(f"MLflow schema {version} not checked")
+            raise
         self._mlflow = None
         self.keys = None        # the only tag and metadata keys the command reads (None: all of them)
 
@@ -4159,7 +4191,7 @@ class LocalStore:
                 args.append(int(since))
                 continue
             value = re.sub(r"\\(.)", r"\1", value)
-            if kind == "metadata" and key == META_SESSION:
+            if kind == "metadata" and key == META_SESSION and self.analytics:
                 where.append(f"t.session_id {op} ?")
                 args.append(value)
             else:
@@ -4176,28 +4208,29 @@ class LocalStore:
         return page
 
     def _traces(self, cursor):
-        """Trace records (info only) as MLflow builds them from trace_info rows (this schema's
-        columns: SQLITE_SCHEMAS guards them)."""
+        """Trace records (info only) as MLflow builds them from trace_info rows (the columns
+        sqlite_layout checked)."""
         from types import SimpleNamespace
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         tags = {row["request_id"]: {} for row in rows}
         metadata = {row["request_id"]: {} for row in rows}
+        in_columns = self.analytics
         for table, into, skip in (("trace_tags", tags, ("mlflow.traceName",)),
                                   ("trace_request_metadata", metadata,
                                    (META_SESSION, "mlflow.trace.tokenUsage", "mlflow.trace.cost"))):
             for request_id, key, value in self._pairs(table, list(tags)):
                 found = into.get(request_id)
-                if found is not None and key not in skip:
+                if found is not None and not (in_columns and key in skip):
                     found[key] = value
         # MLflow's own usage and cost, kept in columns: built only for a command that reads them.
-        usage_and_cost = self.keys is None
+        usage_and_cost = in_columns and self.keys is None
         traces = []
         for row in rows:
             trace_id = row["request_id"]
-            if row["trace_name"] is not None:
+            if in_columns and row["trace_name"] is not None:
                 tags[trace_id]["mlflow.traceName"] = row["trace_name"]
-            if row["session_id"] is not None:
+            if in_columns and row["session_id"] is not None:
                 metadata[trace_id][META_SESSION] = row["session_id"]
             if usage_and_cost:
                 usage = {c: int(row[c]) for c in TOKEN_COLUMNS if row[c] is not None}
@@ -4216,16 +4249,17 @@ class LocalStore:
 
     def _pairs(self, table, ids):
         """(trace id, key, value) of these traces, from one of the key-value tables."""
-        if self.keys is not None and len(ids) >= self.scan_from:
-            marks = ",".join("?" * len(self.keys))
+        keys = None if self.keys is None else self.keys + (() if self.analytics else ANALYTICS_KEYS)
+        if keys is not None and len(ids) >= self.scan_from:
+            marks = ",".join("?" * len(keys))
             yield from self.db.execute(f"SELECT request_id, key, value FROM {table} NOT INDEXED "
-                                       f"WHERE key IN ({marks})", list(self.keys))
+                                       f"WHERE key IN ({marks})", list(keys))
             return
-        only = "" if self.keys is None else f" AND key IN ({','.join('?' * len(self.keys))})"
+        only = "" if keys is None else f" AND key IN ({','.join('?' * len(keys))})"
         for start in range(0, len(ids), 500):
             batch = ids[start:start + 500]
             yield from self.db.execute(f"SELECT request_id, key, value FROM {table} WHERE request_id IN "
-                                       f"({','.join('?' * len(batch))}){only}", batch + list(self.keys or ()))
+                                       f"({','.join('?' * len(batch))}){only}", batch + list(keys or ()))
 
     def get_trace(self, trace_id, display=False):
         [trace] = self._traces(self.db.execute("SELECT * FROM trace_info t WHERE t.request_id = ?", (trace_id,))) or [None]
@@ -4480,7 +4514,9 @@ class Backend:
                 if os.environ.get(ENV_READER) != "mlflow":
                     self.client = LocalStore(path, self.uri)
                     return
-            except (LookupError, OSError, ImportError):
+            except LookupError as e:        # a layout this reader does not know: slow, and says why
+                print(f"Note: reading {path} through mlflow (seconds, not milliseconds): {e}", file=sys.stderr)
+            except (OSError, ImportError):
                 pass
             except Exception as e:  # noqa: BLE001 - sqlite3.Error: mlflow says it better
                 log(f"reading {path} without mlflow failed: {type(e).__name__}: {e}")
@@ -5321,9 +5357,10 @@ def experiment_reader(env, uri):
     if not os.path.exists(path):
         raise TracesError(f"there is no local store at {path} yet")
     check_local_store(path)
+    import sqlite3
     try:
         return LocalStore(path, uri)
-    except LookupError:         # a schema the reader does not know: mlflow's own client
+    except (LookupError, sqlite3.Error):        # a layout the reader does not know: mlflow's own client
         quiet_mlflow()
         need_mlflow()
         return open_store(uri)
@@ -5541,6 +5578,7 @@ def handled_events(session):
 def wait_for_test_trace(checkup, session, seconds):
     """(reader, experiment id, trace ids) once the worker has handled both of the session's
     jobs and the backend holds its trace; what was found by then otherwise."""
+    import sqlite3
     env = checkup.env
     uri = env.get(ENV_URI) or local_store_uri()
     env = {**env, **job_credentials(checkup.root, uri)}
@@ -5548,7 +5586,10 @@ def wait_for_test_trace(checkup, session, seconds):
     deadline = time.time() + seconds
     while True:
         try:
-            reader = reader or experiment_reader(env, uri)
+            # A local store the worker is creating gains tables and columns as MLflow migrates
+            # it: its layout is read again each time round (a server's sign-in is kept).
+            if reader is None or isinstance(reader, LocalStore):
+                reader = experiment_reader(env, uri)
             if not experiment:
                 found = find_test_experiment(reader, env)
                 experiment = found and found.experiment_id
@@ -5556,7 +5597,7 @@ def wait_for_test_trace(checkup, session, seconds):
                 page = reader.search_traces(locations=[experiment], max_results=10, include_spans=False,
                                             filter_string=f"metadata.`{META_SESSION}` = '{session}'")
                 ids = [t.info.trace_id for t in page if t.info.trace_metadata.get(META_SESSION) == session]
-        except (TracesError, LookupError, OSError):
+        except (TracesError, LookupError, OSError, sqlite3.Error):
             pass            # a local store the first upload has not created yet
         if ids and handled_events(session) >= {"Stop", "SessionEnd"} and not session_jobs(session):
             return reader, experiment, ids

@@ -392,14 +392,17 @@ def test_a_quick_search_does_not_import_mlflow(reader, repo):
     assert done.stderr.strip() == "False"
 
 
-def test_an_unchecked_schema_is_read_through_mlflow(reader, tmp_path, monkeypatch):
+def test_the_reader_checks_tables_and_columns_not_the_schema_revision(reader, tmp_path):
+    """A revision this reader has never seen, with the tables and columns it reads, is read; a
+    store without one of them is not (mlflow then reads it, saying so: test_mlflow_versions)."""
     import shutil
     import sqlite3
-    copy = tmp_path / "copy.db"
-    shutil.copy(reader["uri"].split(":///", 1)[1], copy)
-    db = sqlite3.connect(copy)
-    db.execute("UPDATE alembic_version SET version_num = 'from-the-future'")
-    db.commit()
-    db.close()
-    with pytest.raises(LookupError):
-        traces.LocalStore(str(copy), f"sqlite:///{copy}")
+    path = reader["uri"].split(":///", 1)[1]
+    for name, change in (("future.db", "UPDATE alembic_version SET version_num = 'from-the-future'"),
+                         ("renamed.db", "ALTER TABLE trace_tags RENAME TO trace_tags_v2")):
+        shutil.copy(path, tmp_path / name)
+        with sqlite3.connect(tmp_path / name) as db:
+            db.execute(change)
+    assert traces.LocalStore(str(tmp_path / "future.db"), "sqlite:///future.db").analytics
+    with pytest.raises(LookupError, match="it has no trace_tags table"):
+        traces.LocalStore(str(tmp_path / "renamed.db"), "sqlite:///renamed.db")
