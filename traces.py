@@ -7007,14 +7007,44 @@ def show_url(url, args):
         webbrowser.open(url)
 
 
+def stop_process_group(server):
+    """Stop the server and every process it started (its process group: uvicorn's workers,
+    the job runners), whatever signal stopped us: none of them may keep the port or the store.
+    A second Ctrl-C meanwhile must not cut this short, so signals wait until it is done."""
+    import signal
+    import subprocess
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    if server.poll() is None:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(server.pid, sig)
+                server.wait(timeout=wait)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    # Workers left behind in the group (the main process gone first) must not keep the port.
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def serve_local_ui(uri, experiment, args):
-    """Run `mlflow ui` on the local store until Ctrl-C, then stop it with all its workers."""
+    """Run `mlflow ui` on the local store until Ctrl-C, a `kill` or a closed terminal, then
+    stop it with all its workers."""
     import signal
     import subprocess
     import urllib.request
     port = args.port or free_port()
     home = private_dir(traces_home())
     log_path = os.path.join(home, "ui.log")
+    # SIGTERM and SIGHUP end us like Ctrl-C, through the finally below: Python's default would
+    # end us at once, and leave the server and its job runners serving the store.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     with open(log_path, "ab") as log_file:
         # Its own process group: Ctrl-C reaches us, and we stop the server and its workers
         # together. cwd is TRACES_HOME, where MLflow may put ./mlartifacts.
@@ -7043,23 +7073,11 @@ def serve_local_ui(uri, experiment, args):
         server.wait()
         raise TracesError(f"the MLflow UI stopped by itself (code {server.returncode}); see {log_path}")
     except KeyboardInterrupt:
-        print("Stopped the MLflow UI.")
+        pass
     finally:
-        if server.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(server.pid, sig)
-                    server.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        # Workers left behind in the group (the main process gone first) must not keep the port.
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(server)
+    # After the stop: with the terminal gone (SIGHUP) this print fails, and nothing is left.
+    print("Stopped the MLflow UI.")
 
 
 def ui_options(p):
