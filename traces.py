@@ -3106,15 +3106,17 @@ class Uploader:
 
     def settle(self, inflight):
         """A worker died mid-upload: keep its trace if it was finished (and drop the one it
-        replaces), else delete the remains."""
+        replaces), else delete the remains. True when the trace was kept."""
         try:
             trace = self.client.get_trace(inflight["trace"], display=False)
-        except Exception:  # noqa: BLE001 - not there: nothing to clean up
-            return
-        if trace.info.tags.get(TAG_TURN) != inflight["turn"] or not trace.data.spans:
+        except Exception:  # noqa: BLE001 - not there, or there without its spans (it does not load)
+            trace = None
+        if trace is None or trace.info.tags.get(TAG_TURN) != inflight["turn"] or not trace.data.spans:
             self.remove(inflight["trace"])
-        elif inflight.get("replaces"):
+            return False
+        if inflight.get("replaces"):
             self.remove(inflight["replaces"])
+        return True
 
     def remove(self, trace_id):
         try:
@@ -3620,6 +3622,40 @@ def session_agents(session, transcript, records):
     return None
 
 
+def fold_ledger(state):
+    """Sum the ledger notes of turns no longer open into one entry, keyed by no turn id: they
+    are never settled again, and a session whose ledger has no entry yet (an interactive one,
+    until it ends) would otherwise carry one note per turn in a checkpoint written every turn."""
+    since = state.get("since") or {}
+    if any(k and k not in state["open"] for k in since):
+        done = [v for k, v in since.items() if k not in state["open"]]
+        state["since"] = {"": {"usage": sum_by_model(*(v["usage"] for v in done)),
+                               "compactions": [c for v in done for c in v["compactions"]]},
+                          **{k: v for k, v in since.items() if k in state["open"]}}
+
+
+def forget_done(state, read):
+    """Keep in `done` only the turns from the checkpoint on: those before it are not read again
+    (a checkpoint begun afresh asks the backend instead: uploaded_before), and a list of all
+    the session's turns would be rewritten with each new one. read: (turn id, offset) of the
+    turns read."""
+    done = set(state["done"])
+    state["done"] = [turn_id for turn_id, offset in read if offset >= state["offset"] and turn_id in done]
+
+
+def uploaded_before(session, uploader, state, turn_id):
+    """Is a turn the checkpoint does not list in the backend already? Only a checkpoint begun
+    afresh (a new session, or one whose checkpoint was lost) can miss uploads: the backend is
+    asked once for it, and the turns it held are kept in the checkpoint (`found`) until they
+    are read; a turn of a long session then costs no search of the session's traces."""
+    if "found" not in state:
+        state["found"] = sorted(set(uploader.session_turns(session)) - set(state["done"]))
+    if turn_id not in state["found"]:
+        return False
+    state["found"].remove(turn_id)
+    return True
+
+
 def turn_finished(turn, offset, closed, state):
     """The rule above, for one analysed turn."""
     gone = offset < state["ended"]
@@ -3631,6 +3667,16 @@ def turn_finished(turn, offset, closed, state):
 
 def save_state(session, state):
     write_atomic(state_path(session), json.dumps(state).encode())
+
+
+def settle_inflight(session, uploader, state):
+    """A worker died while it uploaded a turn (write_trace): settle what it left. A trace it
+    finished is in the backend, and the checkpoint's `found` (uploaded_before) says so."""
+    inflight = state.pop("inflight", None)
+    if inflight:
+        if uploader.settle(inflight) and "found" in state:
+            state["found"].append(inflight["turn"])
+        save_state(session, state)
 
 
 def write_trace(session, state, uploader, turn, context, replaces=None):
@@ -3649,19 +3695,12 @@ def write_trace(session, state, uploader, turn, context, replaces=None):
 def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
     """Upload the finished turns among those read from the checkpoint, replace the traces of
     turns that changed since; move the checkpoint to the first turn that may still change."""
-    written, held, agents, still_open, rereads = 0, 0, None, {}, []
-    in_backend = None     # this session's turn ids in the backend, asked once, only if needed
-
-    def uploaded_before(turn_id):
-        """Is the turn in the backend already (its checkpoint was lost)?"""
-        nonlocal in_backend
-        if in_backend is None:
-            in_backend = uploader.session_turns(session)
-        return turn_id in in_backend
+    written, held, agents, still_open, rereads, read = 0, 0, None, {}, [], []
     for i, raw in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
         turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
+        read.append((turn_id, raw["offset"]))
         record = state["open"].get(turn_id)
         if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
             if not closed and raw["offset"] >= state["vouched"]:
@@ -3691,7 +3730,7 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
             signature = turn_signature(turn)
             if turn["copied_from"]:
                 pass                                # --fork-session copied it: traced in its own session
-            elif record is None and uploaded_before(turn_id):
+            elif record is None and uploaded_before(session, uploader, state, turn_id):
                 pass                                # uploaded before the checkpoint was lost
             elif record is None or signature != record["sig"]:
                 trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
@@ -3705,6 +3744,8 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
             still_open[turn_id] = record            # the last turn: lines may still arrive for it
             rereads.append(raw["offset"])
     state.update(open=still_open, offset=min(rereads, default=end), held=held)
+    fold_ledger(state)
+    forget_done(state, read)
     return written
 
 
@@ -3719,9 +3760,7 @@ def trace_session(session, transcript, uploader, jobs=(), final=False, context=N
     fd = session_lock(session)
     try:
         state = session_state(session, transcript)
-        if state.get("inflight"):
-            uploader.settle(state.pop("inflight"))
-            save_state(session, state)
+        settle_inflight(session, uploader, state)
         size = os.path.getsize(transcript)
         if quiet_for is not None:
             quiet = time.time() - os.path.getmtime(transcript) > quiet_for
@@ -3758,7 +3797,6 @@ def codex_turn_finished(turn, closed, state):
 def upload_codex_turns(session, uploader, state, turns, end, context):
     """upload_turns for Codex turn records (see above)."""
     written, held, still_open, rereads = 0, 0, {}, []
-    in_backend = None
     for i, turn in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
@@ -3772,9 +3810,7 @@ def upload_codex_turns(session, uploader, state, turns, end, context):
                     held += 1
                 continue
             signature = turn_signature(turn)
-            if record is None and in_backend is None:
-                in_backend = uploader.session_turns(session)
-            if record is None and turn["id"] in in_backend:
+            if record is None and uploaded_before(session, uploader, state, turn["id"]):
                 pass                                # uploaded before the checkpoint was lost
             elif record is None or signature != record["sig"]:
                 trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
@@ -3797,9 +3833,7 @@ def trace_codex_session(session, rollout, uploader, jobs=(), final=False, contex
     fd = session_lock(session)
     try:
         state = session_state(session, rollout)
-        if state.get("inflight"):
-            uploader.settle(state.pop("inflight"))
-            save_state(session, state)
+        settle_inflight(session, uploader, state)
         size = os.path.getsize(rollout)
         if quiet_for is not None and time.time() - os.path.getmtime(rollout) > quiet_for:
             jobs = [*jobs, {"hook_event_name": "SessionEnd", "size": size}]
@@ -3814,6 +3848,7 @@ def trace_codex_session(session, rollout, uploader, jobs=(), final=False, contex
         written = upload_codex_turns(session, uploader, state, turns, end, context or {})
         done = set(state["done"])
         state["codex_stops"] = {k: v for k, v in state.get("codex_stops", {}).items() if f"{session}:{k}" not in done}
+        forget_done(state, [(turn["id"], turn["offset"]) for turn in turns])
         save_state(session, state)
         return written
     finally:
@@ -7151,14 +7186,44 @@ def show_url(url, args):
         webbrowser.open(url)
 
 
+def stop_process_group(server):
+    """Stop the server and every process it started (its process group: uvicorn's workers,
+    the job runners), whatever signal stopped us: none of them may keep the port or the store.
+    A second Ctrl-C meanwhile must not cut this short, so signals wait until it is done."""
+    import signal
+    import subprocess
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    if server.poll() is None:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(server.pid, sig)
+                server.wait(timeout=wait)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    # Workers left behind in the group (the main process gone first) must not keep the port.
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def serve_local_ui(uri, experiment, args):
-    """Run `mlflow ui` on the local store until Ctrl-C, then stop it with all its workers."""
+    """Run `mlflow ui` on the local store until Ctrl-C, a `kill` or a closed terminal, then
+    stop it with all its workers."""
     import signal
     import subprocess
     import urllib.request
     port = args.port or free_port()
     home = private_dir(traces_home())
     log_path = os.path.join(home, "ui.log")
+    # SIGTERM and SIGHUP end us like Ctrl-C, through the finally below: Python's default would
+    # end us at once, and leave the server and its job runners serving the store.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     with open(log_path, "ab") as log_file:
         # Its own process group: Ctrl-C reaches us, and we stop the server and its workers
         # together. cwd is TRACES_HOME, where MLflow may put ./mlartifacts.
@@ -7187,23 +7252,11 @@ def serve_local_ui(uri, experiment, args):
         server.wait()
         raise TracesError(f"the MLflow UI stopped by itself (code {server.returncode}); see {log_path}")
     except KeyboardInterrupt:
-        print("Stopped the MLflow UI.")
+        pass
     finally:
-        if server.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(server.pid, sig)
-                    server.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        # Workers left behind in the group (the main process gone first) must not keep the port.
-        try:
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(server)
+    # After the stop: with the terminal gone (SIGHUP) this print fails, and nothing is left.
+    print("Stopped the MLflow UI.")
 
 
 def ui_options(p):

@@ -30,26 +30,54 @@ def chromium(tmp_path, url, *how):
         capture_output=True, text=True, timeout=180)
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (CI installs chromium)")
-def test_ui_serves_the_repositorys_traces_and_stops_on_ctrl_c(store, repo, tmp_path):  # noqa: F811
+def start_ui(uri, repo):
+    """`traces ui` for the store at uri, its output a pipe (not a terminal)."""
     (repo / ".claude").mkdir()
     (repo / ".claude" / "settings.json").write_text(json.dumps(
-        {"env": {"MLFLOW_TRACKING_URI": store["uri"], "MLFLOW_EXPERIMENT_NAME": "acme/widgets"}}))
+        {"env": {"MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "acme/widgets"}}))
+    return subprocess.Popen([sys.executable, str(ROOT / "traces.py"), "ui", "--no-browser"], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+
+
+def printed_url(ui):
+    """The match of the URL `traces ui` prints once the server answers; then its Ctrl-C line."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = ui.stdout.readline()
+        assert line or ui.poll() is None, ui.stderr.read()
+        match = re.search(r"(http://127\.0\.0\.1:(\d+)/#/experiments/(\d+)/traces)", line)
+        if match:
+            assert "Ctrl-C" in ui.stdout.readline()
+            return match
+    raise AssertionError("traces ui printed no URL")
+
+
+def process_group(pgid):
+    """The live processes of a process group (a zombie is dead already)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            state, _, group = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+def children(pid):
+    return [int(child) for task in os.listdir(f"/proc/{pid}/task")
+            for child in open(f"/proc/{pid}/task/{task}/children").read().split()]
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (CI installs chromium)")
+def test_ui_serves_the_repositorys_traces_and_stops_on_ctrl_c(store, repo, tmp_path):  # noqa: F811
     info = store["infos"]["acme/widgets"][0]
-    ui = subprocess.Popen([sys.executable, str(ROOT / "traces.py"), "ui", "--no-browser"], cwd=repo,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    ui = start_ui(store["uri"], repo)
     try:
-        url = None
-        deadline = time.time() + 120
-        while url is None and time.time() < deadline:
-            line = ui.stdout.readline()
-            assert line or ui.poll() is None, ui.stderr.read()
-            match = re.search(r"(http://127\.0\.0\.1:(\d+)/#/experiments/(\d+)/traces)", line)
-            if match:
-                url, port = match.group(1), int(match.group(2))
-        assert url, "traces ui printed no URL"
+        match = printed_url(ui)
+        url, port = match.group(1), int(match.group(2))
         assert match.group(3) == info.experiment_id
-        assert "Ctrl-C" in ui.stdout.readline()
 
         dom = chromium(tmp_path, url, "--dump-dom").stdout
         prompt = info.request_preview.splitlines()[0].strip()
@@ -73,3 +101,26 @@ def test_ui_serves_the_repositorys_traces_and_stops_on_ctrl_c(store, repo, tmp_p
     finally:
         if ui.poll() is None:
             ui.kill()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_ui_stopped_by_kill_or_a_closed_terminal_leaves_nothing_running(store, repo, how):  # noqa: F811
+    """A `kill` (SIGTERM) or a closed terminal (SIGHUP) stops the MLflow UI with all the
+    processes it started (uvicorn's workers, the job runners), as Ctrl-C does."""
+    ui, server = start_ui(store["uri"], repo), None
+    try:
+        port = int(printed_url(ui).group(2))
+        [server] = children(ui.pid)     # its own process group: Ctrl-C reaches traces ui alone
+        assert server in process_group(server) and len(process_group(server)) > 1
+        ui.send_signal(getattr(signal, how))
+        assert ui.wait(timeout=60) == 0, f"traces ui died of {how} without stopping the server"
+        deadline = time.time() + 20
+        while process_group(server) and time.time() < deadline:
+            time.sleep(0.2)
+        assert process_group(server) == [], f"processes of the MLflow UI still run after {how}"
+        assert not port_open(port)
+    finally:
+        if ui.poll() is None:
+            ui.kill()
+        if server and process_group(server):
+            os.killpg(server, signal.SIGKILL)

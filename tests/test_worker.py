@@ -451,6 +451,40 @@ def test_a_warm_worker_sends_each_repository_to_its_own_backend(tmp_path):
         assert sorted(t.info.request_preview for t in found) == sorted(f"{name} {n}" for n in ((0, 2) if name == "alpha" else (1, 3)))
 
 
+def test_a_turn_late_in_a_long_session_costs_what_an_early_one_did(monkeypatch):
+    """Turn by turn through a warm worker, an interactive session (no ledger entry until it
+    ends, a /compact halfway): the checkpoint written every turn does not grow with the turns
+    before, the backend is not searched for every turn, and the traces add up to the ledger."""
+    import mlflow
+    searches = []
+    search = mlflow.MlflowClient.search_traces
+    monkeypatch.setattr(mlflow.MlflowClient, "search_traces", lambda *a, **k: searches.append(1) or search(*a, **k))
+    t, uploaders, sizes = Transcript(session="sess-long"), {}, []
+    for i in range(30):
+        t.prompt(f"task {i}")
+        t.result(t.tool("Bash", {"command": f"make test{i}"}), "ok")
+        t.text(f"done {i}")
+        path = t.write(projects())
+        traces.write_job({**job(path, "Stop", t.session, f"done {i}"), "env": env_for_store()})
+        assert traces.drain_spool(uploaders)
+        sizes.append(os.path.getsize(traces.state_path(t.session)))
+        if i == 14:
+            t.compact()
+    responses = 60
+    t.cost_state({"claude-sonnet-4-5": {"inputTokens": 10 * responses + 700, "outputTokens": 5 * responses + 300,
+                                        "cacheReadInputTokens": 100 * responses,
+                                        "cacheCreationInputTokens": 20 * responses}}, 0.5)
+    path = t.write(projects())
+    traces.write_job({**job(path, "SessionEnd", t.session), "env": env_for_store()})
+    assert traces.drain_spool(uploaders)
+    assert sizes[-1] - sizes[4] < 100, f"the checkpoint grew with the turns: {sizes}"
+    assert len(searches) <= 1, f"the backend was searched {len(searches)} times for one session"
+    found = sorted(stored_traces(), key=lambda x: x.info.request_time)
+    assert len(found) == 30 and traced_totals(found) == ledger_totals([path])
+    spans = stored_spans(found[-1].info.trace_id)
+    assert [s.name for s in spans if s.span_type == "LLM"][-1] == "compaction"
+
+
 def test_a_transcript_shorter_than_its_hook_saw_keeps_the_jobs(tmp_path, capsys):
     """Claude Code only appends: a file shorter than when the hook ran is being replaced, and
     reading it now could take a turn for unfinished. The jobs wait for the next try."""

@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|import|prices|versions ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions ...]
 """
 
 import json
@@ -204,6 +204,12 @@ def bench_worker():
     return worker_main()
 
 
+def bench_session():
+    """CPU per turn of a warm worker at turns 10, 300 and 1,000 of one session (goal: turn 1,000 ≤ 1.3x turn 10)."""
+    from bench_worker import long_session
+    return long_session()
+
+
 def bench_import():
     """`traces import` of 40 sessions against MLflow's own processor (goal ≥ 25x per trace)."""
     from bench_import import main as import_main
@@ -314,7 +320,8 @@ def bench_versions():
 
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
-           "import": bench_import, "terminal": bench_terminal, "prices": bench_prices, "versions": bench_versions}
+           "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
+           "versions": bench_versions}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)

@@ -69,6 +69,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing():
     found = stored(local_uri(), "acme/widgets")
     turn_ids = [tag for _, tag in found]
     assert None not in turn_ids, "a partial trace (no turn tag) was left behind"
+    client = traces.open_store(local_uri())
+    for trace_id, _ in found:       # a trace whose spans were never written does not even load
+        assert client.get_trace(trace_id, display=False).data.spans, "a partial trace (no spans) was left behind"
     assert len(turn_ids) == len(set(turn_ids)), "a turn was uploaded twice"
     assert len(turn_ids) == SESSIONS * TURNS, "a turn was lost"
     assert traces.pending_jobs() == []
