@@ -307,7 +307,9 @@ def test_redaction_time_is_linear_on_repeated_vocabulary(unit):
 # sit at the edge of a rule's bounded window.
 ADVERSARIAL = ["password=a", "token:x/", "password='a", '"a://b:c"', "a://b:c@", "-----BEGIN PRIVATE KEY-----",
                "eyJaaaaaaaaaaaa.", "Bearer ", "--password ", "x@", "a", "0", "password: a\\n", "sk-", "X-API-Key: ",
-               "h:5432:d:u:", "mysql -p", 'auth=("', "login a password ", "_auth ", "PASSWORD=\"$", "://"]
+               "h:5432:d:u:", "mysql -p", 'auth=("', "login a password ", "_auth ", "PASSWORD=\"$", "://",
+               " login -p", "htpasswd -b ", "--password '", "redis-cli -a", 'HTTPBasicAuth("a",', "mysql -u ",
+               "AC0123456789abcdef0123456789abcdef ", "abc8Q~", " -passin ", "password=a b="]
 
 
 def _growth(unit):
