@@ -2411,13 +2411,20 @@ _FLAG_VALUE = (r"(?:(?P<q>\\?[\"'])(?=(?P<quoted>(?:(?!(?P=q))[^\n]){1,1000}))(?
                r"|(?![-\\])(?P<bare>[^\s\"'`;&|()<>\\]{1,1000}))")
 # A command's words up to a flag, on its line: a `\n` escape ends the line, a `\"` does not.
 _ARGS = r"(?:[ \t](?:[^\n|;&\\]|\\(?![nrt])){0,200}?)?"
+# Tools that take a password as a short flag: (the tool, its flag, what may stand between the
+# flag and the value). mysql and its kin take it glued only: `mysql -p app` prompts, then
+# opens the database app. One rule a tool: `re` scans fast for a pattern that opens with
+# one literal, not for an alternation of several.
+_PASSWORD_FLAGS = (("m(?:ysql|ariadb)[a-z-]{0,12}", "-p", ""), ("sshpass", "-p", "[ \t]{0,20}"),
+                   ("twine", "-p", "[ \t]{0,20}"), ("mongo(?:sh|dump|restore|import|export)?", "-p", "[ \t]{0,20}"),
+                   ("redis-cli", "-a", "[ \t]{0,20}"), ("sqlcmd", "-P", "[ \t]{0,20}"))
 # Calls that take a credential positionally, and the position of the secret:
 # HTTPBasicAuth("bob", "pw"), smtp.login("bob", "pw"), ClientSecretCredential(tenant, client,
 # "secret"), braintree's Configuration.configure(environment, merchant, public, "private").
 _POSITIONAL_SECRETS = {"HTTPBasicAuth": 1, "HTTPDigestAuth": 1, "HTTPProxyAuth": 1, "BasicAuth": 1,
                        "DigestAuth": 1, ".login": 1, "OAuth1": 1, "OAuthHandler": 1,
                        "OAuth1UserHandler": 1, "ClientSecretCredential": 2,
-                       "UsernamePasswordCredential": 2, "Minio": 2, "SearchClient.create": 1,
+                       "UsernamePasswordCredential": 2, "SearchClient.create": 1,
                        "algoliasearch": 1, "Configuration.configure": 3}
 _CALL_ARGUMENT = r"(?:\\?[\"'][^\"'\\\n]{0,256}\\?[\"']|[A-Za-z_][\w.]{0,100})"
 _CALL_ARGUMENTS = LazyPattern(_CALL_ARGUMENT)
@@ -2585,15 +2592,8 @@ REDACTIONS = [
         r"|-U[ \t]{1,20}\\?[\"']?[A-Za-z0-9._@+\\][A-Za-z0-9._@+\\-]{0,255}%)"
         r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
      (r"-u[ \t]", r"--user[ \t=]", r"-U[ \t]")),
-    # Tools that take a password as a short flag: `mysql -pS3cret` and its kin (glued only:
-    # `-p pw` would be a database name after a prompt), `sshpass -p pw`, `twine -p pw`,
-    # `mongosh -p pw`, `redis-cli -a pw`, `sqlcmd -P pw`.
-    ("flag-secret", LazyPattern(
-        r"(?:(?:mysql|mariadb)[a-z-]{0,12}" + _ARGS + r"[ \t]-p"
-        r"|(?:sshpass|twine|mongo(?:sh|dump|restore|import|export)?)" + _ARGS + r"[ \t]-p[ \t]{0,20}"
-        r"|redis-cli" + _ARGS + r"[ \t]-a[ \t]{0,20}|(?:sqlcmd|bcp)" + _ARGS + r"[ \t]-P[ \t]{0,20})"
-        + _FLAG_VALUE, check=_value_span),
-     (r"-p(?<=[ \t]-p)", r"-a(?<=[ \t]-a)", r"-P(?<=[ \t]-P)")),
+    *(("flag-secret", LazyPattern(tool + _ARGS + "[ \t]" + flag + gap + _FLAG_VALUE, check=_value_span),
+       (flag + f"(?<=[ \t]{flag})",)) for tool, flag, gap in _PASSWORD_FLAGS),
     # A `login` subcommand's -p: `docker login -u bob -p pw`, `az login`, `oc login`, `cf login`;
     # not a port (`ssh -l login -p 22`).
     ("flag-secret", LazyPattern(
@@ -2612,7 +2612,9 @@ REDACTIONS = [
         "(?P<call>%s)" % "|".join(re.escape(call) for call in _POSITIONAL_SECRETS)
         + r"\([ \t]*(?P<args>" + _CALL_ARGUMENT + r"(?:[ \t]*,[ \t]*" + _CALL_ARGUMENT + "){0,4})",
         check=_positional_secret),
-     (r"h\(", r"n\(", r"1\(", r"r\(", r"l\(", r"o\(", r"e\(")),
+     # Each opens with a character that other triggers open with already (see above).
+     (r"Auth(?:1|1UserHandler|Handler)?\(", r"gin\((?<=\.login\()", r"Credential\(", r"Client\.create\(",
+      r"h\((?<=algoliasearch\()", r"Configuration\.configure\(")),
     # `NAME = value` in .env, shell, YAML, TOML, INI, JSON, Python and URL queries. Which
     # values count is the check's job (_env_secret).
     ("env-secret", LazyPattern(
