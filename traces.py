@@ -2412,12 +2412,15 @@ _FLAG_VALUE = (r"(?:(?P<q>\\?[\"'])(?=(?P<quoted>(?:(?!(?P=q))[^\n]){1,1000}))(?
 # A command's words up to a flag, on its line: a `\n` escape ends the line, a `\"` does not.
 _ARGS = r"(?:[ \t](?:[^\n|;&\\]|\\(?![nrt])){0,200}?)?"
 # Tools that take a password as a short flag: (the tool, its flag, what may stand between the
-# flag and the value). mysql and its kin take it glued only: `mysql -p app` prompts, then
-# opens the database app. One rule a tool: `re` scans fast for a pattern that opens with
-# one literal, not for an alternation of several.
-_PASSWORD_FLAGS = (("m(?:ysql|ariadb)[a-z-]{0,12}", "-p", ""), ("sshpass", "-p", "[ \t]{0,20}"),
-                   ("twine", "-p", "[ \t]{0,20}"), ("mongo(?:sh|dump|restore|import|export)?", "-p", "[ \t]{0,20}"),
-                   ("redis-cli", "-a", "[ \t]{0,20}"), ("sqlcmd", "-P", "[ \t]{0,20}"))
+# flag and the value, the trigger: the tool's name, which is rarer than its flag). mysql and
+# its kin take it glued only: `mysql -p app` prompts, then opens the database app. One rule a
+# tool: `re` scans fast for a pattern that opens with one literal, not for an alternation.
+_PASSWORD_FLAGS = (("m(?:ysql|ariadb)[a-z-]{0,12}", "-p", "", ("ql(?<=mysql)", "b(?<=mariadb)")),
+                   ("sshpass", "-p", "[ \t]{0,20}", ("hpass(?<=sshpass)",)),
+                   ("twine", "-p", "[ \t]{0,20}", ("-p(?<=[ \t]-p)",)),
+                   ("mongo(?:sh|dump|restore|import|export)?", "-p", "[ \t]{0,20}", ("go(?<=mongo)",)),
+                   ("redis-cli", "-a", "[ \t]{0,20}", ("-cli(?<=redis-cli)",)),
+                   ("sqlcmd", "-P", "[ \t]{0,20}", ("qlcmd(?<=sqlcmd)",)))
 # Calls that take a credential positionally, and the position of the secret:
 # HTTPBasicAuth("bob", "pw"), smtp.login("bob", "pw"), ClientSecretCredential(tenant, client,
 # "secret"), braintree's Configuration.configure(environment, merchant, public, "private").
@@ -2431,10 +2434,12 @@ _CALL_ARGUMENTS = LazyPattern(_CALL_ARGUMENT)
 
 
 def _positional_secret(match):
-    """The argument of a _POSITIONAL_SECRETS call that holds the secret, if it is a literal."""
+    """The argument of a _POSITIONAL_SECRETS call that holds the secret, if it is a literal.
+    The rule matched from the `(`, after a name that ends as one of theirs does."""
+    text, at = match.string, match.start()
+    index = next((index for call, index in _POSITIONAL_SECRETS.items() if text.endswith(call, 0, at)), None)
     arguments = list(_CALL_ARGUMENTS.finditer(match.group("args")))
-    index = _POSITIONAL_SECRETS[match.group("call")]
-    if len(arguments) <= index:
+    if index is None or len(arguments) <= index:
         return None
     quoted = _QUOTED.match(arguments[index].group())
     if not quoted or _stands_for_a_secret(quoted.group(2)):
@@ -2593,12 +2598,12 @@ REDACTIONS = [
         r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
      (r"-u[ \t]", r"--user[ \t=]", r"-U[ \t]")),
     *(("flag-secret", LazyPattern(tool + _ARGS + "[ \t]" + flag + gap + _FLAG_VALUE, check=_value_span),
-       (flag + f"(?<=[ \t]{flag})",)) for tool, flag, gap in _PASSWORD_FLAGS),
+       triggers) for tool, flag, gap, triggers in _PASSWORD_FLAGS),
     # A `login` subcommand's -p: `docker login -u bob -p pw`, `az login`, `oc login`, `cf login`;
     # not a port (`ssh -l login -p 22`).
     ("flag-secret", LazyPattern(
         r"login(?<=[ \t]login)" + _ARGS + r"[ \t]-p[ \t]{0,20}(?![0-9]{1,5}(?![^\s\"'\\]))" + _FLAG_VALUE,
-        check=_value_span), (r"-p(?<=[ \t]-p)",)),
+        check=_value_span), (r"gin(?<=[ \t]login)",)),
     # htpasswd takes the password as an argument (-b); which one, _htpasswd_password says.
     ("flag-secret", LazyPattern(
         r"htpasswd(?P<args>(?:[ \t]{1,20}(?:[^\s|;&\\]|\\(?![nrt])){1,256}){1,8})",
@@ -2609,8 +2614,10 @@ REDACTIONS = [
         r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"),
      (r"h[ \t=](?<=auth.)",)),
     ("flag-secret", LazyPattern(
-        "(?P<call>%s)" % "|".join(re.escape(call) for call in _POSITIONAL_SECRETS)
-        + r"\([ \t]*(?P<args>" + _CALL_ARGUMENT + r"(?:[ \t]*,[ \t]*" + _CALL_ARGUMENT + "){0,4})",
+        # From the `(`, looking behind for the last four letters of a name (a fixed width):
+        # `re` finds a literal quickly, and an alternation of names slowly.
+        r"\((?<=(?:%s)\()" % "|".join(sorted({re.escape(call[-4:]) for call in _POSITIONAL_SECRETS}))
+        + r"[ \t]*(?P<args>" + _CALL_ARGUMENT + r"(?:[ \t]*,[ \t]*" + _CALL_ARGUMENT + "){0,4})",
         check=_positional_secret),
      # Each opens with a character that other triggers open with already (see above).
      (r"Auth(?:1|1UserHandler|Handler)?\(", r"gin\((?<=\.login\()", r"Credential\(", r"Client\.create\(",
