@@ -7,7 +7,8 @@ holding code (standard-library modules, and the redaction corpus's lookalike
 files, which are dense in "token" and "password") or, one line in fifty, a
 corpus file with planted secrets. Next to it, the same ratio on real recorded
 transcripts: every line of tests/fixtures/**/*.jsonl (Claude Code 2.1.330
-recordings and the public transcripts).
+recordings and the public transcripts), and redact_value's on a secret-dense
+transcript (dense_lines) at 1, 2 and 5 MB, which shows how the cost grows.
 
     python tests/bench/bench_redact.py [megabytes]
 """
@@ -62,6 +63,30 @@ def transcript_lines(megabytes, seed=1):
     return lines, size
 
 
+def dense_lines(megabytes, seed=2):
+    """About `megabytes` MB of tool results as secret-dense as a session that edits auth code
+    and .env files: a line in four is a corpus look-alike (`token = self.token`,
+    `max_tokens=4096`, `--password-file`, ...), one in twenty a corpus secret, the rest code."""
+    rng = random.Random(seed)
+    code = [line for module in (argparse, json.decoder, pathlib, random)
+            for line in pathlib.Path(module.__file__).read_text().splitlines() if line.strip()]
+    lookalikes = (CORPUS / "lookalikes.txt").read_text().splitlines()
+    secrets = [line for path in sorted((CORPUS / "secrets").iterdir()) for line in path.read_text().splitlines()]
+    lines, size = [], 0
+    while size < megabytes * 1_000_000:
+        body = []
+        for _ in range(rng.randint(5, 60)):
+            roll = rng.random()
+            body.append(rng.choice(secrets if roll < 0.05 else lookalikes if roll < 0.30 else code))
+        line = json.dumps({
+            "type": "user", "uuid": f"{rng.getrandbits(128):032x}", "timestamp": "2026-11-14T10:00:00.000Z",
+            "message": {"role": "user", "content": [{"type": "tool_result", "content": "\n".join(body)}]},
+        })
+        lines.append(line)
+        size += len(line) + 1
+    return lines, size
+
+
 def recorded_lines():
     """Every line of the recorded transcripts among the fixtures, and their size."""
     lines = [line for path in sorted(FIXTURES.rglob("*.jsonl"))
@@ -100,6 +125,11 @@ def bench_redact(megabytes=4):
     recorded_mb = recorded_size / 1_000_000
     recorded_loads = best_of(5, json.loads, recorded)
     recorded_redact = best_of(5, traces.redact_text, recorded)
+    dense = {}
+    for size in (1, 2, 5):
+        dense_text, _ = dense_lines(size)
+        dense_parsed = [json.loads(line) for line in dense_text]
+        dense[size] = best_of(3, traces.redact_value, dense_parsed) / best_of(3, json.loads, dense_text)
     # Lines built to make a rule rescan the rest of the line at every occurrence: the time
     # for 20 KB and 200 KB of each (linear: 10x; quadratic: 100x).
     worst = {}
@@ -113,6 +143,9 @@ def bench_redact(megabytes=4):
     print(f"  recorded transcripts: redact/json.loads = {_verdict(recorded_redact / recorded_loads)}")
     print(f"    ({len(recorded)} lines, {recorded_mb:.1f} MB: json.loads {recorded_loads * 1000 / recorded_mb:.2f}"
           f" ms/MB, redact_text {recorded_redact * 1000 / recorded_mb:.2f} ms/MB)")
+    print("  secret-dense transcript: redact_value/json.loads = "
+          + ", ".join(f"{ratio:.1f}x at {size} MB" for size, ratio in dense.items())
+          + f" (goal ≤ {GOAL:g}x{'' if max(dense.values()) <= GOAL else ', NOT MET'})")
     print("  adversarial lines, 20 KB vs 200 KB (linear: 10x):")
     for unit, timing in worst.items():
         print(f"    {unit!r:32} {timing}")
@@ -128,6 +161,7 @@ def bench_redact(megabytes=4):
         "recorded_json_loads_ms_per_mb": round(recorded_loads * 1000 / recorded_mb, 2),
         "recorded_redact_text_ms_per_mb": round(recorded_redact * 1000 / recorded_mb, 2),
         "recorded_ratio": round(recorded_redact / recorded_loads, 2),
+        "dense_value_ratio_by_mb": {size: round(ratio, 2) for size, ratio in dense.items()},
         "worst_case_20kb_vs_200kb": worst,
     }
 
