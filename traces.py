@@ -2578,10 +2578,11 @@ REDACTIONS = [
         check=_pgpass_password), (r":[0-9*][0-9]{0,4}:[^\s:\\]{1,128}:",)),
     # Command-line flags: `--password pw`, `--token='x'`, `--db-password "two words"`,
     # `huggingface-cli login --token x`. A reference (`--token "$GH_TOKEN"`), a flag that
-    # only names where the secret is (`--password-stdin`, `--token-file`), `--no-password`
-    # and docker's `--secret id=x,src=file` are left alone.
+    # only names where the secret is (`--password-stdin`, `--token-file`), a switch or a
+    # limit (`--no-password`, `--max-token 512`) and docker's `--secret id=x,src=file` are
+    # left alone.
     ("flag-secret", LazyPattern(
-        r"--(?!no-)(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|passphrase|token|api-?key|secret"
+        r"--(?!no-|max-|min-)(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|passphrase|token|api-?key|secret"
         r"|secret-(?:access-)?key)(?:[ \t]{1,20}|=)(?!id=|src=)" + _FLAG_VALUE, check=_value_span),
      (r"--(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|passphrase|token|api-?key|apikey|secret"
       r"|secret-(?:access-)?key)[ \t=]",)),
