@@ -2591,7 +2591,8 @@ REDACTIONS = [
     ("flag-secret", LazyPattern(
         r"-(?<=[ \t]-)(?:(?:src|dest)?(?:store|key)pass|pass(?:in|out|word)?)[ \t]{1,20}(?:pass:)?"
         r"(?!(?:env|file|fd):|stdin\b|[0-9]{1,2}\b)" + _FLAG_VALUE, check=_value_span),
-     (r"-(?:(?:src|dest)?(?:store|key)pass|pass(?:in|out|word)?)[ \t]",)),
+     # Spelled out: a trigger's optional group is entered at every `-`.
+     (r"-(?:storepass|keypass|srcstorepass|srckeypass|deststorepass|destkeypass|pass(?:in|out|word)?)[ \t]",)),
     # `curl -u user:pw`, `--user 'user:pw'`, smbclient's `-U user%pw`.
     ("flag-secret", LazyPattern(
         r"(?:(?:-u|--user)(?:[ \t]{1,20}|=)\\?[\"']?[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
