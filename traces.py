@@ -2615,6 +2615,7 @@ REDACTIONS = [
         r"auth[ \t]*=[ \t]*\([ \t]*(?P<q>\\?[\"'])[^\"'\\\n]{0,256}(?P=q)[ \t]*,[ \t]*"
         r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"),
      (r"h[ \t=](?<=auth.)",)),
+    # HTTPBasicAuth("bob", "pw"), smtp.login("bob", "pw") and the other _POSITIONAL_SECRETS.
     ("flag-secret", LazyPattern(
         # From the `(`, looking behind for the last four letters of a name (a fixed width):
         # `re` finds a literal quickly, and an alternation of names slowly.
