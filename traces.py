@@ -2695,6 +2695,41 @@ def _triggered(text):
     return found
 
 
+def _triggered_lines(text):
+    """`text` cut into pieces, a line (without its newline) where a trigger matched and the
+    text between such lines, and for each rule that can match the pieces it can match in.
+    A match of a rule (but of a private key's) lies on one line, as its trigger does."""
+    trigger, rules = _trigger()
+    pieces, lines, cut, end = [], {}, 0, -1
+    match = trigger.search(text)
+    while match:
+        at = match.start()
+        if at > end:
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            pieces += [text[cut:start], text[start:end]]
+            groups, cut = set(), end
+            lines[len(pieces) - 1] = groups
+        groups.add(match.lastindex)
+        match = trigger.search(text, at + 1)
+    pieces.append(text[cut:])
+    todo = {}
+    for piece, groups in lines.items():
+        for index in frozenset().union(*(rules[group] for group in groups)):
+            todo.setdefault(index, set()).add(piece)
+    return pieces, todo
+
+
+def _whole_text_rules(text, todo):
+    """Run the private-key rules, whose matches span lines, on the whole text; the
+    indexes of those that ran."""
+    ran = {index for index in todo if REDACTIONS[index][0] == "private-key"}
+    for index in sorted(ran):
+        kind, regex, _ = REDACTIONS[index]
+        text = regex.sub(_replacer(kind, regex.check or _secret_span), text)
+    return text, ran
+
+
 def _custom_span(match):
     """A user pattern's `secret` group (or whole match); unmatched redacts nothing."""
     group = "secret" if "secret" in match.re.groupindex else 0
@@ -2702,23 +2737,46 @@ def _custom_span(match):
     return None if start < 0 else (start, end)
 
 
+def _custom(text, extra):
+    """`text` with the matches of the user's patterns redacted."""
+    for regex in extra:
+        text = regex.sub(_replacer("custom", _custom_span), text)
+    return text
+
+
 def redact_text(text: str, extra=()) -> str:
     """Return `text` with every secret that REDACTIONS (then each compiled
     pattern in `extra`, as kind `custom`) recognises replaced by
     `[REDACTED:<kind>]`."""
-    done, todo = set(), _triggered(text)
+    pieces, todo = _triggered_lines(text)
+    if not todo:
+        return _custom(text, extra)
+    text, done = _whole_text_rules(text, todo)
+    if done:
+        pieces, todo = _triggered_lines(text)
+    # Each rule in turn, on the lines where it was triggered; a line a rule changed is scanned
+    # again, since a marker can complete a shape (`[REDACTED:github-token]: x`): a rule after
+    # it runs there in this round, one that did not run yet in the next.
     while todo:
-        changed = False
+        later = {}
         for index in sorted(todo):
+            if index in done:
+                continue
             kind, regex, _ = REDACTIONS[index]
-            redacted = regex.sub(_replacer(kind, regex.check or _secret_span), text)
-            changed, text = changed or redacted != text, redacted
-        # A marker can complete a shape for a rule: `[REDACTED:github-token]: x`.
-        done |= todo
-        todo = _triggered(text) - done if changed else ()
-    for regex in extra:
-        text = regex.sub(_replacer("custom", _custom_span), text)
-    return text
+            replace = _replacer(kind, regex.check or _secret_span)
+            for piece in todo[index]:
+                line = regex.sub(replace, pieces[piece])
+                if line == pieces[piece]:
+                    continue
+                pieces[piece] = line
+                for other in _triggered(line) - done:
+                    if other > index and other in todo:
+                        todo[other].add(piece)
+                    elif other not in todo:
+                        later.setdefault(other, set()).add(piece)
+        done |= set(todo)
+        todo = later
+    return _custom("".join(pieces), extra)
 
 
 def redact_value(value, extra=()):
