@@ -7,15 +7,18 @@ holding code (standard-library modules, and the redaction corpus's lookalike
 files, which are dense in "token" and "password") or, one line in fifty, a
 corpus file with planted secrets. Next to it, the same ratio on real recorded
 transcripts: every line of tests/fixtures/**/*.jsonl (Claude Code 2.1.330
-recordings and the public transcripts), and redact_value's on a secret-dense
-transcript (dense_lines) at 1, 2 and 5 MB, which shows how the cost grows.
+recordings and the public transcripts), and redact_value's on secret-dense
+transcripts (dense_lines) at 1, 2 and 5 MB, which shows how the cost grows, in CPU
+time (the machines are shared), next to 0.10.0's redact_value in the same run.
 
     python tests/bench/bench_redact.py [megabytes]
 """
 import argparse
+import importlib.util
 import json
 import pathlib
 import random
+import subprocess
 import sys
 import time
 
@@ -63,10 +66,19 @@ def transcript_lines(megabytes, seed=1):
     return lines, size
 
 
-def dense_lines(megabytes, seed=2):
+# Secret-dense transcripts: (the share of lines that are corpus secrets, that are corpus
+# look-alikes). "dense": a session that edits auth code and .env files; "issue 20": the
+# density at which issue 20 measured 0.10.0 at 10x json.loads.
+DENSITIES = {"dense": (0.05, 0.25), "issue 20": (0.005, 0.05)}
+# The release before the windowed redaction, timed in the same run as a baseline.
+BASELINE = "c7f2416"
+
+
+def dense_lines(megabytes, seed=2, density=DENSITIES["dense"]):
     """About `megabytes` MB of tool results as secret-dense as a session that edits auth code
-    and .env files: a line in four is a corpus look-alike (`token = self.token`,
+    and .env files: by default a line in four is a corpus look-alike (`token = self.token`,
     `max_tokens=4096`, `--password-file`, ...), one in twenty a corpus secret, the rest code."""
+    secret_share, lookalike_share = density
     rng = random.Random(seed)
     code = [line for module in (argparse, json.decoder, pathlib, random)
             for line in pathlib.Path(module.__file__).read_text().splitlines() if line.strip()]
@@ -77,7 +89,8 @@ def dense_lines(megabytes, seed=2):
         body = []
         for _ in range(rng.randint(5, 60)):
             roll = rng.random()
-            body.append(rng.choice(secrets if roll < 0.05 else lookalikes if roll < 0.30 else code))
+            body.append(rng.choice(secrets if roll < secret_share
+                                   else lookalikes if roll < secret_share + lookalike_share else code))
         line = json.dumps({
             "type": "user", "uuid": f"{rng.getrandbits(128):032x}", "timestamp": "2026-11-14T10:00:00.000Z",
             "message": {"role": "user", "content": [{"type": "tool_result", "content": "\n".join(body)}]},
@@ -94,14 +107,42 @@ def recorded_lines():
     return lines, sum(len(line) + 1 for line in lines)
 
 
-def best_of(runs, function, lines):
+def best_of(runs, function, lines, clock=time.perf_counter):
     timings = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         for line in lines:
             function(line)
-        timings.append(time.perf_counter() - start)
+        timings.append(clock() - start)
     return min(timings)
+
+
+def baseline_traces():
+    """traces.py as of BASELINE, loaded from git as its own module."""
+    source = subprocess.run(["git", "show", f"{BASELINE}:traces.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    spec = importlib.util.spec_from_loader("traces_baseline", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(source, f"{BASELINE}:traces.py", "exec"), module.__dict__)
+    return module
+
+
+def dense_ratios(baseline):
+    """redact_value / json.loads in CPU time on each DENSITIES transcript at 1, 2 and 5 MB,
+    now and at BASELINE, the three timed in turn (best of 3 rounds) so that load hits them alike."""
+    ratios = {}
+    for name, density in DENSITIES.items():
+        for size in (1, 2, 5):
+            lines, _ = dense_lines(size, density=density)
+            parsed = [json.loads(line) for line in lines]
+            best = {"loads": [], "now": [], BASELINE: []}
+            for _ in range(3):
+                best["loads"].append(best_of(1, json.loads, lines, time.process_time))
+                best["now"].append(best_of(1, traces.redact_value, parsed, time.process_time))
+                best[BASELINE].append(best_of(1, baseline.redact_value, parsed, time.process_time))
+            loads = min(best["loads"])
+            ratios[name, size] = {key: min(best[key]) / loads for key in ("now", BASELINE)}
+    return ratios
 
 
 GOAL = 5.0
@@ -125,11 +166,7 @@ def bench_redact(megabytes=4):
     recorded_mb = recorded_size / 1_000_000
     recorded_loads = best_of(5, json.loads, recorded)
     recorded_redact = best_of(5, traces.redact_text, recorded)
-    dense = {}
-    for size in (1, 2, 5):
-        dense_text, _ = dense_lines(size)
-        dense_parsed = [json.loads(line) for line in dense_text]
-        dense[size] = best_of(3, traces.redact_value, dense_parsed) / best_of(3, json.loads, dense_text)
+    dense = dense_ratios(baseline_traces())
     # Lines built to make a rule rescan the rest of the line at every occurrence: the time
     # for 20 KB and 200 KB of each (linear: 10x; quadratic: 100x).
     worst = {}
@@ -143,9 +180,12 @@ def bench_redact(megabytes=4):
     print(f"  recorded transcripts: redact/json.loads = {_verdict(recorded_redact / recorded_loads)}")
     print(f"    ({len(recorded)} lines, {recorded_mb:.1f} MB: json.loads {recorded_loads * 1000 / recorded_mb:.2f}"
           f" ms/MB, redact_text {recorded_redact * 1000 / recorded_mb:.2f} ms/MB)")
-    print("  secret-dense transcript: redact_value/json.loads = "
-          + ", ".join(f"{ratio:.1f}x at {size} MB" for size, ratio in dense.items())
-          + f" (goal ≤ {GOAL:g}x{'' if max(dense.values()) <= GOAL else ', NOT MET'})")
+    for name in DENSITIES:
+        now = [ratio["now"] for (density, _), ratio in dense.items() if density == name]
+        print(f"  secret-dense transcript ({name}): redact_value/json.loads in CPU time = "
+              + ", ".join(f"{ratio['now']:.1f}x ({BASELINE}: {ratio[BASELINE]:.1f}x) at {size} MB"
+                          for (density, size), ratio in dense.items() if density == name)
+              + f" (goal ≤ {GOAL:g}x{'' if max(now) <= GOAL else ', NOT MET'})")
     print("  adversarial lines, 20 KB vs 200 KB (linear: 10x):")
     for unit, timing in worst.items():
         print(f"    {unit!r:32} {timing}")
@@ -161,7 +201,8 @@ def bench_redact(megabytes=4):
         "recorded_json_loads_ms_per_mb": round(recorded_loads * 1000 / recorded_mb, 2),
         "recorded_redact_text_ms_per_mb": round(recorded_redact * 1000 / recorded_mb, 2),
         "recorded_ratio": round(recorded_redact / recorded_loads, 2),
-        "dense_value_ratio_by_mb": {size: round(ratio, 2) for size, ratio in dense.items()},
+        "dense_value_ratio_by_mb": {f"{name} {size} MB": {key: round(value, 2) for key, value in ratio.items()}
+                                    for (name, size), ratio in dense.items()},
         "worst_case_20kb_vs_200kb": worst,
     }
 
