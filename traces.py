@@ -2191,8 +2191,11 @@ _REFERENCE = LazyPattern(r"\$\{|\$\(|\{\{|<|%[A-Za-z_]\w*%|\$[A-Z_][A-Z0-9_]*(?!
 # the value as it is. Every branch opens with a literal, which `re` finds quickly; it would try
 # an `(?i:...)` branch, or `x{5}`, at every position.
 # A placeholder word starts a word: `CYEXAMPLEKEY` inside a random value (AWS's documented
-# sample secret key, found in real .env files) is a secret's shape all the same.
-_PLACEHOLDER = LazyPattern(r"(?<![a-z0-9])(?:example|dummy|placeholder|sample|redacted)|here$|>$|\.\.\.|…")
+# sample secret key, found in real .env files) is a secret's shape all the same. Checked
+# behind each word, not before the alternation, which `re` would enter at every position.
+_PLACEHOLDER = LazyPattern("|".join(f"{word}(?<![a-z0-9]{word})" for word in
+                                    ("example", "dummy", "placeholder", "sample", "redacted"))
+                           + r"|here$|>$|\.\.\.|…")
 _MASK_RUN = LazyPattern(r"xxxxx|XXXXX|\*\*\*\*\*|•••••|#####")
 _MASK_ONLY = LazyPattern(r"([xX*•#.-])\1{2,}$")
 
