@@ -2703,23 +2703,24 @@ def _triggered_lines(text):
     text between such lines, and for each rule that can match the pieces it can match in.
     A match of a rule (but of a private key's) lies on one line, as its trigger does."""
     trigger, rules = _trigger()
-    pieces, lines, cut, end = [], {}, 0, -1
+    pieces, lines, cut, end = [], [], 0, -1
     match = trigger.search(text)
     while match:
         at = match.start()
         if at > end:
             start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
             end = len(text) if end < 0 else end
-            pieces += [text[cut:start], text[start:end]]
+            pieces += (text[cut:start], text[start:end])
             groups, cut = set(), end
-            lines[len(pieces) - 1] = groups
+            lines.append((len(pieces) - 1, groups))
         groups.add(match.lastindex)
+        # From the next character: a trigger may take more than one, and hide another.
         match = trigger.search(text, at + 1)
     pieces.append(text[cut:])
     todo = {}
-    for piece, groups in lines.items():
-        for index in frozenset().union(*(rules[group] for group in groups)):
-            todo.setdefault(index, set()).add(piece)
+    for line, groups in lines:
+        for index in frozenset().union(*map(rules.__getitem__, groups)):
+            todo.setdefault(index, set()).add(line)
     return pieces, todo
 
 
@@ -2754,31 +2755,29 @@ def redact_text(text: str, extra=()) -> str:
     pieces, todo = _triggered_lines(text)
     if not todo:
         return _custom(text, extra)
-    text, done = _whole_text_rules(text, todo)
-    if done:
-        pieces, todo = _triggered_lines(text)
-    # Each rule in turn, on the lines where it was triggered; a line a rule changed is scanned
-    # again, since a marker can complete a shape (`[REDACTED:github-token]: x`): a rule after
-    # it runs there in this round, one that did not run yet in the next.
+    redacted, done = _whole_text_rules(text, todo)
+    if redacted != text:
+        pieces, todo = _triggered_lines(redacted)
+    # Each rule in turn, on the lines where it was triggered and those an earlier rule changed,
+    # since a marker can complete a shape (`[REDACTED:github-token]: x`); then the rules that
+    # had not run and that a changed line now triggers, on those lines.
     while todo:
-        later = {}
+        changed = set()
         for index in sorted(todo):
             if index in done:
                 continue
             kind, regex, _ = REDACTIONS[index]
             replace = _replacer(kind, regex.check or _secret_span)
-            for piece in todo[index]:
+            for piece in todo[index] | changed if changed else todo[index]:
                 line = regex.sub(replace, pieces[piece])
-                if line == pieces[piece]:
-                    continue
-                pieces[piece] = line
-                for other in _triggered(line) - done:
-                    if other > index and other in todo:
-                        todo[other].add(piece)
-                    elif other not in todo:
-                        later.setdefault(other, set()).add(piece)
+                if line != pieces[piece]:
+                    pieces[piece] = line
+                    changed.add(piece)
         done |= set(todo)
-        todo = later
+        todo = {}
+        for piece in changed:
+            for index in _triggered(pieces[piece]) - done:
+                todo.setdefault(index, set()).add(piece)
     return _custom("".join(pieces), extra)
 
 
