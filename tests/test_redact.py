@@ -274,11 +274,19 @@ def test_every_kind_has_an_example():
 
 
 def assert_triggered_wherever_it_matches(text):
-    """A rule that its trigger skips when it can match would let that secret through."""
+    """A rule that its trigger skips when it can match would let that secret through. A rule
+    runs only on the lines where it was triggered (but a private key's, on the whole text),
+    so each match must also lie on one line and be triggered there."""
     triggered = traces._triggered(text)
     for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
         match = regex.search(text)
         assert not match or index in triggered, (kind, match.group())
+        if kind == "private-key":
+            continue
+        for match in regex.finditer(text):
+            start, end = text.rfind("\n", 0, match.start()) + 1, text.find("\n", match.start())
+            line = text[start:] if end < 0 else text[start:end]
+            assert "\n" not in match.group() and index in traces._triggered(line), (kind, match.group())
 
 
 @pytest.mark.parametrize("text, expected", REDACTED)
