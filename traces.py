@@ -2781,12 +2781,32 @@ def redact_text(text: str, extra=()) -> str:
     return _custom("".join(pieces), extra)
 
 
+# Strings already redacted, by text and user patterns: a transcript repeats long strings (a
+# tool's output is in its record twice; 38 % of the recorded fixtures' long strings' text is a
+# repeat). Forgotten all at once past _REDACTED_LIMIT characters, to bound the memory.
+_REDACTED, _REDACTED_SIZE, _REDACTED_MIN, _REDACTED_LIMIT = {}, [0], 64, 4_000_000
+
+
+def _redact_string(text, extra):
+    """redact_text, remembered for long strings."""
+    if len(text) < _REDACTED_MIN:
+        return redact_text(text, extra)
+    key = (text, *extra)
+    if key not in _REDACTED:
+        if _REDACTED_SIZE[0] > _REDACTED_LIMIT:
+            _REDACTED.clear()
+            _REDACTED_SIZE[0] = 0
+        _REDACTED[key] = redact_text(text, extra)
+        _REDACTED_SIZE[0] += len(text)
+    return _REDACTED[key]
+
+
 def redact_value(value, extra=()):
     """Return a copy of `value` with every string in it redacted, through
     dicts (values only; keys are kept), lists and tuples. A string under a
     secret-looking key such as "DB_PASSWORD" is redacted whole."""
     if isinstance(value, str):
-        return redact_text(value, extra)
+        return _redact_string(value, extra)
     if isinstance(value, dict):
         redacted = {}
         for key, item in value.items():

@@ -372,6 +372,30 @@ def test_redact_value_leaves_non_strings_alone():
         assert traces.redact_value(value) is value
 
 
+def test_redact_value_redacts_a_repeated_long_string_once(monkeypatch):
+    # A transcript repeats long strings (a tool's output is in its record twice).
+    calls = []
+    redact_text = traces.redact_text
+    monkeypatch.setattr(traces, "redact_text", lambda text, extra=(): calls.append(text) or redact_text(text, extra))
+    output = "token=ghp_" + "a" * 36 + " and the rest of a long tool output\n" * 3
+    value = {"message": {"content": output}, "toolUseResult": {"stdout": output}, "again": [output]}
+    redacted = traces.redact_value(value)
+    assert calls.count(output) == 1
+    assert redacted["toolUseResult"]["stdout"] == redacted["message"]["content"] == redacted["again"][0]
+    assert "ghp_" not in redacted["again"][0]
+    # The user's patterns are part of what was remembered.
+    custom = traces.redact_value(output, traces.compile_patterns(["rest of"]))
+    assert "[REDACTED:custom]" in custom and custom != redacted["again"][0]
+
+
+def test_redact_value_forgets_what_it_remembered_past_its_limit(monkeypatch):
+    monkeypatch.setattr(traces, "_REDACTED_LIMIT", 1_000)
+    traces._REDACTED.clear()
+    for n in range(100):
+        traces.redact_value(f"{n} a long string that is not a secret, of some hundred characters" * 2)
+        assert sum(len(text) for text, *_ in traces._REDACTED) <= 1_000 + 200
+
+
 # User patterns ###############################################################
 
 def test_custom_patterns_run_after_builtins_as_kind_custom():
