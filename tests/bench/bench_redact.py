@@ -7,7 +7,8 @@ holding code (standard-library modules, and the redaction corpus's lookalike
 files, which are dense in "token" and "password") or, one line in fifty, a
 corpus file with planted secrets. Next to it, the same ratio on real recorded
 transcripts: every line of tests/fixtures/**/*.jsonl (Claude Code 2.1.330
-recordings and the public transcripts), and redact_value's on secret-dense
+recordings and the public transcripts), redact_text's on those lines and redact_value's on
+them parsed (which repeat long strings, which it remembers), and redact_value's on secret-dense
 transcripts (dense_lines) at 1, 2 and 5 MB, which shows how the cost grows, in CPU
 time (the machines are shared), next to 0.10.0's redact_value in the same run.
 
@@ -110,6 +111,7 @@ def recorded_lines():
 def best_of(runs, function, lines, clock=time.perf_counter):
     timings = []
     for _ in range(runs):
+        traces._REDACTED.clear()  # redact_value remembers the strings it redacted: start cold
         start = clock()
         for line in lines:
             function(line)
@@ -156,6 +158,7 @@ def bench_redact(megabytes=4):
     """Time redact_text and json.loads line by line, best of 5; ms per MB. The goal: ratio
     (redact_text time / json.loads time) at most GOAL, on the synthetic mix and on the
     recorded transcripts. Prints the figures, returns them."""
+    baseline = baseline_traces()
     lines, size = transcript_lines(megabytes)
     parsed = [json.loads(line) for line in lines]
     mb = size / 1_000_000
@@ -166,7 +169,10 @@ def bench_redact(megabytes=4):
     recorded_mb = recorded_size / 1_000_000
     recorded_loads = best_of(5, json.loads, recorded)
     recorded_redact = best_of(5, traces.redact_text, recorded)
-    dense = dense_ratios(baseline_traces())
+    recorded_parsed = [json.loads(line) for line in recorded]
+    recorded_value = best_of(5, traces.redact_value, recorded_parsed)
+    recorded_value_baseline = best_of(5, baseline.redact_value, recorded_parsed)
+    dense = dense_ratios(baseline)
     # Lines built to make a rule rescan the rest of the line at every occurrence: the time
     # for 20 KB and 200 KB of each (linear: 10x; quadratic: 100x).
     worst = {}
@@ -179,7 +185,9 @@ def bench_redact(megabytes=4):
     print(f"  synthetic mix:        redact/json.loads = {_verdict(redact / loads)}")
     print(f"  recorded transcripts: redact/json.loads = {_verdict(recorded_redact / recorded_loads)}")
     print(f"    ({len(recorded)} lines, {recorded_mb:.1f} MB: json.loads {recorded_loads * 1000 / recorded_mb:.2f}"
-          f" ms/MB, redact_text {recorded_redact * 1000 / recorded_mb:.2f} ms/MB)")
+          f" ms/MB, redact_text {recorded_redact * 1000 / recorded_mb:.2f} ms/MB; redact_value of the parsed"
+          f" lines, which repeat strings: {recorded_value / recorded_loads:.1f}x, {BASELINE}:"
+          f" {recorded_value_baseline / recorded_loads:.1f}x)")
     for name in DENSITIES:
         now = [ratio["now"] for (density, _), ratio in dense.items() if density == name]
         print(f"  secret-dense transcript ({name}): redact_value/json.loads in CPU time = "
@@ -201,6 +209,8 @@ def bench_redact(megabytes=4):
         "recorded_json_loads_ms_per_mb": round(recorded_loads * 1000 / recorded_mb, 2),
         "recorded_redact_text_ms_per_mb": round(recorded_redact * 1000 / recorded_mb, 2),
         "recorded_ratio": round(recorded_redact / recorded_loads, 2),
+        "recorded_value_ratio": round(recorded_value / recorded_loads, 2),
+        "recorded_value_ratio_baseline": round(recorded_value_baseline / recorded_loads, 2),
         "dense_value_ratio_by_mb": {f"{name} {size} MB": {key: round(value, 2) for key, value in ratio.items()}
                                     for (name, size), ratio in dense.items()},
         "worst_case_20kb_vs_200kb": worst,
