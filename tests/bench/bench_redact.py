@@ -24,8 +24,8 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))  # run as a script, traces.py not installed
+if sys.path[0] != str(ROOT):
+    sys.path.insert(0, str(ROOT))  # this checkout's traces.py, not an installed one
 
 import traces  # noqa: E402
 
