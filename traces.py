@@ -2702,6 +2702,8 @@ def _triggered_lines(text):
     """`text` cut into pieces, a line (without its newline) where a trigger matched and the
     text between such lines, and for each rule that can match the pieces it can match in.
     A match of a rule (but of a private key's) lies on one line, as its trigger does."""
+    if "\n" not in text:  # one line, such as a raw JSON line: nothing to cut
+        return [text], {index: {0} for index in _triggered(text)}
     trigger, rules = _trigger()
     pieces, lines, cut, end = [], [], 0, -1
     match = trigger.search(text)
@@ -2724,10 +2726,14 @@ def _triggered_lines(text):
     return pieces, todo
 
 
+# The rules whose matches span lines: a private key's.
+_WHOLE_TEXT_RULES = frozenset(index for index, (kind, _, _) in enumerate(REDACTIONS) if kind == "private-key")
+
+
 def _whole_text_rules(text, todo):
     """Run the private-key rules, whose matches span lines, on the whole text; the
     indexes of those that ran."""
-    ran = {index for index in todo if REDACTIONS[index][0] == "private-key"}
+    ran = _WHOLE_TEXT_RULES.intersection(todo)
     for index in sorted(ran):
         kind, regex, _ = REDACTIONS[index]
         text = regex.sub(_replacer(kind, regex.check or _secret_span), text)
