@@ -6,6 +6,7 @@ text a second time and one that stops after the first pass, which compiles every
     python tests/bench/count_redact.py [megabytes]     # needs valgrind; about 5 minutes
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -39,7 +40,8 @@ def run(subject, name, megabytes, twice):
 def instructions(subject, name, megabytes, twice):
     result = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
                              sys.executable, __file__, "--run", subject, name, str(megabytes), str(int(twice))],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": "0"})  # the same set orders every run
     return int(re.search(r"I\s+refs:\s+([\d,]+)", result.stderr).group(1).replace(",", ""))
 
 
