@@ -2244,8 +2244,11 @@ _REFERENCE = LazyPattern(r"\$\{|\$\(|\{\{|<|%[A-Za-z_]\w*%|\$[A-Z_][A-Z0-9_]*(?!
 # the value as it is. Every branch opens with a literal, which `re` finds quickly; it would try
 # an `(?i:...)` branch, or `x{5}`, at every position.
 # A placeholder word starts a word: `CYEXAMPLEKEY` inside a random value (AWS's documented
-# sample secret key, found in real .env files) is a secret's shape all the same.
-_PLACEHOLDER = LazyPattern(r"(?<![a-z0-9])(?:example|dummy|placeholder|sample|redacted)|here$|>$|\.\.\.|…")
+# sample secret key, found in real .env files) is a secret's shape all the same. Checked
+# behind each word, not before the alternation, which `re` would enter at every position.
+_PLACEHOLDER = LazyPattern("|".join(f"{word}(?<![a-z0-9]{word})" for word in
+                                    ("example", "dummy", "placeholder", "sample", "redacted"))
+                           + r"|here$|>$|\.\.\.|…")
 _MASK_RUN = LazyPattern(r"xxxxx|XXXXX|\*\*\*\*\*|•••••|#####")
 _MASK_ONLY = LazyPattern(r"([xX*•#.-])\1{2,}$")
 
@@ -2299,8 +2302,8 @@ def _both_cases(*triggers):
 
 # The name must end with one of these words, in any case and spelling (DB_PASSWORD,
 # clientSecret, api-key, APIKEY): MAX_TOKENS, TOKEN_URL, token_count and bypass do not.
-# `pass` and `pwd` count only after a separator (db_pass, MYSQL_PWD), not alone (PWD is the
-# shell's directory).
+# `pass` and `pwd` count only after a separator (db_pass, MYSQL_PWD, ODBC's `;Pwd=`), not
+# alone (PWD is the shell's directory).
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "credential",
                  "credentials")
 _KEY_QUALIFIERS = ("api", "access", "private", "secret", "signing", "encryption", "master",
@@ -2318,8 +2321,8 @@ def _letters(word):
 # positions holding one, which an alternation of the words would not.
 _SECRET_NAMES = _both_cases(
     "p" + _letters("ass") + "(?:" + _letters("word") + "|" + _letters("wd") + "|"
-    + _letters("phrase") + "|(?<=[_-][pP][aA][sS][sS]))",
-    "p" + _letters("wd") + "(?<=[_-][pP][wW][dD])",
+    + _letters("phrase") + "|(?<=[_;-][pP][aA][sS][sS]))",
+    "p" + _letters("wd") + "(?<=[_;-][pP][wW][dD])",
     "c" + _letters("ret") + "(?<=[sS][eE][cC][rR][eE][tT])",
     "c" + _letters("redential") + "[sS]?",
     "k" + _letters("en") + "(?<=[tT][oO][kK][eE][nN])",
@@ -2347,6 +2350,8 @@ _CODE_WORDS = {"str", "string", "bytes", "int", "float", "bool", "boolean", "num
 _LINE_END = ("\n", "\r", "\\n", "\\r", '"', "")
 _NAME_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 _QUERY_END = LazyPattern(r"[&#;]")
+# libpq's conninfo and its kin: `password=pw dbname=app`.
+_NEXT_SETTING = LazyPattern(r"[ \t]+[A-Za-z_]{1,30}=(?!=)")
 _CODE_CALL = LazyPattern(r"[A-Za-z_][\w.]*[(\[]")
 _IDENTIFIER = LazyPattern(r"[A-Za-z_][\w.]*")
 _DIGIT, _LETTER = LazyPattern(r"[0-9]"), LazyPattern(r"[A-Za-z]")
@@ -2354,8 +2359,9 @@ _DIGIT, _LETTER = LazyPattern(r"[0-9]"), LazyPattern(r"[A-Za-z]")
 
 def _env_secret(match):
     """Where the value of `NAME = value` is a secret: any quoted literal; a bare one in a
-    .env or shell line (UPPER_CASE name), in a URL query (`?token=x`), with a digit, or
-    alone at the end of its line (`password: hunter`, YAML and INI), unless it is code
+    .env or shell line (UPPER_CASE name), in a URL query (`?token=x`), with a digit,
+    alone at the end of its line (`password: hunter`, YAML and INI) or a password before
+    another setting (`password=pw dbname=app`), unless it is code
     (`getpass()`, `self.token`, `password=password`) or a code word (`password: str`)."""
     if match.group("q") is not None:
         value = match.group("quoted")
@@ -2382,7 +2388,11 @@ def _env_secret(match):
     if _DIGIT.search(value) and _LETTER.search(value):
         return start, end
     after = text[end:end + 2]
-    return (start, end) if after[:1] in _LINE_END or after in _LINE_END else None
+    if after[:1] in _LINE_END or after in _LINE_END:
+        return start, end
+    if name.lower().endswith(("pass", "passwd", "password", "pwd")) and _NEXT_SETTING.match(text, end):
+        return start, end
+    return None
 
 
 def _url_password(match):
@@ -2408,8 +2418,92 @@ def _pgpass_password(match):
     return _secret_span(match)
 
 
+def _value_span(match):
+    """A flag's or an argument's value, quoted (`--password 'two words'`) or bare, unless
+    it stands for a secret (`--token "$GH_TOKEN"`)."""
+    group = "quoted" if match.group("q") is not None else "bare"
+    if _stands_for_a_secret(match.group(group)):
+        return None
+    return match.span(group)
+
+
+# A command's arguments, each quoted (JSON's `\"` too) or bare.
+_ARGUMENT = LazyPattern(r"\\?\"[^\"]*\\?\"|'[^']*'|[^\s\"']+")
+_QUOTED = LazyPattern(r"(\\?[\"'])(.+)\1\Z")
+
+
+def _htpasswd_password(match):
+    """The password argument of `htpasswd -b[c] file user pw` or `htpasswd -nb[B] user pw`
+    (-n: no file); -C and -r take a number first. Without -b htpasswd prompts."""
+    flags, positional, number_next = "", [], False
+    for argument in _ARGUMENT.finditer(match.group("args")):
+        word = argument.group()
+        if not positional and word[:1] == "-" and len(word) > 1:
+            flags, number_next = flags + word[1:], word[-1] in "Cr"
+        elif number_next:
+            number_next = False
+        else:
+            positional.append(argument)
+    index = 1 if "n" in flags else 2
+    if "b" not in flags or len(positional) <= index:
+        return None
+    argument, offset = positional[index], match.start("args")
+    start, end = argument.span()
+    quoted = _QUOTED.match(argument.group())
+    if quoted:
+        start, end = start + quoted.start(2), start + quoted.end(2)
+    value = match.string[offset + start:offset + end]
+    return None if _stands_for_a_secret(value) else (offset + start, offset + end)
+
+
 # `sk-` where a word starts, as _word_start has it: not in task-, disk-, mask-.
 _SK = r"k-(?<=sk-)(?:(?<![A-Za-z0-9_]sk-)|(?<=\\[nrt]sk-))"
+# A secret with no shape of its own next to the id it belongs to, as SDK constructors take
+# them (`Client("AC...", "token")`), `id:secret` pairs and CSV rows hold them.
+_PAIR = r"\\?[\"']?(?:[ \t]*[,:][ \t]*|[ \t]{1,20})\\?[\"']?"
+# A flag's value: quoted, up to its closing quote (atomic, as in _VALUE), or bare, neither
+# another flag nor a redirection. _value_span takes the one that matched.
+_FLAG_VALUE = (r"(?:(?P<q>\\?[\"'])(?=(?P<quoted>(?:(?!(?P=q))[^\n]){1,1000}))(?P=quoted)(?P=q)"
+               r"|(?![-\\])(?P<bare>[^\s\"'`;&|()<>\\]{1,1000}))")
+# A command's words up to a flag, on its line. A backslash ends them too, so that a JSON
+# `\n` escape ends the line (one class, not an alternation that let `\"` through: half the time).
+_ARGS = r"(?:[ \t][^\n|;&\\]{0,200}?)?"
+# Tools that take a password as a short flag: (the tool, its flag, what may stand between the
+# flag and the value, the trigger: the tool's name, which is rarer than its flag). mysql and
+# its kin take it glued only: `mysql -p app` prompts, then opens the database app. One rule a
+# tool: `re` scans fast for a pattern that opens with one literal, not for an alternation.
+_PASSWORD_FLAGS = (("m(?:ysql|ariadb)[a-z-]{0,12}", "-p", "", ("ql(?<=mysql)", "b(?<=mariadb)")),
+                   ("sshpass", "-p", "[ \t]{0,20}", ("hpass(?<=sshpass)",)),
+                   ("twine", "-p", "[ \t]{0,20}", ("-p(?<=[ \t]-p)",)),
+                   ("mongo(?:sh|dump|restore|import|export)?", "-p", "[ \t]{0,20}", ("go(?<=mongo)",)),
+                   ("redis-cli", "-a", "[ \t]{0,20}", ("-cli(?<=redis-cli)",)),
+                   ("sqlcmd", "-P", "[ \t]{0,20}", ("qlcmd(?<=sqlcmd)",)))
+# Calls that take a credential positionally, and the position of the secret:
+# HTTPBasicAuth("bob", "pw"), smtp.login("bob", "pw"), ClientSecretCredential(tenant, client,
+# "secret"), braintree's Configuration.configure(environment, merchant, public, "private").
+_POSITIONAL_SECRETS = {"HTTPBasicAuth": 1, "HTTPDigestAuth": 1, "HTTPProxyAuth": 1, "BasicAuth": 1,
+                       "DigestAuth": 1, ".login": 1, "OAuth1": 1, "OAuthHandler": 1,
+                       "OAuth1UserHandler": 1, "ClientSecretCredential": 2,
+                       "UsernamePasswordCredential": 2, "SearchClient.create": 1,
+                       "algoliasearch": 1, "Configuration.configure": 3}
+_CALL_ARGUMENT = r"(?:\\?[\"'][^\"'\\\n]{0,256}\\?[\"']|[A-Za-z_][\w.]{0,100})"
+_CALL_ARGUMENTS = LazyPattern(_CALL_ARGUMENT)
+
+
+def _positional_secret(match):
+    """The argument of a _POSITIONAL_SECRETS call that holds the secret, if it is a literal.
+    The rule matched from the `(`, after a name that ends as one of theirs does."""
+    text, at = match.string, match.start()
+    index = next((index for call, index in _POSITIONAL_SECRETS.items() if text.endswith(call, 0, at)), None)
+    arguments = list(_CALL_ARGUMENTS.finditer(match.group("args")))
+    if index is None or len(arguments) <= index:
+        return None
+    quoted = _QUOTED.match(arguments[index].group())
+    if not quoted or _stands_for_a_secret(quoted.group(2)):
+        return None
+    start = match.start("args") + arguments[index].start()
+    return start + quoted.start(2), start + quoted.end(2)
+
 
 REDACTIONS = [
     # First, so that the key body is not chewed up piecewise by other rules. PEM and
@@ -2422,6 +2516,17 @@ REDACTIONS = [
     ("private-key", LazyPattern(
         r"client-key-data\\?[\"']?:[ \t]*\\?[\"']?(?P<secret>[A-Za-z0-9+/=]{16,})"),
      ("key-data(?<=client-key-data)",)),
+    # Pairs (_PAIR) before the rules that take their ids.
+    ("aws-secret-access-key", LazyPattern(
+        _word_start("(?:AKIA|ASIA)", 4) + "[A-Z0-9]{16}" + _PAIR
+        + r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"), ("A(?:KIA|SIA)",)),
+    # Twilio: an account SID and its auth token, an API key SID and its secret.
+    ("twilio-key", LazyPattern(
+        _word_start("AC", 2) + "[0-9a-f]{32}" + _PAIR + "(?P<secret>[0-9a-f]{32})(?![A-Za-z0-9])"),
+     ("C[0-9a-f](?<=AC.)",)),
+    ("twilio-key", LazyPattern(
+        _word_start("SK", 2) + "[0-9a-f]{32}" + _PAIR + "(?P<secret>[A-Za-z0-9]{32})(?![A-Za-z0-9])"),
+     ("K[0-9a-f](?<=SK.)",)),
     ("aws-access-key-id", LazyPattern(
         _word_start("(?:AKIA|ASIA|ABIA|ACCA)", 4) + r"[A-Z0-9]{16}(?![A-Za-z0-9])"),
      ("A(?:KIA|SIA|BIA|CCA)",)),
@@ -2478,6 +2583,10 @@ REDACTIONS = [
         r"AccountKey=(?P<secret>[A-Za-z0-9+/]{20,200}={0,2})"), ("Key=(?<=AccountKey=)",)),
     ("azure-sas", LazyPattern(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/=]{20,200})"),
      (r"\?sig=", "&sig=")),
+    # An Entra ID (Azure AD) client secret: a digit and `Q~` after its first three characters.
+    ("azure-client-secret", LazyPattern(
+        r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"),
+     ("Q~",)),
     # Header and payload are base64 of a JSON object, hence both start `eyJ`.
     ("jwt", LazyPattern(
         _word_start("eyJ", 3) + r"[A-Za-z0-9_-]{10,4000}\.eyJ[A-Za-z0-9_-]{10,4000}"
@@ -2524,31 +2633,55 @@ REDACTIONS = [
         r":(?:[0-9]{2,5}|\*):[^\s:\\]{1,128}:(?=[^\s:\\]{0,127}[A-Za-z*])[^\s:\\]{1,128}:"
         r"(?P<secret>[^\s:\\\"']{1,256})(?=[ \t]*(?:\n|\r|\\n|\\r|\Z))",
         check=_pgpass_password), (r":[0-9*][0-9]{0,4}:[^\s:\\]{1,128}:",)),
-    # Command-line flags: `--password pw`, `--token=x`, `huggingface-cli login --token x`.
-    # A reference (`--token $GH_TOKEN`) or a flag that only names where the secret is
-    # (`--password-stdin`, `--token-file`) is left alone.
+    # Command-line flags: `--password pw`, `--token='x'`, `--db-password "two words"`,
+    # `huggingface-cli login --token x`. A reference (`--token "$GH_TOKEN"`), a flag that
+    # only names where the secret is (`--password-stdin`, `--token-file`), a switch or a
+    # limit (`--no-password`, `--max-token 512`) and docker's `--secret id=x,src=file` are
+    # left alone.
     ("flag-secret", LazyPattern(
-        r"--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
-        r"|auth-token|access-token)(?:[ \t]{1,20}|=)(?![-\\])(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     ("--(?:password|passwd|passphrase|token|api-key|apikey|secret|client-secret"
-      "|auth-token|access-token)",)),
-    # `curl -u user:pw`, `--user user:pw`.
+        r"--(?!no-|max-|min-)(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|passphrase|token|api-?key|secret"
+        r"|secret-(?:access-)?key)(?:[ \t]{1,20}|=)(?!id=|src=)" + _FLAG_VALUE, check=_value_span),
+     (r"--(?:[a-z0-9]{1,20}-){0,3}(?:password|passwd|passphrase|token|api-?key|apikey|secret"
+      r"|secret-(?:access-)?key)[ \t=]",)),
+    # Single-dash options: keytool's and jarsigner's `-storepass pw`, openssl's
+    # `-passin pass:pw` (not `env:VAR`, `file:path`, `fd:3`, `stdin`).
     ("flag-secret", LazyPattern(
-        r"(?:-u|--user)[ \t]{1,20}[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
+        r"-(?<=[ \t]-)(?:(?:src|dest)?(?:store|key)pass|pass(?:in|out|word)?)[ \t]{1,20}(?:pass:)?"
+        r"(?!(?:env|file|fd):|stdin\b|[0-9]{1,2}\b)" + _FLAG_VALUE, check=_value_span),
+     # Spelled out: a trigger's optional group is entered at every `-`.
+     (r"-(?:storepass|keypass|srcstorepass|srckeypass|deststorepass|destkeypass|pass(?:in|out|word)?)[ \t]",)),
+    # `curl -u user:pw`, `--user 'user:pw'`, smbclient's `-U user%pw`.
+    ("flag-secret", LazyPattern(
+        r"(?:(?:-u|--user)(?:[ \t]{1,20}|=)\\?[\"']?[A-Za-z0-9._@+][A-Za-z0-9._@+-]{0,255}:"
+        r"|-U[ \t]{1,20}\\?[\"']?[A-Za-z0-9._@+\\][A-Za-z0-9._@+\\-]{0,255}%)"
         r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     (r"-u[ \t]", r"--user[ \t]")),
-    # `mysql -pS3cret` (glued: `-p pw` would be a database name), `sshpass -p pw`,
-    # `twine upload -p pw`.
+     (r"-u[ \t]", r"--user[ \t=]", r"-U[ \t]")),
+    *(("flag-secret", LazyPattern(tool + _ARGS + "[ \t]" + flag + gap + _FLAG_VALUE, check=_value_span),
+       triggers) for tool, flag, gap, triggers in _PASSWORD_FLAGS),
+    # A `login` subcommand's -p: `docker login -u bob -p pw`, `az login`, `oc login`, `cf login`;
+    # not a port (`ssh -l login -p 22`).
     ("flag-secret", LazyPattern(
-        r"(?:mysql[^\n|;&]{0,200}?[ \t]-p|mariadb[^\n|;&]{0,200}?[ \t]-p"
-        r"|sshpass[ \t]-p[ \t]{0,20}|twine[^\n|;&]{0,200}?[ \t]-p[ \t]{0,20})"
-        r"(?P<secret>[^\s\"'`;&|()<>\\]{1,1000})"),
-     (r"-p(?<=[ \t]-p)",)),
+        r"login(?<=[ \t]login)" + _ARGS + r"[ \t]-p[ \t]{0,20}(?![0-9]{1,5}(?![^\s\"'\\]))" + _FLAG_VALUE,
+        check=_value_span), (r"gin(?<=[ \t]login)",)),
+    # htpasswd takes the password as an argument (-b); which one, _htpasswd_password says.
+    ("flag-secret", LazyPattern(
+        r"htpasswd(?P<args>(?:[ \t]{1,20}(?:[^\s|;&\\]|\\(?![nrt])){1,256}){1,8})",
+        check=_htpasswd_password), ("htpasswd[ \t]",)),
     # requests.get(url, auth=("user", "pw")) and its friends.
     ("flag-secret", LazyPattern(
         r"auth[ \t]*=[ \t]*\([ \t]*(?P<q>\\?[\"'])[^\"'\\\n]{0,256}(?P=q)[ \t]*,[ \t]*"
         r"(?P<r>\\?[\"'])(?P<secret>[^\"'\\\n]{1,256})(?P=r)"),
      (r"h[ \t=](?<=auth.)",)),
+    # HTTPBasicAuth("bob", "pw"), smtp.login("bob", "pw") and the other _POSITIONAL_SECRETS.
+    ("flag-secret", LazyPattern(
+        # From the `(`, looking behind for the last four letters of a name (a fixed width):
+        # `re` finds a literal quickly, and an alternation of names slowly.
+        r"\((?<=(?:%s)\()" % "|".join(sorted({re.escape(call[-4:]) for call in _POSITIONAL_SECRETS}))
+        + r"[ \t]*(?P<args>" + _CALL_ARGUMENT + r"(?:[ \t]*,[ \t]*" + _CALL_ARGUMENT + "){0,4})",
+        check=_positional_secret),
+     # Each opens with a character that other triggers open with already (see above).
+     (r"Auth(?:1|1UserHandler|Handler)?\(", r"gin\((?<=\.login\()", r"Credential\(", r"Client\.create\(",
+      r"h\((?<=algoliasearch\()", r"Configuration\.configure\(")),
     # `NAME = value` in .env, shell, YAML, TOML, INI, JSON, Python and URL queries. Which
     # values count is the check's job (_env_secret).
     ("env-secret", LazyPattern(
@@ -2618,6 +2751,48 @@ def _triggered(text):
     return found
 
 
+def _triggered_lines(text):
+    """`text` cut into pieces, a line (without its newline) where a trigger matched and the
+    text between such lines, and for each rule that can match the pieces it can match in.
+    A match of a rule (but of a private key's) lies on one line, as its trigger does."""
+    if "\n" not in text:  # one line, such as a raw JSON line: nothing to cut
+        return [text], {index: {0} for index in _triggered(text)}
+    trigger, rules = _trigger()
+    pieces, lines, cut, end = [], [], 0, -1
+    match = trigger.search(text)
+    while match:
+        at = match.start()
+        if at > end:
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            pieces += (text[cut:start], text[start:end])
+            groups, cut = set(), end
+            lines.append((len(pieces) - 1, groups))
+        groups.add(match.lastindex)
+        # From the next character: a trigger may take more than one, and hide another.
+        match = trigger.search(text, at + 1)
+    pieces.append(text[cut:])
+    todo = {}
+    for line, groups in lines:
+        for index in frozenset().union(*map(rules.__getitem__, groups)):
+            todo.setdefault(index, set()).add(line)
+    return pieces, todo
+
+
+# The rules whose matches span lines: a private key's.
+_WHOLE_TEXT_RULES = frozenset(index for index, (kind, _, _) in enumerate(REDACTIONS) if kind == "private-key")
+
+
+def _whole_text_rules(text, todo):
+    """Run the private-key rules, whose matches span lines, on the whole text; the
+    indexes of those that ran."""
+    ran = _WHOLE_TEXT_RULES.intersection(todo)
+    for index in sorted(ran):
+        kind, regex, _ = REDACTIONS[index]
+        text = regex.sub(_replacer(kind, regex.check or _secret_span), text)
+    return text, ran
+
+
 def _custom_span(match):
     """A user pattern's `secret` group (or whole match); unmatched redacts nothing."""
     group = "secret" if "secret" in match.re.groupindex else 0
@@ -2625,23 +2800,64 @@ def _custom_span(match):
     return None if start < 0 else (start, end)
 
 
+def _custom(text, extra):
+    """`text` with the matches of the user's patterns redacted."""
+    for regex in extra:
+        text = regex.sub(_replacer("custom", _custom_span), text)
+    return text
+
+
 def redact_text(text: str, extra=()) -> str:
     """Return `text` with every secret that REDACTIONS (then each compiled
     pattern in `extra`, as kind `custom`) recognises replaced by
     `[REDACTED:<kind>]`."""
-    done, todo = set(), _triggered(text)
+    pieces, todo = _triggered_lines(text)
+    if not todo:
+        return _custom(text, extra)
+    redacted, done = _whole_text_rules(text, todo)
+    if redacted != text:
+        pieces, todo = _triggered_lines(redacted)
+    # Each rule in turn, on the lines where it was triggered and those an earlier rule changed,
+    # since a marker can complete a shape (`[REDACTED:github-token]: x`); then the rules that
+    # had not run and that a changed line now triggers, on those lines.
     while todo:
-        changed = False
+        changed = set()
         for index in sorted(todo):
+            if index in done:
+                continue
             kind, regex, _ = REDACTIONS[index]
-            redacted = regex.sub(_replacer(kind, regex.check or _secret_span), text)
-            changed, text = changed or redacted != text, redacted
-        # A marker can complete a shape for a rule: `[REDACTED:github-token]: x`.
-        done |= todo
-        todo = _triggered(text) - done if changed else ()
-    for regex in extra:
-        text = regex.sub(_replacer("custom", _custom_span), text)
-    return text
+            replace = _replacer(kind, regex.check or _secret_span)
+            for piece in todo[index] | changed if changed else todo[index]:
+                line = regex.sub(replace, pieces[piece])
+                if line != pieces[piece]:
+                    pieces[piece] = line
+                    changed.add(piece)
+        done |= set(todo)
+        todo = {}
+        for piece in changed:
+            for index in _triggered(pieces[piece]) - done:
+                todo.setdefault(index, set()).add(piece)
+    return _custom("".join(pieces), extra)
+
+
+# Strings already redacted, by text and user patterns: a transcript repeats long strings (a
+# tool's output is in its record twice; 38 % of the recorded fixtures' long strings' text is a
+# repeat). Forgotten all at once past _REDACTED_LIMIT characters, to bound the memory.
+_REDACTED, _REDACTED_SIZE, _REDACTED_MIN, _REDACTED_LIMIT = {}, [0], 64, 4_000_000
+
+
+def _redact_string(text, extra):
+    """redact_text, remembered for long strings."""
+    if len(text) < _REDACTED_MIN:
+        return redact_text(text, extra)
+    key = (text, *extra)
+    if key not in _REDACTED:
+        if _REDACTED_SIZE[0] > _REDACTED_LIMIT:
+            _REDACTED.clear()
+            _REDACTED_SIZE[0] = 0
+        _REDACTED[key] = redact_text(text, extra)
+        _REDACTED_SIZE[0] += len(text)
+    return _REDACTED[key]
 
 
 def redact_value(value, extra=()):
@@ -2649,7 +2865,7 @@ def redact_value(value, extra=()):
     dicts (values only; keys are kept), lists and tuples. A string under a
     secret-looking key such as "DB_PASSWORD" is redacted whole."""
     if isinstance(value, str):
-        return redact_text(value, extra)
+        return _redact_string(value, extra)
     if isinstance(value, dict):
         redacted = {}
         for key, item in value.items():

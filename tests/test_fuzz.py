@@ -297,6 +297,20 @@ def test_redaction_rule_that_can_match_is_triggered(text):
             assert index in triggered or not regex.search(form), kind
 
 
+@settings(FUZZ, max_examples=400)
+@given(text=redact_lines)
+def test_redaction_rule_matches_lie_on_a_line_that_triggers_it(text):
+    # A rule runs only on the lines where its trigger matched (but a private key's rules).
+    for form in (text, json.dumps(text)):
+        for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
+            if kind == "private-key":
+                continue
+            for match in regex.finditer(form):
+                start, end = form.rfind("\n", 0, match.start()) + 1, form.find("\n", match.start())
+                line = form[start:] if end < 0 else form[start:end]
+                assert "\n" not in match.group() and index in traces._triggered(line), kind
+
+
 @settings(FUZZ, max_examples=40)
 @given(unit=st.lists(st.sampled_from(REDACT_VOCABULARY), min_size=1, max_size=6).map("".join))
 def test_redaction_time_is_linear_on_repeated_vocabulary(unit):
@@ -307,7 +321,9 @@ def test_redaction_time_is_linear_on_repeated_vocabulary(unit):
 # sit at the edge of a rule's bounded window.
 ADVERSARIAL = ["password=a", "token:x/", "password='a", '"a://b:c"', "a://b:c@", "-----BEGIN PRIVATE KEY-----",
                "eyJaaaaaaaaaaaa.", "Bearer ", "--password ", "x@", "a", "0", "password: a\\n", "sk-", "X-API-Key: ",
-               "h:5432:d:u:", "mysql -p", 'auth=("', "login a password ", "_auth ", "PASSWORD=\"$", "://"]
+               "h:5432:d:u:", "mysql -p", 'auth=("', "login a password ", "_auth ", "PASSWORD=\"$", "://",
+               " login -p", "htpasswd -b ", "--password '", "redis-cli -a", 'HTTPBasicAuth("a",', "mysql -u ",
+               "AC0123456789abcdef0123456789abcdef ", "abc8Q~", " -passin ", "password=a b="]
 
 
 def _growth(unit):

@@ -176,6 +176,25 @@ REDACTED = [
     ("db.example.com:5432:app:bob:hunter", "db.example.com:5432:app:bob:[REDACTED:pgpass-password]"),
     ("mysql -u root -pS3cret app", "mysql -u root -p[REDACTED:flag-secret] app"),
     ('requests.get(url, auth=("bob", "hunter"))', 'requests.get(url, auth=("bob", "[REDACTED:flag-secret]"))'),
+    # Quoted flag values; passwords taken as a short flag or an argument; positional calls.
+    ("tool --password 'two words' -v", "tool --password '[REDACTED:flag-secret]' -v"),
+    ('tool --db-password="two words"', 'tool --db-password="[REDACTED:flag-secret]"'),
+    ("mysql -u root -p'S3 cret' app", "mysql -u root -p'[REDACTED:flag-secret]' app"),
+    ("sshpass -p 'x y' ssh host", "sshpass -p '[REDACTED:flag-secret]' ssh host"),
+    ("redis-cli -a hunter ping", "redis-cli -a [REDACTED:flag-secret] ping"),
+    ("docker login -u bob -p hunter ghcr.io", "docker login -u bob -p [REDACTED:flag-secret] ghcr.io"),
+    ("htpasswd -bc .htpasswd bob hunter", "htpasswd -bc .htpasswd bob [REDACTED:flag-secret]"),
+    ("htpasswd -nbB bob 'two words'", "htpasswd -nbB bob '[REDACTED:flag-secret]'"),
+    ("openssl rsa -passin pass:hunter", "openssl rsa -passin pass:[REDACTED:flag-secret]"),
+    ('smtp.login("bob", "hunter")', 'smtp.login("bob", "[REDACTED:flag-secret]")'),
+    ('psql "user=bob password=hunter dbname=app"', 'psql "user=bob password=[REDACTED:env-secret] dbname=app"'),
+    ("Server=db;Uid=sa;Pwd=hunter;", "Server=db;Uid=sa;Pwd=[REDACTED:env-secret];"),
+    ('Client("AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")',
+     'Client("AC0123456789abcdef0123456789abcdef", "[REDACTED:twilio-key]")'),
+    ("AKIAFAKE0123456789AB,wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEY000",
+     "[REDACTED:aws-access-key-id],[REDACTED:aws-secret-access-key]"),
+    ('ClientSecretCredential(t, c, "abc8Q~FAKE0123456789abcdefghijklmnopqrs")',
+     'ClientSecretCredential(t, c, "[REDACTED:azure-client-secret]")'),
     ("DB_PASSWORD=hunter", "DB_PASSWORD=[REDACTED:env-secret]"),
     ("export GITHUB_TOKEN=abc123", "export GITHUB_TOKEN=[REDACTED:env-secret]"),
     ("docker run -e DB_PASSWORD=s3cret -p 5432:5432 postgres",
@@ -228,6 +247,12 @@ LEFT_ALONE = [
     "bypass: abc123",
     "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+    "tool --password-file /etc/pw --token-limit 100 --no-password x",
+    "docker buildx build --secret id=npmrc,src=.npmrc .",
+    "mysql -u root -p app && ssh -l login -p 22 host && mkdir -p a",
+    "openssl enc -passin env:PASS -pass file:pw.txt",
+    "htpasswd -c .htpasswd bob",
+    "git log 0123456789abcdef0123456789abcdef, fedcba9876543210fedcba9876543210",
     "",
 ]
 
@@ -249,11 +274,19 @@ def test_every_kind_has_an_example():
 
 
 def assert_triggered_wherever_it_matches(text):
-    """A rule that its trigger skips when it can match would let that secret through."""
+    """A rule that its trigger skips when it can match would let that secret through. A rule
+    runs only on the lines where it was triggered (but a private key's, on the whole text),
+    so each match must also lie on one line and be triggered there."""
     triggered = traces._triggered(text)
     for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
         match = regex.search(text)
         assert not match or index in triggered, (kind, match.group())
+        if kind == "private-key":
+            continue
+        for match in regex.finditer(text):
+            start, end = text.rfind("\n", 0, match.start()) + 1, text.find("\n", match.start())
+            line = text[start:] if end < 0 else text[start:end]
+            assert "\n" not in match.group() and index in traces._triggered(line), (kind, match.group())
 
 
 @pytest.mark.parametrize("text, expected", REDACTED)
@@ -337,6 +370,30 @@ def test_redact_value_uses_secret_looking_keys_as_context():
 def test_redact_value_leaves_non_strings_alone():
     for value in (None, 3, 2.5, True, b"DB_PASSWORD=hunter"):
         assert traces.redact_value(value) is value
+
+
+def test_redact_value_redacts_a_repeated_long_string_once(monkeypatch):
+    # A transcript repeats long strings (a tool's output is in its record twice).
+    calls = []
+    redact_text = traces.redact_text
+    monkeypatch.setattr(traces, "redact_text", lambda text, extra=(): calls.append(text) or redact_text(text, extra))
+    output = "token=ghp_" + "a" * 36 + " and the rest of a long tool output\n" * 3
+    value = {"message": {"content": output}, "toolUseResult": {"stdout": output}, "again": [output]}
+    redacted = traces.redact_value(value)
+    assert calls.count(output) == 1
+    assert redacted["toolUseResult"]["stdout"] == redacted["message"]["content"] == redacted["again"][0]
+    assert "ghp_" not in redacted["again"][0]
+    # The user's patterns are part of what was remembered.
+    custom = traces.redact_value(output, traces.compile_patterns(["rest of"]))
+    assert "[REDACTED:custom]" in custom and custom != redacted["again"][0]
+
+
+def test_redact_value_forgets_what_it_remembered_past_its_limit(monkeypatch):
+    monkeypatch.setattr(traces, "_REDACTED_LIMIT", 1_000)
+    traces._REDACTED.clear()
+    for n in range(100):
+        traces.redact_value(f"{n} a long string that is not a secret, of some hundred characters" * 2)
+        assert sum(len(text) for text, *_ in traces._REDACTED) <= 1_000 + 200
 
 
 # User patterns ###############################################################
