@@ -19,6 +19,8 @@ BENCH = Path(__file__).resolve().parent
 TESTS = BENCH.parent
 ROOT = TESTS.parent
 sys.path[:0] = [str(ROOT), str(TESTS), str(BENCH)]
+# Every command we time runs as users have it: with its bytecode cached (some shells set this).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 import traces  # noqa: E402
 
