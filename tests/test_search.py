@@ -10,17 +10,9 @@ import time
 
 import pytest
 import trace_store
+from mlflow_versions import HOUR, PLAN  # the store both test files fill
 
 import traces
-
-HOUR = 3600
-# (experiment, session, when the session ended (seconds ago), branch, prompt label)
-PLAN = [
-    ("acme/widgets", "aaaaaaaa-0000-4000-8000-000000000001", 1 * HOUR, "main", "newest"),
-    ("acme/widgets", "bbbbbbbb-0000-4000-8000-000000000002", 30 * HOUR, "feature-x", "yesterday"),
-    ("acme/widgets", "cccccccc-0000-4000-8000-000000000003", 10 * 24 * HOUR, "main", "old"),
-    ("acme/other", "dddddddd-0000-4000-8000-000000000004", 2 * HOUR, "main", "elsewhere"),
-]
 
 
 @pytest.fixture(scope="session")
