@@ -30,7 +30,13 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
-    return home
+    yield home
+    # MLflow's tracking URI is process-wide, and an in-process upload points it at its store:
+    # the next test must not inherit this one's store (nor our record of who set it).
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(None)
+    if "traces" in sys.modules:
+        sys.modules["traces"].ACTIVE.clear()
 
 
 @pytest.fixture
