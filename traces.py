@@ -2864,23 +2864,42 @@ def redact_value(value, extra=()):
     """Return a copy of `value` with every string in it redacted, through
     dicts (values only; keys are kept), lists and tuples. A string under a
     secret-looking key such as "DB_PASSWORD" is redacted whole."""
-    if isinstance(value, str):
-        return _redact_string(value, extra)
-    if isinstance(value, dict):
-        redacted = {}
-        for key, item in value.items():
-            item = redact_value(item, extra)
-            if (isinstance(key, str) and isinstance(item, str) and item
-                    and _SECRET_KEY.search(key) and not _NOT_LITERAL_VALUE.match(item)
-                    and not _stands_for_a_secret(item) and "[REDACTED:" not in item):
-                item = "[REDACTED:env-secret]"
-            redacted[key] = item
-        return redacted
-    if isinstance(value, list):
-        return [redact_value(item, extra) for item in value]
-    if isinstance(value, tuple):
-        return tuple(redact_value(item, extra) for item in value)
-    return value
+    search = _trigger()[0].search
+
+    def walk(value):
+        if isinstance(value, str):
+            # Most strings of a record are short and trigger nothing (ids, types, times):
+            # answered here, at the cost of one search.
+            if len(value) < _REDACTED_MIN and not extra and search(value) is None:
+                return value
+            return _redact_string(value, extra)
+        if isinstance(value, dict):
+            redacted = {}
+            for key, item in value.items():
+                item = walk(item)
+                if isinstance(item, str) and item and _secret_key(key) and not _NOT_LITERAL_VALUE.match(item) \
+                        and not _stands_for_a_secret(item) and "[REDACTED:" not in item:
+                    item = "[REDACTED:env-secret]"
+                redacted[key] = item
+            return redacted
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(walk(item) for item in value)
+        return value
+    return walk(value)
+
+
+# Whether a dict key names a secret, by key: a transcript's keys are a few dozen words.
+_SECRET_KEYS = {}
+
+
+def _secret_key(key):
+    if key not in _SECRET_KEYS:
+        if len(_SECRET_KEYS) > 10_000:
+            _SECRET_KEYS.clear()
+        _SECRET_KEYS[key] = isinstance(key, str) and _SECRET_KEY.search(key) is not None
+    return _SECRET_KEYS[key]
 
 
 def compile_patterns(patterns: list[str]) -> list[re.Pattern]:
