@@ -3614,8 +3614,181 @@ def redactor(env):
     return lambda value: redact_value(value, extra)
 
 
+def dump_attribute(value):
+    """A span attribute's value as MLflow's tracing API stores it."""
+    from mlflow.tracing.utils import dump_span_attribute_value
+    return dump_span_attribute_value(value)
+
+
+def tool_attributes(step):
+    """A command's exit code, where the agent records one (Codex does; Claude Code's results
+    say it in their text)."""
+    meta = step.get("meta")
+    code = meta.get("exit_code") if isinstance(meta, dict) else None
+    return {"claudetracing.exit_code": code} if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def llm_attributes(step):
+    usage = step["usage"]
+    attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
+        "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
+        "cache_read_input_tokens": usage["cache_read"],
+        "cache_creation_input_tokens": usage["cache_creation"],
+        "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
+    attributes.update(step.get("attributes") or {})
+    if step.get("cost") is not None:
+        out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
+                      step.get("speed"), step.get("geo"), step["start"], step.get("provider"))
+        attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
+                                         "total_cost": step["cost"]}
+    return attributes
+
+
+class TraceBuilder:
+    """A turn record → its trace as plain data: tags, metadata and spans (dicts in the shape
+    of MLflow's Span.to_dict), redacted and cut to the payload limit. It reads no store and
+    writes nothing; the Uploader makes MLflow's entities of them and writes those."""
+
+    def __init__(self, env):
+        self.redact = redactor(env)
+        self.limit = payload_limit(env)
+        self._user = None
+
+    def user(self):
+        if self._user is None:
+            import getpass
+            self._user = run(["git", "config", "user.email"]) or getpass.getuser()
+        return self._user
+
+    def clean(self, value):
+        """Redact, then cut to the payload limit with a marker saying how much was cut."""
+        value = self.redact(value)
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) <= self.limit:
+            return value
+        return text[:self.limit] + f"\n…[truncated by claudetracing: {len(text) - self.limit} of {len(text)} characters cut]"
+
+    def previews(self, turn):
+        """The request and response previews MLflow shows in its trace list."""
+        return str(self.redact(turn["prompt"]))[:1000], str(self.redact(turn["answer"]))[:1000]
+
+    def describe(self, turn, context):
+        """The trace's tags and metadata."""
+        cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
+        enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
+        tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
+                TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
+                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", DEFAULT_AGENT)}
+        if turn.get("command"):
+            tags[TAG_COMMAND] = turn["command"]
+        turn["git_branch"] = turn["meta"].get("git_branch")
+        for name in enabled_enrichments(context.get("env") or {}):
+            tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))
+        if turn["waiting"]:
+            tags["claudetracing.unfinished_agents"] = str(len(turn["waiting"]))
+        tags = {k: str(self.redact(v))[:TAG_VALUE_LIMIT] for k, v in tags.items()}
+        metadata = {"mlflow.trace.session": turn["session"], "mlflow.trace.user": self.user(),
+                    "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
+                    "claudetracing.models": ",".join(m for m in turn["models"] if m),
+                    # MLflow fills these from the worker's own process; the turn's are what matter.
+                    "mlflow.source.name": AGENTS[turn.get("agent", DEFAULT_AGENT)]["source_name"],
+                    "mlflow.source.type": "LOCAL",
+                    "mlflow.source.git.commit": tags.get("git.commit_id", ""),
+                    "mlflow.source.git.branch": tags.get("git.branch", ""),
+                    "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
+        if turn.get("parent_session"):
+            metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
+        if turn.get("forked_from"):
+            metadata[META_FORKED_FROM] = turn["forked_from"]  # the session --fork-session copied
+        return tags, metadata
+
+    # The spans are what MLflow's tracing API would have made of the same calls (attributes
+    # included), so that a trace written whole reads like one written span by span.
+
+    def spans(self, turn, trace_id, experiment_id):
+        """The turn's spans, the root first, ids drawn at random."""
+        spans = []
+        root = self._span(spans, trace_id, None, AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"], "AGENT",
+                          turn["start"], {"prompt": turn["prompt"]}, experiment_id=experiment_id)
+        self._children(spans, trace_id, root, turn, turn["start"], turn["end"])
+        self._end(root, {"response": turn["answer"]}, turn["end"])
+        return spans
+
+    def _children(self, spans, trace_id, parent, turn, lo, hi):
+        for step in turn["steps"]:
+            start = min(max(step["start"], lo), hi)
+            end = min(max(step["end"] or start, start), hi)
+            if step["kind"] == "llm":
+                span = self._span(spans, trace_id, parent, step.get("name", "llm"), "LLM", start,
+                                  {"messages": step["inputs"]}, llm_attributes(step))
+                self._end(span, {"content": step["content"]}, end)
+                continue
+            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"],
+                              tool_attributes(step))
+            sub = step.get("subagent")
+            if sub:
+                agent = self._span(spans, trace_id, span, f"subagent_{sub['type']}", "AGENT", start,
+                                   {"prompt": sub["prompt"]}, {"claudetracing.agent_id": sub["agent_id"]})
+                self._children(spans, trace_id, agent, sub, start, end)
+                self._end(agent, {"response": sub["answer"]}, min(max(sub["end"], start), end))
+            self._end(span, {"result": step["result"]}, end, error=step["error"])
+
+    def _span(self, spans, trace_id, parent, name, kind, start, inputs, attributes=None, experiment_id=None):
+        """A span under construction (a dict), appended to spans; its end is set by _end."""
+        import random
+        attrs = {"mlflow.spanStartTimeNs": json.dumps(ns(start))}
+        if parent is None:
+            attrs["mlflow.experimentId"] = json.dumps(experiment_id)
+        attrs["mlflow.traceRequestId"] = json.dumps(trace_id)
+        attrs["mlflow.spanType"] = json.dumps(kind)
+        attrs["mlflow.spanInputs"] = dump_attribute(self.clean(inputs))
+        for key, value in (attributes or {}).items():
+            attrs[key] = dump_attribute(value)
+        span = {"trace_id": trace_id, "span_id": f"{random.getrandbits(64) or 1:016x}",
+                "parent_span_id": parent and parent["span_id"], "name": name, "start_time_unix_nano": ns(start),
+                "end_time_unix_nano": None, "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
+                "attributes": attrs, "links": []}
+        spans.append(span)
+        return span
+
+    def _end(self, span, outputs, end, error=False):
+        span["attributes"]["mlflow.spanOutputs"] = dump_attribute(self.clean(outputs))
+        span["attributes"]["mlflow.spanLogLevel"] = "20"       # INFO, MLflow's level for these span types
+        span["end_time_unix_nano"] = ns(end)
+        if error:
+            span["status"]["code"] = "STATUS_CODE_ERROR"
+
+
+class TracingStore:
+    """MLflow's private API, all in one place: the tracking store behind a client, which
+    writes whole traces (start_trace, then log_spans) and says a server's version, and the
+    in-memory trace of a span-by-span upload, whose previews we set."""
+
+    def __init__(self, client):
+        self.store = client._tracing_client.store
+
+    def server_version(self):
+        return self.store._get_server_version(self.store.get_host_creds())
+
+    def write(self, experiment_id, traces):
+        for trace in traces:
+            self.store.start_trace(trace.info)
+        self.store.log_spans(experiment_id, [span for trace in traces for span in trace.data.spans])
+
+    @staticmethod
+    def set_previews(trace_id, request, response):
+        try:
+            from mlflow.tracing.trace_manager import InMemoryTraceManager
+        except ImportError:
+            return
+        with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
+            if trace is not None:
+                trace.info.request_preview, trace.info.response_preview = request, response
+
+
 class Uploader:
-    """Writes turns as traces into one backend and experiment."""
+    """Writes turns as traces into one backend and experiment: it points MLflow there, makes
+    MLflow's entities of what TraceBuilder built, batches and journals writes (import)."""
 
     def __init__(self, env):
         self.env = env
@@ -3632,9 +3805,8 @@ class Uploader:
             self.client = open_store(self.uri)
         except Exception as e:  # noqa: BLE001 - a store we cannot open now may open later
             raise BackendError(f"cannot open {self.uri}: {short_error(e)}") from None
-        self.redact = redactor(env)
-        self.limit = payload_limit(env)
-        self._user = self._env = self._whole = None
+        self.builder = TraceBuilder(env)
+        self._env = self._whole = None
         self.batch = None       # traces built but not written yet (begin_batches), else None
         recover_unwritten(self)
 
@@ -3714,35 +3886,21 @@ class Uploader:
         except Exception as e:  # noqa: BLE001
             raise BackendError(f"cannot remove trace {trace_id}: {short_error(e)}") from None
 
-    def user(self):
-        if self._user is None:
-            import getpass
-            self._user = run(["git", "config", "user.email"]) or getpass.getuser()
-        return self._user
-
-    def clean(self, value):
-        """Redact, then cut to the payload limit with a marker saying how much was cut."""
-        value = self.redact(value)
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-        if len(text) <= self.limit:
-            return value
-        return text[:self.limit] + f"\n…[truncated by claudetracing: {len(text) - self.limit} of {len(text)} characters cut]"
-
     def upload(self, turn, context, started):
         """Write one turn as a trace; return its id. started(trace_id) is called before
         anything is written (write_trace checkpoints it: see settle)."""
-        tags, metadata = self._describe(turn, context)
+        tags, metadata = self.builder.describe(turn, context)
         if not self.whole_traces():
             return self._upload_live(turn, tags, metadata, started)
         try:
-            trace = self._build(turn, tags, metadata)
+            trace, size = self._build(turn, tags, metadata)
         except Exception as e:  # noqa: BLE001
             raise BackendError(f"cannot build the trace of {turn['id']}: {short_error(e)}") from None
         started(trace.info.trace_id)
         if self.batch is None:
             self._write([trace])
         else:
-            self._defer(trace, turn["session"])
+            self._defer(trace, turn["session"], size)
         return trace.info.trace_id
 
     def whole_traces(self):
@@ -3754,42 +3912,12 @@ class Uploader:
                 self._whole = True
             elif self.uri.startswith(("http:", "https:")) and not self.trace_location:
                 from packaging.version import Version
-                store = self.client._tracing_client.store
                 try:
-                    version = store._get_server_version(store.get_host_creds())
+                    version = TracingStore(self.client).server_version()
                 except Exception:  # noqa: BLE001 - unknown: the tracing API works with any
                     version = None
                 self._whole = version is not None and version >= Version("3.4")
         return self._whole
-
-    def _describe(self, turn, context):
-        """The trace's tags and metadata."""
-        cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
-        enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
-        tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
-                TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
-                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", DEFAULT_AGENT)}
-        if turn.get("command"):
-            tags[TAG_COMMAND] = turn["command"]
-        turn["git_branch"] = turn["meta"].get("git_branch")
-        for name in enabled_enrichments(context.get("env") or {}):
-            tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))
-        if turn["waiting"]:
-            tags["claudetracing.unfinished_agents"] = str(len(turn["waiting"]))
-        tags = {k: str(self.redact(v))[:TAG_VALUE_LIMIT] for k, v in tags.items()}
-        metadata = {"mlflow.trace.session": turn["session"], "mlflow.trace.user": self.user(),
-                    "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
-                    "claudetracing.models": ",".join(m for m in turn["models"] if m),
-                    # MLflow fills these from the worker's own process; the turn's are what matter.
-                    "mlflow.source.name": AGENTS[turn.get("agent", DEFAULT_AGENT)]["source_name"], "mlflow.source.type": "LOCAL",
-                    "mlflow.source.git.commit": tags.get("git.commit_id", ""),
-                    "mlflow.source.git.branch": tags.get("git.branch", ""),
-                    "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
-        if turn.get("parent_session"):
-            metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
-        if turn.get("forked_from"):
-            metadata[META_FORKED_FROM] = turn["forked_from"]  # the session --fork-session copied
-        return tags, metadata
 
     def _upload_live(self, turn, tags, metadata, started):
         """Span by span through MLflow's tracing API, each span a write of its own: for
@@ -3797,13 +3925,13 @@ class Uploader:
         mlflow = self.mlflow
         try:
             root = mlflow.start_span_no_context(
-                AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"], span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
+                AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"], span_type="AGENT", inputs=self.builder.clean({"prompt": turn["prompt"]}), tags=tags,
                 metadata=metadata, experiment_id=self.experiment(), start_time_ns=ns(turn["start"]))
             trace_id = root.trace_id
             started(trace_id)
-            self._previews(trace_id, turn)
+            TracingStore.set_previews(trace_id, *self.builder.previews(turn))
             self._children(root, turn, turn["start"], turn["end"])
-            root.end(outputs=self.clean({"response": turn["answer"]}), end_time_ns=ns(turn["end"]))
+            root.end(outputs=self.builder.clean({"response": turn["answer"]}), end_time_ns=ns(turn["end"]))
             stored = self.client.get_trace(trace_id, display=False)
             if stored is None or len(stored.data.spans) < 1:
                 raise BackendError("the trace was not stored")
@@ -3815,41 +3943,31 @@ class Uploader:
             raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
         return trace_id
 
-    def _previews(self, trace_id, turn):
-        try:
-            from mlflow.tracing.trace_manager import InMemoryTraceManager
-        except ImportError:
-            return
-        with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
-            if trace is not None:
-                trace.info.request_preview = str(self.redact(turn["prompt"]))[:1000]
-                trace.info.response_preview = str(self.redact(turn["answer"]))[:1000]
-
     def _children(self, parent, turn, lo, hi):
-        mlflow = self.mlflow
+        mlflow, clean = self.mlflow, self.builder.clean
         for step in turn["steps"]:
             start = min(max(step["start"], lo), hi)
             end = min(max(step["end"] or start, start), hi)
             if step["kind"] == "llm":
-                attributes = self._llm_attributes(step)
+                attributes = llm_attributes(step)
                 span = mlflow.start_span_no_context(step.get("name", "llm"), span_type="LLM", parent_span=parent,
-                                                    inputs=self.clean({"messages": step["inputs"]}),
+                                                    inputs=clean({"messages": step["inputs"]}),
                                                     attributes=attributes, start_time_ns=ns(start))
-                span.end(outputs=self.clean({"content": step["content"]}), end_time_ns=ns(end))
+                span.end(outputs=clean({"content": step["content"]}), end_time_ns=ns(end))
                 continue
             span = mlflow.start_span_no_context(f"tool_{step['name']}", span_type="TOOL", parent_span=parent,
-                                                inputs=self.clean(step["input"]), start_time_ns=ns(start),
-                                                attributes=self._tool_attributes(step))
+                                                inputs=clean(step["input"]), start_time_ns=ns(start),
+                                                attributes=tool_attributes(step))
             sub = step.get("subagent")
             if sub:
                 agent = mlflow.start_span_no_context(
                     f"subagent_{sub['type']}", span_type="AGENT", parent_span=span,
-                    inputs=self.clean({"prompt": sub["prompt"]}), start_time_ns=ns(start),
+                    inputs=clean({"prompt": sub["prompt"]}), start_time_ns=ns(start),
                     attributes={"claudetracing.agent_id": sub["agent_id"]})
                 self._children(agent, sub, start, end)
-                agent.end(outputs=self.clean({"response": sub["answer"]}),
+                agent.end(outputs=clean({"response": sub["answer"]}),
                           end_time_ns=ns(min(max(sub["end"], start), end)))
-            span.end(outputs=self.clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
+            span.end(outputs=clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
                      end_time_ns=ns(end))
 
     # Whole traces: the trace is built here, with what MLflow's tracing API would have made of
@@ -3859,50 +3977,19 @@ class Uploader:
     # those of the other traces of a batch. A trace without its turn tag or without spans is
     # a partial upload (see settle).
 
-    def _span(self, spans, trace_id, parent, name, kind, start, inputs, attributes=None):
-        """A span under construction (a dict), appended to spans; its end is set by _end."""
-        import random
-        attrs = {"mlflow.spanStartTimeNs": json.dumps(ns(start))}
-        if parent is None:
-            attrs["mlflow.experimentId"] = json.dumps(self.experiment())
-        attrs["mlflow.traceRequestId"] = json.dumps(trace_id)
-        attrs["mlflow.spanType"] = json.dumps(kind)
-        attrs["mlflow.spanInputs"] = self._dump(self.clean(inputs))
-        for key, value in (attributes or {}).items():
-            attrs[key] = self._dump(value)
-        span = {"trace_id": trace_id, "span_id": f"{random.getrandbits(64) or 1:016x}",
-                "parent_span_id": parent and parent["span_id"], "name": name, "start_time_unix_nano": ns(start),
-                "end_time_unix_nano": None, "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
-                "attributes": attrs, "links": []}
-        spans.append(span)
-        return span
-
-    def _end(self, span, outputs, end, error=False):
-        span["attributes"]["mlflow.spanOutputs"] = self._dump(self.clean(outputs))
-        span["attributes"]["mlflow.spanLogLevel"] = "20"       # INFO, MLflow's level for these span types
-        span["end_time_unix_nano"] = ns(end)
-        if error:
-            span["status"]["code"] = "STATUS_CODE_ERROR"
-
-    def _dump(self, value):
-        from mlflow.tracing.utils import dump_span_attribute_value
-        return dump_span_attribute_value(value)
-
     def _build(self, turn, tags, metadata):
-        """The turn as an MLflow Trace, nothing written yet; the turn tag is added after the
-        size statistics, as it was set after them when traces were written span by span."""
+        """The turn as an MLflow Trace, nothing written yet, and the characters its spans hold;
+        the turn tag is added after the size statistics, as it was set after them when traces
+        were written span by span."""
         import random
 
         from mlflow.entities import Span, Trace, TraceData, TraceInfo, TraceLocation, TraceState
         from mlflow.tracing import constant
         from mlflow.tracing.utils import add_size_stats_to_trace_metadata, aggregate_usage_from_spans
         trace_id = f"tr-{random.getrandbits(128) or 1:032x}"
-        spans = []
-        name = AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"]
-        root = self._span(spans, trace_id, None, name, "AGENT", turn["start"], {"prompt": turn["prompt"]})
-        self._build_children(spans, trace_id, root, turn, turn["start"], turn["end"])
-        self._end(root, {"response": turn["answer"]}, turn["end"])
-        spans = [Span.from_dict(span) for span in spans]
+        raw = self.builder.spans(turn, trace_id, self.experiment())
+        root, size = raw[0], sum(len(v) for span in raw for v in span["attributes"].values())
+        spans = [Span.from_dict(span) for span in raw]
 
         def head(value):
             if len(value) <= constant.MAX_CHARS_IN_TRACE_INFO_METADATA:
@@ -3919,13 +4006,12 @@ class Uploader:
         info = TraceInfo(trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(self.experiment()),
                          request_time=start // 1_000_000, execution_duration=(end - start) // 1_000_000,
                          state=TraceState.OK, trace_metadata=metadata,
-                         tags={constant.TraceTagKey.TRACE_NAME: name, **tags},
-                         request_preview=str(self.redact(turn["prompt"]))[:1000],
-                         response_preview=str(self.redact(turn["answer"]))[:1000])
+                         tags={constant.TraceTagKey.TRACE_NAME: root["name"], **tags})
+        info.request_preview, info.response_preview = self.builder.previews(turn)
         trace = Trace(info=info, data=TraceData(spans=spans))
         add_size_stats_to_trace_metadata(trace)
         info.tags[TAG_TURN] = turn["id"]
-        return trace
+        return trace, size
 
     def _env_metadata(self):
         if self._env is None:
@@ -3933,27 +4019,6 @@ class Uploader:
             self._env = resolve_env_metadata()
         return self._env
 
-    def _build_children(self, spans, trace_id, parent, turn, lo, hi):
-        """The spans of _children, as dicts."""
-        for step in turn["steps"]:
-            start = min(max(step["start"], lo), hi)
-            end = min(max(step["end"] or start, start), hi)
-            if step["kind"] == "llm":
-                span = self._span(spans, trace_id, parent, step.get("name", "llm"), "LLM", start,
-                                  {"messages": step["inputs"]}, self._llm_attributes(step))
-                self._end(span, {"content": step["content"]}, end)
-                continue
-            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"],
-                              self._tool_attributes(step))
-            sub = step.get("subagent")
-            if sub:
-                agent = self._span(spans, trace_id, span, f"subagent_{sub['type']}", "AGENT", start,
-                                   {"prompt": sub["prompt"]}, {"claudetracing.agent_id": sub["agent_id"]})
-                self._build_children(spans, trace_id, agent, sub, start, end)
-                self._end(agent, {"response": sub["answer"]}, min(max(sub["end"], start), end))
-            self._end(span, {"result": step["result"]}, end, error=step["error"])
-
-    @staticmethod
     def _tool_attributes(step):
         """A command's exit code, where the agent records one (Codex does; Claude Code's results
         say it in their text)."""
@@ -3961,7 +4026,6 @@ class Uploader:
         code = meta.get("exit_code") if isinstance(meta, dict) else None
         return {"claudetracing.exit_code": code} if isinstance(code, int) and not isinstance(code, bool) else None
 
-    @staticmethod
     def _llm_attributes(step):
         usage = step["usage"]
         attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
@@ -3991,12 +4055,12 @@ class Uploader:
         os.close(self.journal_fd)
         self.batch = None
 
-    def _defer(self, trace, session):
+    def _defer(self, trace, session, size):
         self.batch.append(trace)
         if session not in self.batch_sessions:
             self.batch_sessions.add(session)
             self._journal()
-        self.batch_chars += sum(len(v) for span in trace.data.spans for v in span._span.attributes.values())
+        self.batch_chars += size
         if len(self.batch) >= IMPORT_BATCH_TRACES or self.batch_chars >= IMPORT_BATCH_CHARS:
             self.flush()
 
@@ -4018,11 +4082,8 @@ class Uploader:
         """Each trace's info (with its turn tag), then the spans of all in one upload. Infos
         first: the store takes a new trace's info in one insert, and one that spans created
         first through a slow merge. A trace whose spans are missing is settled (removed)."""
-        store = self.client._tracing_client.store
         try:
-            for trace in batch:
-                store.start_trace(trace.info)
-            store.log_spans(self.experiment(), [span for trace in batch for span in trace.data.spans])
+            TracingStore(self.client).write(self.experiment(), batch)
         except Exception as e:  # noqa: BLE001 - whatever MLflow raised, the job is retried
             raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
 
