@@ -326,14 +326,6 @@ def local_store_uri():
     return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
 
 
-def backend_kind(uri):
-    if uri.startswith("sqlite:"):
-        return "local"
-    if uri.startswith("databricks"):
-        return "databricks"
-    return "server"
-
-
 def strip_credentials(url):
     return re.sub(r"(?<=://)[^/@\s]+@", "", url)
 
@@ -1037,6 +1029,49 @@ def use_trace_location(experiment_id, location):
     from mlflow.entities.trace_location import UnityCatalog
     catalog, schema, prefix = location.split(".")
     mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
+
+
+###############################################################################
+# Backends: the local store, an MLflow server, a Databricks workspace
+###############################################################################
+
+# Where traces go is told by the tracking URI alone (backend_kind), and what differs between
+# the three kinds of backend is in BACKENDS. A URI of another scheme MLflow takes is a server
+# to these, and is read and written through mlflow.
+#   extra                   the pip extra the worker needs for it
+#   refused(uri, env)       the command that fixes credentials it refused (the worker's notice)
+#   unreachable(uri, env)   what doctor says to do when it does not answer
+
+def backend_kind(uri):
+    if uri.startswith("sqlite:"):
+        return "local"
+    if uri.startswith("databricks"):
+        return "databricks"
+    return "server"
+
+
+def is_http(uri):
+    """An MLflow server we can talk to over its REST API (not another scheme MLflow takes)."""
+    return uri.startswith(("http://", "https://"))
+
+
+def databricks_unreachable(uri, env):
+    profile = databricks_profile(env)
+    host = databricks_host(env) or "https://<workspace>"
+    return login_command(host, profile) if profile in databricks_profiles() else "traces init --spn"
+
+
+BACKENDS = {
+    "local": {"extra": "mlflow", "refused": lambda uri, env: f"traces init --tracking-uri {uri}",
+              "unreachable": lambda uri, env: f"mv {uri.split(':///', 1)[-1]} {uri.split(':///', 1)[-1]}.broken "
+                                              "(the next turn starts a new store)"},
+    "server": {"extra": "mlflow", "refused": lambda uri, env: f"traces init --tracking-uri {uri}",
+               "unreachable": lambda uri, env: f"start the MLflow server at {uri}, or `traces init --tracking-uri URI`"},
+    "databricks": {"extra": "databricks",
+                   "refused": lambda uri, env: f"databricks auth login --profile {env[ENV_PROFILE]}"
+                   if env.get(ENV_PROFILE) else "traces init --spn",
+                   "unreachable": databricks_unreachable},
+}
 
 
 ###############################################################################
@@ -3386,7 +3421,7 @@ def probe_answer(config):
     import shlex
     import subprocess
     python = os.environ.get(ENV_PYTHON) or sys.executable
-    extra = "databricks" if (config.get(ENV_URI) or "").startswith("databricks") else "mlflow"
+    extra = BACKENDS[backend_kind(config.get(ENV_URI) or local_store_uri())]["extra"]
     answer = {"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__),
               "traces_home": traces_home(), "worker": python}
     problem = python_problem(python) if python != sys.executable else None
@@ -3505,7 +3540,7 @@ def open_store(uri):
     """An MlflowClient for uri. The first use of a local SQLite store creates its tables,
     which two processes (the worker and `traces search`, say) must not do at the same time."""
     from mlflow import MlflowClient
-    if not uri.startswith("sqlite:"):
+    if backend_kind(uri) != "local":
         return MlflowClient(uri)
     import fcntl
     fd = os.open(os.path.join(private_dir(traces_home()), "store.lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -3841,7 +3876,7 @@ class Uploader:
             if found is None:
                 # Local store: artifacts under TRACES_HOME, never ./mlruns in someone's repository.
                 location = None
-                if self.uri.startswith("sqlite:"):
+                if backend_kind(self.uri) == "local":
                     location = "file://" + private_dir(traces_home(), "artifacts")
                 return self.client.create_experiment(name, artifact_location=location)
             return found.experiment_id
@@ -3908,9 +3943,9 @@ class Uploader:
         3.4 on. Databricks (and Unity Catalog destinations) keep MLflow's tracing API."""
         if self._whole is None:
             self._whole = False
-            if self.uri.startswith("sqlite:"):
+            if backend_kind(self.uri) == "local":
                 self._whole = True
-            elif self.uri.startswith(("http:", "https:")) and not self.trace_location:
+            elif is_http(self.uri) and not self.trace_location:
                 from packaging.version import Version
                 try:
                     version = TracingStore(self.client).server_version()
@@ -4283,11 +4318,8 @@ def user_problem(error, env):
     if isinstance(error, MissingExtra):
         return f"the worker's Python ({sys.executable}) has no {error.package}", install_hint(error.extra, "init")
     if REFUSED.search(text):
-        if uri.startswith("databricks"):
-            profile = env.get(ENV_PROFILE)
-            return text, f"databricks auth login --profile {profile}" if profile else "traces init --spn"
-        return text, f"traces init --tracking-uri {uri}"
-    if uri.startswith("sqlite:") and text.startswith("cannot open "):
+        return text, BACKENDS[backend_kind(uri)]["refused"](uri, env)
+    if backend_kind(uri) == "local" and text.startswith("cannot open "):
         return text, "traces status"
     return None
 
@@ -4931,7 +4963,7 @@ class Backend:
         export_backend_env(env)                # MLflow and the SDK read tokens and profiles from there
         self.env = env
         self.uri = env.get(ENV_URI) or local_store_uri()
-        if self.uri.startswith("sqlite:"):
+        if backend_kind(self.uri) == "local":
             path = self.uri.split(":///", 1)[-1]
             # MLflow would create an empty store (and ./mlruns) just to find nothing in it.
             check_local_store(path)
@@ -4949,7 +4981,7 @@ class Backend:
                 pass
             except Exception as e:  # noqa: BLE001 - sqlite3.Error: mlflow says it better
                 log(f"reading {path} without mlflow failed: {type(e).__name__}: {e}")
-        if self.uri.startswith(("http://", "https://")) and os.environ.get(ENV_READER) != "mlflow":
+        if is_http(self.uri) and os.environ.get(ENV_READER) != "mlflow":
             self.client = ServerStore(self.uri, env)
             return
         # Traces in Unity Catalog tables are searched with V4 and a SQL warehouse: mlflow's part.
@@ -5455,9 +5487,9 @@ def team_enrichments_tag(env):
     uri = env.get(ENV_URI) or ""
     experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
     try:
-        if uri.startswith(("http://", "https://")):
+        if is_http(uri):
             status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
-        elif uri.startswith(DATABRICKS_URI):
+        elif backend_kind(uri) == "databricks":
             profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
             w = databricks_client(5, profile=profile) if profile else databricks_client(5)
             query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
@@ -5807,16 +5839,6 @@ def find_test_experiment(reader, env):
     return reader.get_experiment_by_name(env.get(ENV_EXPERIMENT) or "claude-code")
 
 
-def backend_fix(env, uri):
-    if backend_kind(uri) == "databricks":
-        profile = databricks_profile(env)
-        host = databricks_host(env) or "https://<workspace>"
-        return login_command(host, profile) if profile in databricks_profiles() else "traces init --spn"
-    if backend_kind(uri) == "server":
-        return f"start the MLflow server at {uri}, or `traces init --tracking-uri URI`"
-    return f"mv {uri.split(':///', 1)[-1]} {uri.split(':///', 1)[-1]}.broken (the next turn starts a new store)"
-
-
 @doctor_check("backend")
 def check_backend(checkup):
     env = checkup.env
@@ -5829,9 +5851,9 @@ def check_backend(checkup):
     try:
         found = find_test_experiment(experiment_reader(env, uri), env)
     except TracesError as e:
-        return False, str(e), backend_fix(env, uri)
+        return False, str(e), BACKENDS[backend_kind(uri)]["unreachable"](uri, env)
     except Exception as e:  # noqa: BLE001 - whatever an unreachable or foreign backend raises
-        return False, f"{where} does not answer like MLflow ({short_error(e)})", backend_fix(env, uri)
+        return False, f"{where} does not answer like MLflow ({short_error(e)})", BACKENDS[backend_kind(uri)]["unreachable"](uri, env)
     if found is None or found.lifecycle_stage == "deleted":
         if env.get(ENV_EXPERIMENT_ID):
             return False, f"{where} has no experiment {wanted}", "traces init -e NAME"
@@ -6607,17 +6629,17 @@ def choose_destination(args, current, interactive):
     databricks = bool(args.profile or args.spn)
     if not uri and not args.local and not databricks:
         existing = current.get(ENV_URI, "")
-        remote = existing if existing.startswith(("http://", "https://")) else ""
+        remote = existing if is_http(existing) else ""
         if interactive:
             print("Where should traces go?\n  1) a local store on this machine (no server needed)\n"
                   "  2) an MLflow tracking server\n  3) a Databricks workspace")
-            choice = ask("Choice", "3" if existing.startswith("databricks") else "2" if remote else "1")
+            choice = ask("Choice", "3" if backend_kind(existing) == "databricks" else "2" if remote else "1")
             if choice == "2":
                 uri = ask("Tracking server URL", remote or "http://localhost:5000")
             databricks = choice == "3"
         else:
             uri = remote or None
-            databricks = existing.startswith("databricks")
+            databricks = backend_kind(existing) == "databricks"
     if args.trace_location and not databricks:
         raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
     return uri, databricks
@@ -6661,7 +6683,7 @@ def mlflow_setup(args, root, current, interactive, uri):
     """
     local, shared, auth, tags = {}, {}, {}, (None, None)
     if uri:
-        if not uri.startswith(("http://", "https://")):
+        if not is_http(uri):
             raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
         uri, auth = server_credentials(uri, current, interactive)
         # A server on loopback is this machine's alone; any other is the team's to share.
@@ -7203,10 +7225,10 @@ def check_import_backend(env):
     """Refuse a store or server import cannot use."""
     # Refused now, not after MLflow has left a lock or a checkpoint behind.
     uri = env.get(ENV_URI) or local_store_uri()
-    if uri.startswith("sqlite:"):
+    if backend_kind(uri) == "local":
         check_home()
         check_local_store(uri.split(":///", 1)[-1])
-    elif uri.startswith(("http://", "https://")):
+    elif is_http(uri):
         check_server(uri, env)
 
 
@@ -7316,7 +7338,7 @@ def cmd_list(args):
     root = repo_root(os.getcwd())
     backend = Backend(root)
     experiments = backend.experiments()
-    stats = local_trace_stats(backend.uri) if backend.uri.startswith("sqlite:") else None
+    stats = local_trace_stats(backend.uri) if backend_kind(backend.uri) == "local" else None
     if stats is None:
         # A server: no count API, so only the newest trace of each experiment (one small request).
         from concurrent.futures import ThreadPoolExecutor
@@ -7589,7 +7611,7 @@ def cmd_ui(args):
     backend = Backend(root)
     name, experiment_id = backend.current()
     experiment = backend.experiment(args.experiment) if args.experiment else backend.experiment(name, experiment_id)
-    if backend.uri.startswith("databricks"):
+    if backend_kind(backend.uri) == "databricks":
         host = databricks_host(backend.env)
         if not host:
             raise TracesError(f"experiment {experiment.name} has id {experiment.experiment_id}; set DATABRICKS_HOST "
@@ -7597,7 +7619,7 @@ def cmd_ui(args):
         print(f"Experiment {experiment.name} in Databricks:")
         show_url(f"{host}/ml/experiments/{experiment.experiment_id}", args)
         return 0
-    if not backend.uri.startswith("sqlite:"):
+    if backend_kind(backend.uri) != "local":
         print(f"Experiment {experiment.name} on {backend.uri}:")
         show_url(f"{backend.uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/traces", args)
         return 0
