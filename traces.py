@@ -16,7 +16,17 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
 small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
 builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn.
+Nothing the backend does can slow Claude down or lose a turn. Codex CLI sessions take the
+same path: an agent is one section and one entry of AGENTS (see "The agent seam").
+
+The file reads top to bottom in the order data flows, one banner per section. The library:
+constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
+configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
+reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
+Codex CLI sessions; enrichments; redaction; spool and hook; MLflow export (TraceBuilder builds
+a trace, Uploader writes it); the worker; the terminal; reading back (stores, search, formats);
+setup helpers; checks (doctor). Then the commands, one section each in `traces --help` order,
+and `main`.
 
 This file is the whole program. It needs only the standard library for everything that does
 not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
@@ -452,7 +462,7 @@ class MissingExtra(TracesError):
 def settings_problem(data):
     if not isinstance(data, dict):
         return "the top level is not a JSON object"
-    for key in ("env", "environment", "hooks"):
+    for key in ("env", "hooks"):
         if key in data and not isinstance(data[key], dict):
             return f'"{key}" is not an object'
     for event, groups in data.get("hooks", {}).items():
@@ -513,9 +523,7 @@ def save_settings(path, data, old_data, old_text, mode=0o644):
 
 
 def settings_env(data):
-    env = dict(data.get("environment") or {})
-    env.update(data.get("env") or {})
-    return {k: v for k, v in env.items() if isinstance(v, str)}
+    return {k: v for k, v in (data.get("env") or {}).items() if isinstance(v, str)}
 
 
 def is_our_hook(command):
@@ -571,20 +579,6 @@ def add_our_hooks(data, command=HOOK_COMMAND):
     hooks = data.setdefault("hooks", {})
     for event, ours in our_hooks(command).items():
         hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": ours}]})
-
-
-def migrate_environment(data):
-    """Older tools wrote `environment`, which Claude Code ignores: fold it into `env` in place."""
-    if "environment" not in data:
-        return
-    legacy = data["environment"]
-    if "env" in data:
-        data["env"] = {**legacy, **data["env"]}
-        del data["environment"]
-        return
-    rebuilt = {("env" if k == "environment" else k): v for k, v in data.items()}
-    data.clear()
-    data.update(rebuilt)
 
 
 def update_env(data, values):
@@ -789,13 +783,11 @@ class RepoSettings:
         for config, values in ((self.config, dict(shared)), (self.local_config, dict(local))):
             update_config(config, values)
             for settings in (self.shared, self.local):
-                migrate_environment(settings)
                 update_env(settings, dict.fromkeys(k for k in values if k in settings_env(settings)))
 
     def drop_legacy_env(self):
         """Take every variable of ours out of the settings' env blocks."""
         for settings in (self.shared, self.local):
-            migrate_environment(settings)
             update_env(settings, dict.fromkeys(OUR_ENV_KEYS))
 
     def save(self, delete_if_emptied=False):
