@@ -1772,6 +1772,14 @@ def notified_ids(records):
 #   identify(path)                  its session id for a file (by content, never by name): None for a file
 #                                   of another agent, "" for one traced with another session
 #   project_sessions(root, everything)   {path: session id} of its sessions run inside `root`
+# and, for setup (its section there adds them), all optional:
+#   label                           its name in messages
+#   init_check(args)                refuse what init cannot do for it, before anything is written
+#   wire_settings(settings, invocation)   its hooks in Claude Code's settings files (RepoSettings)
+#   wire(root, invocation, yes)     its hooks in files of its own: the lines saying what was written
+#   unwire(root)                    take them out again (disable): the lines saying what was written
+#   status(root), status_row(info, paint)   what status shows of its wiring (JSON, a row), or None
+#   names_repository(root)          whether its own files wire this repository (doctor)
 #
 # A turn record is what the rest of the pipeline (worker, enrichments, Uploader) reads, the
 # same for every agent. Its keys:
@@ -1806,7 +1814,10 @@ AGENTS = {}
 def add_agent(name, **parts):
     """Register an agent (the keys above); the optional parts do nothing unless given."""
     AGENTS[name] = {"note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
-                    "tidy": lambda session, state: None, **parts}
+                    "tidy": lambda session, state: None, "init_check": lambda args: None,
+                    "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
+                    "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
+                    **parts}
 
 
 # A hook reports how its turn ended (the agent's last answer); the worker recognises it in the
@@ -2081,7 +2092,8 @@ def claude_identify(path):
 
 
 add_agent("claude", what="Claude Code transcript", root_span="claude_code_conversation", source_name="claude-code",
-          hook_job=lambda job, cwd, environ: job, note_jobs=remember_clears,
+          label="Claude Code", hook_job=lambda job, cwd, environ: job, note_jobs=remember_clears,
+          wire_settings=lambda settings, invocation: add_our_hooks(settings.shared, hook_command(invocation)),
           sessions_dir=lambda jobs=(): claude_projects_dir(), read=claude_read, finished=claude_finished,
           settle=claude_settle, tidy=lambda session, state: fold_ledger(state),
           files_in=lambda folder: {os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".jsonl")},
@@ -2491,7 +2503,7 @@ def codex_rollouts(root, everything):
     return found
 
 
-add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_name="codex-cli",
+add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_name="codex-cli", label="Codex",
           hook_job=codex_hook_job, sessions_dir=codex_job_sessions, read=codex_read_turns, finished=codex_finished,
           tidy=codex_tidy, files_in=rollout_names, identify=lambda path: rollout_session(path)[0],
           project_sessions=codex_rollouts)
@@ -3997,9 +4009,9 @@ class Uploader:
             span.end(outputs=clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
                      end_time_ns=ns(end))
 
-    # Whole traces: the trace is built here, with what MLflow's tracing API would have made of
-    # the same calls (span attributes, metadata, previews, size statistics), then written in
-    # one go through the tracking store: the trace's info, which carries the turn tag, then
+    # Whole traces: the trace is made here of TraceBuilder's spans, with what MLflow's tracing
+    # API would have added (metadata, previews, size statistics), then written in one go
+    # through the tracking store: the trace's info, which carries the turn tag, then
     # its spans in one upload (one transaction on SQLite, one OTLP request to a server) with
     # those of the other traces of a batch. A trace without its turn tag or without spans is
     # a partial upload (see settle).
@@ -4045,28 +4057,6 @@ class Uploader:
             from mlflow.tracing.utils.environment import resolve_env_metadata
             self._env = resolve_env_metadata()
         return self._env
-
-    def _tool_attributes(step):
-        """A command's exit code, where the agent records one (Codex does; Claude Code's results
-        say it in their text)."""
-        meta = step.get("meta")
-        code = meta.get("exit_code") if isinstance(meta, dict) else None
-        return {"claudetracing.exit_code": code} if isinstance(code, int) and not isinstance(code, bool) else None
-
-    def _llm_attributes(step):
-        usage = step["usage"]
-        attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
-            "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
-            "cache_read_input_tokens": usage["cache_read"],
-            "cache_creation_input_tokens": usage["cache_creation"],
-            "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
-        attributes.update(step.get("attributes") or {})
-        if step.get("cost") is not None:
-            out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
-                          step.get("speed"), step.get("geo"), step["start"], step.get("provider"))
-            attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
-                                             "total_cost": step["cost"]}
-        return attributes
 
     def begin_batches(self):
         """From now on traces are written in batches (import): call flush() at the end.
@@ -5106,7 +5096,7 @@ def trace_filters(args, root):
         clauses.append(f"tags.`git.branch` = '{like_escape(args.branch)}'")
         checks.append(lambda info: info.tags.get("git.branch") == args.branch)
     if getattr(args, "agent", None):
-        # Traces from before the tag are Claude Code's: only codex can be asked of the backend.
+        # Traces from before the tag are Claude Code's: only another agent's can be asked of the backend.
         if args.agent != DEFAULT_AGENT:
             clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
         checks.append(lambda info: info.tags.get(TAG_AGENT, DEFAULT_AGENT) == args.agent)
@@ -5497,6 +5487,19 @@ def team_enrichments_tag(env):
     return experiment_tags(body).get(TAG_ENRICHMENTS)
 
 
+def ask(question, default):
+    """One interactive question; Enter (or the end of input) takes the default."""
+    print(f"{question} [{default}]: ", end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+    return line.strip() or default
+
+
+###############################################################################
+# Codex CLI setup: its hooks in CODEX_HOME, and their trust
+###############################################################################
+
 # Codex hooks live in CODEX_HOME/hooks.json, the user's own, not in the repository's
 # .codex/hooks.json: Codex 0.169 loads a project's .codex folder only for projects the user
 # marked trusted (`projects."<path>".trust_level`), a grant that also enables the project's MCP
@@ -5674,6 +5677,49 @@ def codex_wiring(root):
     return len(ours), bool(ours) and trusted
 
 
+def codex_names_repository(root):
+    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
+    text: a file that does not parse can still say that the repository is wired for Codex."""
+    import shlex
+    try:
+        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
+            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
+    except OSError:
+        return False
+
+
+def codex_init(root, invocation, yes):
+    """Wire Codex's hooks for this repository; trust them when the user agrees."""
+    trust = yes or ask("Codex runs hooks only once trusted: trust ours in "
+                       f"{os.path.join(codex_home(), 'config.toml')} (y/n)?", "y").lower() in ("y", "yes")
+    written = wire_codex(root, invocation, trust)
+    if not trust:
+        written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
+                       "or accept them in Codex (/hooks).")
+    return written
+
+
+def codex_init_check(args):
+    if args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
+    read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+
+
+def codex_status(root):
+    wired, trusted = codex_wiring(root)
+    return {"hooks": wired, "trusted": trusted, "hooks_file": os.path.join(codex_home(), "hooks.json")} if wired else None
+
+
+def codex_status_row(info, paint):
+    return ("codex hooks", f"{info['hooks_file']} " + ("(trusted)" if info["trusted"] else paint.bad(
+        "(not trusted: Codex skips them; run `traces init --agent codex`)")))
+
+
+AGENTS["codex"].update(init_check=codex_init_check, wire=codex_init, status=codex_status, status_row=codex_status_row,
+                       unwire=lambda root: wire_codex(root, None, False) if codex_wiring(root)[0] else [],
+                       names_repository=codex_names_repository)
+
+
 ###############################################################################
 # Checks (doctor): each part of the path a turn takes, and a test turn down it
 ###############################################################################
@@ -5702,19 +5748,8 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
-        self.codex_only = False             # wired for Codex alone: no Claude Code hooks to send a turn through
+        self.wired_alone = None             # the agent wired alone by its own files: no Claude Code hooks to send a turn through
         self.failed = set()
-
-
-def codex_names_repository(root):
-    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
-    text: a file that does not parse can still say that the repository is wired for Codex."""
-    import shlex
-    try:
-        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
-            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
-    except OSError:
-        return False
 
 
 @doctor_check("settings")
@@ -5727,9 +5762,11 @@ def check_settings(checkup):
     checkup.settings = settings
     commands = {event: our_hook_commands(settings.shared, event) for event in HOOK_EVENTS}
     missing = [event for event, found in commands.items() if not found]
-    if len(missing) == len(HOOK_EVENTS) and codex_names_repository(checkup.root):
-        checkup.codex_only = True
-        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for Codex only)", None
+    alone = len(missing) == len(HOOK_EVENTS) and next(
+        (agent["label"] for agent in AGENTS.values() if agent["names_repository"](checkup.root)), None)
+    if alone:
+        checkup.wired_alone = alone
+        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {alone} only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
     doubled = [event for event, found in commands.items() if len(found) > 1]
@@ -6089,7 +6126,7 @@ def check_round_trip(checkup):
     import uuid
     if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
         return None, "not run: fix the lines above first", None
-    if checkup.codex_only:
+    if checkup.wired_alone:
         return None, "not run: the test turn goes through Claude Code's hooks, and this repository has none", None
     session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
     folder, sent = None, []
@@ -6172,14 +6209,6 @@ def command(name, help_text, options=None):
 ###############################################################################
 # traces init: wire a repository (hooks, experiment, enrichments)
 ###############################################################################
-
-def ask(question, default):
-    """One interactive question; Enter (or the end of input) takes the default."""
-    print(f"{question} [{default}]: ", end="", flush=True)
-    line = sys.stdin.readline()
-    if not line:
-        print()
-    return line.strip() or default
 
 
 def init_target(args):
@@ -6595,24 +6624,11 @@ def init_options(p):
 
 def init_agents(args):
     """The agents init wires: --agent, repeated or comma-separated; Claude Code by default."""
-    agents = [a.strip() for value in args.agent or ["claude"] for a in value.split(",") if a.strip()]
+    agents = [a.strip() for value in args.agent or [DEFAULT_AGENT] for a in value.split(",") if a.strip()]
     unknown = [a for a in agents if a not in AGENTS]
     if unknown or not agents:
         raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)}")
-    if "codex" in agents and args.user_wide:
-        raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
     return list(dict.fromkeys(agents))
-
-
-def codex_init(root, invocation, yes):
-    """Wire Codex's hooks for this repository; trust them when the user agrees."""
-    trust = yes or ask("Codex runs hooks only once trusted: trust ours in "
-                       f"{os.path.join(codex_home(), 'config.toml')} (y/n)?", "y").lower() in ("y", "yes")
-    written = wire_codex(root, invocation, trust)
-    if not trust:
-        written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
-                       "or accept them in Codex (/hooks).")
-    return written
 
 
 def choose_destination(args, current, interactive):
@@ -6733,8 +6749,8 @@ def cmd_init(args):
     root = init_target(args)
     agents = init_agents(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
-    if "codex" in agents:
-        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+    for name in agents:
+        AGENTS[name]["init_check"](args)
     check_home()
     current = settings.env
     interactive = not args.yes
@@ -6757,13 +6773,13 @@ def cmd_init(args):
     settings.update(shared=env_shared, local=env_local)
     settings.drop_legacy_env()
     remove_our_hooks(settings.local)
-    if "claude" in agents:
-        add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
+    for name in agents:
+        AGENTS[name]["wire_settings"](settings, shared_hook or DEFAULT_INVOCATION)
     written = settings.save()
     written += write_local_hook(root, local_hook)
     written += update_gitignore(root)
-    if "codex" in agents:
-        written += codex_init(root, shared_hook or DEFAULT_INVOCATION, args.yes)
+    for name in agents:
+        written += AGENTS[name]["wire"](root, shared_hook or DEFAULT_INVOCATION, args.yes)
     if auth and store_credentials(uri, auth):
         written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
     for line in written:
@@ -6849,9 +6865,10 @@ def status_options(p):
 def cmd_status(args):
     root = repo_root(os.getcwd())
     status = repo_status(root)
-    wired, trusted = codex_wiring(root)
-    if wired:
-        status["codex"] = {"hooks": wired, "trusted": trusted, "hooks_file": os.path.join(codex_home(), "hooks.json")}
+    for name, agent in AGENTS.items():
+        wiring = agent["status"](root)
+        if wiring:
+            status[name] = wiring
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -6869,10 +6886,7 @@ def cmd_status(args):
             ("enrichments", ", ".join(status["enrichments"]) or "none"),
             ("redaction", redact_text_),
             ("hook", status["hook_command"] + hook_state),
-            *([("codex hooks", f"{status['codex']['hooks_file']} "
-                + ("(trusted)" if status["codex"]["trusted"] else paint.bad("(not trusted: Codex skips them; "
-                                                                           "run `traces init --agent codex`)")))]
-              if "codex" in status else []),
+            *(agent["status_row"](status[name], paint) for name, agent in AGENTS.items() if name in status),
             ("settings", ", ".join(status["settings_files"]) or "none"),
             ("traces home", status["traces_home"]),
             ("pending jobs", str(status["pending_jobs"])),
@@ -6957,8 +6971,8 @@ def cmd_disable(args):
     written = settings.save(delete_if_emptied=True)
     if os.path.exists(os.path.join(root, LOCAL_HOOK_FILE)):
         written += write_local_hook(root, None)
-    if codex_wiring(root)[0]:
-        written += wire_codex(root, None, False)     # our hooks and their trust entries only
+    for agent in AGENTS.values():
+        written += agent["unwire"](root)            # our hooks (and their trust entries) only
     folder = os.path.join(root, ".claude")
     if written and os.path.isdir(folder) and not os.listdir(folder):
         os.rmdir(folder)
