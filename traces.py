@@ -4306,6 +4306,35 @@ def user_problem(error, env):
     return None
 
 
+def trace_jobs(session, jobs, env, uploaders):
+    """Trace what a session's jobs point at; False when the jobs must wait for another pass."""
+    transcript, agent = job_transcript(jobs), job_agent(jobs)
+    sessions = AGENTS[agent]["sessions_dir"](jobs)
+    if transcript and not os.path.isfile(transcript) and \
+            time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
+        # Claude Code can run a session's first Stop before it has created the file.
+        log(f"{session}: waiting for the transcript to appear")
+        return False
+    if not transcript or not os.path.isfile(transcript):
+        log(f"{session}: transcript not found; nothing to trace")
+    elif not transcript_allowed(transcript, sessions):
+        log(f"ERROR {session}: refused a transcript outside {sessions}")
+    elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
+        # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
+        log(f"{session}: the transcript is shorter than when its hook ran; trying again")
+        return False
+    else:
+        key = json.dumps(sorted(env.items()))
+        if key not in uploaders:
+            uploaders[key] = Uploader(env)
+        uploaders[key].activate()
+        cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
+        n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env}, agent=agent)
+        if n:
+            log(f"{session}: uploaded {n} turn(s)")
+    return True
+
+
 def drain_spool(uploaders):
     """Process every job in the spool once; True when nothing failed. uploaders: one per
     backend settings, kept by the caller so that a warm worker reuses its connections."""
@@ -4321,36 +4350,11 @@ def drain_spool(uploaders):
         jobs = [job for _, job in items]
         env = jobs[-1].get("env") or {}
         env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
-        transcript = job_transcript(jobs)
-        agent = job_agent(jobs)
-        sessions = AGENTS[agent]["sessions_dir"](jobs)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
-            if transcript and not os.path.isfile(transcript) and \
-                    time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
-                # Claude Code can run a session's first Stop before it has created the file.
-                log(f"{session}: waiting for the transcript to appear")
+            if not trace_jobs(session, jobs, env, uploaders):
                 ok = False
                 continue
-            if not transcript or not os.path.isfile(transcript):
-                log(f"{session}: transcript not found; nothing to trace")
-            elif not transcript_allowed(transcript, sessions):
-                log(f"ERROR {session}: refused a transcript outside {sessions}")
-            elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
-                # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
-                log(f"{session}: the transcript is shorter than when its hook ran; trying again")
-                ok = False
-                continue
-            else:
-                key = json.dumps(sorted(env.items()))
-                if key not in uploaders:
-                    uploaders[key] = Uploader(env)
-                uploaders[key].activate()
-                cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-                n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env},
-                                  agent=agent)
-                if n:
-                    log(f"{session}: uploaded {n} turn(s)")
         except (BackendError, TracesError) as e:
             log(f"ERROR {session}: {e}")
             ok, problem = False, problem or user_problem(e, env)
