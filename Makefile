@@ -1,4 +1,4 @@
-# make test   — venv, dependencies, the pinned Claude Code and Codex, system packages; then pytest
+# make test   — venv, dependencies, the pinned Claude Code, Codex and Copilot CLI, system packages; then pytest
 #               (which makes an MLflow 3.10.1 environment with uv, in .cache/mlflow)
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
@@ -11,8 +11,10 @@ CLAUDE_VERSION := 2.1.330
 CLAUDE := .cache/claude-code/node_modules/.bin/claude
 CODEX_VERSION := 0.169.0
 CODEX := .cache/codex/node_modules/.bin/codex
+COPILOT_VERSION := 1.0.102
+COPILOT := .cache/copilot/node_modules/.bin/copilot
 
-.PHONY: test demo bench lint deps system-deps claude codex clean
+.PHONY: test demo bench lint deps system-deps claude codex copilot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +39,19 @@ $(CODEX):
 
 codex: $(CODEX)
 
+# GitHub Copilot CLI: the npm package is a loader for a ~200 MB native binary, pinned likewise.
+$(COPILOT):
+	mkdir -p .cache/copilot
+	npm install --prefix .cache/copilot --no-audit --no-fund --loglevel=error @github/copilot@$(COPILOT_VERSION)
+
+copilot: $(COPILOT)
+
 # PostgreSQL (the self-hosted server tests), Chromium (the UI test) and tmux (interactive
 # Claude Code sessions), from Debian.
 system-deps:
 	@sh tests/system-deps.sh
 
-test: deps claude codex system-deps
+test: deps claude codex copilot system-deps
 	$(PY) -m pytest -q
 
 demo: deps
