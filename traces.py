@@ -1758,6 +1758,10 @@ def notified_ids(records):
 # only turn records, never an agent.
 #   what                            what its session files are called, for messages
 #   root_span, source_name          the name of a turn's root span (and so of its trace), MLflow's source name
+#   hook_input(payload)             its hook input in our keys, where its format differs (optional)
+#   hook_events                     {its event name: ours (Stop, SessionEnd)} where they differ (optional)
+#   claims(payload, environ)        whether it sent a hook input, whichever hook ran: another agent's
+#                                   hook ignores it (optional)
 #   hook_job(job, cwd, environ)     the job for a hook input (job_from_hook_input), completed with what
 #                                   the worker needs, or None when this hook does not act for it
 #   note_jobs(jobs)                 every spooled job, before any session is read (optional)
@@ -1814,7 +1818,8 @@ AGENTS = {}
 def add_agent(name, **parts):
     """Register an agent (the keys above); the optional parts do nothing unless given."""
     AGENTS[name] = {"note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
-                    "tidy": lambda session, state: None, "init_check": lambda args: None,
+                    "tidy": lambda session, state: None, "hook_input": lambda payload: payload, "hook_events": {},
+                    "claims": lambda payload, environ: False, "init_check": lambda args: None,
                     "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
                     "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
                     **parts}
@@ -2507,6 +2512,243 @@ add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_
           hook_job=codex_hook_job, sessions_dir=codex_job_sessions, read=codex_read_turns, finished=codex_finished,
           tidy=codex_tidy, files_in=rollout_names, identify=lambda path: rollout_session(path)[0],
           project_sessions=codex_rollouts)
+
+
+###############################################################################
+# Copilot CLI sessions: events.jsonl into turn records
+###############################################################################
+
+# GitHub Copilot CLI writes a session to ~/.copilot/session-state/<session id>/events.jsonl
+# (COPILOT_HOME replaces ~/.copilot), one record a line: {type, data, id, timestamp, parentId}.
+# A turn is a `user.message` and everything until the next one; `--resume` and `--continue`
+# append to the same file after a `session.resume`. One model call is one
+# `session.usage_record` (written just before the `assistant.message` that holds its text and
+# toolRequests); tools run between `tool.execution_start` and `tool.execution_complete` (the
+# shell's exit code in shellExecution.exitCode). `assistant.turn_start`/`turn_end` frame one
+# model call, not a turn. The turn is over once the agent stopped: Copilot writes the
+# agentStop hook's `hook.start` after the turn's last lines, and `session.shutdown` (the
+# session's own totals per model, cumulative across resumes) when the process ends.
+# Usage: inputTokens counts cached reads and writes, outputTokens counts reasoning (OpenAI's
+# way, as Codex's), so input = inputTokens - cacheRead - cacheWrite and reasoning is kept apart.
+COPILOT_FILE = "events.jsonl"
+COPILOT_FILE_TOOLS = ("create", "edit", "write")      # tools whose `path` is a file written
+
+
+def copilot_sessions_dir(copilot_home=None):
+    """Where Copilot CLI keeps sessions: $COPILOT_HOME/session-state (default ~/.copilot)."""
+    home = copilot_home or os.environ.get("COPILOT_HOME") or os.path.join(os.path.expanduser("~"), ".copilot")
+    return os.path.join(home, "session-state")
+
+
+def copilot_count(raw, key):
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def copilot_usage(raw):
+    """A usage_record's usage (or a modelMetrics usage) → our usage keys: nothing counted twice."""
+    usage = empty_usage()
+    usage.update(cache_read=copilot_count(raw, "cacheReadTokens"), cache_creation=copilot_count(raw, "cacheWriteTokens"),
+                 output=copilot_count(raw, "outputTokens"), reasoning=copilot_count(raw, "reasoningTokens"))
+    usage["input"] = max(copilot_count(raw, "inputTokens") - usage["cache_read"] - usage["cache_creation"], 0)
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def copilot_session_meta(path):
+    """{id, cwd, version, git_branch} from the session's first record (session.start), {} if none."""
+    try:
+        with open(path, "rb") as f:
+            first = json.loads(f.readline())
+    except (ValueError, RecursionError):
+        return {}
+    data = first.get("data") if isinstance(first, dict) and first.get("type") == "session.start" else None
+    if not isinstance(data, dict) or not isinstance(data.get("sessionId"), str):
+        return {}
+    context = data.get("context") if isinstance(data.get("context"), dict) else {}
+    return {"id": data["sessionId"], **{k: v for k, v in (
+        ("cwd", context.get("cwd")), ("version", data.get("copilotVersion")), ("git_branch", context.get("branch")))
+        if isinstance(v, str) and v}}
+
+
+def copilot_split(records):
+    """Group (offset, record) pairs into turns at each user.message; lines before the first are dropped."""
+    turns = []
+    for offset, record in records:
+        if record.get("type") == "user.message":
+            turns.append({"offset": offset, "records": []})
+        if turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def copilot_turn(raw, session, meta):
+    """One turn record (see the agent seam) from the records of one turn (copilot_split)."""
+    records = raw["records"]
+    start = parse_time(records[0].get("timestamp"))
+    state = {"steps": [], "tools": {}, "inputs": [], "since": start, "when": start, "answer": "", "ended": False,
+             "llm": None, "meta": dict(meta)}
+    prompt = (records[0].get("data") or {}).get("content") if isinstance(records[0].get("data"), dict) else None
+    for record in records:
+        state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        copilot_record(state, record.get("type"), data, record.get("id"))
+    turn = {"id": f"{session}:{records[0].get('id') or raw['offset']}", "session": session, "agent": "copilot",
+            "offset": raw["offset"], "prompt": prompt if isinstance(prompt, str) else "", "answer": state["answer"],
+            "command": None, "start": start, "end": state["when"], "steps": state["steps"],
+            "meta": {k: v for k, v in state["meta"].items() if k != "id"}, "waiting": [], "ended": state["ended"],
+            "interrupted": False, "ledger": None, "compactions": [], "copied_from": []}
+    add_totals(turn, None, 0)
+    for step in turn["steps"]:
+        path = step["input"].get("path") if step["kind"] == "tool" and isinstance(step["input"], dict) else None
+        if step["kind"] == "tool" and step["name"] in COPILOT_FILE_TOOLS and isinstance(path, str) \
+                and path not in turn["files"]:
+            turn["files"].append(path)
+    return turn
+
+
+def copilot_record(state, kind, data, record_id):
+    """One events.jsonl record into the turn being built."""
+    when = state["when"]
+    if kind == "session.usage_record":
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        model = usage.get("model") if isinstance(usage.get("model"), str) else None
+        state["llm"] = {"kind": "llm", "id": usage.get("apiCallId") or record_id, "model": model, "price_model": model,
+                        "start": state["since"], "end": when, "inputs": state["inputs"], "content": [],
+                        "usage": copilot_usage(usage), "stop_reason": usage.get("finishReason")}
+        state["steps"].append(state["llm"])
+        state["inputs"], state["since"] = [], when
+    elif kind == "assistant.message":
+        content = state["llm"]["content"] if state["llm"] else []
+        if isinstance(data.get("content"), str) and data["content"]:
+            content.append({"type": "text", "text": data["content"]})
+            state["answer"] = data["content"]
+        for call in data.get("toolRequests") if isinstance(data.get("toolRequests"), list) else []:
+            if isinstance(call, dict):
+                content.append({"type": "tool_use", "id": call.get("toolCallId"), "name": call.get("name"),
+                                "input": call.get("arguments")})
+        state["llm"] = None
+    elif kind == "tool.execution_start":
+        tool = {"kind": "tool", "id": data.get("toolCallId"), "name": str(data.get("toolName") or "tool"),
+                "input": data.get("arguments"), "start": when, "end": None, "result": None, "error": False}
+        state["steps"].append(tool)
+        state["tools"][data.get("toolCallId")] = tool
+    elif kind == "tool.execution_complete":
+        tool = state["tools"].get(data.get("toolCallId"))
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        shell = data.get("shellExecution") if isinstance(data.get("shellExecution"), dict) else {}
+        if tool is not None:
+            tool.update(end=when, result=result.get("content"), meta={"exit_code": shell.get("exitCode")},
+                        error=data.get("success") is False or shell.get("exitCode") not in (None, 0))
+        state["inputs"].append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": data.get("toolCallId"), "content": result.get("content")}]})
+        state["since"] = when
+    elif kind == "session.resume" and isinstance(data.get("context"), dict):
+        if isinstance(data["context"].get("cwd"), str):
+            state["meta"]["cwd"] = data["context"]["cwd"]
+    elif kind == "hook.start" and data.get("hookType") == "agentStop" or kind == "session.shutdown":
+        state["ended"] = True
+
+
+def copilot_read(path, offset=0):
+    """The turn records of an events.jsonl from a byte offset (a turn's start), and the end
+    offset and the count of malformed lines skipped."""
+    records, end, bad = read_lines(path, offset)
+    meta = copilot_session_meta(path)
+    session = meta.get("id", "")
+    return [copilot_turn(raw, session, meta) for raw in copilot_split(records)], end, bad
+
+
+def copilot_read_turns(session, path, state, jobs):
+    """The turns of a session file from the checkpoint on (the seam's `read`)."""
+    turns, end, bad = copilot_read(path, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed events line(s)")
+    return turns, end, turns.__getitem__
+
+
+def copilot_finished(turn, offset, closed, state):
+    """A turn is over once another prompt follows it, the agent stopped (agentStop's hook.start,
+    session.shutdown), or a SessionEnd vouched for its bytes (the seam's `finished`)."""
+    return closed or turn["ended"] or offset < state["ended"]
+
+
+def copilot_identify(path):
+    """Its session id for an events.jsonl (by its session.start), None for another file."""
+    try:
+        return copilot_session_meta(path).get("id")
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+
+
+def copilot_files(folder):
+    """The events.jsonl files under a folder (a session-state folder, or one session's)."""
+    for where, _, names in sorted(os.walk(folder)):
+        if COPILOT_FILE in names:
+            yield os.path.join(where, COPILOT_FILE)
+
+
+def copilot_sessions(root, everything):
+    """{events.jsonl: session id} of Copilot CLI sessions run inside `root` (everything: all)."""
+    found = {}
+    for path in copilot_files(copilot_sessions_dir()):
+        meta = copilot_session_meta(path)
+        if meta and (everything or inside(os.path.realpath(meta.get("cwd") or "/-"), os.path.realpath(root))):
+            found[os.path.abspath(path)] = meta["id"]
+    return found
+
+
+# Copilot CLI's hooks: our own, in the user's ~/.copilot/hooks (see its setup), name the
+# repository they trace and act only for sessions inside it, like Codex's. Copilot sends its
+# own format camelCase with no event name (agentStop's input has a transcriptPath, sessionEnd's
+# a reason) and the Claude-style format as Claude Code's (Stop, SessionEnd); it also runs the
+# hooks of a trusted repository's .claude/settings.json with that input. Those come from
+# Copilot, not Claude Code (copilot_claims): our own Copilot hook records the turn, once.
+
+def copilot_hook_input(payload):
+    """Copilot's camelCase input in our keys, its event named as Copilot names it."""
+    if not isinstance(payload, dict) or "hook_event_name" in payload or not isinstance(payload.get("sessionId"), str):
+        return payload
+    event = "agentStop" if "stopReason" in payload or "transcriptPath" in payload else \
+        "sessionEnd" if "reason" in payload else None
+    return {"hook_event_name": event, "session_id": payload["sessionId"], "cwd": payload.get("cwd"),
+            **{ours: payload[theirs] for ours, theirs in (("transcript_path", "transcriptPath"), ("reason", "reason"))
+               if isinstance(payload.get(theirs), str)}}
+
+
+def copilot_claims(payload, environ):
+    """Whether Copilot CLI sent this hook input, whatever file the hook was in: its session
+    file is in Copilot's folder; an input naming none (SessionEnd) is Copilot's when Copilot ran
+    the hook (it sets COPILOT_CLI; Claude Code run from a Copilot shell names its transcript)."""
+    path = payload.get("transcript_path") if isinstance(payload, dict) else None
+    if not path:
+        return environ.get("COPILOT_CLI") == "1"
+    return isinstance(path, str) and inside(os.path.realpath(path),
+                                            os.path.realpath(copilot_sessions_dir(environ.get("COPILOT_HOME"))))
+
+
+def copilot_hook_job(job, cwd, environ):
+    """The job of our Copilot hook for a session inside its repository (CLAUDE_PROJECT_DIR,
+    which our command sets); a sessionEnd names no file, so the session's is named for it."""
+    if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
+        return None
+    home = os.path.dirname(copilot_sessions_dir(environ.get("COPILOT_HOME")))
+    if job.get("transcript_path"):
+        return {**job, "agent": "copilot", "copilot_home": home}
+    path = os.path.join(copilot_sessions_dir(home), job["session_id"], COPILOT_FILE)
+    size = os.path.getsize(path) if os.path.isfile(path) else None     # what this sessionEnd vouches for
+    return {**job, "agent": "copilot", "copilot_home": home, "transcript_path": path, "size": size}
+
+
+def copilot_job_sessions(jobs=()):
+    """copilot_sessions_dir of the COPILOT_HOME a session's hook saw."""
+    return copilot_sessions_dir(next((j["copilot_home"] for j in reversed(jobs) if isinstance(j.get("copilot_home"), str)), None))
+
+
+add_agent("copilot", what="Copilot CLI session", root_span="copilot_cli_conversation", source_name="copilot-cli",
+          label="Copilot CLI", hook_input=copilot_hook_input, hook_events={"agentStop": "Stop", "sessionEnd": "SessionEnd"},
+          claims=copilot_claims, hook_job=copilot_hook_job, sessions_dir=copilot_job_sessions, read=copilot_read_turns,
+          finished=copilot_finished, files_in=copilot_files, identify=copilot_identify, project_sessions=copilot_sessions)
 
 
 ###############################################################################
@@ -3491,8 +3733,14 @@ def hook(stdin_bytes, environ):
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
         write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
         return
-    job = job_from_hook_input(payload, environ, config)
     agent = environ.get(ENV_AGENT) if environ.get(ENV_AGENT) in AGENTS else DEFAULT_AGENT
+    if any(part["claims"](payload, environ) for name, part in AGENTS.items() if name != agent):
+        return                  # another agent ran this hook (Copilot runs Claude Code's): its own hook records it
+    payload = AGENTS[agent]["hook_input"](payload)
+    event = payload.get("hook_event_name") if isinstance(payload, dict) else None
+    if event in AGENTS[agent]["hook_events"]:         # the agent's own name for a Stop or SessionEnd
+        payload = {**payload, "hook_event_name": AGENTS[agent]["hook_events"][event]}
+    job = job_from_hook_input(payload, environ, config)
     job = job and AGENTS[agent]["hook_job"](job, cwd, environ)
     if job is None:
         return
