@@ -5973,6 +5973,94 @@ AGENTS["codex"].update(init_check=codex_init_check, wire=codex_init, status=code
 
 
 ###############################################################################
+# Copilot CLI setup: its hooks in ~/.copilot/hooks, one file per repository
+###############################################################################
+
+# Copilot CLI's hooks go in the user's ~/.copilot/hooks, not in the repository's .github/hooks:
+# Copilot 1.0.102 loads a repository's hook files only in a folder trusted for that run
+# (`copilot -p` needs --trust-folder or COPILOT_ALLOW_ALL=true, a grant that also lets the
+# repository's other configuration act), while the personal folder always loads. So each
+# traced repository gets one file of ours there, claudetracing-<digest of its path>.json, in
+# Copilot's own format (agentStop, sessionEnd), whose commands name the repository:
+# `traces hook` acts only for sessions that run inside it (copilot_hook_job). Nothing else of
+# the user's changes; disable removes our hooks from that file (and the file, once empty).
+COPILOT_HOOK_EVENTS = {"agentStop": 30, "sessionEnd": 5}         # event: timeoutSec
+
+
+def copilot_hook_file(root):
+    import hashlib
+    home = os.path.dirname(copilot_sessions_dir())
+    return os.path.join(home, "hooks", f"claudetracing-{hashlib.sha256(root.encode()).hexdigest()[:12]}.json")
+
+
+def copilot_hook_command(root, invocation=DEFAULT_INVOCATION):
+    """The hook command for one repository, as Codex's: the variables are the hook shell's own."""
+    import shlex
+    return f"export CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=copilot; " + hook_command(invocation)
+
+
+def read_copilot_hooks(root):
+    """(the hook file as a dict, {event: [our commands for this repository]}); refuses a file it
+    cannot edit safely."""
+    import shlex
+    path = copilot_hook_file(root)
+    data = read_json_file(path, None) if os.path.exists(path) else {"version": 1, "hooks": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise TracesError(f"{path} is not a JSON object with a `hooks` object: fix or remove it, then run init again")
+    mark = f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=copilot;"
+    ours = {event: [h["bash"] for h in data.get("hooks", {}).get(event) or [] if isinstance(h, dict)
+                    and isinstance(h.get("bash"), str) and is_our_hook(h["bash"]) and mark in h["bash"]]
+            for event in COPILOT_HOOK_EVENTS}
+    return data, ours
+
+
+def wire_copilot(root, invocation):
+    """Write (or, invocation None, remove) this repository's Copilot hooks: the lines to print."""
+    path = copilot_hook_file(root)
+    data, ours = read_copilot_hooks(root)
+    before = json.loads(json.dumps(data))
+    hooks = data.setdefault("hooks", {})
+    for event, timeout in COPILOT_HOOK_EVENTS.items():
+        kept = [h for h in hooks.get(event) or [] if not (isinstance(h, dict) and h.get("bash") in ours[event])]
+        if invocation is not None:
+            kept.append({"type": "command", "bash": copilot_hook_command(root, invocation), "timeoutSec": timeout})
+        if kept:
+            hooks[event] = kept
+        else:
+            hooks.pop(event, None)
+    if data == before:
+        return []
+    if not hooks and os.path.exists(path):
+        os.remove(path)
+        return [f"removed {path}"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
+    return [f"wrote this repository's Copilot CLI hooks (agentStop, sessionEnd) in {path}"]
+
+
+def copilot_init_check(args):
+    if args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Copilot CLI is wired per repository")
+    read_copilot_hooks(repo_root(os.getcwd()))        # refuses a hook file it cannot edit safely
+
+
+def copilot_status(root):
+    try:
+        _, ours = read_copilot_hooks(root)
+    except TracesError:
+        return None
+    wired = [event for event, commands in ours.items() if commands]
+    return {"hooks": wired, "hooks_file": copilot_hook_file(root)} if wired else None
+
+
+AGENTS["copilot"].update(
+    init_check=copilot_init_check, wire=lambda root, invocation, yes: wire_copilot(root, invocation),
+    unwire=lambda root: wire_copilot(root, None) if os.path.exists(copilot_hook_file(root)) else [],
+    status=copilot_status, status_row=lambda info, paint: ("copilot hooks", f"{info['hooks_file']} ({', '.join(info['hooks'])})"),
+    names_repository=lambda root: os.path.exists(copilot_hook_file(root)))
+
+
+###############################################################################
 # Checks (doctor): each part of the path a turn takes, and a test turn down it
 ###############################################################################
 
@@ -6253,6 +6341,29 @@ def check_codex(checkup):
     if not ok:
         return False, sessions, f"make {codex_sessions_dir()} a folder Codex can write and traces can read"
     return True, f"{hooks_path}: hooks for {', '.join(CODEX_HOOK_EVENTS)}, trusted; {sessions}", None
+
+
+@doctor_check("copilot")
+def check_copilot(checkup):
+    """This repository's Copilot CLI hooks and Copilot's sessions folder; None (no line) when
+    the repository is not wired for Copilot."""
+    path, fix = copilot_hook_file(checkup.root), "traces init --agent copilot"
+    if not os.path.exists(path):
+        return None
+    try:
+        _, ours = read_copilot_hooks(checkup.root)
+    except TracesError as e:
+        return False, str(e).partition(": fix")[0], f"fix or remove that file, then `{fix}`"
+    missing = [event for event, commands in ours.items() if not commands]
+    if missing:
+        return False, f"{path} has no traces hook for this repository at {', '.join(missing)}", fix
+    doubled = [event for event, commands in ours.items() if len(commands) > 1]
+    if doubled:
+        return False, f"{path} runs traces more than once for this repository at {', '.join(doubled)}", fix
+    sessions = copilot_sessions_dir()
+    if os.path.exists(sessions) and not (os.path.isdir(sessions) and os.access(sessions, os.R_OK | os.X_OK)):
+        return False, f"{sessions} cannot be read", f"make {sessions} a folder Copilot CLI can write and traces can read"
+    return True, f"{path}: hooks for {', '.join(COPILOT_HOOK_EVENTS)}; sessions in {sessions}", None
 
 
 def doctor_transcript(folder, session, cwd):
@@ -6870,7 +6981,7 @@ def init_options(p):
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude (default), codex; repeat or list: --agent claude,codex")
+                   help="the agents to wire: claude (default), codex, copilot; repeat or list: --agent claude,copilot")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
