@@ -2531,7 +2531,7 @@ add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_
 # Usage: inputTokens counts cached reads and writes, outputTokens counts reasoning (OpenAI's
 # way, as Codex's), so input = inputTokens - cacheRead - cacheWrite and reasoning is kept apart.
 COPILOT_FILE = "events.jsonl"
-COPILOT_FILE_TOOLS = ("create", "edit", "write")      # tools whose `path` is a file written
+COPILOT_FILE_TOOLS = ("create", "edit")        # tools whose `path` is a file written
 
 
 def copilot_sessions_dir(copilot_home=None):

@@ -15,8 +15,9 @@ prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens}
 ``data: [DONE]``.
 
 The replies are rule-based, from the request alone (so a resumed session needs no script):
-the prompt is the last ``user`` message; its lines ``RUN: <command>`` are the turn's shell
-calls (the tool ``bash``), in order; the next one is the one after those already answered
+the prompt is the last ``user`` message; its lines ``RUN: <command>`` (the tool ``bash``) and
+``WRITE: <absolute path>`` (the tool ``create``) are the turn's tool calls, in order; the next
+one is the one after those already answered
 (``tool`` messages after the prompt); when all ran the model answers with ``final_text``. A
 request without tools is a side request (a title): ``SIDE_ANSWER``. Usage is deterministic.
 """
@@ -30,10 +31,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-RUN_RE = re.compile(r"^\s*RUN:\s*(.+?)\s*$", re.M)
+ACTION_RE = re.compile(r"^\s*(RUN|WRITE):\s*(.+?)\s*$", re.M)
 PLAIN_ANSWER = "Plain answer from the stand-in."
 SIDE_ANSWER = "Stand-in side answer"
-SHELL_TOOL = "bash"
+SHELL_TOOL, WRITE_TOOL = "bash", "create"
 
 
 def _text(message: dict) -> str:
@@ -44,8 +45,8 @@ def _text(message: dict) -> str:
 
 
 def final_text(prompt: str) -> str:
-    runs = len(RUN_RE.findall(prompt))
-    return f"Done: {runs} command(s)." if runs else PLAIN_ANSWER
+    calls = len(ACTION_RE.findall(prompt))
+    return f"Done: {calls} command(s)." if calls else PLAIN_ANSWER
 
 
 def decide(body: dict, n: int) -> tuple[str | None, list[dict], int]:
@@ -55,13 +56,15 @@ def decide(body: dict, n: int) -> tuple[str | None, list[dict], int]:
     if not body.get("tools") or not users:
         return SIDE_ANSWER, [], 0
     prompt = _text(messages[users[-1]])
-    todo = RUN_RE.findall(prompt)
+    todo = ACTION_RE.findall(prompt)
     step = sum(m.get("role") == "tool" for m in messages[users[-1] + 1:])
     if step >= len(todo):
         return final_text(prompt), [], step + 1
-    arguments = {"command": todo[step], "description": f"step {step + 1}"}
+    kind, arg = todo[step]
+    name, arguments = (SHELL_TOOL, {"command": arg, "description": f"step {step + 1}"}) if kind == "RUN" else \
+        (WRITE_TOOL, {"path": arg, "file_text": f"written at step {step + 1}\n"})
     return None, [{"index": 0, "id": f"call_ct_{n:05d}", "type": "function",
-                   "function": {"name": SHELL_TOOL, "arguments": json.dumps(arguments)}}], step + 1
+                   "function": {"name": name, "arguments": json.dumps(arguments)}}], step + 1
 
 
 def usage_for(body: dict, text: str | None, calls: list[dict], cached: int) -> dict[str, Any]:
