@@ -2572,10 +2572,11 @@ def copilot_session_meta(path):
 
 
 def copilot_split(records):
-    """Group (offset, record) pairs into turns at each user.message; lines before the first are dropped."""
+    """Group (offset, record) pairs into turns at each user.message of the main agent (a
+    subagent's records carry its agentId); lines before the first turn are dropped."""
     turns = []
     for offset, record in records:
-        if record.get("type") == "user.message":
+        if record.get("type") == "user.message" and "agentId" not in record:
             turns.append({"offset": offset, "records": []})
         if turns:
             turns[-1]["records"].append(record)
@@ -2583,28 +2584,90 @@ def copilot_split(records):
 
 
 def copilot_turn(raw, session, meta):
-    """One turn record (see the agent seam) from the records of one turn (copilot_split)."""
-    records = raw["records"]
+    """One turn record (see the agent seam) from the records of one turn (copilot_split), its
+    subagents' runs nested under the `task` calls that started them."""
+    records = [r for r in raw["records"] if "agentId" not in r]
+    runs = {}
+    for record in raw["records"]:
+        if "agentId" in record:
+            runs.setdefault(str(record["agentId"]), []).append(record)
+    turn = copilot_run(records, session, meta, raw["offset"])
+    tools = {step["id"]: step for step in turn["steps"] if step["kind"] == "tool"}
+    started = {r["data"].get("toolCallId"): r["data"] for r in records if r.get("type") == "subagent.started"
+               and isinstance(r.get("data"), dict)}
+    for agent_id, run in runs.items():
+        step = tools.get(copilot_parent_call(run))
+        if step is None:
+            continue                    # a run no call of this turn started: its usage is not lost,
+        sub = copilot_run(run, session, meta, raw["offset"])         # see copilot_nest
+        sub.update(agent_id=agent_id, type=str((started.get(step["id"]) or {}).get("agentName") or "general-purpose"))
+        step["subagent"] = sub
+    copilot_nest(turn, [r for agent_id, r in runs.items() if not tools.get(copilot_parent_call(r))], session, meta)
+    return turn
+
+
+def copilot_parent_call(run):
+    """The tool call that started a subagent's run, as its records name it."""
+    for record in run:
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        if data.get("parentToolCallId") or usage.get("parentToolCallId"):
+            return data.get("parentToolCallId") or usage.get("parentToolCallId")
+    return None
+
+
+def copilot_nest(turn, strays, session, meta):
+    """Add the subagents' usage, cost, models, files and tools to the turn's; a run no call of
+    the turn started keeps its model calls as the turn's own llm steps."""
+    for run in strays:
+        turn["steps"] += [s for s in copilot_run(run, session, meta, turn["offset"])["steps"] if s["kind"] == "llm"]
+    if strays:
+        copilot_totals(turn)
+    for step in turn["steps"]:
+        sub = step.get("subagent")
+        if sub is None:
+            continue
+        add_usage(turn["usage"], sub["usage"])
+        for name, used in sub["by_model"].items():
+            add_usage(turn["by_model"].setdefault(name, empty_usage()), used)
+        turn["cost"] = None if turn["cost"] is None or sub["cost"] is None else turn["cost"] + sub["cost"]
+        turn["models"] += [m for m in sub["models"] if m not in turn["models"]]
+        turn["files"] += [f for f in sub["files"] if f not in turn["files"]]
+        for name, n in sub["tool_counts"].items():
+            turn["tool_counts"][name] = turn["tool_counts"].get(name, 0) + n
+        turn["tool_errors"] += sub["tool_errors"]
+        step["end"] = max(step["end"] or sub["end"], sub["end"])
+        turn["end"] = max(turn["end"], sub["end"])
+
+
+def copilot_run(records, session, meta, offset):
+    """The turn record of one agent's records (the main agent's, or a subagent's)."""
     start = parse_time(records[0].get("timestamp"))
     state = {"steps": [], "tools": {}, "inputs": [], "since": start, "when": start, "answer": "", "ended": False,
              "llm": None, "meta": dict(meta)}
-    prompt = (records[0].get("data") or {}).get("content") if isinstance(records[0].get("data"), dict) else None
+    asked = next((r["data"] for r in records if r.get("type") == "user.message" and isinstance(r.get("data"), dict)), {})
+    prompt = asked.get("content")
     for record in records:
         state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
         data = record.get("data") if isinstance(record.get("data"), dict) else {}
         copilot_record(state, record.get("type"), data, record.get("id"))
-    turn = {"id": f"{session}:{records[0].get('id') or raw['offset']}", "session": session, "agent": "copilot",
-            "offset": raw["offset"], "prompt": prompt if isinstance(prompt, str) else "", "answer": state["answer"],
+    turn = {"id": f"{session}:{records[0].get('id') or offset}", "session": session, "agent": "copilot",
+            "offset": offset, "prompt": prompt if isinstance(prompt, str) else "", "answer": state["answer"],
             "command": None, "start": start, "end": state["when"], "steps": state["steps"],
             "meta": {k: v for k, v in state["meta"].items() if k != "id"}, "waiting": [], "ended": state["ended"],
             "interrupted": False, "ledger": None, "compactions": [], "copied_from": []}
+    copilot_totals(turn)
+    return turn
+
+
+def copilot_totals(turn):
+    """add_totals, and the files Copilot's own file tools wrote."""
     add_totals(turn, None, 0)
     for step in turn["steps"]:
         path = step["input"].get("path") if step["kind"] == "tool" and isinstance(step["input"], dict) else None
         if step["kind"] == "tool" and step["name"] in COPILOT_FILE_TOOLS and isinstance(path, str) \
                 and path not in turn["files"]:
             turn["files"].append(path)
-    return turn
 
 
 def copilot_record(state, kind, data, record_id):

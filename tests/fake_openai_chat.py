@@ -31,10 +31,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-ACTION_RE = re.compile(r"^\s*(RUN|WRITE):\s*(.+?)\s*$", re.M)
+ACTION_RE = re.compile(r"^\s*(RUN|WRITE|SPAWN):\s*(.+?)\s*$", re.M)
 PLAIN_ANSWER = "Plain answer from the stand-in."
 SIDE_ANSWER = "Stand-in side answer"
-SHELL_TOOL, WRITE_TOOL = "bash", "create"
+SHELL_TOOL, WRITE_TOOL, TASK_TOOL = "bash", "create", "task"
 
 
 def _text(message: dict) -> str:
@@ -61,8 +61,11 @@ def decide(body: dict, n: int) -> tuple[str | None, list[dict], int]:
     if step >= len(todo):
         return final_text(prompt), [], step + 1
     kind, arg = todo[step]
-    name, arguments = (SHELL_TOOL, {"command": arg, "description": f"step {step + 1}"}) if kind == "RUN" else \
-        (WRITE_TOOL, {"path": arg, "file_text": f"written at step {step + 1}\n"})
+    name, arguments = {
+        "RUN": (SHELL_TOOL, {"command": arg, "description": f"step {step + 1}"}),
+        "WRITE": (WRITE_TOOL, {"path": arg, "file_text": f"written at step {step + 1}\n"}),
+        "SPAWN": (TASK_TOOL, {"description": f"step {step + 1}", "prompt": arg.replace(" ; ", "\n"),
+                              "agent_type": "general-purpose", "name": f"helper-{step + 1}"})}[kind]
     return None, [{"index": 0, "id": f"call_ct_{n:05d}", "type": "function",
                    "function": {"name": name, "arguments": json.dumps(arguments)}}], step + 1
 

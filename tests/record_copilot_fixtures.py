@@ -7,6 +7,8 @@ tests/fake_openai_chat.py:
   `--resume=<id>` with a shell call; then `--continue` with a plain question), each process
   ending with its session.shutdown (Copilot's own totals, cumulative).
 - single/events.jsonl: one prompt, one shell call.
+- subagent/events.jsonl: a `task` call whose general-purpose subagent runs a shell call (its
+  records, in the same file, carry its agentId), then a shell call of the main agent.
 A personal hook (Copilot's own format) runs at agentStop, so the files hold its hook.start and
 hook.end as a traced session's do. The system prompt (about 30 KB a process) is cut short.
 """
@@ -30,6 +32,7 @@ PROMPTS = {
                 ("Count.\nRUN: printf 'a\\nb\\n' | wc -l", ("--resume={session}",)),
                 ("What did you find?", ("--continue",))],
     "single": [("Say hi.\nRUN: echo hi", ())],
+    "subagent": [("Delegate.\nSPAWN: Sub task. ; RUN: echo from-sub\nRUN: echo main", ())],
 }
 
 

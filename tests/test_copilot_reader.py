@@ -106,4 +106,22 @@ def test_a_session_is_known_by_its_content_not_its_name(tmp_path):
     other = tmp_path / "events.jsonl"
     other.write_text('{"type": "user", "message": {}}\n')
     assert traces.AGENTS["copilot"]["identify"](str(other)) is None
-    assert [Path(p).parent.name for p in traces.AGENTS["copilot"]["files_in"](str(FIXTURES))] == ["resumed", "single"]
+    assert [Path(p).parent.name for p in traces.AGENTS["copilot"]["files_in"](str(FIXTURES))] == ["resumed", "single", "subagent"]
+
+
+def test_a_subagents_run_is_nested_under_the_task_call_that_started_it():
+    """Copilot writes a subagent's records (its own prompt too) into the session's file, each
+    with the agent's agentId: they are not a turn of their own, and their tokens count once."""
+    path = FIXTURES / "subagent" / "events.jsonl"
+    (turn,), _, _ = traces.copilot_read(str(path))
+    assert turn["prompt"].startswith("Delegate.") and turn["answer"] == "Done: 2 command(s)."
+    assert [(s["kind"], s.get("name")) for s in turn["steps"]] == [
+        ("llm", None), ("tool", "task"), ("llm", None), ("tool", "bash"), ("llm", None)]
+    sub = turn["steps"][1]["subagent"]
+    assert sub["type"] == "general-purpose" and sub["prompt"] == "Sub task.\nRUN: echo from-sub"
+    assert [(s["kind"], s.get("name")) for s in sub["steps"]] == [("llm", None), ("tool", "bash"), ("llm", None)]
+    assert sub["steps"][1]["result"].startswith("from-sub") and sub["answer"] == "Done: 1 command(s)."
+    agents = [r["data"]["agentMetrics"] for r in records(path) if r["type"] == "session.shutdown"][-1]
+    (own,) = [a for key, a in agents.items() if key != "main"]
+    assert in_copilot_terms(sub["usage"]) == {k: own["modelMetrics"]["gpt-4.1"]["usage"][k] for k in KEYS}
+    assert turn["tool_counts"] == {"task": 1, "bash": 2}

@@ -107,3 +107,17 @@ def test_import_discovers_this_repositorys_sessions_only(widgets, capsys, tmp_pa
     copy_session("single", tmp_path / "elsewhere")
     assert traces.main(["import"]) == 0
     assert "Imported 3 new turn(s) from 1 session(s)" in capsys.readouterr().out
+
+
+def test_a_subagent_is_a_span_under_its_task_call(widgets, capsys):
+    import mlflow
+    path = copy_session("subagent", widgets)
+    assert traces.main(["import", str(path)]) == 0
+    (trace,) = stored_traces()
+    spans = mlflow.MlflowClient(store_uri()).get_trace(trace.info.trace_id).data.spans
+    by_id = {s.span_id: s for s in spans}
+    (agent,) = [s for s in spans if s.name == "subagent_general-purpose"]
+    assert by_id[agent.parent_id].name == "tool_task"
+    assert sorted(by_id[s.parent_id].name for s in spans if s.name == "tool_bash") == [
+        "copilot_cli_conversation", "subagent_general-purpose"]
+    assert int(trace.info.tags["tokens.total"]) == ledger_total(path)
