@@ -101,7 +101,7 @@ ENV_PYTHON = "CLAUDETRACING_PYTHON"
 ENV_WORKER_IDLE = "CLAUDETRACING_WORKER_IDLE"       # seconds a worker waits for the next turn
 ENV_READER = "CLAUDETRACING_READER"               # mlflow: read through the mlflow client everywhere
 ENV_HOME = "TRACES_HOME"
-ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex hook command: codex
+ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex and Gemini hook commands: codex, gemini
 ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
 ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
@@ -133,13 +133,13 @@ TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
-TAG_AGENT = "agent"                              # claude or codex
+TAG_AGENT = "agent"                              # claude, codex or gemini
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
 META_FORKED_FROM = "claudetracing.forked_from"
 # Per agent: the name of a turn's root span (and so of its trace), and MLflow's source name.
-ROOT_SPANS = {"claude": "claude_code_conversation", "codex": "codex_conversation"}
-SOURCE_NAMES = {"claude": "claude-code", "codex": "codex-cli"}
+ROOT_SPANS = {"claude": "claude_code_conversation", "codex": "codex_conversation", "gemini": "gemini_cli_conversation"}
+SOURCE_NAMES = {"claude": "claude-code", "codex": "codex-cli", "gemini": "gemini-cli"}
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
@@ -2101,6 +2101,231 @@ def codex_sessions_dir(codex_home=None):
 # Codex's reader hands back whole turn records (codex_turns) where Claude's has split + analyse.
 AGENTS["codex"] = {"sessions_dir": codex_sessions_dir, "read": codex_read, "split": codex_split,
                    "turns": codex_turns, "session_meta": codex_session_meta}
+
+
+###############################################################################
+# Gemini CLI sessions: chat files into turn records
+###############################################################################
+
+# Gemini CLI writes a session to ~/.gemini/tmp/<project>/chats/ (GEMINI_CLI_HOME replaces the
+# home folder), in one of two forms; both give the same message records {id, timestamp, type,
+# content, ...}, of type user, gemini, info, error or warning:
+# - session-<time>-<id8>.jsonl (0.61): a header {sessionId, projectHash, startTime, kind}, then
+#   one line per message and `{"$set": {...}}` patches. A model message is written as soon as
+#   it is answered and again, same id, once its tool calls have results (toolCalls[] {id, name,
+#   args, result: [functionResponse], status, timestamp}): it is one response, read once, last
+#   version kept. `--resume` appends a new header and a `$set` of the whole message list: a
+#   restatement of what is already there, skipped (as is the `<session_context>` message
+#   Gemini CLI puts first in that list).
+# - session-*.json (earlier versions): one document {sessionId, projectHash, startTime,
+#   lastUpdated, messages: [...]}, rewritten whole as the session grows. It has no byte
+#   offsets worth keeping: its "offsets" are message indexes, so a checkpoint reads on from a
+#   message, and the file may be rewritten longer between reads.
+# A turn starts at a user message holding text (a functionResponse message is a tool result),
+# and ends at a model message that answers with text and calls no tool, or at an error.
+# info, error and warning messages are the CLI's own notices, never turns.
+# Usage per model message: tokens {input (the API's promptTokenCount: cached included),
+# cached, output (candidates), thoughts, tool (tool-use prompt), total = input + output +
+# thoughts + tool}. Ours: input = input - cached + tool, cache_read = cached, output = output +
+# thoughts (Google bills thinking as output, and so our total is Gemini's), reasoning = thoughts
+# kept apart inside output, as for Codex.
+GEMINI_FILE_TOOLS = ("write_file", "replace")
+GEMINI_SHELL_TOOL = "run_shell_command"
+GEMINI_EXIT_CODE = re.compile(r"^Exit Code: (-?\d+)\s*$", re.M)
+GEMINI_CONTEXT = "<session_context>"
+
+
+def gemini_dir():
+    """~/.gemini, or $GEMINI_CLI_HOME/.gemini (Gemini CLI's own override of the home folder)."""
+    return os.path.join(os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~"), ".gemini")
+
+
+def gemini_sessions_dir():
+    return os.path.join(gemini_dir(), "tmp")
+
+
+def gemini_document(path):
+    """An older session-*.json document, {} if it is not one."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) and isinstance(data.get("messages"), list) else {}
+
+
+def gemini_read(path, offset=0, final=False):
+    """New message records from a checkpoint: (records as (offset, dict), end, bad records).
+    JSONL: byte offsets (read_lines); the older .json: message indexes (see above)."""
+    if not path.endswith(".json"):
+        return read_lines(path, offset, final)
+    messages = gemini_document(path).get("messages") or []
+    records = [(i, m) for i, m in enumerate(messages) if i >= offset and isinstance(m, dict)]
+    return records, max(len(messages), offset), sum(not isinstance(m, dict) for m in messages[offset:])
+
+
+def gemini_session_meta(path):
+    """{id, start, cwd} of a chat file: its header (the document's for .json), and the project
+    folder Gemini CLI names in ../.project_root; {} if the file is not a Gemini chat."""
+    if path.endswith(".json"):
+        header = gemini_document(path)
+    else:
+        with open(path, "rb") as f:
+            line = f.readline()
+        try:
+            header = json.loads(line)
+        except (ValueError, RecursionError):
+            header = None
+    if not isinstance(header, dict) or not isinstance(header.get("sessionId"), str) or \
+            not isinstance(header.get("projectHash"), str) or "type" in header:
+        return {}
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(path)), ".project_root"), encoding="utf-8") as f:
+            cwd = f.read().strip()
+    except OSError:
+        cwd = ""
+    return {"id": header["sessionId"], "start": header.get("startTime"), "cwd": cwd}
+
+
+def gemini_text(content):
+    """The text of a message's content: a string, or parts [{text}, {functionResponse}, ...]."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)) \
+        if isinstance(content, list) else ""
+
+
+def gemini_is_prompt(record):
+    content = record.get("content")
+    return record.get("type") == "user" and not gemini_text(content).lstrip().startswith(GEMINI_CONTEXT) and not (
+        isinstance(content, list) and any(isinstance(p, dict) and "functionResponse" in p for p in content))
+
+
+def gemini_split(records):
+    """Group (offset, record) pairs into turns, one per prompt; headers, patches and lines
+    before the first prompt are dropped."""
+    turns = []
+    for offset, record in records:
+        if not isinstance(record.get("type"), str) or not isinstance(record.get("id"), str):
+            continue                            # a header or a $set patch
+        if gemini_is_prompt(record):
+            turns.append({"offset": offset, "records": []})
+        if turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def gemini_usage(raw):
+    """A Gemini message's tokens → our usage keys (see above)."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(key):
+        value = raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    usage = empty_usage()
+    usage.update(cache_read=count("cached"), output=count("output") + count("thoughts"), reasoning=count("thoughts"),
+                 input=max(count("input") - count("cached"), 0) + count("tool"))
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def gemini_turns(records, session_meta, path=None):
+    """Turn records (see the Codex section) of a chat's (offset, record) pairs."""
+    return [gemini_turn(raw, session_meta) for raw in gemini_split(records)]
+
+
+def gemini_turn(raw, session_meta):
+    """One turn record from the message records of one turn (gemini_split)."""
+    messages = {}
+    for record in raw["records"]:              # a message written twice is read once, last version
+        messages[record["id"]] = record
+    messages = list(messages.values())
+    prompt = messages[0]
+    start = parse_time(prompt.get("timestamp"))
+    state = {"steps": [], "answer": "", "since": start, "when": start,
+             "inputs": [{"role": "user", "content": [{"type": "text", "text": gemini_text(prompt.get("content"))}]}]}
+    for record in messages[1:]:
+        state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
+        if record["type"] == "gemini":
+            gemini_response(state, record)
+        elif record["type"] == "user":
+            results = [p["functionResponse"] for p in record.get("content") or []
+                       if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+            state["inputs"] += [{"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": r.get("id"), "content": gemini_result(r)}]} for r in results]
+            state["since"] = state["when"]
+    last = next((m for m in reversed(messages) if m["type"] in ("gemini", "error")), prompt)
+    session = session_meta.get("id") or ""
+    turn = {"id": f"{session}:{prompt['id']}", "session": session, "agent": "gemini", "offset": raw["offset"],
+            "turn_id": prompt["id"], "prompt": gemini_text(prompt.get("content")), "answer": state["answer"],
+            "command": None, "start": start, "end": state["when"], "steps": state["steps"],
+            "meta": {"cwd": session_meta["cwd"]} if session_meta.get("cwd") else {}, "waiting": [],
+            "ended": last["type"] == "error" or (last["type"] == "gemini" and not last.get("toolCalls")
+                                                 and bool(gemini_text(last.get("content")).strip())),
+            "interrupted": False, "ledger": None, "compactions": [], "copied_from": []}
+    gemini_totals(turn)
+    return turn
+
+
+def gemini_result(response):
+    """What a tool answered: a functionResponse's response.output (or error), else all of it."""
+    body = response.get("response")
+    if isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), str):
+        return next(iter(body.values()))
+    return body
+
+
+def gemini_response(state, record):
+    """One model message: an llm step holding what went in since the last one and what came
+    out, then a tool step per call it made."""
+    when = parse_time(record.get("timestamp"), state["when"])
+    content = [{"type": "thinking", "thinking": ": ".join(str(t.get(k)) for k in ("subject", "description") if t.get(k))}
+               for t in record.get("thoughts") or [] if isinstance(t, dict)]
+    text = gemini_text(record.get("content"))
+    if text:
+        content.append({"type": "text", "text": text})
+        state["answer"] = text
+    calls = [c for c in record.get("toolCalls") or [] if isinstance(c, dict)]
+    content += [{"type": "tool_use", "id": c.get("id"), "name": c.get("name"), "input": c.get("args")} for c in calls]
+    usage = gemini_usage(record.get("tokens"))
+    model = record.get("model") if isinstance(record.get("model"), str) and record.get("model") else None
+    state["steps"].append({"kind": "llm", "id": record["id"], "model": model, "price_model": model,
+                           "start": state["since"], "end": when, "inputs": state["inputs"], "content": content,
+                           "usage": usage, "stop_reason": None,
+                           "attributes": {"claudetracing.thoughts_tokens": usage["reasoning"]} if usage["reasoning"] else {}})
+    for call in calls:
+        results = [p["functionResponse"] for p in call.get("result") or []
+                   if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+        result = gemini_result(results[0]) if results else None
+        code = GEMINI_EXIT_CODE.search(result) if isinstance(result, str) and call.get("name") == GEMINI_SHELL_TOOL else None
+        status = call.get("status")
+        meta = {"status": status, "exit_code": int(code.group(1)) if code else (0 if status == "success" and call.get(
+            "name") == GEMINI_SHELL_TOOL else None)}
+        if isinstance(call.get("args"), dict) and isinstance(call["args"].get("command"), str):
+            meta["command"] = call["args"]["command"]
+        state["steps"].append({"kind": "tool", "id": call.get("id"), "name": str(call.get("name") or "tool"),
+                               "input": call.get("args"), "start": when,
+                               "end": parse_time(call.get("timestamp"), when) if results else None, "result": result,
+                               "error": status not in (None, "success") or meta["exit_code"] not in (None, 0),
+                               "meta": meta})
+    state["inputs"], state["since"] = [], when
+
+
+def gemini_totals(turn):
+    """Usage, cost, models, files and tool counts (add_totals), and the files Gemini's write
+    and replace tools changed (their file_path, relative to the project when not absolute)."""
+    add_totals(turn, None, 0)
+    for step in turn["steps"]:
+        path = step["input"].get("file_path") if step["kind"] == "tool" and step["name"] in GEMINI_FILE_TOOLS \
+            and isinstance(step["input"], dict) else None
+        if isinstance(path, str) and path:
+            path = os.path.join(turn["meta"].get("cwd") or "", path)
+            if path not in turn["files"]:
+                turn["files"].append(path)
+
+
+AGENTS["gemini"] = {"sessions_dir": gemini_sessions_dir, "read": gemini_read, "split": gemini_split,
+                    "turns": gemini_turns, "session_meta": gemini_session_meta}
 
 
 ###############################################################################
