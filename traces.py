@@ -5716,6 +5716,121 @@ def codex_wiring(root):
     return len(ours), bool(ours) and trusted
 
 
+# Gemini CLI's hooks go in the repository's .gemini/settings.json, committed with it like
+# Claude Code's .claude/settings.json, not in the user's ~/.gemini/settings.json: Gemini CLI
+# 0.61 runs no hook at all in a folder it does not trust (the user's hooks no more than the
+# project's; folder trust is on by default), so the user's file would gain nothing but one entry
+# per traced repository. Gemini CLI runs a hook with CLAUDE_PROJECT_DIR set to the project
+# folder, which hook_runner reads as under Claude Code; it shows a new project hook once
+# ("hooks have been detected in this workspace") and then remembers it. Trusting a folder is
+# the user's own decision, made in Gemini CLI (it asks the first time it starts there): init
+# and doctor say when it is missing and what to do, and never write trustedFolders.json.
+GEMINI_SETTINGS_FILE = os.path.join(".gemini", "settings.json")
+GEMINI_HOOK_EVENTS = ("AfterAgent", "SessionEnd")
+GEMINI_HOOK_TIMEOUT_MS = 30000
+GEMINI_TRUST_FIX = ("start `gemini` in this folder and trust it when asked (or /permissions); headless runs "
+                    "(`gemini -p`) need --skip-trust or GEMINI_CLI_TRUST_WORKSPACE=true")
+
+
+def gemini_hook_command(invocation=DEFAULT_INVOCATION):
+    return f"export {ENV_AGENT}=gemini; " + hook_command(invocation)
+
+
+def load_gemini_settings(path):
+    """(data, text) of a Gemini CLI settings file, ({}, None) if there is none; refuses one we
+    could not rewrite as it was (Gemini CLI allows comments in it, which a rewrite would lose)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}, None
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise TracesError(f"{path} is not plain JSON (comments?): traces cannot add its hooks without losing "
+                          "something; add them by hand or remove the comments, then run init again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise TracesError(f"{path} is not a JSON object with a `hooks` object: fix it, then run init again")
+    return data, text
+
+
+def gemini_our_hooks(data):
+    """{event: [our commands]} in a Gemini CLI settings object."""
+    hooks = data.get("hooks") or {}
+    return {event: [h.get("command") for g in hooks.get(event) or [] if isinstance(g, dict)
+                    for h in g.get("hooks") or [] if isinstance(h, dict) and is_our_hook(h.get("command"))]
+            for event in GEMINI_HOOK_EVENTS}
+
+
+def wire_gemini(root, invocation):
+    """Add (or, invocation None, remove) our hooks in the repository's .gemini/settings.json,
+    changing nothing else in it: the lines to print."""
+    path = os.path.join(root, GEMINI_SETTINGS_FILE)
+    data, text = load_gemini_settings(path)
+    wanted = gemini_hook_command(invocation) if invocation else None
+    if all(found == ([wanted] if wanted else []) for found in gemini_our_hooks(data).values()):
+        return []
+    hooks = data.get("hooks") or {}
+    for event in GEMINI_HOOK_EVENTS:
+        groups = [g if not isinstance(g, dict) or not isinstance(g.get("hooks"), list) else
+                  {**g, "hooks": [h for h in g["hooks"] if not (isinstance(h, dict) and is_our_hook(h.get("command")))]}
+                  for g in hooks.get(event) or []]
+        groups = [g for g in groups if not isinstance(g, dict) or g.get("hooks") != []]
+        if wanted:
+            groups.append({"matcher": "*", "hooks": [{"type": "command", "command": wanted,
+                                                      "timeout": GEMINI_HOOK_TIMEOUT_MS}]})
+        if groups:
+            hooks[event] = groups
+        else:
+            hooks.pop(event, None)
+    if hooks:
+        data["hooks"] = hooks
+    else:
+        data.pop("hooks", None)
+    if not data and text is not None and not wanted:
+        os.remove(path)                         # it held only ours
+        if not os.listdir(os.path.dirname(path)):
+            os.rmdir(os.path.dirname(path))
+        return [f"removed {GEMINI_SETTINGS_FILE}"]
+    save_settings(path, data, None, text)
+    return [f"{'wrote' if wanted else 'removed'} the Gemini CLI hooks ({', '.join(GEMINI_HOOK_EVENTS)}) "
+            f"{'in' if wanted else 'from'} {GEMINI_SETTINGS_FILE}"]
+
+
+def gemini_trust(root):
+    """(trusted: True, False or None when Gemini CLI will ask, why), as Gemini CLI 0.61 decides
+    in a folder from the user's settings and trustedFolders.json (the longest rule that holds
+    the folder wins; TRUST_PARENT trusts the rule's parent)."""
+    settings = read_json_file(os.path.join(gemini_dir(), "settings.json"), {})
+    security = settings.get("security") if isinstance(settings, dict) and isinstance(settings.get("security"), dict) else {}
+    if isinstance(security.get("folderTrust"), dict) and security["folderTrust"].get("enabled") is False:
+        return True, "folder trust is off in ~/.gemini/settings.json"
+    path = os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or os.path.join(gemini_dir(), "trustedFolders.json")
+    rules = read_json_file(path, {})
+    here, best, level = os.path.realpath(root), -1, None
+    for rule, value in (rules.items() if isinstance(rules, dict) else []):
+        folder = os.path.dirname(rule) if value == "TRUST_PARENT" else rule
+        if inside(here, os.path.realpath(folder)) and len(rule) > best:
+            best, level = len(rule), value
+    if level in ("TRUST_FOLDER", "TRUST_PARENT"):
+        return True, f"trusted in {path}"
+    if level == "DO_NOT_TRUST":
+        return False, f"{path} says not to trust this folder"
+    return None, "Gemini CLI has not been told to trust this folder"
+
+
+def gemini_wiring(root):
+    """What status shows: (events with our hook in .gemini/settings.json, trusted, why)."""
+    try:
+        data, _ = load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))
+    except TracesError:
+        return 0, False, "unreadable"
+    wired = sum(1 for found in gemini_our_hooks(data).values() if found)
+    return (wired, *gemini_trust(root)) if wired else (0, False, "")
+
+
 ###############################################################################
 # Checks (doctor): each part of the path a turn takes, and a test turn down it
 ###############################################################################
@@ -5744,7 +5859,7 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
-        self.codex_only = False             # wired for Codex alone: no Claude Code hooks to send a turn through
+        self.no_claude_hooks = False        # wired for Codex or Gemini CLI alone: no Claude Code hooks to send a turn through
         self.failed = set()
 
 
@@ -5769,9 +5884,11 @@ def check_settings(checkup):
     checkup.settings = settings
     commands = {event: our_hook_commands(settings.shared, event) for event in HOOK_EVENTS}
     missing = [event for event, found in commands.items() if not found]
-    if len(missing) == len(HOOK_EVENTS) and codex_names_repository(checkup.root):
-        checkup.codex_only = True
-        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for Codex only)", None
+    others = [name for name, wired in (("Codex", codex_names_repository(checkup.root)),
+                                        ("Gemini CLI", gemini_wiring(checkup.root)[0])) if wired]
+    if len(missing) == len(HOOK_EVENTS) and others:
+        checkup.no_claude_hooks = True
+        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {' and '.join(others)} only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
     doubled = [event for event, found in commands.items() if len(found) > 1]
@@ -6018,6 +6135,31 @@ def check_codex(checkup):
     return True, f"{hooks_path}: hooks for {', '.join(CODEX_HOOK_EVENTS)}, trusted; {sessions}", None
 
 
+@doctor_check("gemini")
+def check_gemini(checkup):
+    """Gemini CLI's hooks in .gemini/settings.json and whether Gemini CLI trusts this folder
+    (it runs no hooks where it does not); None (no line) when the repository is not wired for it."""
+    path = os.path.join(checkup.root, GEMINI_SETTINGS_FILE)
+    try:
+        data, _ = load_gemini_settings(path)
+    except TracesError as e:
+        return False, str(e).partition(": ")[0], "fix that file, then `traces init --agent gemini`"
+    found = gemini_our_hooks(data)
+    if not any(found.values()):
+        return None
+    missing = [event for event, commands in found.items() if not commands]
+    if missing:
+        return False, f"{GEMINI_SETTINGS_FILE} has no traces hook at {', '.join(missing)}", "traces init --agent gemini"
+    doubled = [event for event, commands in found.items() if len(commands) > 1]
+    if doubled:
+        return False, f"{GEMINI_SETTINGS_FILE} runs traces more than once at {', '.join(doubled)}", \
+            "traces init --agent gemini"
+    trusted, why = gemini_trust(checkup.root)
+    if not trusted:
+        return False, f"Gemini CLI runs no hooks in this folder: {why}", GEMINI_TRUST_FIX
+    return True, f"{GEMINI_SETTINGS_FILE}: hooks for {', '.join(GEMINI_HOOK_EVENTS)}; {why}", None
+
+
 def doctor_transcript(folder, session, cwd):
     """The smallest turn the engine takes: a prompt and an answer, shaped like Claude Code's lines."""
     from datetime import datetime, timezone
@@ -6141,7 +6283,7 @@ def check_round_trip(checkup):
     import uuid
     if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
         return None, "not run: fix the lines above first", None
-    if checkup.codex_only:
+    if checkup.no_claude_hooks:
         return None, "not run: the test turn goes through Claude Code's hooks, and this repository has none", None
     session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
     folder, sent = None, []
@@ -6641,7 +6783,7 @@ def init_options(p):
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude (default), codex; repeat or list: --agent claude,codex")
+                   help="the agents to wire: claude (default), codex, gemini; repeat or list: --agent claude,codex")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
@@ -6653,6 +6795,8 @@ def init_agents(args):
         raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)}")
     if "codex" in agents and args.user_wide:
         raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
+    if "gemini" in agents and args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Gemini CLI is wired per repository")
     return list(dict.fromkeys(agents))
 
 
@@ -6664,6 +6808,16 @@ def codex_init(root, invocation, yes):
     if not trust:
         written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
                        "or accept them in Codex (/hooks).")
+    return written
+
+
+def gemini_init(root, invocation):
+    """Wire Gemini CLI's hooks for this repository; say whether Gemini CLI trusts the folder
+    (it runs no hooks where it does not), never trusting it on the user's behalf."""
+    written = wire_gemini(root, invocation)
+    trusted, why = gemini_trust(root)
+    if not trusted:
+        written.append(f"Gemini CLI runs no hooks in this folder yet ({why}): {GEMINI_TRUST_FIX}.")
     return written
 
 
@@ -6787,6 +6941,8 @@ def cmd_init(args):
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
     if "codex" in agents:
         read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+    if "gemini" in agents:
+        load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))     # refuses one it cannot rewrite as it was
     check_home()
     current = settings.env
     interactive = not args.yes
@@ -6816,6 +6972,8 @@ def cmd_init(args):
     written += update_gitignore(root)
     if "codex" in agents:
         written += codex_init(root, shared_hook or DEFAULT_INVOCATION, args.yes)
+    if "gemini" in agents:
+        written += gemini_init(root, shared_hook or DEFAULT_INVOCATION)
     if auth and store_credentials(uri, auth):
         written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
     for line in written:
@@ -6904,6 +7062,9 @@ def cmd_status(args):
     wired, trusted = codex_wiring(root)
     if wired:
         status["codex"] = {"hooks": wired, "trusted": trusted, "hooks_file": os.path.join(codex_home(), "hooks.json")}
+    wired, trusted, why = gemini_wiring(root)
+    if wired:
+        status["gemini"] = {"hooks": wired, "trusted": bool(trusted), "trust": why, "settings_file": GEMINI_SETTINGS_FILE}
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -6925,6 +7086,10 @@ def cmd_status(args):
                 + ("(trusted)" if status["codex"]["trusted"] else paint.bad("(not trusted: Codex skips them; "
                                                                            "run `traces init --agent codex`)")))]
               if "codex" in status else []),
+            *([("gemini hooks", f"{status['gemini']['settings_file']} "
+                + ("(folder trusted)" if status["gemini"]["trusted"] else paint.bad(
+                    f"(Gemini CLI runs none of them here: {status['gemini']['trust']}; {GEMINI_TRUST_FIX})")))]
+              if "gemini" in status else []),
             ("settings", ", ".join(status["settings_files"]) or "none"),
             ("traces home", status["traces_home"]),
             ("pending jobs", str(status["pending_jobs"])),
@@ -7011,6 +7176,8 @@ def cmd_disable(args):
         written += write_local_hook(root, None)
     if codex_wiring(root)[0]:
         written += wire_codex(root, None, False)     # our hooks and their trust entries only
+    if gemini_wiring(root)[0]:
+        written += wire_gemini(root, None)
     folder = os.path.join(root, ".claude")
     if written and os.path.isdir(folder) and not os.listdir(folder):
         os.rmdir(folder)
