@@ -2165,7 +2165,7 @@ def gemini_read(path, offset=0, final=False):
 
 
 def gemini_session_meta(path):
-    """{id, start, cwd} of a chat file: its header (the document's for .json), and the project
+    """{id, start, cwd, project_hash} of a chat file: its header (the document's for .json), and the project
     folder Gemini CLI names in ../.project_root; {} if the file is not a Gemini chat."""
     if path.endswith(".json"):
         header = gemini_document(path)
@@ -2184,7 +2184,7 @@ def gemini_session_meta(path):
             cwd = f.read().strip()
     except OSError:
         cwd = ""
-    return {"id": header["sessionId"], "start": header.get("startTime"), "cwd": cwd}
+    return {"id": header["sessionId"], "start": header.get("startTime"), "cwd": cwd, "project_hash": header["projectHash"]}
 
 
 def gemini_text(content):
@@ -2322,6 +2322,28 @@ def gemini_totals(turn):
             path = os.path.join(turn["meta"].get("cwd") or "", path)
             if path not in turn["files"]:
                 turn["files"].append(path)
+
+
+def gemini_chats(root):
+    """{chat file: session id} of Gemini CLI sessions run inside `root` (None: all), in either
+    form. A project's folder under ~/.gemini/tmp says where it is in .project_root; versions
+    before that named the folder by the project's hash (sha256 of its path), as the header does."""
+    import hashlib
+    digest = hashlib.sha256(os.path.realpath(root).encode()).hexdigest() if root else None
+    found = {}
+    top = gemini_sessions_dir()
+    for project in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        folder = os.path.join(top, project, "chats")
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        for name in names:
+            path = os.path.join(folder, name)
+            if not (name.startswith("session-") and name.endswith((".json", ".jsonl"))):
+                continue
+            meta = gemini_session_meta(path)
+            if meta and (root is None or inside(os.path.realpath(meta["cwd"] or "/-"), os.path.realpath(root))
+                         or meta["project_hash"] == digest):
+                found[path] = meta["id"]
+    return found
 
 
 AGENTS["gemini"] = {"sessions_dir": gemini_sessions_dir, "read": gemini_read, "split": gemini_split,
@@ -3318,6 +3340,9 @@ def hook(stdin_bytes, environ):
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
         write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
         return
+    if environ.get(ENV_AGENT) == "gemini" and isinstance(payload, dict) and payload.get("hook_event_name") == "AfterAgent":
+        # Gemini CLI's end of a turn, run once the chat file holds the whole turn: a Stop.
+        payload = {**payload, "hook_event_name": "Stop"}
     job = job_from_hook_input(payload, environ, config)
     if job is None:
         return
@@ -3327,6 +3352,8 @@ def hook(stdin_bytes, environ):
         if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
             return
         job.update(agent="codex", codex_home=os.path.dirname(codex_sessions_dir(environ.get("CODEX_HOME"))))
+    elif environ.get(ENV_AGENT) == "gemini":
+        job.update(agent="gemini", gemini_home=gemini_dir())
     write_job(job)
     start_worker()
 
