@@ -5175,7 +5175,7 @@ def trace_filters(args, root):
         clauses.append(f"tags.`git.branch` = '{like_escape(args.branch)}'")
         checks.append(lambda info: info.tags.get("git.branch") == args.branch)
     if getattr(args, "agent", None):
-        # Traces from before the tag are Claude Code's: only codex can be asked of the backend.
+        # Traces from before the tag are Claude Code's: only the other agents can be asked of the backend.
         if args.agent != "claude":
             clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
         checks.append(lambda info: info.tags.get(TAG_AGENT, "claude") == args.agent)
@@ -7693,7 +7693,7 @@ def search_options(p):
     p.add_argument("--trace-id", metavar="ID", help="one trace")
     p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
-    p.add_argument("--agent", choices=("claude", "codex"), help="turns of one agent")
+    p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
     p.add_argument("--status", choices=("ok", "error", "interrupted"),

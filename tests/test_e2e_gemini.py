@@ -86,8 +86,9 @@ def test_three_gemini_turns_of_one_resumed_session_become_three_traces(repo, tmp
     assert tags_total(found, "cache_read") == ledger["cached"]
     assert tags_total(found, "input") == ledger["input"] + ledger["tool"]
     assert tags_total(found, "output") == ledger["candidates"] + ledger["thoughts"]
-    print(f"\ngemini {GEMINI_VERSION} session {session}: ours {[tags_total(found, k) for k in ('input', 'cache_read', 'output', 'total')]}"
-          f" (input, cache_read, output, total); Gemini's {ledger}")
+    with capsys.disabled():         # the token table of the report: ours against Gemini's own
+        print(f"\ngemini {GEMINI_VERSION} session {session}: ours (input, cache_read, output, total) = "
+              f"{tuple(tags_total(found, k) for k in ('input', 'cache_read', 'output', 'total'))}; Gemini's -o json: {ledger}")
     chat = find_chat(home, session)
     records, _, _ = traces.gemini_read(str(chat))
     assert sum(t["usage"]["total"] for t in traces.gemini_turns(records, traces.gemini_session_meta(str(chat)))) \
