@@ -5760,7 +5760,11 @@ GEMINI_TRUST_FIX = ("start `gemini` in this folder and trust it when asked (or /
 
 
 def gemini_hook_command(invocation=DEFAULT_INVOCATION):
-    return f"export {ENV_AGENT}=gemini; " + hook_command(invocation)
+    """Claude Code's hook command, but for one thing: Gemini CLI replaces the text
+    `$CLAUDE_PROJECT_DIR` in a command by the folder shell-quoted, which inside our double
+    quotes leaves the quotes in the path (a folder with a space is then not found); the braced
+    form is left to the shell, which reads the same variable from the hook's environment."""
+    return f"export {ENV_AGENT}=gemini; " + hook_command(invocation).replace("$CLAUDE_PROJECT_DIR", "${CLAUDE_PROJECT_DIR}")
 
 
 def load_gemini_settings(path):

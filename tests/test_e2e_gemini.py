@@ -45,7 +45,19 @@ def tags_total(found, kind):
     return sum(int(t.info.tags[f"tokens.{kind}"]) for t in found)
 
 
-def test_three_gemini_turns_of_one_resumed_session_become_three_traces(repo, tmp_path, monkeypatch, capsys):
+def make_repo(path):
+    """A git repository whose folder name has a space (Gemini CLI quotes it into hook commands)."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("# widgets\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "first")
+    return path
+
+
+def test_three_gemini_turns_of_one_resumed_session_become_three_traces(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path / "my widgets")
+    monkeypatch.chdir(repo)
     home = gemini_home(tmp_path / "gemini-home")
     monkeypatch.setenv("HOME", str(home))
     assert traces.main(["init", "--agent", "gemini", "--local", "--yes"]) == 0

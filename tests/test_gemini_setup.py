@@ -37,6 +37,8 @@ def test_init_writes_the_project_hooks_and_disable_removes_exactly_them(repo, ca
     for event in ("AfterAgent", "SessionEnd"):
         [ours] = [h for g in data["hooks"][event] for h in g["hooks"] if "traces" in h["command"]]
         assert ours["command"].startswith("export CLAUDETRACING_AGENT=gemini; ")
+        # Gemini CLI rewrites the text $CLAUDE_PROJECT_DIR (quoted) in a command: ours reads it braced.
+        assert "$CLAUDE_PROJECT_DIR" not in ours["command"] and "${CLAUDE_PROJECT_DIR}/.claude/" in ours["command"]
     assert path.read_text().startswith('{\n    "model"')                            # its indentation kept
     assert not (repo / ".claude" / "settings.json").exists()                       # Claude Code was not asked for
     before = path.read_text()
