@@ -7096,6 +7096,8 @@ def cmd_status(args):
     wired, trusted, why = gemini_wiring(root)
     if wired:
         status["gemini"] = {"hooks": wired, "trusted": bool(trusted), "trust": why, "settings_file": GEMINI_SETTINGS_FILE}
+    # A repository traced for Codex or Gemini CLI alone has no Claude Code hooks, and is set up.
+    status["configured"] = status["configured"] or "codex" in status or "gemini" in status
     if args.json:
         print(json.dumps(status, indent=2))
         return 0

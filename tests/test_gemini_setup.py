@@ -73,7 +73,9 @@ def test_untrusted_folder_is_said_by_init_status_and_doctor_and_never_trusted(re
     assert "Gemini CLI runs no hooks in this folder yet" in out and "trust it when asked" in out
     assert not (home / ".gemini" / "trustedFolders.json").exists()
     assert traces.main(["status", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["gemini"]["trusted"] is False
+    status = json.loads(capsys.readouterr().out)
+    assert status["gemini"]["trusted"] is False
+    assert status["configured"] is True                 # for Gemini CLI alone: no Claude Code hooks needed
     rc, [line], out = doctor(capsys)
     assert rc == 1 and line.startswith("FAIL") and "runs no hooks in this folder" in line
     assert "settings" in out and "Gemini CLI only" in out          # no Claude Code hooks, and that is fine
