@@ -134,12 +134,10 @@ TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
 TAG_AGENT = "agent"                              # claude, codex or gemini
+DEFAULT_AGENT = "claude"                         # jobs and traces from before Codex support are Claude Code's
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
 META_FORKED_FROM = "claudetracing.forked_from"
-# Per agent: the name of a turn's root span (and so of its trace), and MLflow's source name.
-ROOT_SPANS = {"claude": "claude_code_conversation", "codex": "codex_conversation", "gemini": "gemini_cli_conversation"}
-SOURCE_NAMES = {"claude": "claude-code", "codex": "codex-cli", "gemini": "gemini-cli"}
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
@@ -1727,36 +1725,32 @@ def notified_ids(records):
 # The agent seam: each agent's reader turns its session files into the same turn records
 ###############################################################################
 
-# What the worker and import call to read an agent's sessions. Everything after this section
-# (enrichments, redaction, export, search, report) sees only turn records, never an agent.
-#   sessions_dir()                  the folder its session files live under (import, the worker's guard)
-#   read(path, offset, final)       new records from a byte checkpoint: (records, end offset, bad lines)
-#   split(records)                  the turns in them: [{"offset", "records"}], one real prompt each
-#   analyse(records, start, agents, notified=, orphans=)   one turn → its turn record:
-#     prompt, answer, command (the slash command that started it, or None), start, end (epoch s),
-#     steps in time order: {kind: "llm", model, usage, inputs, content, stop_reason, start, end, ...}
-#       or {kind: "tool", id, name, input, result, error, start, end, meta; an Agent call: run,
-#       the subagent's own turn record nested},
-#     usage (TOKEN_KINDS totals, subagents included, each API response once), cost (USD, None for
-#     a model without a known price), models, files (written or edited), tool_counts, tool_errors,
-#     meta (git_branch, cwd, version), waiting (background agents not reported yet), ended,
-#     interrupted (Escape), ledger and compactions (what the session's own accounting adds),
-#     copied_from (sessions a --fork-session copied lines from).
-AGENTS = {
-    "claude": {"sessions_dir": claude_projects_dir, "read": read_lines, "split": split_turns, "analyse": analyse},
-}
-CLAUDE = AGENTS["claude"]
-
-
-###############################################################################
-# Codex CLI sessions: rollout files into turn records
-###############################################################################
-
+# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's):
+# everything an agent changes is there. The hook, the worker and import call only these, and
+# everything after the agent sections (enrichments, redaction, export, search, report) sees
+# only turn records, never an agent.
+#   what                            what its session files are called, for messages
+#   root_span, source_name          the name of a turn's root span (and so of its trace), MLflow's source name
+#   hook_events                     {its event name: ours (Stop, SessionEnd)} where they differ (optional)
+#   hook_job(job, cwd, environ)     the job for a hook input (job_from_hook_input), completed with what
+#                                   the worker needs, or None when this hook does not act for it
+#   note_jobs(jobs)                 every spooled job, before any session is read (optional)
+#   sessions_dir(jobs=())           the folder its session files live under (the worker's guard);
+#                                   jobs: a session's, which may name where the agent's home was
+#   read(session, path, state, jobs)   the turns from the session's checkpoint on:
+#                                   (turns [{id, offset}], end offset, turn_record(i) → turn record)
+#   finished(turn, offset, closed, state)   is this turn over (closed: another turn follows it)?
+#   settle(session, state, turn)    a finished turn before it is uploaded (optional)
+#   tidy(session, state)            the checkpoint, once the turns read are handled (optional)
+#   files_in(folder)                the files of a folder given to import that may be its sessions
+#   identify(path)                  its session id for a file (by content, never by name): None for a file
+#                                   of another agent, "" for one traced with another session
+#   project_sessions(root, everything)   {path: session id} of its sessions run inside `root`
+#
 # A turn record is what the rest of the pipeline (worker, enrichments, Uploader) reads, the
-# same for every agent: analyse() makes it from Claude Code lines, codex_turns() from a Codex
-# rollout. Its keys:
-#   id, session          "<session>:<turn>" and the session id (the worker sets them for Claude)
-#   agent                "codex" (absent: "claude"), the trace's `agent` tag
+# same for every agent. Its keys:
+#   id, session          "<session>:<turn>" and the session id
+#   agent                the agent's name in AGENTS (absent: DEFAULT_AGENT), the trace's `agent` tag
 #   offset               byte offset of the line the turn starts at (reading resumes there)
 #   prompt, answer       what the person asked, the agent's last message
 #   start, end           seconds since the epoch
@@ -1775,11 +1769,305 @@ CLAUDE = AGENTS["claude"]
 #   by_model, cost       usage per model; USD, None when a model has no known price
 #   models, files        models used; files written or edited (absolute when known)
 #   tool_counts, tool_errors   {tool name: calls}; calls that failed
-#   ledger, compactions, copied_from   Claude Code's cost-state bookkeeping (None, [], [] here)
-# Content blocks follow Anthropic's shapes, so readers of either agent's spans see one format:
+#   ledger, compactions, copied_from, parent_session, forked_from   a session's own bookkeeping
+#                        (Claude Code's cost-state, --fork-session, /clear; None or [] elsewhere)
+# Content blocks follow Anthropic's shapes, so readers of every agent's spans see one format:
 # {type: text, text}, {type: thinking, thinking}, {type: tool_use, id, name, input},
 # {type: tool_result, tool_use_id, content}.
-#
+AGENTS = {}
+
+
+def add_agent(name, **parts):
+    """Register an agent (the keys above); the optional parts do nothing unless given."""
+    AGENTS[name] = {"note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
+                    "tidy": lambda session, state: None, "hook_events": {}, **parts}
+
+
+# A hook reports how its turn ended (the agent's last answer); the worker recognises it in the
+# session's file by a digest, since a job holds no transcript text.
+def answer_digest(message):
+    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
+    import hashlib
+    text = (message or "").strip()
+    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
+
+
+def answers_match(answer, reported):
+    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
+    if not isinstance(reported, dict):
+        reported = answer_digest(reported)
+    text = (answer or "").strip()
+    if not reported.get("length"):
+        return True
+    digest = answer_digest(text)
+    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
+
+
+###############################################################################
+# Claude Code sessions: when a turn is over, the session's ledger, copies and clears
+###############################################################################
+
+# When is a turn finished? By where it ends in the transcript, never by which jobs happened
+# to be handled together:
+# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
+# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
+#   turn under way there had ended. A later process of the same session (--resume,
+#   --continue) writes past that size, so its turns are not vouched for by an earlier
+#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
+# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
+#   is taken once the transcript shows that answer with nothing pending after it; a turn
+#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
+#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
+# - A turn whose background agent has not reported waits for the report, unless SessionEnd
+#   vouched for it.
+# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
+# again, and if lines arrived for it since (a continuation, late-written lines) that change
+# it, its trace is replaced by the complete one under the same turn id.
+
+
+def turn_at(turns, offset):
+    """The turn under way at a byte offset: the last one whose prompt starts before it."""
+    return next((t for t in reversed(turns) if t["offset"] < offset), None)
+
+
+def read_caught_up(transcript, state, jobs):
+    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
+    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
+    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
+    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
+    while True:
+        final = state["ended"] >= os.path.getsize(transcript)
+        records, end, bad = read_lines(transcript, state["offset"], final)
+        turns = split_turns(records)
+        if stop is None or time.time() > deadline:
+            return records, end, bad, turns
+        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
+        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
+            return records, end, bad, turns
+        time.sleep(0.3)
+
+
+def claude_finished(turn, offset, closed, state):
+    """The rule above, for one analysed turn: (the agent seam's `finished`)."""
+    if not closed and offset >= state["vouched"]:
+        return False                            # under way: no job vouched for it yet
+    gone = offset < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("stop") or {}
+    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
+
+
+def cleared_path():
+    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
+
+
+def remember_clears(jobs):
+    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
+    "clear"): note which and when, so that the new session can name the one it came from."""
+    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
+              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
+    if clears:
+        known = read_json_file(cleared_path(), [])
+        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
+
+
+def cleared_from(session, records):
+    """The session a `/clear` ended to start this one, if it was one: its file opens with the
+    `/clear` command lines. Claude Code's own `session_id` field names only the process's
+    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
+    opening = [r for _, r in records[:10] if r.get("type") == "user"]
+    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
+        return None
+    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
+    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
+              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
+    if clears:
+        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
+    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
+    return first if first != session else None
+
+
+def settle_ledger(state, turn_id, turn):
+    """Keep the session's account against Claude Code's ledger for one finished turn: note
+    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
+    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
+    since = state.setdefault("since", {})
+    if turn["ledger"] is None:
+        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
+        return
+    pinned = state.get("ledger_turn") or {}
+    if pinned.get("turn") != turn_id:
+        others = [v for k, v in since.items() if k != turn_id]
+        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
+                  "before": sum_by_model(*(v["usage"] for v in others)),
+                  "compactions": [c for v in others for c in v["compactions"]]}
+    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
+    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
+    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
+
+
+def claim_responses(session, turn):
+    """Each API response is traced once across sessions. --fork-session (and --resume before
+    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
+    ids) under a new session id. A turn whose prompt line and responses another session already
+    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
+    import sqlite3
+    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
+    prompt = turn["id"].split(":", 1)[1]
+    if not ids:
+        return []
+    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        with db:
+            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
+                       " prompt text not null)")
+            marks = ",".join("?" * len(ids))
+            owners = {row[0]: row[1:] for row in db.execute(
+                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
+            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
+            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
+                return sorted(others)
+            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
+    finally:
+        db.close()
+    return []
+
+
+def session_agents(session, transcript, records):
+    """The session's subagent runs, when a turn may need them: it launched agents, or the
+    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
+    agent files beside the session file, so for its transcripts those are looked at too."""
+    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
+    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
+    old = version.startswith(("1.", "2.0."))
+    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
+            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
+        return Subagents(folder, flat_session=session if old else None)
+    return None
+
+
+def fold_ledger(state):
+    """Sum the ledger notes of turns no longer open into one entry, keyed by no turn id: they
+    are never settled again, and a session whose ledger has no entry yet (an interactive one,
+    until it ends) would otherwise carry one note per turn in a checkpoint written every turn."""
+    since = state.get("since") or {}
+    if any(k and k not in state["open"] for k in since):
+        done = [v for k, v in since.items() if k not in state["open"]]
+        state["since"] = {"": {"usage": sum_by_model(*(v["usage"] for v in done)),
+                               "compactions": [c for v in done for c in v["compactions"]]},
+                          **{k: v for k, v in since.items() if k in state["open"]}}
+
+
+def claude_read(session, transcript, state, jobs):
+    """The turns of a Claude Code transcript from the checkpoint on (the seam's `read`); a
+    turn is analysed only when the worker asks for it (turn_record)."""
+    records, end, bad, turns = read_caught_up(transcript, state, jobs)
+    if "parent" not in state and state["offset"] == 0:
+        state["parent"] = cleared_from(session, records)
+    if bad:
+        log(f"{session}: skipped {bad} malformed transcript line(s)")
+    for raw in turns:
+        raw["id"] = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
+    notified, agents = notified_ids(records), None
+
+    def turn_record(i):
+        nonlocal agents
+        raw, closed = turns[i], i + 1 < len(turns)
+        agents = agents or session_agents(session, transcript, raw["records"])
+        started = parse_time(raw["records"][0].get("timestamp"))
+        state.setdefault("first_turn", raw["id"])
+        window = (float("-inf") if raw["id"] == state["first_turn"] else started,
+                  parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
+        turn = analyse(raw["records"], started, agents, notified=notified,
+                       orphans=agents.orphans(*window) if agents else ())
+        turn.update(id=raw["id"], session=session)
+        return turn
+    return turns, end, turn_record
+
+
+def claude_settle(session, state, turn):
+    """A finished turn's share of the session's bookkeeping: the ledger, the session /clear
+    came from, and whether --fork-session copied it from another (the seam's `settle`)."""
+    settle_ledger(state, turn["id"], turn)
+    turn["parent_session"] = state.get("parent")
+    turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
+    if turn["copied_from"]:
+        state["forked_from"] = turn["copied_from"][0]
+    turn["forked_from"] = state.get("forked_from")
+
+
+def holds_transcript_lines(path, lines=100):
+    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
+    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(lines), f, strict=False):
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("type"), str):
+                    return True
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    return False
+
+
+def transcript_cwd(path):
+    """The working directory a session ran in, from its first lines that say."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(200), f, strict=False):
+                if b'"cwd":"' in line:
+                    try:
+                        return json.loads(line).get("cwd")
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return None
+
+
+def project_transcripts(root, everything):
+    """The Claude Code transcripts of sessions run in this repository (everything: of every project)."""
+    files = []
+    base = claude_projects_dir()
+    mine = os.path.basename(project_folder(root))
+    folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
+    for folder in folders:
+        if everything or folder == mine or folder.startswith(mine + "-"):
+            path = os.path.join(base, folder)
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
+            # a session from a subfolder counts only if its own cwd is inside the repository.
+            if not everything and folder != mine:
+                found = [f for f in found if inside(transcript_cwd(f), root)]
+            files += found
+    return files
+
+
+def claude_identify(path):
+    return os.path.basename(path)[:-len(".jsonl")] if holds_transcript_lines(path) else None
+
+
+add_agent("claude", what="Claude Code transcript", root_span="claude_code_conversation", source_name="claude-code",
+          hook_job=lambda job, cwd, environ: job, note_jobs=remember_clears,
+          sessions_dir=lambda jobs=(): claude_projects_dir(), read=claude_read, finished=claude_finished,
+          settle=claude_settle, tidy=lambda session, state: fold_ledger(state),
+          files_in=lambda folder: {os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".jsonl")},
+          identify=claude_identify,
+          project_sessions=lambda root, everything: {
+              f: os.path.basename(f)[:-len(".jsonl")] for f in project_transcripts(root, everything)})
+
+
+###############################################################################
+# Codex CLI sessions: rollout files into turn records
+###############################################################################
+
 # A rollout line is {timestamp, type, payload}. A turn starts at `task_started` (0.169) or at
 # a `turn_context` of another turn (older versions write no task_started), and is over at
 # `task_complete` or `turn_aborted`. One model response is one `token_usage_record` (older: one
@@ -2098,9 +2386,89 @@ def codex_sessions_dir(codex_home=None):
     return os.path.join(home, "sessions")
 
 
-# Codex's reader hands back whole turn records (codex_turns) where Claude's has split + analyse.
-AGENTS["codex"] = {"sessions_dir": codex_sessions_dir, "read": codex_read, "split": codex_split,
-                   "turns": codex_turns, "session_meta": codex_session_meta}
+# A Codex session is read the same way, from its rollout, with these differences: a turn is
+# over at its `task_complete` (or once another turn follows it, or SessionEnd vouched for it);
+# at Stop the rollout holds the whole turn but its task_complete, so a Stop naming the turn
+# (turn_id) with the answer the rollout shows ends it too, like Claude's answer-matching.
+# A resume appends to the same rollout: the checkpoint reads on from the first open turn.
+
+def codex_finished(turn, offset, closed, state):
+    """The rule above, for one turn record (the seam's `finished`)."""
+    gone = offset < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("codex_stops", {}).get(turn["turn_id"] or "")
+    return closed or gone or turn["ended"] or (stop is not None and answers_match(turn["answer"], stop))
+
+
+def codex_read_turns(session, rollout, state, jobs):
+    """The turns of a rollout from the checkpoint on (the seam's `read`), each a turn record
+    already; a Stop that names its turn is noted for codex_finished."""
+    for job in jobs:
+        if job.get("hook_event_name") == "Stop" and isinstance(job.get("turn_id"), str):
+            state.setdefault("codex_stops", {})[job["turn_id"]] = job.get("answer") or {}
+    records, end, bad = codex_read(rollout, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed rollout line(s)")
+    turns = codex_turns(records, codex_session_meta(rollout), rollout)
+    return turns, end, turns.__getitem__
+
+
+def codex_tidy(session, state):
+    """Forget the Stops of turns that are done."""
+    done = set(state["done"])
+    state["codex_stops"] = {k: v for k, v in state.get("codex_stops", {}).items() if f"{session}:{k}" not in done}
+
+
+def codex_hook_job(job, cwd, environ):
+    """Codex's hooks are the user's (CODEX_HOME/hooks.json), one per traced repository (see
+    its setup): each acts only for sessions that run inside its own repository."""
+    if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
+        return None
+    return {**job, "agent": "codex", "codex_home": os.path.dirname(codex_sessions_dir(environ.get("CODEX_HOME")))}
+
+
+def codex_job_sessions(jobs=()):
+    """codex_sessions_dir of the CODEX_HOME a session's hook saw."""
+    return codex_sessions_dir(next((j["codex_home"] for j in reversed(jobs) if isinstance(j.get("codex_home"), str)), None))
+
+
+def rollout_session(path):
+    """A rollout's session id, by its content: "" for a subagent's rollout (its run is traced
+    inside the turn that spawned it), None for a file that is no rollout; and its session_meta."""
+    try:
+        meta = codex_session_meta(path)
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    if not isinstance(meta.get("id"), str):
+        return None, meta
+    source = meta.get("source")
+    return ("" if isinstance(source, dict) and "subagent" in source else meta["id"]), meta
+
+
+def rollout_names(folder):
+    """Codex rollouts (rollout-*.jsonl) anywhere under a folder: Codex nests them by date."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names) if n.startswith("rollout-") and n.endswith(".jsonl"))
+
+
+def codex_rollouts(root, everything):
+    """{rollout path: session id} of Codex sessions run inside `root` (everything: all); not a
+    subagent's rollout."""
+    found = {}
+    for path in rollout_names(codex_sessions_dir()):
+        path = os.path.abspath(path)
+        session, meta = rollout_session(path)
+        cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else ""
+        if session and (everything or inside(os.path.realpath(cwd), os.path.realpath(root))):
+            found[path] = session
+    return found
+
+
+add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_name="codex-cli",
+          hook_job=codex_hook_job, sessions_dir=codex_job_sessions, read=codex_read_turns, finished=codex_finished,
+          tidy=codex_tidy, files_in=rollout_names, identify=lambda path: rollout_session(path)[0],
+          project_sessions=codex_rollouts)
 
 
 ###############################################################################
@@ -2324,30 +2692,73 @@ def gemini_totals(turn):
                 turn["files"].append(path)
 
 
-def gemini_chats(root):
-    """{chat file: session id} of Gemini CLI sessions run inside `root` (None: all), in either
-    form. A project's folder under ~/.gemini/tmp says where it is in .project_root; versions
-    before that named the folder by the project's hash (sha256 of its path), as the header does."""
+# A Gemini CLI session is read like a Codex one: turn records from the checkpoint on. A turn is
+# over once another prompt follows it, once it ends with an answer that calls no tool (or with
+# an error), or once SessionEnd vouched for it (the process is gone). AfterAgent (a Stop to
+# us) runs when the chat file holds the whole turn, so the answer is there to see; a Stop alone
+# does not end a turn that does not look over, since import sends one for a file still written.
+
+def gemini_finished(turn, offset, closed, state):
+    """The rule above, for one turn record (the seam's `finished`)."""
+    return closed or turn["ended"] or offset < state["ended"]
+
+
+def gemini_read_turns(session, path, state, jobs):
+    """The turns of a chat file from the checkpoint on (the seam's `read`)."""
+    records, end, bad = gemini_read(path, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed chat line(s)")
+    turns = gemini_turns(records, gemini_session_meta(path))
+    return turns, end, turns.__getitem__
+
+
+def gemini_hook_job(job, cwd, environ):
+    """Gemini CLI's hooks are the project's own (.gemini/settings.json): every session they run
+    for is this repository's. The job names the Gemini folder the hook saw."""
+    return {**job, "agent": "gemini", "gemini_home": gemini_dir()}
+
+
+def gemini_job_sessions(jobs=()):
+    """gemini_sessions_dir of the Gemini folder a session's hook saw."""
+    home = next((j["gemini_home"] for j in reversed(jobs) if isinstance(j.get("gemini_home"), str)), None)
+    return os.path.join(home, "tmp") if home else gemini_sessions_dir()
+
+
+def gemini_identify(path):
+    """A chat file's session id, by its content; None for a file that is no Gemini chat."""
+    try:
+        return gemini_session_meta(path).get("id")
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+
+
+def gemini_chat_names(folder):
+    """Gemini chat files (session-*.json, session-*.jsonl) anywhere under a folder."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names)
+                    if n.startswith("session-") and n.endswith((".json", ".jsonl")))
+
+
+def gemini_chats(root, everything):
+    """{chat file: session id} of Gemini CLI sessions run inside `root` (everything: all), in
+    either form. A project's folder under ~/.gemini/tmp says where the project is in
+    .project_root; versions before that named the folder by the project's hash (sha256 of its
+    path), as the chat's header does."""
     import hashlib
-    digest = hashlib.sha256(os.path.realpath(root).encode()).hexdigest() if root else None
+    digest = hashlib.sha256(os.path.realpath(root).encode()).hexdigest()
     found = {}
-    top = gemini_sessions_dir()
-    for project in sorted(os.listdir(top)) if os.path.isdir(top) else []:
-        folder = os.path.join(top, project, "chats")
-        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
-        for name in names:
-            path = os.path.join(folder, name)
-            if not (name.startswith("session-") and name.endswith((".json", ".jsonl"))):
-                continue
-            meta = gemini_session_meta(path)
-            if meta and (root is None or inside(os.path.realpath(meta["cwd"] or "/-"), os.path.realpath(root))
-                         or meta["project_hash"] == digest):
-                found[path] = meta["id"]
+    for path in gemini_chat_names(gemini_sessions_dir()):
+        meta = gemini_session_meta(path)
+        if meta and (everything or meta["project_hash"] == digest
+                     or inside(os.path.realpath(meta["cwd"] or "/-"), os.path.realpath(root))):
+            found[os.path.abspath(path)] = meta["id"]
     return found
 
 
-AGENTS["gemini"] = {"sessions_dir": gemini_sessions_dir, "read": gemini_read, "split": gemini_split,
-                    "turns": gemini_turns, "session_meta": gemini_session_meta}
+add_agent("gemini", what="Gemini CLI chat", root_span="gemini_cli_conversation", source_name="gemini-cli",
+          hook_events={"AfterAgent": "Stop"}, hook_job=gemini_hook_job, sessions_dir=gemini_job_sessions,
+          read=gemini_read_turns, finished=gemini_finished, files_in=gemini_chat_names, identify=gemini_identify,
+          project_sessions=gemini_chats)
 
 
 ###############################################################################
@@ -3224,14 +3635,6 @@ def write_job(job):
     return path
 
 
-def answer_digest(message):
-    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
-    import hashlib
-    text = (message or "").strip()
-    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
-
-
 def job_from_hook_input(payload, environ, config):
     """The job for one hook call, or None for an input that is not Claude Code's. It holds no
     secret and no transcript content: the answer Stop reports is kept as a digest."""
@@ -3340,20 +3743,14 @@ def hook(stdin_bytes, environ):
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
         write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
         return
-    if environ.get(ENV_AGENT) == "gemini" and isinstance(payload, dict) and payload.get("hook_event_name") == "AfterAgent":
-        # Gemini CLI's end of a turn, run once the chat file holds the whole turn: a Stop.
-        payload = {**payload, "hook_event_name": "Stop"}
+    agent = environ.get(ENV_AGENT) if environ.get(ENV_AGENT) in AGENTS else DEFAULT_AGENT
+    event = payload.get("hook_event_name") if isinstance(payload, dict) else None
+    if event in AGENTS[agent]["hook_events"]:         # the agent's own name for a Stop or SessionEnd
+        payload = {**payload, "hook_event_name": AGENTS[agent]["hook_events"][event]}
     job = job_from_hook_input(payload, environ, config)
+    job = job and AGENTS[agent]["hook_job"](job, cwd, environ)
     if job is None:
         return
-    if environ.get(ENV_AGENT) == "codex":
-        # Codex's hooks are the user's (CODEX_HOME/hooks.json), one per traced repository:
-        # each acts only for sessions that run inside its own repository.
-        if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
-            return
-        job.update(agent="codex", codex_home=os.path.dirname(codex_sessions_dir(environ.get("CODEX_HOME"))))
-    elif environ.get(ENV_AGENT) == "gemini":
-        job.update(agent="gemini", gemini_home=gemini_dir())
     write_job(job)
     start_worker()
 
@@ -3665,7 +4062,7 @@ class Uploader:
         enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
         tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
                 TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
-                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", "claude")}
+                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", DEFAULT_AGENT)}
         if turn.get("command"):
             tags[TAG_COMMAND] = turn["command"]
         turn["git_branch"] = turn["meta"].get("git_branch")
@@ -3678,7 +4075,7 @@ class Uploader:
                     "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
                     "claudetracing.models": ",".join(m for m in turn["models"] if m),
                     # MLflow fills these from the worker's own process; the turn's are what matter.
-                    "mlflow.source.name": SOURCE_NAMES[turn.get("agent", "claude")], "mlflow.source.type": "LOCAL",
+                    "mlflow.source.name": AGENTS[turn.get("agent", DEFAULT_AGENT)]["source_name"], "mlflow.source.type": "LOCAL",
                     "mlflow.source.git.commit": tags.get("git.commit_id", ""),
                     "mlflow.source.git.branch": tags.get("git.branch", ""),
                     "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
@@ -3694,7 +4091,7 @@ class Uploader:
         mlflow = self.mlflow
         try:
             root = mlflow.start_span_no_context(
-                ROOT_SPANS[turn.get("agent", "claude")], span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
+                AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"], span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
                 metadata=metadata, experiment_id=self.experiment(), start_time_ns=ns(turn["start"]))
             trace_id = root.trace_id
             started(trace_id)
@@ -3795,7 +4192,7 @@ class Uploader:
         from mlflow.tracing.utils import add_size_stats_to_trace_metadata, aggregate_usage_from_spans
         trace_id = f"tr-{random.getrandbits(128) or 1:032x}"
         spans = []
-        name = ROOT_SPANS[turn.get("agent", "claude")]
+        name = AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"]
         root = self._span(spans, trace_id, None, name, "AGENT", turn["start"], {"prompt": turn["prompt"]})
         self._build_children(spans, trace_id, root, turn, turn["start"], turn["end"])
         self._end(root, {"response": turn["answer"]}, turn["end"])
@@ -3928,43 +4325,6 @@ class Uploader:
 # Worker: spool → turns → traces, with per-session checkpoints
 ###############################################################################
 
-def transcript_allowed(path, agent="claude", codex_home=None):
-    """A hook input names the transcript; only files under the agent's own sessions folder
-    (Claude Code's projects folder, Codex's sessions folder) are read."""
-    real = os.path.realpath(path)
-    top = codex_sessions_dir(codex_home) if agent == "codex" else claude_projects_dir()
-    return real.endswith(".jsonl") and inside(real, os.path.realpath(top))
-
-
-def answers_match(answer, reported):
-    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
-    if not isinstance(reported, dict):
-        reported = answer_digest(reported)
-    text = (answer or "").strip()
-    if not reported.get("length"):
-        return True
-    digest = answer_digest(text)
-    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
-
-
-# When is a turn finished? By where it ends in the transcript, never by which jobs happened
-# to be handled together:
-# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
-# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
-#   turn under way there had ended. A later process of the same session (--resume,
-#   --continue) writes past that size, so its turns are not vouched for by an earlier
-#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
-# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
-#   is taken once the transcript shows that answer with nothing pending after it; a turn
-#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
-#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
-# - A turn whose background agent has not reported waits for the report, unless SessionEnd
-#   vouched for it.
-# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
-# again, and if lines arrived for it since (a continuation, late-written lines) that change
-# it, its trace is replaced by the complete one under the same turn id.
-
-
 def session_state(session, transcript):
     state = read_json_file(state_path(session), None) or {}
     if state.get("transcript") != transcript:
@@ -3976,7 +4336,9 @@ def session_state(session, transcript):
 
 
 def vouch(state, job, size):
-    """Record what a Stop or SessionEnd job vouches for (see the rule above)."""
+    """Record what a Stop or SessionEnd job vouches for: the turns written when its hook fired
+    had ended, and after SessionEnd no more lines come (Claude Code's rule of when a turn is
+    over says more; every agent's `finished` reads it)."""
     event = job.get("hook_event_name")
     if event not in ("Stop", "SessionEnd"):
         return
@@ -3989,136 +4351,11 @@ def vouch(state, job, size):
         state["stop"] = {"size": at, "answer": job.get("answer") or job.get("last_assistant_message") or ""}
 
 
-def turn_at(turns, offset):
-    """The turn under way at a byte offset: the last one whose prompt starts before it."""
-    return next((t for t in reversed(turns) if t["offset"] < offset), None)
-
-
-def read_caught_up(transcript, state, jobs):
-    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
-    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
-    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
-    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
-    while True:
-        final = state["ended"] >= os.path.getsize(transcript)
-        records, end, bad = CLAUDE["read"](transcript, state["offset"], final)
-        turns = CLAUDE["split"](records)
-        if stop is None or time.time() > deadline:
-            return records, end, bad, turns
-        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
-        if turn is None or answers_match(CLAUDE["analyse"](turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
-            return records, end, bad, turns
-        time.sleep(0.3)
-
-
 def turn_signature(turn):
     """What a re-read must change for a trace to be replaced (not a new bookkeeping line). The
     checkpoint keeps it: the answer goes in as a digest, no transcript text."""
     return [len(turn["steps"]), turn["usage"]["total"], answer_digest(turn["answer"])["sha256"], len(turn["waiting"]),
             turn["interrupted"]]
-
-
-def cleared_path():
-    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
-
-
-def remember_clears(jobs):
-    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
-    "clear"): note which and when, so that the new session can name the one it came from."""
-    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
-              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
-    if clears:
-        known = read_json_file(cleared_path(), [])
-        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
-
-
-def cleared_from(session, records):
-    """The session a `/clear` ended to start this one, if it was one: its file opens with the
-    `/clear` command lines. Claude Code's own `session_id` field names only the process's
-    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
-    opening = [r for _, r in records[:10] if r.get("type") == "user"]
-    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
-        return None
-    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
-    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
-              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
-    if clears:
-        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
-    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
-    return first if first != session else None
-
-
-def settle_ledger(state, turn_id, turn):
-    """Keep the session's account against Claude Code's ledger for one finished turn: note
-    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
-    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
-    since = state.setdefault("since", {})
-    if turn["ledger"] is None:
-        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
-        return
-    pinned = state.get("ledger_turn") or {}
-    if pinned.get("turn") != turn_id:
-        others = [v for k, v in since.items() if k != turn_id]
-        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
-                  "before": sum_by_model(*(v["usage"] for v in others)),
-                  "compactions": [c for v in others for c in v["compactions"]]}
-    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
-    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
-    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
-
-
-def claim_responses(session, turn):
-    """Each API response is traced once across sessions. --fork-session (and --resume before
-    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
-    ids) under a new session id. A turn whose prompt line and responses another session already
-    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
-    import sqlite3
-    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
-    prompt = turn["id"].split(":", 1)[1]
-    if not ids:
-        return []
-    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
-    db = sqlite3.connect(path, timeout=30)
-    try:
-        with db:
-            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
-                       " prompt text not null)")
-            marks = ",".join("?" * len(ids))
-            owners = {row[0]: row[1:] for row in db.execute(
-                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
-            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
-            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
-                return sorted(others)
-            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
-    finally:
-        db.close()
-    return []
-
-
-def session_agents(session, transcript, records):
-    """The session's subagent runs, when a turn may need them: it launched agents, or the
-    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
-    agent files beside the session file, so for its transcripts those are looked at too."""
-    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
-    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
-    old = version.startswith(("1.", "2.0."))
-    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
-            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
-        return Subagents(folder, flat_session=session if old else None)
-    return None
-
-
-def fold_ledger(state):
-    """Sum the ledger notes of turns no longer open into one entry, keyed by no turn id: they
-    are never settled again, and a session whose ledger has no entry yet (an interactive one,
-    until it ends) would otherwise carry one note per turn in a checkpoint written every turn."""
-    since = state.get("since") or {}
-    if any(k and k not in state["open"] for k in since):
-        done = [v for k, v in since.items() if k not in state["open"]]
-        state["since"] = {"": {"usage": sum_by_model(*(v["usage"] for v in done)),
-                               "compactions": [c for v in done for c in v["compactions"]]},
-                          **{k: v for k, v in since.items() if k in state["open"]}}
 
 
 def forget_done(state, read):
@@ -4141,15 +4378,6 @@ def uploaded_before(session, uploader, state, turn_id):
         return False
     state["found"].remove(turn_id)
     return True
-
-
-def turn_finished(turn, offset, closed, state):
-    """The rule above, for one analysed turn."""
-    gone = offset < state["ended"]
-    if turn["waiting"] and not gone:
-        return False
-    stop = state.get("stop") or {}
-    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
 
 
 def save_state(session, state):
@@ -4179,41 +4407,26 @@ def write_trace(session, state, uploader, turn, context, replaces=None):
     return trace_id
 
 
-def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
+def upload_turns(session, uploader, state, agent, reading, context):
     """Upload the finished turns among those read from the checkpoint, replace the traces of
     turns that changed since; move the checkpoint to the first turn that may still change."""
-    written, held, agents, still_open, rereads, read = 0, 0, None, {}, [], []
+    turns, end, turn_record = reading
+    written, held, still_open, rereads = 0, 0, {}, []
     for i, raw in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
-        turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
-        read.append((turn_id, raw["offset"]))
+        turn_id = raw["id"]
         record = state["open"].get(turn_id)
         if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
-            if not closed and raw["offset"] >= state["vouched"]:
-                rereads.append(raw["offset"])
-                held += 1
-                break                               # under way: no job vouched for it yet
-            agents = agents or session_agents(session, transcript, raw["records"])
-            started = parse_time(raw["records"][0].get("timestamp"))
-            state.setdefault("first_turn", turn_id)
-            window = (float("-inf") if turn_id == state["first_turn"] else started,
-                      parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
-            turn = CLAUDE["analyse"](raw["records"], started, agents, notified=notified,
-                           orphans=agents.orphans(*window) if agents else ())
-            if not turn_finished(turn, raw["offset"], closed, state):
+            turn = turn_record(i)
+            if not agent["finished"](turn, raw["offset"], closed, state):
                 rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
                 if record is not None:
                     still_open[turn_id] = record
                 else:
                     held += 1
                 continue
-            settle_ledger(state, turn_id, turn)
-            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
-            turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
-            if turn["copied_from"]:
-                state["forked_from"] = turn["copied_from"][0]
-            turn["forked_from"] = state.get("forked_from")
+            agent["settle"](session, state, turn)
             signature = turn_signature(turn)
             if turn["copied_from"]:
                 pass                                # --fork-session copied it: traced in its own session
@@ -4231,14 +4444,14 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
             still_open[turn_id] = record            # the last turn: lines may still arrive for it
             rereads.append(raw["offset"])
     state.update(open=still_open, offset=min(rereads, default=end), held=held)
-    fold_ledger(state)
-    forget_done(state, read)
+    agent["tidy"](session, state)
+    forget_done(state, [(raw["id"], raw["offset"]) for raw in turns])
     return written
 
 
-def trace_session(session, transcript, uploader, jobs=(), final=False, context=None, quiet_for=None):
-    """Upload the session's finished turns, and replace traces that lines arriving later
-    completed; return how many traces were written.
+def trace_session(session, path, uploader, jobs=(), final=False, context=None, quiet_for=None, agent=DEFAULT_AGENT):
+    """Upload the finished turns of an agent's session file, and replace traces that lines
+    arriving later completed; return how many traces were written.
 
     jobs: the session's spool jobs in the order their hooks fired. final: the session is over
     (tests, old transcripts). quiet_for: import takes a file unchanged for this many seconds
@@ -4246,105 +4459,32 @@ def trace_session(session, transcript, uploader, jobs=(), final=False, context=N
     """
     fd = session_lock(session)
     try:
-        state = session_state(session, transcript)
+        state = session_state(session, path)
         settle_inflight(session, uploader, state)
-        size = os.path.getsize(transcript)
+        size = os.path.getsize(path)
         if quiet_for is not None:
-            quiet = time.time() - os.path.getmtime(transcript) > quiet_for
+            quiet = time.time() - os.path.getmtime(path) > quiet_for
             jobs = [*jobs, {"hook_event_name": "SessionEnd" if quiet else "Stop", "size": size}]
         for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
             vouch(state, job, size)
-        records, end, bad, turns = read_caught_up(transcript, state, jobs)
-        if "parent" not in state and state["offset"] == 0:
-            state["parent"] = cleared_from(session, records)
-        if bad:
-            log(f"{session}: skipped {bad} malformed transcript line(s)")
-        written = upload_turns(session, transcript, uploader, state, turns, end, notified_ids(records),
-                               context or {})
+        reading = AGENTS[agent]["read"](session, path, state, jobs)
+        written = upload_turns(session, uploader, state, AGENTS[agent], reading, context or {})
         save_state(session, state)
         return written
     finally:
         os.close(fd)
 
 
-# A Codex session is read the same way, from its rollout, with these differences: a turn is
-# over at its `task_complete` (or once another turn follows it, or SessionEnd vouched for it);
-# at Stop the rollout holds the whole turn but its task_complete, so a Stop naming the turn
-# (turn_id) with the answer the rollout shows ends it too, like Claude's answer-matching.
-# A resume appends to the same rollout: the checkpoint reads on from the first open turn.
-
-def codex_turn_finished(turn, closed, state):
-    gone = turn["offset"] < state["ended"]
-    if turn["waiting"] and not gone:
-        return False
-    stop = state.get("codex_stops", {}).get(turn["turn_id"] or "")
-    return closed or gone or turn["ended"] or (stop is not None and answers_match(turn["answer"], stop))
-
-
-def upload_codex_turns(session, uploader, state, turns, end, context):
-    """upload_turns for Codex turn records (see above)."""
-    written, held, still_open, rereads = 0, 0, {}, []
-    for i, turn in enumerate(turns):
-        closed = i + 1 < len(turns)
-        extent = turns[i + 1]["offset"] if closed else end
-        record = state["open"].get(turn["id"])
-        if not (turn["id"] in state["done"] and (record is None or extent <= record["end"])):
-            if not codex_turn_finished(turn, closed, state):
-                rereads.append(turn["offset"])
-                if record is not None:
-                    still_open[turn["id"]] = record
-                else:
-                    held += 1
-                continue
-            signature = turn_signature(turn)
-            if record is None and uploaded_before(session, uploader, state, turn["id"]):
-                pass                                # uploaded before the checkpoint was lost
-            elif record is None or signature != record["sig"]:
-                trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
-                record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
-            else:
-                record = {**record, "end": extent}
-            if turn["id"] not in state["done"]:
-                state["done"].append(turn["id"])
-            save_state(session, {**state, "open": {**state["open"], turn["id"]: record}})
-        if not closed and record is not None:
-            still_open[turn["id"]] = record
-            rereads.append(turn["offset"])
-    state.update(open=still_open, offset=min(rereads, default=end), held=held)
-    return written
-
-
-def trace_codex_session(session, rollout, uploader, jobs=(), final=False, context=None, quiet_for=None):
-    """trace_session for a Codex rollout: upload its finished turns; how many were written."""
-    codex = AGENTS["codex"]
-    fd = session_lock(session)
-    try:
-        state = session_state(session, rollout)
-        settle_inflight(session, uploader, state)
-        size = os.path.getsize(rollout)
-        if quiet_for is not None and time.time() - os.path.getmtime(rollout) > quiet_for:
-            jobs = [*jobs, {"hook_event_name": "SessionEnd", "size": size}]
-        for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
-            vouch(state, job, size)
-            if job.get("hook_event_name") == "Stop" and isinstance(job.get("turn_id"), str):
-                state.setdefault("codex_stops", {})[job["turn_id"]] = job.get("answer") or {}
-        records, end, bad = codex["read"](rollout, state["offset"])
-        if bad:
-            log(f"{session}: skipped {bad} malformed rollout line(s)")
-        turns = codex["turns"](records, codex["session_meta"](rollout), rollout)
-        written = upload_codex_turns(session, uploader, state, turns, end, context or {})
-        done = set(state["done"])
-        state["codex_stops"] = {k: v for k, v in state.get("codex_stops", {}).items() if f"{session}:{k}" not in done}
-        forget_done(state, [(turn["id"], turn["offset"]) for turn in turns])
-        save_state(session, state)
-        return written
-    finally:
-        os.close(fd)
+def transcript_allowed(path, top):
+    """A hook input names the session's file; only files under the agent's own sessions folder
+    (top) are read."""
+    real = os.path.realpath(path)
+    return real.endswith(".jsonl") and inside(real, os.path.realpath(top))
 
 
 def job_agent(jobs):
-    """The agent whose hook wrote a session's jobs (jobs before Codex support: claude)."""
-    return next((j["agent"] for j in reversed(jobs) if j.get("agent") in AGENTS), "claude")
+    """The agent whose hook wrote a session's jobs."""
+    return next((j["agent"] for j in reversed(jobs) if j.get("agent") in AGENTS), DEFAULT_AGENT)
 
 
 def load_job(path):
@@ -4393,7 +4533,8 @@ def drain_spool(uploaders):
         job = load_job(path)
         if job is not None:
             by_session.setdefault(job["session_id"], []).append((path, job))
-    remember_clears([job for items in by_session.values() for _, job in items])
+    for agent in AGENTS.values():
+        agent["note_jobs"]([job for items in by_session.values() for _, job in items])
     ok, problem, done = True, None, False
     for session, items in by_session.items():
         jobs = [job for _, job in items]
@@ -4401,7 +4542,7 @@ def drain_spool(uploaders):
         env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
         transcript = job_transcript(jobs)
         agent = job_agent(jobs)
-        codex_home = next((j["codex_home"] for j in reversed(jobs) if isinstance(j.get("codex_home"), str)), None)
+        sessions = AGENTS[agent]["sessions_dir"](jobs)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
             if transcript and not os.path.isfile(transcript) and \
@@ -4412,9 +4553,8 @@ def drain_spool(uploaders):
                 continue
             if not transcript or not os.path.isfile(transcript):
                 log(f"{session}: transcript not found; nothing to trace")
-            elif not transcript_allowed(transcript, agent, codex_home):
-                top = codex_sessions_dir(codex_home) if agent == "codex" else claude_projects_dir()
-                log(f"ERROR {session}: refused a transcript outside {top}")
+            elif not transcript_allowed(transcript, sessions):
+                log(f"ERROR {session}: refused a transcript outside {sessions}")
             elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
                 # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
                 log(f"{session}: the transcript is shorter than when its hook ran; trying again")
@@ -4426,8 +4566,8 @@ def drain_spool(uploaders):
                     uploaders[key] = Uploader(env)
                 uploaders[key].activate()
                 cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-                trace = trace_codex_session if agent == "codex" else trace_session
-                n = trace(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
+                n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env},
+                                  agent=agent)
                 if n:
                     log(f"{session}: uploaded {n} turn(s)")
         except (BackendError, TracesError) as e:
@@ -5176,9 +5316,9 @@ def trace_filters(args, root):
         checks.append(lambda info: info.tags.get("git.branch") == args.branch)
     if getattr(args, "agent", None):
         # Traces from before the tag are Claude Code's: only the other agents can be asked of the backend.
-        if args.agent != "claude":
+        if args.agent != DEFAULT_AGENT:
             clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
-        checks.append(lambda info: info.tags.get(TAG_AGENT, "claude") == args.agent)
+        checks.append(lambda info: info.tags.get(TAG_AGENT, DEFAULT_AGENT) == args.agent)
     if getattr(args, "status", None):
         clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
         checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
@@ -7434,37 +7574,6 @@ def cmd_sync(args):
 # traces import: past sessions
 ###############################################################################
 
-def holds_transcript_lines(path, lines=100):
-    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
-    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
-    try:
-        with open(path, "rb") as f:
-            for _, line in zip(range(lines), f, strict=False):
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("type"), str):
-                    return True
-    except OSError as e:
-        raise TracesError(f"cannot read {path}: {e.strerror}") from None
-    return False
-
-
-def transcript_cwd(path):
-    """The working directory a session ran in, from its first lines that say."""
-    try:
-        with open(path, "rb") as f:
-            for _, line in zip(range(200), f, strict=False):
-                if b'"cwd":"' in line:
-                    try:
-                        return json.loads(line).get("cwd")
-                    except ValueError:
-                        continue
-    except OSError:
-        pass
-    return None
-
 
 class Progress:
     """A one-line progress bar with the rate and the time left, only on a terminal."""
@@ -7496,80 +7605,6 @@ def import_options(p):
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
 
 
-def session_format(path):
-    """What a session file is, by its content (never its name or folder), and its Codex
-    session_meta: ("codex", meta) for a Codex rollout, ("codex agent", meta) for a Codex
-    subagent's rollout (its run is traced inside the turn that spawned it), ("claude", {}) for
-    a Claude Code transcript, None for anything else."""
-    try:
-        meta = codex_session_meta(path)
-    except OSError as e:
-        raise TracesError(f"cannot read {path}: {e.strerror}") from None
-    if isinstance(meta.get("id"), str):
-        source = meta.get("source")
-        return ("codex agent" if isinstance(source, dict) and "subagent" in source else "codex"), meta
-    return ("claude", {}) if holds_transcript_lines(path) else None
-
-
-def rollout_names(folder):
-    """Codex rollouts (rollout-*.jsonl) anywhere under a folder: Codex nests them by date."""
-    for where, _, names in sorted(os.walk(folder)):
-        yield from (os.path.join(where, n) for n in sorted(names) if n.startswith("rollout-") and n.endswith(".jsonl"))
-
-
-def codex_rollouts(root):
-    """{rollout path: session id} of Codex sessions run inside `root` (None: all); not a
-    subagent's rollout (see session_format)."""
-    found = {}
-    for path in rollout_names(codex_sessions_dir()):
-        path = os.path.abspath(path)
-        kind, meta = session_format(path) or (None, {})
-        cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else ""
-        if kind == "codex" and (root is None or inside(os.path.realpath(cwd), os.path.realpath(root))):
-            found[path] = meta["id"]
-    return found
-
-
-def given_transcripts(paths):
-    """The session files named on the command line, each read as what its content is: (Claude
-    Code transcripts, {Codex rollout: session id}). A folder gives its own .jsonl files and the
-    rollouts in its subfolders (~/.codex/sessions is nested by date); not Claude Code's
-    subfolders, whose agent-*.jsonl are subagents traced with their session."""
-    files, codex = [], {}
-    for path in paths:
-        if os.path.isdir(path):
-            found = sorted({os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl")}
-                           | set(rollout_names(path)))
-        elif os.path.isfile(path):
-            found = [path]
-        else:
-            raise TracesError(f"{path} does not exist")
-        kinds = {f: session_format(f) for f in found}
-        if not any(kinds.values()):
-            raise TracesError(f"{path} holds no Claude Code transcript or Codex rollout; nothing was imported")
-        files += [f for f, kind in kinds.items() if kind and kind[0] == "claude"]
-        codex.update((os.path.abspath(f), kind[1]["id"]) for f, kind in kinds.items() if kind and kind[0] == "codex")
-    return files, codex
-
-
-def project_transcripts(root, everything):
-    """The Claude Code transcripts of sessions run in this repository (everything: of every project)."""
-    files = []
-    base = claude_projects_dir()
-    mine = os.path.basename(project_folder(root))
-    folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
-    for folder in folders:
-        if everything or folder == mine or folder.startswith(mine + "-"):
-            path = os.path.join(base, folder)
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-            # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
-            # a session from a subfolder counts only if its own cwd is inside the repository.
-            if not everything and folder != mine:
-                found = [f for f in found if inside(transcript_cwd(f), root)]
-            files += found
-    return files
-
-
 def check_import_backend(env):
     """Refuse a store or server import cannot use."""
     # Refused now, not after MLflow has left a lock or a checkpoint behind.
@@ -7581,19 +7616,48 @@ def check_import_backend(env):
         check_server(uri, env)
 
 
-def import_sessions(files, codex, env):
-    """Trace the sessions of these files in order: (turns uploaded, turns held back, the uploader)."""
+def session_kind(path):
+    """(agent, session id) of a session file, by its content; None for a file of no agent.
+    Claude Code's test (JSON lines with a type) would take any agent's JSONL: it is tried last."""
+    for name in reversed(AGENTS):
+        session = AGENTS[name]["identify"](path)
+        if session is not None:
+            return name, session
+    return None
+
+
+def given_sessions(paths):
+    """{path: (agent, session id)} of the session files named on the command line, each read
+    as what its content is. A folder gives the files each agent keeps there (Claude Code's
+    .jsonl beside each other, not its subfolders, whose agent-*.jsonl are subagents traced with
+    their session; Codex's rollouts nested by date)."""
+    files = {}
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(set().union(*(set(agent["files_in"](path)) for agent in AGENTS.values())))
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            raise TracesError(f"{path} does not exist")
+        kinds = {f: session_kind(f) for f in found}
+        if not any(kinds.values()):
+            raise TracesError(f"{path} holds no {' or '.join(a['what'] for a in AGENTS.values())}; nothing was imported")
+        files.update((os.path.abspath(f), kind) for f, kind in kinds.items() if kind and kind[1])
+    return files
+
+
+def import_sessions(files, env):
+    """Trace the sessions of these files in order ({path: (agent, session id)}): (turns
+    uploaded, turns held back, the uploader)."""
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
         uploader.begin_batches()
         try:
-            for i, path in enumerate(files):
-                session = codex.get(path) or os.path.basename(path)[:-len(".jsonl")]
-                trace = trace_codex_session if path in codex else trace_session
+            for i, (path, (agent, session)) in enumerate(files.items()):
                 try:
-                    total += trace(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
-                                   context={"cwd": None, "env": env})
+                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                           context={"cwd": None, "env": env}, agent=agent)
                     if i + 1 == len(files):
                         uploader.flush()
                 except BackendError as e:
@@ -7613,18 +7677,18 @@ def cmd_import(args):
     env = RepoSettings(root).env
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
     if args.paths:
-        files, codex = given_transcripts(args.paths)
+        files = given_sessions(args.paths)
     else:
-        files, codex = project_transcripts(root, args.all), codex_rollouts(None if args.all else root)
-    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
+        files = {os.path.abspath(path): (name, session) for name, agent in AGENTS.items()
+                 for path, session in agent["project_sessions"](root, args.all).items()}
     if not files:
         print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
         return 0
     # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
     # is then traced under its own id, and the copy is recognised as one (claim_responses).
-    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    files = {path: files[path] for path in sorted(files, key=os.path.getmtime)}
     check_import_backend(env)
-    total, held, uploader = import_sessions(files, codex, env)
+    total, held, uploader = import_sessions(files, env)
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
     if held:
         print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
@@ -7747,7 +7811,7 @@ REPORT_KEYS = {
     "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
     "branch": lambda info: info.tags.get("git.branch") or "(none)",
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-    "agent": lambda info: info.tags.get(TAG_AGENT) or "claude",
+    "agent": lambda info: info.tags.get(TAG_AGENT) or DEFAULT_AGENT,
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
 REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
