@@ -117,8 +117,8 @@ def test_a_gemini_job_for_a_file_outside_gemini_folder_is_refused(tmp_path, monk
 def test_import_finds_this_repositorys_gemini_sessions_in_both_forms(tmp_path, monkeypatch, capsys):
     repo = wired_repo(tmp_path)
     home = Path(os.environ["HOME"])
-    chats = project_folder(home, repo)
-    for name in ("resume", "older"):
+    # The older session was started in a subfolder: a project of its own to Gemini CLI.
+    for name, chats in (("resume", project_folder(home, repo)), ("older", project_folder(home, repo / "sub", "sub"))):
         source = next((FIXTURES / name).glob("session-*.json*"))
         shutil.copy(source, chats / source.name)
         os.utime(chats / source.name, (1, 1))                     # quiet for long: over
