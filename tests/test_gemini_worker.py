@@ -157,3 +157,23 @@ def test_import_of_a_file_that_is_no_session_is_an_error(tmp_path, monkeypatch, 
     bad.write_text(text)
     assert traces.main(["import", str(bad)]) == 1
     assert "nothing was imported" in capsys.readouterr().err
+
+
+def test_import_finds_an_older_session_by_the_projects_hash(tmp_path, monkeypatch, capsys):
+    """Older versions named the project's folder by its hash (sha256 of its path) and wrote no
+    .project_root: the chat's projectHash says whose it is."""
+    import hashlib
+    repo = wired_repo(tmp_path)
+    digest = hashlib.sha256(os.path.realpath(repo).encode()).hexdigest()
+    chats = Path(os.environ["HOME"]) / ".gemini" / "tmp" / digest / "chats"
+    chats.mkdir(parents=True)
+    source = next((FIXTURES / "older").glob("session-*.json"))
+    document = json.loads(source.read_text())
+    for project, name in ((digest, "mine"), ("f" * 64, "theirs")):
+        (chats / f"session-{name}.json").write_text(json.dumps({**document, "projectHash": project,
+                                                                 "sessionId": f"{name}-session"}))
+        os.utime(chats / f"session-{name}.json", (1, 1))
+    monkeypatch.chdir(repo)
+    assert traces.main(["import"]) == 0
+    assert "Imported 3 new turn(s) from 1 session(s)" in capsys.readouterr().out
+    assert {t.info.trace_metadata["mlflow.trace.session"] for t in stored_traces()} == {"mine-session"}
