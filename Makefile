@@ -1,4 +1,4 @@
-# make test   — venv, dependencies, the pinned Claude Code, Codex and Copilot CLI, system packages; then pytest
+# make test   — venv, dependencies, the pinned Claude Code, Codex, Gemini CLI and Copilot CLI, system packages; then pytest
 #               (which makes an MLflow 3.10.1 environment with uv, in .cache/mlflow)
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
@@ -11,10 +11,12 @@ CLAUDE_VERSION := 2.1.330
 CLAUDE := .cache/claude-code/node_modules/.bin/claude
 CODEX_VERSION := 0.169.0
 CODEX := .cache/codex/node_modules/.bin/codex
+GEMINI_VERSION := 0.61.0
+GEMINI := .cache/gemini-cli/node_modules/.bin/gemini
 COPILOT_VERSION := 1.0.102
 COPILOT := .cache/copilot/node_modules/.bin/copilot
 
-.PHONY: test demo bench lint deps system-deps claude codex copilot clean
+.PHONY: test demo bench lint deps system-deps claude codex gemini copilot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +41,13 @@ $(CODEX):
 
 codex: $(CODEX)
 
+# Gemini CLI (a node package, no native binary), pinned like the others.
+$(GEMINI):
+	mkdir -p .cache/gemini-cli
+	npm install --prefix .cache/gemini-cli --no-audit --no-fund --loglevel=error @google/gemini-cli@$(GEMINI_VERSION)
+
+gemini: $(GEMINI)
+
 # GitHub Copilot CLI: the npm package is a loader for a ~200 MB native binary, pinned likewise.
 $(COPILOT):
 	mkdir -p .cache/copilot
@@ -51,7 +60,7 @@ copilot: $(COPILOT)
 system-deps:
 	@sh tests/system-deps.sh
 
-test: deps claude codex copilot system-deps
+test: deps claude codex gemini copilot system-deps
 	$(PY) -m pytest -q
 
 demo: deps

@@ -16,17 +16,19 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
 small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
 builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn. Codex CLI sessions take the
-same path: an agent is one section and one entry of AGENTS (see "The agent seam").
+Nothing the backend does can slow Claude down or lose a turn. Codex CLI, Gemini CLI and
+GitHub Copilot CLI sessions take the same path: an agent is one section and one entry of
+AGENTS (see "The agent seam"), and one more section for its setup when it has hooks of its own.
 
 The file reads top to bottom in the order data flows, one banner per section. The library:
 constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
 configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
 reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
-Codex CLI sessions; enrichments; redaction; spool and hook; MLflow export (TraceBuilder builds
-a trace, Uploader writes it); the worker; the terminal; reading back (stores, search, formats);
-setup helpers; checks (doctor). Then the commands, one section each in `traces --help` order,
-and `main`.
+Codex CLI sessions; Gemini CLI sessions; Copilot CLI sessions; enrichments; redaction; spool
+and hook; MLflow export (TraceBuilder builds a trace, Uploader writes it); the worker; the
+terminal; reading back (stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI
+setup; Copilot CLI setup; checks (doctor). Then the commands, one section each in `traces
+--help` order, and `main`.
 
 This file is the whole program. It needs only the standard library for everything that does
 not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
@@ -111,7 +113,7 @@ ENV_PYTHON = "CLAUDETRACING_PYTHON"
 ENV_WORKER_IDLE = "CLAUDETRACING_WORKER_IDLE"       # seconds a worker waits for the next turn
 ENV_READER = "CLAUDETRACING_READER"               # mlflow: read through the mlflow client everywhere
 ENV_HOME = "TRACES_HOME"
-ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex hook command: codex
+ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by our Codex, Gemini and Copilot hook commands
 ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
 ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
@@ -143,7 +145,7 @@ TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
-TAG_AGENT = "agent"                              # claude or codex
+TAG_AGENT = "agent"                              # claude, codex, gemini or copilot
 DEFAULT_AGENT = "claude"                         # jobs and traces from before Codex support are Claude Code's
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
@@ -1752,7 +1754,7 @@ def notified_ids(records):
 # The agent seam: each agent's reader turns its session files into the same turn records
 ###############################################################################
 
-# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's):
+# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's, Gemini's, Copilot's):
 # everything an agent changes is there. The hook, the worker and import call only these, and
 # everything after the agent sections (enrichments, redaction, export, search, report) sees
 # only turn records, never an agent.
@@ -1777,8 +1779,8 @@ def notified_ids(records):
 #                                   of another agent, "" for one traced with another session
 #   project_sessions(root, everything)   {path: session id} of its sessions run inside `root`
 # and, for setup (its section there adds them), all optional:
-#   label                           its name in messages
-#   init_check(args)                refuse what init cannot do for it, before anything is written
+#   label                           its name in messages (by default its name in AGENTS)
+#   init_check(root, args)          refuse what init cannot do for it, before anything is written
 #   wire_settings(settings, invocation)   its hooks in Claude Code's settings files (RepoSettings)
 #   wire(root, invocation, yes)     its hooks in files of its own: the lines saying what was written
 #   unwire(root)                    take them out again (disable): the lines saying what was written
@@ -1817,9 +1819,9 @@ AGENTS = {}
 
 def add_agent(name, **parts):
     """Register an agent (the keys above); the optional parts do nothing unless given."""
-    AGENTS[name] = {"note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
+    AGENTS[name] = {"label": name, "note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
                     "tidy": lambda session, state: None, "hook_input": lambda payload: payload, "hook_events": {},
-                    "claims": lambda payload, environ: False, "init_check": lambda args: None,
+                    "claims": lambda payload, environ: False, "init_check": lambda root, args: None,
                     "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
                     "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
                     **parts}
@@ -2512,6 +2514,296 @@ add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_
           hook_job=codex_hook_job, sessions_dir=codex_job_sessions, read=codex_read_turns, finished=codex_finished,
           tidy=codex_tidy, files_in=rollout_names, identify=lambda path: rollout_session(path)[0],
           project_sessions=codex_rollouts)
+
+
+###############################################################################
+# Gemini CLI sessions: chat files into turn records
+###############################################################################
+
+# Gemini CLI writes a session to ~/.gemini/tmp/<project>/chats/ (GEMINI_CLI_HOME replaces the
+# home folder), in one of two forms; both give the same message records {id, timestamp, type,
+# content, ...}, of type user, gemini, info, error or warning:
+# - session-<time>-<id8>.jsonl (0.61): a header {sessionId, projectHash, startTime, kind}, then
+#   one line per message and `{"$set": {...}}` patches. A model message is written as soon as
+#   it is answered and again, same id, once its tool calls have results (toolCalls[] {id, name,
+#   args, result: [functionResponse], status, timestamp}): it is one response, read once, last
+#   version kept. `--resume` appends a new header and a `$set` of the whole message list: a
+#   restatement of what is already there, skipped (as is the `<session_context>` message
+#   Gemini CLI puts first in that list).
+# - session-*.json (earlier versions): one document {sessionId, projectHash, startTime,
+#   lastUpdated, messages: [...]}, rewritten whole as the session grows. It has no byte
+#   offsets worth keeping: its "offsets" are message indexes, so a checkpoint reads on from a
+#   message, and the file may be rewritten longer between reads.
+# A turn starts at a user message holding text (a functionResponse message is a tool result),
+# and ends at a model message that answers with text and calls no tool, or at an error.
+# info, error and warning messages are the CLI's own notices, never turns.
+# Usage per model message: tokens {input (the API's promptTokenCount: cached included),
+# cached, output (candidates), thoughts, tool (tool-use prompt), total = input + output +
+# thoughts + tool}. Ours: input = input - cached + tool, cache_read = cached, output = output +
+# thoughts (Google bills thinking as output, and so our total is Gemini's), reasoning = thoughts
+# kept apart inside output, as for Codex.
+GEMINI_FILE_TOOLS = ("write_file", "replace")
+GEMINI_SHELL_TOOL = "run_shell_command"
+GEMINI_EXIT_CODE = re.compile(r"^Exit Code: (-?\d+)\s*$", re.M)
+GEMINI_CONTEXT = "<session_context>"
+
+
+def gemini_dir():
+    """~/.gemini, or $GEMINI_CLI_HOME/.gemini (Gemini CLI's own override of the home folder)."""
+    return os.path.join(os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~"), ".gemini")
+
+
+def gemini_sessions_dir():
+    return os.path.join(gemini_dir(), "tmp")
+
+
+def gemini_document(path):
+    """An older session-*.json document, {} if it is not one."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) and isinstance(data.get("messages"), list) else {}
+
+
+def gemini_read(path, offset=0, final=False):
+    """New message records from a checkpoint: (records as (offset, dict), end, bad records).
+    JSONL: byte offsets (read_lines); the older .json: message indexes (see above)."""
+    if not path.endswith(".json"):
+        return read_lines(path, offset, final)
+    messages = gemini_document(path).get("messages") or []
+    records = [(i, m) for i, m in enumerate(messages) if i >= offset and isinstance(m, dict)]
+    return records, max(len(messages), offset), sum(not isinstance(m, dict) for m in messages[offset:])
+
+
+def gemini_session_meta(path):
+    """{id, start, cwd, project_hash} of a chat file: its header (the document's for .json), and the project
+    folder Gemini CLI names in ../.project_root; {} if the file is not a Gemini chat."""
+    if path.endswith(".json"):
+        header = gemini_document(path)
+    else:
+        with open(path, "rb") as f:
+            line = f.readline()
+        try:
+            header = json.loads(line)
+        except (ValueError, RecursionError):
+            header = None
+    if not isinstance(header, dict) or not isinstance(header.get("sessionId"), str) or \
+            not isinstance(header.get("projectHash"), str) or "type" in header:
+        return {}
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(path)), ".project_root"), encoding="utf-8") as f:
+            cwd = f.read().strip()
+    except OSError:
+        cwd = ""
+    return {"id": header["sessionId"], "start": header.get("startTime"), "cwd": cwd, "project_hash": header["projectHash"]}
+
+
+def gemini_text(content):
+    """The text of a message's content: a string, or parts [{text}, {functionResponse}, ...]."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)) \
+        if isinstance(content, list) else ""
+
+
+def gemini_is_prompt(record):
+    content = record.get("content")
+    return record.get("type") == "user" and not gemini_text(content).lstrip().startswith(GEMINI_CONTEXT) and not (
+        isinstance(content, list) and any(isinstance(p, dict) and "functionResponse" in p for p in content))
+
+
+def gemini_split(records):
+    """Group (offset, record) pairs into turns, one per prompt; headers, patches and lines
+    before the first prompt are dropped."""
+    turns = []
+    for offset, record in records:
+        if not isinstance(record.get("type"), str) or not isinstance(record.get("id"), str):
+            continue                            # a header or a $set patch
+        if gemini_is_prompt(record):
+            turns.append({"offset": offset, "records": []})
+        if turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def gemini_usage(raw):
+    """A Gemini message's tokens → our usage keys (see above)."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(key):
+        value = raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    usage = empty_usage()
+    usage.update(cache_read=count("cached"), output=count("output") + count("thoughts"), reasoning=count("thoughts"),
+                 input=max(count("input") - count("cached"), 0) + count("tool"))
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def gemini_turns(records, session_meta, path=None):
+    """Turn records (see the Codex section) of a chat's (offset, record) pairs."""
+    return [gemini_turn(raw, session_meta) for raw in gemini_split(records)]
+
+
+def gemini_turn(raw, session_meta):
+    """One turn record from the message records of one turn (gemini_split)."""
+    messages = {}
+    for record in raw["records"]:              # a message written twice is read once, last version
+        messages[record["id"]] = record
+    messages = list(messages.values())
+    prompt = messages[0]
+    start = parse_time(prompt.get("timestamp"))
+    state = {"steps": [], "answer": "", "since": start, "when": start,
+             "inputs": [{"role": "user", "content": [{"type": "text", "text": gemini_text(prompt.get("content"))}]}]}
+    for record in messages[1:]:
+        state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
+        if record["type"] == "gemini":
+            gemini_response(state, record)
+        elif record["type"] == "user":
+            results = [p["functionResponse"] for p in record.get("content") or []
+                       if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+            state["inputs"] += [{"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": r.get("id"), "content": gemini_result(r)}]} for r in results]
+            state["since"] = state["when"]
+    last = next((m for m in reversed(messages) if m["type"] in ("gemini", "error")), prompt)
+    session = session_meta.get("id") or ""
+    turn = {"id": f"{session}:{prompt['id']}", "session": session, "agent": "gemini", "offset": raw["offset"],
+            "turn_id": prompt["id"], "prompt": gemini_text(prompt.get("content")), "answer": state["answer"],
+            "command": None, "start": start, "end": state["when"], "steps": state["steps"],
+            "meta": {"cwd": session_meta["cwd"]} if session_meta.get("cwd") else {}, "waiting": [],
+            "ended": last["type"] == "error" or (last["type"] == "gemini" and not last.get("toolCalls")
+                                                 and bool(gemini_text(last.get("content")).strip())),
+            "interrupted": False, "ledger": None, "compactions": [], "copied_from": []}
+    gemini_totals(turn)
+    return turn
+
+
+def gemini_result(response):
+    """What a tool answered: a functionResponse's response.output (or error), else all of it."""
+    body = response.get("response")
+    if isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), str):
+        return next(iter(body.values()))
+    return body
+
+
+def gemini_response(state, record):
+    """One model message: an llm step holding what went in since the last one and what came
+    out, then a tool step per call it made."""
+    when = parse_time(record.get("timestamp"), state["when"])
+    content = [{"type": "thinking", "thinking": ": ".join(str(t.get(k)) for k in ("subject", "description") if t.get(k))}
+               for t in record.get("thoughts") or [] if isinstance(t, dict)]
+    text = gemini_text(record.get("content"))
+    if text:
+        content.append({"type": "text", "text": text})
+        state["answer"] = text
+    calls = [c for c in record.get("toolCalls") or [] if isinstance(c, dict)]
+    content += [{"type": "tool_use", "id": c.get("id"), "name": c.get("name"), "input": c.get("args")} for c in calls]
+    usage = gemini_usage(record.get("tokens"))
+    model = record.get("model") if isinstance(record.get("model"), str) and record.get("model") else None
+    state["steps"].append({"kind": "llm", "id": record["id"], "model": model, "price_model": model,
+                           "start": state["since"], "end": when, "inputs": state["inputs"], "content": content,
+                           "usage": usage, "stop_reason": None,
+                           "attributes": {"claudetracing.thoughts_tokens": usage["reasoning"]} if usage["reasoning"] else {}})
+    for call in calls:
+        results = [p["functionResponse"] for p in call.get("result") or []
+                   if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+        result = gemini_result(results[0]) if results else None
+        code = GEMINI_EXIT_CODE.search(result) if isinstance(result, str) and call.get("name") == GEMINI_SHELL_TOOL else None
+        status = call.get("status")
+        meta = {"status": status, "exit_code": int(code.group(1)) if code else (0 if status == "success" and call.get(
+            "name") == GEMINI_SHELL_TOOL else None)}
+        if isinstance(call.get("args"), dict) and isinstance(call["args"].get("command"), str):
+            meta["command"] = call["args"]["command"]
+        state["steps"].append({"kind": "tool", "id": call.get("id"), "name": str(call.get("name") or "tool"),
+                               "input": call.get("args"), "start": when,
+                               "end": parse_time(call.get("timestamp"), when) if results else None, "result": result,
+                               "error": status not in (None, "success") or meta["exit_code"] not in (None, 0),
+                               "meta": meta})
+    state["inputs"], state["since"] = [], when
+
+
+def gemini_totals(turn):
+    """Usage, cost, models, files and tool counts (add_totals), and the files Gemini's write
+    and replace tools changed (their file_path, relative to the project when not absolute)."""
+    add_totals(turn, None, 0)
+    for step in turn["steps"]:
+        path = step["input"].get("file_path") if step["kind"] == "tool" and step["name"] in GEMINI_FILE_TOOLS \
+            and isinstance(step["input"], dict) else None
+        if isinstance(path, str) and path:
+            path = os.path.join(turn["meta"].get("cwd") or "", path)
+            if path not in turn["files"]:
+                turn["files"].append(path)
+
+
+# A Gemini CLI session is read like a Codex one: turn records from the checkpoint on. A turn is
+# over once another prompt follows it, once it ends with an answer that calls no tool (or with
+# an error), or once SessionEnd vouched for it (the process is gone). AfterAgent (a Stop to
+# us) runs when the chat file holds the whole turn, so the answer is there to see; a Stop alone
+# does not end a turn that does not look over, since import sends one for a file still written.
+
+def gemini_finished(turn, offset, closed, state):
+    """The rule above, for one turn record (the seam's `finished`)."""
+    return closed or turn["ended"] or offset < state["ended"]
+
+
+def gemini_read_turns(session, path, state, jobs):
+    """The turns of a chat file from the checkpoint on (the seam's `read`)."""
+    records, end, bad = gemini_read(path, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed chat line(s)")
+    turns = gemini_turns(records, gemini_session_meta(path))
+    return turns, end, turns.__getitem__
+
+
+def gemini_hook_job(job, cwd, environ):
+    """Gemini CLI's hooks are the project's own (.gemini/settings.json): every session they run
+    for is this repository's. The job names the Gemini folder the hook saw."""
+    return {**job, "agent": "gemini", "gemini_home": gemini_dir()}
+
+
+def gemini_job_sessions(jobs=()):
+    """gemini_sessions_dir of the Gemini folder a session's hook saw."""
+    home = next((j["gemini_home"] for j in reversed(jobs) if isinstance(j.get("gemini_home"), str)), None)
+    return os.path.join(home, "tmp") if home else gemini_sessions_dir()
+
+
+def gemini_identify(path):
+    """A chat file's session id, by its content; None for a file that is no Gemini chat."""
+    try:
+        return gemini_session_meta(path).get("id")
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+
+
+def gemini_chat_names(folder):
+    """Gemini chat files (session-*.json, session-*.jsonl) anywhere under a folder."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names)
+                    if n.startswith("session-") and n.endswith((".json", ".jsonl")))
+
+
+def gemini_chats(root, everything):
+    """{chat file: session id} of Gemini CLI sessions run inside `root` (everything: all), in
+    either form. A project's folder under ~/.gemini/tmp says where the project is in
+    .project_root; versions before that named the folder by the project's hash (sha256 of its
+    path), as the chat's header does."""
+    import hashlib
+    digest = hashlib.sha256(os.path.realpath(root).encode()).hexdigest()
+    found = {}
+    for path in gemini_chat_names(gemini_sessions_dir()):
+        meta = gemini_session_meta(path)
+        if meta and (everything or meta["project_hash"] == digest
+                     or inside(os.path.realpath(meta["cwd"] or "/-"), os.path.realpath(root))):
+            found[os.path.abspath(path)] = meta["id"]
+    return found
+
+
+add_agent("gemini", what="Gemini CLI chat", root_span="gemini_cli_conversation", source_name="gemini-cli",
+          label="Gemini CLI",          hook_events={"AfterAgent": "Stop"}, hook_job=gemini_hook_job, sessions_dir=gemini_job_sessions,
+          read=gemini_read_turns, finished=gemini_finished, files_in=gemini_chat_names, identify=gemini_identify,
+          project_sessions=gemini_chats)
 
 
 ###############################################################################
@@ -6014,7 +6306,7 @@ def codex_init(root, invocation, yes):
     return written
 
 
-def codex_init_check(args):
+def codex_init_check(root, args):
     if args.user_wide:
         raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
     read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
@@ -6033,6 +6325,161 @@ def codex_status_row(info, paint):
 AGENTS["codex"].update(init_check=codex_init_check, wire=codex_init, status=codex_status, status_row=codex_status_row,
                        unwire=lambda root: wire_codex(root, None, False) if codex_wiring(root)[0] else [],
                        names_repository=codex_names_repository)
+
+
+###############################################################################
+# Gemini CLI setup: its hooks in the repository's .gemini/settings.json, and its folder trust
+###############################################################################
+
+# Gemini CLI's hooks go in the repository's .gemini/settings.json, committed with it like
+# Claude Code's .claude/settings.json, not in the user's ~/.gemini/settings.json: Gemini CLI
+# 0.61 runs no hook at all in a folder it does not trust (the user's hooks no more than the
+# project's; folder trust is on by default), so the user's file would gain nothing but one entry
+# per traced repository. Gemini CLI runs a hook with CLAUDE_PROJECT_DIR set to the project
+# folder, which hook_runner reads as under Claude Code; it shows a new project hook once
+# ("hooks have been detected in this workspace") and then remembers it. Trusting a folder is
+# the user's own decision, made in Gemini CLI (it asks the first time it starts there): init
+# and doctor say when it is missing and what to do, and never write trustedFolders.json.
+GEMINI_SETTINGS_FILE = os.path.join(".gemini", "settings.json")
+GEMINI_HOOK_EVENTS = ("AfterAgent", "SessionEnd")
+GEMINI_HOOK_TIMEOUT_MS = 30000
+GEMINI_TRUST_FIX = ("start `gemini` in this folder and trust it when asked (or /permissions); headless runs "
+                    "(`gemini -p`) need --skip-trust or GEMINI_CLI_TRUST_WORKSPACE=true")
+
+
+def gemini_hook_command(invocation=DEFAULT_INVOCATION):
+    """Claude Code's hook command, but for one thing: Gemini CLI replaces the text
+    `$CLAUDE_PROJECT_DIR` in a command by the folder shell-quoted, which inside our double
+    quotes leaves the quotes in the path (a folder with a space is then not found); the braced
+    form is left to the shell, which reads the same variable from the hook's environment."""
+    return f"export {ENV_AGENT}=gemini; " + hook_command(invocation).replace("$CLAUDE_PROJECT_DIR", "${CLAUDE_PROJECT_DIR}")
+
+
+def load_gemini_settings(path):
+    """(data, text) of a Gemini CLI settings file, ({}, None) if there is none; refuses one we
+    could not rewrite as it was (Gemini CLI allows comments in it, which a rewrite would lose)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}, None
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise TracesError(f"{path} is not plain JSON (comments?): traces cannot add its hooks without losing "
+                          "something; add them by hand or remove the comments, then run init again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise TracesError(f"{path} is not a JSON object with a `hooks` object: fix it, then run init again")
+    return data, text
+
+
+def gemini_our_hooks(data):
+    """{event: [our commands]} in a Gemini CLI settings object."""
+    hooks = data.get("hooks") or {}
+    return {event: [h.get("command") for g in hooks.get(event) or [] if isinstance(g, dict)
+                    for h in g.get("hooks") or [] if isinstance(h, dict) and is_our_hook(h.get("command"))]
+            for event in GEMINI_HOOK_EVENTS}
+
+
+def wire_gemini(root, invocation):
+    """Add (or, invocation None, remove) our hooks in the repository's .gemini/settings.json,
+    changing nothing else in it: the lines to print."""
+    path = os.path.join(root, GEMINI_SETTINGS_FILE)
+    data, text = load_gemini_settings(path)
+    wanted = gemini_hook_command(invocation) if invocation else None
+    if all(found == ([wanted] if wanted else []) for found in gemini_our_hooks(data).values()):
+        return []
+    hooks = data.get("hooks") or {}
+    for event in GEMINI_HOOK_EVENTS:
+        groups = [g if not isinstance(g, dict) or not isinstance(g.get("hooks"), list) else
+                  {**g, "hooks": [h for h in g["hooks"] if not (isinstance(h, dict) and is_our_hook(h.get("command")))]}
+                  for g in hooks.get(event) or []]
+        groups = [g for g in groups if not isinstance(g, dict) or g.get("hooks") != []]
+        if wanted:
+            groups.append({"matcher": "*", "hooks": [{"type": "command", "command": wanted,
+                                                      "timeout": GEMINI_HOOK_TIMEOUT_MS}]})
+        if groups:
+            hooks[event] = groups
+        else:
+            hooks.pop(event, None)
+    if hooks:
+        data["hooks"] = hooks
+    else:
+        data.pop("hooks", None)
+    if not data and text is not None and not wanted:
+        os.remove(path)                         # it held only ours
+        if not os.listdir(os.path.dirname(path)):
+            os.rmdir(os.path.dirname(path))
+        return [f"removed {GEMINI_SETTINGS_FILE}"]
+    save_settings(path, data, None, text)
+    return [f"{'wrote' if wanted else 'removed'} the Gemini CLI hooks ({', '.join(GEMINI_HOOK_EVENTS)}) "
+            f"{'in' if wanted else 'from'} {GEMINI_SETTINGS_FILE}"]
+
+
+def gemini_trust(root):
+    """(trusted: True, False or None when Gemini CLI will ask, why), as Gemini CLI 0.61 decides
+    in a folder from the user's settings and trustedFolders.json (the longest rule that holds
+    the folder wins; TRUST_PARENT trusts the rule's parent)."""
+    settings = read_json_file(os.path.join(gemini_dir(), "settings.json"), {})
+    security = settings.get("security") if isinstance(settings, dict) and isinstance(settings.get("security"), dict) else {}
+    if isinstance(security.get("folderTrust"), dict) and security["folderTrust"].get("enabled") is False:
+        return True, "folder trust is off in ~/.gemini/settings.json"
+    path = os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or os.path.join(gemini_dir(), "trustedFolders.json")
+    rules = read_json_file(path, {})
+    here, best, level = os.path.realpath(root), -1, None
+    for rule, value in (rules.items() if isinstance(rules, dict) else []):
+        folder = os.path.dirname(rule) if value == "TRUST_PARENT" else rule
+        if inside(here, os.path.realpath(folder)) and len(rule) > best:
+            best, level = len(rule), value
+    if level in ("TRUST_FOLDER", "TRUST_PARENT"):
+        return True, f"trusted in {path}"
+    if level == "DO_NOT_TRUST":
+        return False, f"{path} says not to trust this folder"
+    return None, "Gemini CLI has not been told to trust this folder"
+
+
+def gemini_wiring(root):
+    """What status shows: (events with our hook in .gemini/settings.json, trusted, why)."""
+    try:
+        data, _ = load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))
+    except TracesError:
+        return 0, False, "unreadable"
+    wired = sum(1 for found in gemini_our_hooks(data).values() if found)
+    return (wired, *gemini_trust(root)) if wired else (0, False, "")
+
+
+def gemini_init_check(root, args):
+    if args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Gemini CLI is wired per repository")
+    load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))     # refuses one it cannot rewrite as it was
+
+
+def gemini_init(root, invocation, yes):
+    """Wire Gemini CLI's hooks for this repository; say whether Gemini CLI trusts the folder
+    (it runs no hooks where it does not), never trusting it on the user's behalf (yes or not)."""
+    written = wire_gemini(root, invocation)
+    trusted, why = gemini_trust(root)
+    if not trusted:
+        written.append(f"Gemini CLI runs no hooks in this folder yet ({why}): {GEMINI_TRUST_FIX}.")
+    return written
+
+
+def gemini_status(root):
+    wired, trusted, why = gemini_wiring(root)
+    return {"hooks": wired, "trusted": bool(trusted), "trust": why, "settings_file": GEMINI_SETTINGS_FILE} \
+        if wired else None
+
+
+def gemini_status_row(info, paint):
+    return ("gemini hooks", f"{info['settings_file']} " + ("(folder trusted)" if info["trusted"] else paint.bad(
+        f"(Gemini CLI runs none of them here: {info['trust']}; {GEMINI_TRUST_FIX})")))
+
+
+AGENTS["gemini"].update(init_check=gemini_init_check, wire=gemini_init, status=gemini_status, status_row=gemini_status_row,
+                        unwire=lambda root: wire_gemini(root, None) if gemini_wiring(root)[0] else [],
+                        names_repository=lambda root: bool(gemini_wiring(root)[0]))
 
 
 ###############################################################################
@@ -6101,10 +6548,10 @@ def wire_copilot(root, invocation):
     return [f"wrote this repository's Copilot CLI hooks (agentStop, sessionEnd) in {path}"]
 
 
-def copilot_init_check(args):
+def copilot_init_check(root, args):
     if args.user_wide:
         raise TracesError("--user-wide is for Claude Code; Copilot CLI is wired per repository")
-    read_copilot_hooks(repo_root(os.getcwd()))        # refuses a hook file it cannot edit safely
+    read_copilot_hooks(root)            # refuses a hook file it cannot edit safely
 
 
 def copilot_status(root):
@@ -6151,7 +6598,7 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
-        self.wired_alone = None             # the agent wired alone by its own files: no Claude Code hooks to send a turn through
+        self.wired_alone = None             # the agents wired by their own files alone: no Claude Code hooks to send a turn through
         self.failed = set()
 
 
@@ -6165,11 +6612,11 @@ def check_settings(checkup):
     checkup.settings = settings
     commands = {event: our_hook_commands(settings.shared, event) for event in HOOK_EVENTS}
     missing = [event for event, found in commands.items() if not found]
-    alone = len(missing) == len(HOOK_EVENTS) and next(
-        (agent["label"] for agent in AGENTS.values() if agent["names_repository"](checkup.root)), None)
+    alone = len(missing) == len(HOOK_EVENTS) and [
+        agent["label"] for agent in AGENTS.values() if agent["names_repository"](checkup.root)]
     if alone:
         checkup.wired_alone = alone
-        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {alone} only)", None
+        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {' and '.join(alone)} only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
     doubled = [event for event, found in commands.items() if len(found) > 1]
@@ -6404,6 +6851,31 @@ def check_codex(checkup):
     if not ok:
         return False, sessions, f"make {codex_sessions_dir()} a folder Codex can write and traces can read"
     return True, f"{hooks_path}: hooks for {', '.join(CODEX_HOOK_EVENTS)}, trusted; {sessions}", None
+
+
+@doctor_check("gemini")
+def check_gemini(checkup):
+    """Gemini CLI's hooks in .gemini/settings.json and whether Gemini CLI trusts this folder
+    (it runs no hooks where it does not); None (no line) when the repository is not wired for it."""
+    path = os.path.join(checkup.root, GEMINI_SETTINGS_FILE)
+    try:
+        data, _ = load_gemini_settings(path)
+    except TracesError as e:
+        return False, str(e).partition(": ")[0], "fix that file, then `traces init --agent gemini`"
+    found = gemini_our_hooks(data)
+    if not any(found.values()):
+        return None
+    missing = [event for event, commands in found.items() if not commands]
+    if missing:
+        return False, f"{GEMINI_SETTINGS_FILE} has no traces hook at {', '.join(missing)}", "traces init --agent gemini"
+    doubled = [event for event, commands in found.items() if len(commands) > 1]
+    if doubled:
+        return False, f"{GEMINI_SETTINGS_FILE} runs traces more than once at {', '.join(doubled)}", \
+            "traces init --agent gemini"
+    trusted, why = gemini_trust(checkup.root)
+    if not trusted:
+        return False, f"Gemini CLI runs no hooks in this folder: {why}", GEMINI_TRUST_FIX
+    return True, f"{GEMINI_SETTINGS_FILE}: hooks for {', '.join(GEMINI_HOOK_EVENTS)}; {why}", None
 
 
 @doctor_check("copilot")
@@ -7044,7 +7516,7 @@ def init_options(p):
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude (default), codex, copilot; repeat or list: --agent claude,copilot")
+                   help="the agents to wire: claude (default), codex, gemini, copilot; repeat or list: --agent claude,copilot")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
@@ -7156,15 +7628,17 @@ def report_hook_check(root, command, extra):
               f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
 
 
-def report_init_done(args, root, where):
-    """Say which sessions are traced where, and what to do next."""
+def report_init_done(args, root, where, agents):
+    """Say which sessions are traced where, and what to do next (restart the agents wired)."""
+    labels = [AGENTS[name]["label"] for name in agents]
+    names = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
     if args.user_wide:
         print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
     elif os.path.exists(os.path.join(root, ".git")):
         print(f"Traces of this repository go to {where}.")
     else:
-        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
-    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
+        print(f"Traces of {names} sessions started in {root} go to {where}.")
+    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart {names} in this "
           f"repository; then `{typed_command('search')}` shows your turns.")
 
 
@@ -7176,7 +7650,7 @@ def cmd_init(args):
     agents = init_agents(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
     for name in agents:
-        AGENTS[name]["init_check"](args)
+        AGENTS[name]["init_check"](root, args)
     check_home()
     current = settings.env
     interactive = not args.yes
@@ -7215,7 +7689,7 @@ def cmd_init(args):
 
     report_hook_check(root, local_hook or shared_hook or DEFAULT_INVOCATION, extra)
     experiment = setup["experiment"] or setup["experiment_id"]
-    report_init_done(args, root, f"{uri or f'the local store ({local_store_uri()})'}, experiment {experiment}")
+    report_init_done(args, root, f"{uri or f'the local store ({local_store_uri()})'}, experiment {experiment}", agents)
     return 0
 
 
@@ -7295,6 +7769,7 @@ def cmd_status(args):
         wiring = agent["status"](root)
         if wiring:
             status[name] = wiring
+            status["configured"] = True     # wired by its own files alone (no Claude Code hooks) is set up too
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
