@@ -16,17 +16,18 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
 small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
 builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn. Codex CLI sessions take the
-same path: an agent is one section and one entry of AGENTS (see "The agent seam").
+Nothing the backend does can slow Claude down or lose a turn. Codex CLI and Gemini CLI
+sessions take the same path: an agent is one section and one entry of AGENTS (see "The agent
+seam"), and one more section for its setup when it has hooks of its own.
 
 The file reads top to bottom in the order data flows, one banner per section. The library:
 constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
 configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
 reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
-Codex CLI sessions; enrichments; redaction; spool and hook; MLflow export (TraceBuilder builds
-a trace, Uploader writes it); the worker; the terminal; reading back (stores, search, formats);
-setup helpers; checks (doctor). Then the commands, one section each in `traces --help` order,
-and `main`.
+Codex CLI sessions; Gemini CLI sessions; enrichments; redaction; spool and hook; MLflow export
+(TraceBuilder builds a trace, Uploader writes it); the worker; the terminal; reading back
+(stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI setup; checks (doctor).
+Then the commands, one section each in `traces --help` order, and `main`.
 
 This file is the whole program. It needs only the standard library for everything that does
 not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
@@ -1752,7 +1753,7 @@ def notified_ids(records):
 # The agent seam: each agent's reader turns its session files into the same turn records
 ###############################################################################
 
-# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's):
+# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's, Gemini's):
 # everything an agent changes is there. The hook, the worker and import call only these, and
 # everything after the agent sections (enrichments, redaction, export, search, report) sees
 # only turn records, never an agent.
