@@ -1,4 +1,4 @@
-# make test   — venv, dependencies, the pinned Claude Code and Codex, system packages; then pytest
+# make test   — venv, dependencies, the pinned Claude Code, Codex and Gemini CLI, system packages; then pytest
 #               (which makes an MLflow 3.10.1 environment with uv, in .cache/mlflow)
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
@@ -11,8 +11,10 @@ CLAUDE_VERSION := 2.1.330
 CLAUDE := .cache/claude-code/node_modules/.bin/claude
 CODEX_VERSION := 0.169.0
 CODEX := .cache/codex/node_modules/.bin/codex
+GEMINI_VERSION := 0.61.0
+GEMINI := .cache/gemini-cli/node_modules/.bin/gemini
 
-.PHONY: test demo bench lint deps system-deps claude codex clean
+.PHONY: test demo bench lint deps system-deps claude codex gemini clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +39,19 @@ $(CODEX):
 
 codex: $(CODEX)
 
+# Gemini CLI (a node package, no native binary), pinned like the others.
+$(GEMINI):
+	mkdir -p .cache/gemini-cli
+	npm install --prefix .cache/gemini-cli --no-audit --no-fund --loglevel=error @google/gemini-cli@$(GEMINI_VERSION)
+
+gemini: $(GEMINI)
+
 # PostgreSQL (the self-hosted server tests), Chromium (the UI test) and tmux (interactive
 # Claude Code sessions), from Debian.
 system-deps:
 	@sh tests/system-deps.sh
 
-test: deps claude codex system-deps
+test: deps claude codex gemini system-deps
 	$(PY) -m pytest -q
 
 demo: deps

@@ -16,7 +16,18 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
 small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
 builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn.
+Nothing the backend does can slow Claude down or lose a turn. Codex CLI and Gemini CLI
+sessions take the same path: an agent is one section and one entry of AGENTS (see "The agent
+seam"), and one more section for its setup when it has hooks of its own.
+
+The file reads top to bottom in the order data flows, one banner per section. The library:
+constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
+configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
+reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
+Codex CLI sessions; Gemini CLI sessions; enrichments; redaction; spool and hook; MLflow export
+(TraceBuilder builds a trace, Uploader writes it); the worker; the terminal; reading back
+(stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI setup; checks (doctor).
+Then the commands, one section each in `traces --help` order, and `main`.
 
 This file is the whole program. It needs only the standard library for everything that does
 not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
@@ -101,7 +112,7 @@ ENV_PYTHON = "CLAUDETRACING_PYTHON"
 ENV_WORKER_IDLE = "CLAUDETRACING_WORKER_IDLE"       # seconds a worker waits for the next turn
 ENV_READER = "CLAUDETRACING_READER"               # mlflow: read through the mlflow client everywhere
 ENV_HOME = "TRACES_HOME"
-ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex hook command: codex
+ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex and Gemini hook commands: codex, gemini
 ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
 ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
@@ -133,13 +144,11 @@ TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
-TAG_AGENT = "agent"                              # claude or codex
+TAG_AGENT = "agent"                              # claude, codex or gemini
+DEFAULT_AGENT = "claude"                         # jobs and traces from before Codex support are Claude Code's
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
 META_FORKED_FROM = "claudetracing.forked_from"
-# Per agent: the name of a turn's root span (and so of its trace), and MLflow's source name.
-ROOT_SPANS = {"claude": "claude_code_conversation", "codex": "codex_conversation"}
-SOURCE_NAMES = {"claude": "claude-code", "codex": "codex-cli"}
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
@@ -324,16 +333,14 @@ def short_error(error):
     return f"{type(error).__name__}: " + (f"{cause.group()}: " if cause else "") + text[:200]
 
 
+def spoken(words, last="and"):
+    """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
+    words = list(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}" if len(words) > 1 else "".join(words)
+
+
 def local_store_uri():
     return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
-
-
-def backend_kind(uri):
-    if uri.startswith("sqlite:"):
-        return "local"
-    if uri.startswith("databricks"):
-        return "databricks"
-    return "server"
 
 
 def strip_credentials(url):
@@ -462,7 +469,7 @@ class MissingExtra(TracesError):
 def settings_problem(data):
     if not isinstance(data, dict):
         return "the top level is not a JSON object"
-    for key in ("env", "environment", "hooks"):
+    for key in ("env", "hooks"):
         if key in data and not isinstance(data[key], dict):
             return f'"{key}" is not an object'
     for event, groups in data.get("hooks", {}).items():
@@ -523,9 +530,7 @@ def save_settings(path, data, old_data, old_text, mode=0o644):
 
 
 def settings_env(data):
-    env = dict(data.get("environment") or {})
-    env.update(data.get("env") or {})
-    return {k: v for k, v in env.items() if isinstance(v, str)}
+    return {k: v for k, v in (data.get("env") or {}).items() if isinstance(v, str)}
 
 
 def is_our_hook(command):
@@ -581,20 +586,6 @@ def add_our_hooks(data, command=HOOK_COMMAND):
     hooks = data.setdefault("hooks", {})
     for event, ours in our_hooks(command).items():
         hooks.setdefault(event, []).append({"hooks": [{"type": "command", "command": ours}]})
-
-
-def migrate_environment(data):
-    """Older tools wrote `environment`, which Claude Code ignores: fold it into `env` in place."""
-    if "environment" not in data:
-        return
-    legacy = data["environment"]
-    if "env" in data:
-        data["env"] = {**legacy, **data["env"]}
-        del data["environment"]
-        return
-    rebuilt = {("env" if k == "environment" else k): v for k, v in data.items()}
-    data.clear()
-    data.update(rebuilt)
 
 
 def update_env(data, values):
@@ -799,13 +790,11 @@ class RepoSettings:
         for config, values in ((self.config, dict(shared)), (self.local_config, dict(local))):
             update_config(config, values)
             for settings in (self.shared, self.local):
-                migrate_environment(settings)
                 update_env(settings, dict.fromkeys(k for k in values if k in settings_env(settings)))
 
     def drop_legacy_env(self):
         """Take every variable of ours out of the settings' env blocks."""
         for settings in (self.shared, self.local):
-            migrate_environment(settings)
             update_env(settings, dict.fromkeys(OUR_ENV_KEYS))
 
     def save(self, delete_if_emptied=False):
@@ -1039,6 +1028,49 @@ def use_trace_location(experiment_id, location):
     from mlflow.entities.trace_location import UnityCatalog
     catalog, schema, prefix = location.split(".")
     mlflow.set_experiment(experiment_id=experiment_id, trace_location=UnityCatalog(catalog, schema, prefix))
+
+
+###############################################################################
+# Backends: the local store, an MLflow server, a Databricks workspace
+###############################################################################
+
+# Where traces go is told by the tracking URI alone (backend_kind), and what differs between
+# the three kinds of backend is in BACKENDS. A URI of another scheme MLflow takes is a server
+# to these, and is read and written through mlflow.
+#   extra                   the pip extra the worker needs for it
+#   refused(uri, env)       the command that fixes credentials it refused (the worker's notice)
+#   unreachable(uri, env)   what doctor says to do when it does not answer
+
+def backend_kind(uri):
+    if uri.startswith("sqlite:"):
+        return "local"
+    if uri.startswith("databricks"):
+        return "databricks"
+    return "server"
+
+
+def is_http(uri):
+    """An MLflow server we can talk to over its REST API (not another scheme MLflow takes)."""
+    return uri.startswith(("http://", "https://"))
+
+
+def databricks_unreachable(uri, env):
+    profile = databricks_profile(env)
+    host = databricks_host(env) or "https://<workspace>"
+    return login_command(host, profile) if profile in databricks_profiles() else "traces init --spn"
+
+
+BACKENDS = {
+    "local": {"extra": "mlflow", "refused": lambda uri, env: f"traces init --tracking-uri {uri}",
+              "unreachable": lambda uri, env: f"mv {uri.split(':///', 1)[-1]} {uri.split(':///', 1)[-1]}.broken "
+                                              "(the next turn starts a new store)"},
+    "server": {"extra": "mlflow", "refused": lambda uri, env: f"traces init --tracking-uri {uri}",
+               "unreachable": lambda uri, env: f"start the MLflow server at {uri}, or `traces init --tracking-uri URI`"},
+    "databricks": {"extra": "databricks",
+                   "refused": lambda uri, env: f"databricks auth login --profile {env[ENV_PROFILE]}"
+                   if env.get(ENV_PROFILE) else "traces init --spn",
+                   "unreachable": databricks_unreachable},
+}
 
 
 ###############################################################################
@@ -1727,36 +1759,40 @@ def notified_ids(records):
 # The agent seam: each agent's reader turns its session files into the same turn records
 ###############################################################################
 
-# What the worker and import call to read an agent's sessions. Everything after this section
-# (enrichments, redaction, export, search, report) sees only turn records, never an agent.
-#   sessions_dir()                  the folder its session files live under (import, the worker's guard)
-#   read(path, offset, final)       new records from a byte checkpoint: (records, end offset, bad lines)
-#   split(records)                  the turns in them: [{"offset", "records"}], one real prompt each
-#   analyse(records, start, agents, notified=, orphans=)   one turn → its turn record:
-#     prompt, answer, command (the slash command that started it, or None), start, end (epoch s),
-#     steps in time order: {kind: "llm", model, usage, inputs, content, stop_reason, start, end, ...}
-#       or {kind: "tool", id, name, input, result, error, start, end, meta; an Agent call: run,
-#       the subagent's own turn record nested},
-#     usage (TOKEN_KINDS totals, subagents included, each API response once), cost (USD, None for
-#     a model without a known price), models, files (written or edited), tool_counts, tool_errors,
-#     meta (git_branch, cwd, version), waiting (background agents not reported yet), ended,
-#     interrupted (Escape), ledger and compactions (what the session's own accounting adds),
-#     copied_from (sessions a --fork-session copied lines from).
-AGENTS = {
-    "claude": {"sessions_dir": claude_projects_dir, "read": read_lines, "split": split_turns, "analyse": analyse},
-}
-CLAUDE = AGENTS["claude"]
-
-
-###############################################################################
-# Codex CLI sessions: rollout files into turn records
-###############################################################################
-
+# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's, Gemini's):
+# everything an agent changes is there. The hook, the worker and import call only these, and
+# everything after the agent sections (enrichments, redaction, export, search, report) sees
+# only turn records, never an agent.
+#   what                            what its session files are called, for messages
+#   root_span, source_name          the name of a turn's root span (and so of its trace), MLflow's source name
+#   hook_events                     {its event name: ours (Stop, SessionEnd)} where they differ (optional)
+#   hook_job(job, cwd, environ)     the job for a hook input (job_from_hook_input), completed with what
+#                                   the worker needs, or None when this hook does not act for it
+#   note_jobs(jobs)                 every spooled job, before any session is read (optional)
+#   sessions_dir(jobs=())           the folder its session files live under (the worker's guard);
+#                                   jobs: a session's, which may name where the agent's home was
+#   read(session, path, state, jobs)   the turns from the session's checkpoint on:
+#                                   (turns [{id, offset}], end offset, turn_record(i) → turn record)
+#   finished(turn, offset, closed, state)   is this turn over (closed: another turn follows it)?
+#   settle(session, state, turn)    a finished turn before it is uploaded (optional)
+#   tidy(session, state)            the checkpoint, once the turns read are handled (optional)
+#   files_in(folder)                the files of a folder given to import that may be its sessions
+#   identify(path)                  its session id for a file (by content, never by name): None for a file
+#                                   of another agent, "" for one traced with another session
+#   project_sessions(root, everything)   {path: session id} of its sessions run inside `root`
+# and, for setup (its section there adds them), all optional:
+#   label                           its name in messages (by default its name in AGENTS)
+#   init_check(root, args)          refuse what init cannot do for it, before anything is written
+#   wire_settings(settings, invocation)   its hooks in Claude Code's settings files (RepoSettings)
+#   wire(root, invocation, yes)     its hooks in files of its own: the lines saying what was written
+#   unwire(root)                    take them out again (disable): the lines saying what was written
+#   status(root), status_row(info, paint)   what status shows of its wiring (JSON, a row), or None
+#   names_repository(root)          whether its own files wire this repository (doctor)
+#
 # A turn record is what the rest of the pipeline (worker, enrichments, Uploader) reads, the
-# same for every agent: analyse() makes it from Claude Code lines, codex_turns() from a Codex
-# rollout. Its keys:
-#   id, session          "<session>:<turn>" and the session id (the worker sets them for Claude)
-#   agent                "codex" (absent: "claude"), the trace's `agent` tag
+# same for every agent. Its keys:
+#   id, session          "<session>:<turn>" and the session id
+#   agent                the agent's name in AGENTS (absent: DEFAULT_AGENT), the trace's `agent` tag
 #   offset               byte offset of the line the turn starts at (reading resumes there)
 #   prompt, answer       what the person asked, the agent's last message
 #   start, end           seconds since the epoch
@@ -1775,11 +1811,309 @@ CLAUDE = AGENTS["claude"]
 #   by_model, cost       usage per model; USD, None when a model has no known price
 #   models, files        models used; files written or edited (absolute when known)
 #   tool_counts, tool_errors   {tool name: calls}; calls that failed
-#   ledger, compactions, copied_from   Claude Code's cost-state bookkeeping (None, [], [] here)
-# Content blocks follow Anthropic's shapes, so readers of either agent's spans see one format:
+#   ledger, compactions, copied_from, parent_session, forked_from   a session's own bookkeeping
+#                        (Claude Code's cost-state, --fork-session, /clear; None or [] elsewhere)
+# Content blocks follow Anthropic's shapes, so readers of every agent's spans see one format:
 # {type: text, text}, {type: thinking, thinking}, {type: tool_use, id, name, input},
 # {type: tool_result, tool_use_id, content}.
-#
+AGENTS = {}
+
+
+def add_agent(name, **parts):
+    """Register an agent (the keys above); the optional parts do nothing unless given."""
+    AGENTS[name] = {"label": name, "note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
+                    "tidy": lambda session, state: None, "hook_events": {}, "init_check": lambda root, args: None,
+                    "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
+                    "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
+                    **parts}
+
+
+# A hook reports how its turn ended (the agent's last answer); the worker recognises it in the
+# session's file by a digest, since a job holds no transcript text.
+def answer_digest(message):
+    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
+    import hashlib
+    text = (message or "").strip()
+    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
+
+
+def answers_match(answer, reported):
+    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
+    if not isinstance(reported, dict):
+        reported = answer_digest(reported)
+    text = (answer or "").strip()
+    if not reported.get("length"):
+        return True
+    digest = answer_digest(text)
+    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
+
+
+###############################################################################
+# Claude Code sessions: when a turn is over, the session's ledger, copies and clears
+###############################################################################
+
+# When is a turn finished? By where it ends in the transcript, never by which jobs happened
+# to be handled together:
+# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
+# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
+#   turn under way there had ended. A later process of the same session (--resume,
+#   --continue) writes past that size, so its turns are not vouched for by an earlier
+#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
+# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
+#   is taken once the transcript shows that answer with nothing pending after it; a turn
+#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
+#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
+# - A turn whose background agent has not reported waits for the report, unless SessionEnd
+#   vouched for it.
+# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
+# again, and if lines arrived for it since (a continuation, late-written lines) that change
+# it, its trace is replaced by the complete one under the same turn id.
+
+
+def turn_at(turns, offset):
+    """The turn under way at a byte offset: the last one whose prompt starts before it."""
+    return next((t for t in reversed(turns) if t["offset"] < offset), None)
+
+
+def read_caught_up(transcript, state, jobs):
+    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
+    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
+    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
+    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
+    while True:
+        final = state["ended"] >= os.path.getsize(transcript)
+        records, end, bad = read_lines(transcript, state["offset"], final)
+        turns = split_turns(records)
+        if stop is None or time.time() > deadline:
+            return records, end, bad, turns
+        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
+        if turn is None or answers_match(analyse(turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
+            return records, end, bad, turns
+        time.sleep(0.3)
+
+
+def claude_finished(turn, offset, closed, state):
+    """The rule above, for one analysed turn: (the agent seam's `finished`)."""
+    if not closed and offset >= state["vouched"]:
+        return False                            # under way: no job vouched for it yet
+    gone = offset < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("stop") or {}
+    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
+
+
+def cleared_path():
+    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
+
+
+def remember_clears(jobs):
+    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
+    "clear"): note which and when, so that the new session can name the one it came from."""
+    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
+              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
+    if clears:
+        known = read_json_file(cleared_path(), [])
+        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
+
+
+def cleared_from(session, records):
+    """The session a `/clear` ended to start this one, if it was one: its file opens with the
+    `/clear` command lines. Claude Code's own `session_id` field names only the process's
+    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
+    opening = [r for _, r in records[:10] if r.get("type") == "user"]
+    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
+        return None
+    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
+    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
+              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
+    if clears:
+        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
+    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
+    return first if first != session else None
+
+
+def settle_ledger(state, turn_id, turn):
+    """Keep the session's account against Claude Code's ledger for one finished turn: note
+    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
+    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
+    since = state.setdefault("since", {})
+    if turn["ledger"] is None:
+        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
+        return
+    pinned = state.get("ledger_turn") or {}
+    if pinned.get("turn") != turn_id:
+        others = [v for k, v in since.items() if k != turn_id]
+        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
+                  "before": sum_by_model(*(v["usage"] for v in others)),
+                  "compactions": [c for v in others for c in v["compactions"]]}
+    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
+    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
+    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
+
+
+def claim_responses(session, turn):
+    """Each API response is traced once across sessions. --fork-session (and --resume before
+    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
+    ids) under a new session id. A turn whose prompt line and responses another session already
+    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
+    import sqlite3
+    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
+    prompt = turn["id"].split(":", 1)[1]
+    if not ids:
+        return []
+    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        with db:
+            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
+                       " prompt text not null)")
+            marks = ",".join("?" * len(ids))
+            owners = {row[0]: row[1:] for row in db.execute(
+                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
+            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
+            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
+                return sorted(others)
+            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
+    finally:
+        db.close()
+    return []
+
+
+def session_agents(session, transcript, records):
+    """The session's subagent runs, when a turn may need them: it launched agents, or the
+    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
+    agent files beside the session file, so for its transcripts those are looked at too."""
+    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
+    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
+    old = version.startswith(("1.", "2.0."))
+    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
+            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
+        return Subagents(folder, flat_session=session if old else None)
+    return None
+
+
+def fold_ledger(state):
+    """Sum the ledger notes of turns no longer open into one entry, keyed by no turn id: they
+    are never settled again, and a session whose ledger has no entry yet (an interactive one,
+    until it ends) would otherwise carry one note per turn in a checkpoint written every turn."""
+    since = state.get("since") or {}
+    if any(k and k not in state["open"] for k in since):
+        done = [v for k, v in since.items() if k not in state["open"]]
+        state["since"] = {"": {"usage": sum_by_model(*(v["usage"] for v in done)),
+                               "compactions": [c for v in done for c in v["compactions"]]},
+                          **{k: v for k, v in since.items() if k in state["open"]}}
+
+
+def claude_read(session, transcript, state, jobs):
+    """The turns of a Claude Code transcript from the checkpoint on (the seam's `read`); a
+    turn is analysed only when the worker asks for it (turn_record)."""
+    records, end, bad, turns = read_caught_up(transcript, state, jobs)
+    if "parent" not in state and state["offset"] == 0:
+        state["parent"] = cleared_from(session, records)
+    if bad:
+        log(f"{session}: skipped {bad} malformed transcript line(s)")
+    for raw in turns:
+        raw["id"] = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
+    notified, agents = notified_ids(records), None
+
+    def turn_record(i):
+        nonlocal agents
+        raw, closed = turns[i], i + 1 < len(turns)
+        agents = agents or session_agents(session, transcript, raw["records"])
+        started = parse_time(raw["records"][0].get("timestamp"))
+        state.setdefault("first_turn", raw["id"])
+        window = (float("-inf") if raw["id"] == state["first_turn"] else started,
+                  parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
+        turn = analyse(raw["records"], started, agents, notified=notified,
+                       orphans=agents.orphans(*window) if agents else ())
+        turn.update(id=raw["id"], session=session)
+        return turn
+    return turns, end, turn_record
+
+
+def claude_settle(session, state, turn):
+    """A finished turn's share of the session's bookkeeping: the ledger, the session /clear
+    came from, and whether --fork-session copied it from another (the seam's `settle`)."""
+    settle_ledger(state, turn["id"], turn)
+    turn["parent_session"] = state.get("parent")
+    turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
+    if turn["copied_from"]:
+        state["forked_from"] = turn["copied_from"][0]
+    turn["forked_from"] = state.get("forked_from")
+
+
+def holds_transcript_lines(path, lines=100):
+    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
+    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(lines), f, strict=False):
+                try:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("type"), str):
+                    return True
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    return False
+
+
+def transcript_cwd(path):
+    """The working directory a session ran in, from its first lines that say."""
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(200), f, strict=False):
+                if b'"cwd":"' in line:
+                    try:
+                        return json.loads(line).get("cwd")
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return None
+
+
+def project_transcripts(root, everything):
+    """The Claude Code transcripts of sessions run in this repository (everything: of every project)."""
+    files = []
+    base = claude_projects_dir()
+    mine = os.path.basename(project_folder(root))
+    folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
+    for folder in folders:
+        if everything or folder == mine or folder.startswith(mine + "-"):
+            path = os.path.join(base, folder)
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
+            # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
+            # a session from a subfolder counts only if its own cwd is inside the repository.
+            if not everything and folder != mine:
+                found = [f for f in found if inside(transcript_cwd(f), root)]
+            files += found
+    return files
+
+
+def claude_identify(path):
+    return os.path.basename(path)[:-len(".jsonl")] if holds_transcript_lines(path) else None
+
+
+add_agent("claude", what="Claude Code transcript", root_span="claude_code_conversation", source_name="claude-code",
+          label="Claude Code", hook_job=lambda job, cwd, environ: job, note_jobs=remember_clears,
+          wire_settings=lambda settings, invocation: add_our_hooks(settings.shared, hook_command(invocation)),
+          sessions_dir=lambda jobs=(): claude_projects_dir(), read=claude_read, finished=claude_finished,
+          settle=claude_settle, tidy=lambda session, state: fold_ledger(state),
+          files_in=lambda folder: {os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".jsonl")},
+          identify=claude_identify,
+          project_sessions=lambda root, everything: {
+              f: os.path.basename(f)[:-len(".jsonl")] for f in project_transcripts(root, everything)})
+
+
+###############################################################################
+# Codex CLI sessions: rollout files into turn records
+###############################################################################
+
 # A rollout line is {timestamp, type, payload}. A turn starts at `task_started` (0.169) or at
 # a `turn_context` of another turn (older versions write no task_started), and is over at
 # `task_complete` or `turn_aborted`. One model response is one `token_usage_record` (older: one
@@ -2098,9 +2432,379 @@ def codex_sessions_dir(codex_home=None):
     return os.path.join(home, "sessions")
 
 
-# Codex's reader hands back whole turn records (codex_turns) where Claude's has split + analyse.
-AGENTS["codex"] = {"sessions_dir": codex_sessions_dir, "read": codex_read, "split": codex_split,
-                   "turns": codex_turns, "session_meta": codex_session_meta}
+# A Codex session is read the same way, from its rollout, with these differences: a turn is
+# over at its `task_complete` (or once another turn follows it, or SessionEnd vouched for it);
+# at Stop the rollout holds the whole turn but its task_complete, so a Stop naming the turn
+# (turn_id) with the answer the rollout shows ends it too, like Claude's answer-matching.
+# A resume appends to the same rollout: the checkpoint reads on from the first open turn.
+
+def codex_finished(turn, offset, closed, state):
+    """The rule above, for one turn record (the seam's `finished`)."""
+    gone = offset < state["ended"]
+    if turn["waiting"] and not gone:
+        return False
+    stop = state.get("codex_stops", {}).get(turn["turn_id"] or "")
+    return closed or gone or turn["ended"] or (stop is not None and answers_match(turn["answer"], stop))
+
+
+def codex_read_turns(session, rollout, state, jobs):
+    """The turns of a rollout from the checkpoint on (the seam's `read`), each a turn record
+    already; a Stop that names its turn is noted for codex_finished."""
+    for job in jobs:
+        if job.get("hook_event_name") == "Stop" and isinstance(job.get("turn_id"), str):
+            state.setdefault("codex_stops", {})[job["turn_id"]] = job.get("answer") or {}
+    records, end, bad = codex_read(rollout, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed rollout line(s)")
+    turns = codex_turns(records, codex_session_meta(rollout), rollout)
+    return turns, end, turns.__getitem__
+
+
+def codex_tidy(session, state):
+    """Forget the Stops of turns that are done."""
+    done = set(state["done"])
+    state["codex_stops"] = {k: v for k, v in state.get("codex_stops", {}).items() if f"{session}:{k}" not in done}
+
+
+def codex_hook_job(job, cwd, environ):
+    """Codex's hooks are the user's (CODEX_HOME/hooks.json), one per traced repository (see
+    its setup): each acts only for sessions that run inside its own repository."""
+    if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
+        return None
+    return {**job, "agent": "codex", "codex_home": os.path.dirname(codex_sessions_dir(environ.get("CODEX_HOME")))}
+
+
+def codex_job_sessions(jobs=()):
+    """codex_sessions_dir of the CODEX_HOME a session's hook saw."""
+    return codex_sessions_dir(next((j["codex_home"] for j in reversed(jobs) if isinstance(j.get("codex_home"), str)), None))
+
+
+def rollout_session(path):
+    """A rollout's session id, by its content: "" for a subagent's rollout (its run is traced
+    inside the turn that spawned it), None for a file that is no rollout; and its session_meta."""
+    try:
+        meta = codex_session_meta(path)
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    if not isinstance(meta.get("id"), str):
+        return None, meta
+    source = meta.get("source")
+    return ("" if isinstance(source, dict) and "subagent" in source else meta["id"]), meta
+
+
+def rollout_names(folder):
+    """Codex rollouts (rollout-*.jsonl) anywhere under a folder: Codex nests them by date."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names) if n.startswith("rollout-") and n.endswith(".jsonl"))
+
+
+def codex_rollouts(root, everything):
+    """{rollout path: session id} of Codex sessions run inside `root` (everything: all); not a
+    subagent's rollout."""
+    found = {}
+    for path in rollout_names(codex_sessions_dir()):
+        path = os.path.abspath(path)
+        session, meta = rollout_session(path)
+        cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else ""
+        if session and (everything or inside(os.path.realpath(cwd), os.path.realpath(root))):
+            found[path] = session
+    return found
+
+
+add_agent("codex", what="Codex rollout", root_span="codex_conversation", source_name="codex-cli", label="Codex",
+          hook_job=codex_hook_job, sessions_dir=codex_job_sessions, read=codex_read_turns, finished=codex_finished,
+          tidy=codex_tidy, files_in=rollout_names, identify=lambda path: rollout_session(path)[0],
+          project_sessions=codex_rollouts)
+
+
+###############################################################################
+# Gemini CLI sessions: chat files into turn records
+###############################################################################
+
+# Gemini CLI writes a session to ~/.gemini/tmp/<project>/chats/ (GEMINI_CLI_HOME replaces the
+# home folder), in one of two forms; both give the same message records {id, timestamp, type,
+# content, ...}, of type user, gemini, info, error or warning:
+# - session-<time>-<id8>.jsonl (0.61): a header {sessionId, projectHash, startTime, kind}, then
+#   one line per message and `{"$set": {...}}` patches. A model message is written as soon as
+#   it is answered and again, same id, once its tool calls have results (toolCalls[] {id, name,
+#   args, result: [functionResponse], status, timestamp}): it is one response, read once, last
+#   version kept. `--resume` appends a new header and a `$set` of the whole message list: a
+#   restatement of what is already there, skipped (as is the `<session_context>` message
+#   Gemini CLI puts first in that list).
+# - session-*.json (earlier versions): one document {sessionId, projectHash, startTime,
+#   lastUpdated, messages: [...]}, rewritten whole as the session grows. It has no byte
+#   offsets worth keeping: its "offsets" are message indexes, so a checkpoint reads on from a
+#   message, and the file may be rewritten longer between reads.
+# A turn starts at a user message holding text (a functionResponse message is a tool result),
+# and ends at a model message that answers with text and calls no tool, or at an error.
+# info, error and warning messages are the CLI's own notices, never turns.
+# Usage per model message: tokens {input (the API's promptTokenCount: cached included),
+# cached, output (candidates), thoughts, tool (tool-use prompt), total = input + output +
+# thoughts + tool}. Ours: input = input - cached + tool, cache_read = cached, output = output +
+# thoughts (Google bills thinking as output, and so our total is Gemini's), reasoning = thoughts
+# kept apart inside output, as for Codex.
+GEMINI_FILE_TOOLS = ("write_file", "replace")
+GEMINI_SHELL_TOOL = "run_shell_command"
+GEMINI_EXIT_CODE = re.compile(r"^Exit Code: (-?\d+)\s*$", re.M)
+GEMINI_CONTEXT = "<session_context>"
+
+
+def gemini_dir():
+    """~/.gemini, or $GEMINI_CLI_HOME/.gemini (Gemini CLI's own override of the home folder)."""
+    return os.path.join(os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~"), ".gemini")
+
+
+def gemini_sessions_dir():
+    return os.path.join(gemini_dir(), "tmp")
+
+
+def gemini_document(path):
+    """An older session-*.json document, {} if it is not one."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) and isinstance(data.get("messages"), list) else {}
+
+
+def gemini_read(path, offset=0, final=False):
+    """New message records from a checkpoint: (records as (offset, dict), end, bad records).
+    JSONL: byte offsets (read_lines); the older .json: message indexes (see above)."""
+    if not path.endswith(".json"):
+        return read_lines(path, offset, final)
+    messages = gemini_document(path).get("messages") or []
+    records = [(i, m) for i, m in enumerate(messages) if i >= offset and isinstance(m, dict)]
+    return records, max(len(messages), offset), sum(not isinstance(m, dict) for m in messages[offset:])
+
+
+def gemini_session_meta(path):
+    """{id, start, cwd, project_hash} of a chat file: its header (the document's for .json), and the project
+    folder Gemini CLI names in ../.project_root; {} if the file is not a Gemini chat."""
+    if path.endswith(".json"):
+        header = gemini_document(path)
+    else:
+        with open(path, "rb") as f:
+            line = f.readline()
+        try:
+            header = json.loads(line)
+        except (ValueError, RecursionError):
+            header = None
+    if not isinstance(header, dict) or not isinstance(header.get("sessionId"), str) or \
+            not isinstance(header.get("projectHash"), str) or "type" in header:
+        return {}
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(path)), ".project_root"), encoding="utf-8") as f:
+            cwd = f.read().strip()
+    except OSError:
+        cwd = ""
+    return {"id": header["sessionId"], "start": header.get("startTime"), "cwd": cwd, "project_hash": header["projectHash"]}
+
+
+def gemini_text(content):
+    """The text of a message's content: a string, or parts [{text}, {functionResponse}, ...]."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)) \
+        if isinstance(content, list) else ""
+
+
+def gemini_is_prompt(record):
+    content = record.get("content")
+    return record.get("type") == "user" and not gemini_text(content).lstrip().startswith(GEMINI_CONTEXT) and not (
+        isinstance(content, list) and any(isinstance(p, dict) and "functionResponse" in p for p in content))
+
+
+def gemini_split(records):
+    """Group (offset, record) pairs into turns, one per prompt; headers, patches and lines
+    before the first prompt are dropped."""
+    turns = []
+    for offset, record in records:
+        if not isinstance(record.get("type"), str) or not isinstance(record.get("id"), str):
+            continue                            # a header or a $set patch
+        if gemini_is_prompt(record):
+            turns.append({"offset": offset, "records": []})
+        if turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def gemini_usage(raw):
+    """A Gemini message's tokens → our usage keys (see above)."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(key):
+        value = raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    usage = empty_usage()
+    usage.update(cache_read=count("cached"), output=count("output") + count("thoughts"), reasoning=count("thoughts"),
+                 input=max(count("input") - count("cached"), 0) + count("tool"))
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def gemini_turns(records, session_meta, path=None):
+    """Turn records (see the Codex section) of a chat's (offset, record) pairs."""
+    return [gemini_turn(raw, session_meta) for raw in gemini_split(records)]
+
+
+def gemini_turn(raw, session_meta):
+    """One turn record from the message records of one turn (gemini_split)."""
+    messages = {}
+    for record in raw["records"]:              # a message written twice is read once, last version
+        messages[record["id"]] = record
+    messages = list(messages.values())
+    prompt = messages[0]
+    start = parse_time(prompt.get("timestamp"))
+    state = {"steps": [], "answer": "", "since": start, "when": start,
+             "inputs": [{"role": "user", "content": [{"type": "text", "text": gemini_text(prompt.get("content"))}]}]}
+    for record in messages[1:]:
+        state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
+        if record["type"] == "gemini":
+            gemini_response(state, record)
+        elif record["type"] == "user":
+            results = [p["functionResponse"] for p in record.get("content") or []
+                       if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+            state["inputs"] += [{"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": r.get("id"), "content": gemini_result(r)}]} for r in results]
+            state["since"] = state["when"]
+    last = next((m for m in reversed(messages) if m["type"] in ("gemini", "error")), prompt)
+    session = session_meta.get("id") or ""
+    turn = {"id": f"{session}:{prompt['id']}", "session": session, "agent": "gemini", "offset": raw["offset"],
+            "turn_id": prompt["id"], "prompt": gemini_text(prompt.get("content")), "answer": state["answer"],
+            "command": None, "start": start, "end": state["when"], "steps": state["steps"],
+            "meta": {"cwd": session_meta["cwd"]} if session_meta.get("cwd") else {}, "waiting": [],
+            "ended": last["type"] == "error" or (last["type"] == "gemini" and not last.get("toolCalls")
+                                                 and bool(gemini_text(last.get("content")).strip())),
+            "interrupted": False, "ledger": None, "compactions": [], "copied_from": []}
+    gemini_totals(turn)
+    return turn
+
+
+def gemini_result(response):
+    """What a tool answered: a functionResponse's response.output (or error), else all of it."""
+    body = response.get("response")
+    if isinstance(body, dict) and len(body) == 1 and isinstance(next(iter(body.values())), str):
+        return next(iter(body.values()))
+    return body
+
+
+def gemini_response(state, record):
+    """One model message: an llm step holding what went in since the last one and what came
+    out, then a tool step per call it made."""
+    when = parse_time(record.get("timestamp"), state["when"])
+    content = [{"type": "thinking", "thinking": ": ".join(str(t.get(k)) for k in ("subject", "description") if t.get(k))}
+               for t in record.get("thoughts") or [] if isinstance(t, dict)]
+    text = gemini_text(record.get("content"))
+    if text:
+        content.append({"type": "text", "text": text})
+        state["answer"] = text
+    calls = [c for c in record.get("toolCalls") or [] if isinstance(c, dict)]
+    content += [{"type": "tool_use", "id": c.get("id"), "name": c.get("name"), "input": c.get("args")} for c in calls]
+    usage = gemini_usage(record.get("tokens"))
+    model = record.get("model") if isinstance(record.get("model"), str) and record.get("model") else None
+    state["steps"].append({"kind": "llm", "id": record["id"], "model": model, "price_model": model,
+                           "start": state["since"], "end": when, "inputs": state["inputs"], "content": content,
+                           "usage": usage, "stop_reason": None,
+                           "attributes": {"claudetracing.thoughts_tokens": usage["reasoning"]} if usage["reasoning"] else {}})
+    for call in calls:
+        results = [p["functionResponse"] for p in call.get("result") or []
+                   if isinstance(p, dict) and isinstance(p.get("functionResponse"), dict)]
+        result = gemini_result(results[0]) if results else None
+        code = GEMINI_EXIT_CODE.search(result) if isinstance(result, str) and call.get("name") == GEMINI_SHELL_TOOL else None
+        status = call.get("status")
+        meta = {"status": status, "exit_code": int(code.group(1)) if code else (0 if status == "success" and call.get(
+            "name") == GEMINI_SHELL_TOOL else None)}
+        if isinstance(call.get("args"), dict) and isinstance(call["args"].get("command"), str):
+            meta["command"] = call["args"]["command"]
+        state["steps"].append({"kind": "tool", "id": call.get("id"), "name": str(call.get("name") or "tool"),
+                               "input": call.get("args"), "start": when,
+                               "end": parse_time(call.get("timestamp"), when) if results else None, "result": result,
+                               "error": status not in (None, "success") or meta["exit_code"] not in (None, 0),
+                               "meta": meta})
+    state["inputs"], state["since"] = [], when
+
+
+def gemini_totals(turn):
+    """Usage, cost, models, files and tool counts (add_totals), and the files Gemini's write
+    and replace tools changed (their file_path, relative to the project when not absolute)."""
+    add_totals(turn, None, 0)
+    for step in turn["steps"]:
+        path = step["input"].get("file_path") if step["kind"] == "tool" and step["name"] in GEMINI_FILE_TOOLS \
+            and isinstance(step["input"], dict) else None
+        if isinstance(path, str) and path:
+            path = os.path.join(turn["meta"].get("cwd") or "", path)
+            if path not in turn["files"]:
+                turn["files"].append(path)
+
+
+# A Gemini CLI session is read like a Codex one: turn records from the checkpoint on. A turn is
+# over once another prompt follows it, once it ends with an answer that calls no tool (or with
+# an error), or once SessionEnd vouched for it (the process is gone). AfterAgent (a Stop to
+# us) runs when the chat file holds the whole turn, so the answer is there to see; a Stop alone
+# does not end a turn that does not look over, since import sends one for a file still written.
+
+def gemini_finished(turn, offset, closed, state):
+    """The rule above, for one turn record (the seam's `finished`)."""
+    return closed or turn["ended"] or offset < state["ended"]
+
+
+def gemini_read_turns(session, path, state, jobs):
+    """The turns of a chat file from the checkpoint on (the seam's `read`)."""
+    records, end, bad = gemini_read(path, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed chat line(s)")
+    turns = gemini_turns(records, gemini_session_meta(path))
+    return turns, end, turns.__getitem__
+
+
+def gemini_hook_job(job, cwd, environ):
+    """Gemini CLI's hooks are the project's own (.gemini/settings.json): every session they run
+    for is this repository's. The job names the Gemini folder the hook saw."""
+    return {**job, "agent": "gemini", "gemini_home": gemini_dir()}
+
+
+def gemini_job_sessions(jobs=()):
+    """gemini_sessions_dir of the Gemini folder a session's hook saw."""
+    home = next((j["gemini_home"] for j in reversed(jobs) if isinstance(j.get("gemini_home"), str)), None)
+    return os.path.join(home, "tmp") if home else gemini_sessions_dir()
+
+
+def gemini_identify(path):
+    """A chat file's session id, by its content; None for a file that is no Gemini chat."""
+    try:
+        return gemini_session_meta(path).get("id")
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+
+
+def gemini_chat_names(folder):
+    """Gemini chat files (session-*.json, session-*.jsonl) anywhere under a folder."""
+    for where, _, names in sorted(os.walk(folder)):
+        yield from (os.path.join(where, n) for n in sorted(names)
+                    if n.startswith("session-") and n.endswith((".json", ".jsonl")))
+
+
+def gemini_chats(root, everything):
+    """{chat file: session id} of Gemini CLI sessions run inside `root` (everything: all), in
+    either form. A project's folder under ~/.gemini/tmp says where the project is in
+    .project_root; versions before that named the folder by the project's hash (sha256 of its
+    path), as the chat's header does."""
+    import hashlib
+    digest = hashlib.sha256(os.path.realpath(root).encode()).hexdigest()
+    found = {}
+    for path in gemini_chat_names(gemini_sessions_dir()):
+        meta = gemini_session_meta(path)
+        if meta and (everything or meta["project_hash"] == digest
+                     or inside(os.path.realpath(meta["cwd"] or "/-"), os.path.realpath(root))):
+            found[os.path.abspath(path)] = meta["id"]
+    return found
+
+
+add_agent("gemini", what="Gemini CLI chat", root_span="gemini_cli_conversation", source_name="gemini-cli",
+          label="Gemini CLI",          hook_events={"AfterAgent": "Stop"}, hook_job=gemini_hook_job, sessions_dir=gemini_job_sessions,
+          read=gemini_read_turns, finished=gemini_finished, files_in=gemini_chat_names, identify=gemini_identify,
+          project_sessions=gemini_chats)
 
 
 ###############################################################################
@@ -2977,14 +3681,6 @@ def write_job(job):
     return path
 
 
-def answer_digest(message):
-    """What the worker needs of an answer to recognise it in the transcript (answers_match)."""
-    import hashlib
-    text = (message or "").strip()
-    return {"length": len(text), "sha256": hashlib.sha256(text.encode()).hexdigest(),
-            "head": hashlib.sha256(text[:200].encode()).hexdigest()}
-
-
 def job_from_hook_input(payload, environ, config):
     """The job for one hook call, or None for an input that is not Claude Code's. It holds no
     secret and no transcript content: the answer Stop reports is kept as a digest."""
@@ -3027,7 +3723,7 @@ def probe_answer(config):
     import shlex
     import subprocess
     python = os.environ.get(ENV_PYTHON) or sys.executable
-    extra = "databricks" if (config.get(ENV_URI) or "").startswith("databricks") else "mlflow"
+    extra = BACKENDS[backend_kind(config.get(ENV_URI) or local_store_uri())]["extra"]
     answer = {"version": __version__, "python": sys.executable, "file": os.path.abspath(__file__),
               "traces_home": traces_home(), "worker": python}
     problem = python_problem(python) if python != sys.executable else None
@@ -3093,15 +3789,14 @@ def hook(stdin_bytes, environ):
     if environ.get(ENV_PROBE) and isinstance(payload, dict) and payload.get("hook_event_name") == "ClaudetracingProbe":
         write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
         return
+    agent = environ.get(ENV_AGENT) if environ.get(ENV_AGENT) in AGENTS else DEFAULT_AGENT
+    event = payload.get("hook_event_name") if isinstance(payload, dict) else None
+    if event in AGENTS[agent]["hook_events"]:         # the agent's own name for a Stop or SessionEnd
+        payload = {**payload, "hook_event_name": AGENTS[agent]["hook_events"][event]}
     job = job_from_hook_input(payload, environ, config)
+    job = job and AGENTS[agent]["hook_job"](job, cwd, environ)
     if job is None:
         return
-    if environ.get(ENV_AGENT) == "codex":
-        # Codex's hooks are the user's (CODEX_HOME/hooks.json), one per traced repository:
-        # each acts only for sessions that run inside its own repository.
-        if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
-            return
-        job.update(agent="codex", codex_home=os.path.dirname(codex_sessions_dir(environ.get("CODEX_HOME"))))
     write_job(job)
     start_worker()
 
@@ -3150,7 +3845,7 @@ def open_store(uri):
     """An MlflowClient for uri. The first use of a local SQLite store creates its tables,
     which two processes (the worker and `traces search`, say) must not do at the same time."""
     from mlflow import MlflowClient
-    if not uri.startswith("sqlite:"):
+    if backend_kind(uri) != "local":
         return MlflowClient(uri)
     import fcntl
     fd = os.open(os.path.join(private_dir(traces_home()), "store.lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -3259,8 +3954,181 @@ def redactor(env):
     return lambda value: redact_value(value, extra)
 
 
+def dump_attribute(value):
+    """A span attribute's value as MLflow's tracing API stores it."""
+    from mlflow.tracing.utils import dump_span_attribute_value
+    return dump_span_attribute_value(value)
+
+
+def tool_attributes(step):
+    """A command's exit code, where the agent records one (Codex does; Claude Code's results
+    say it in their text)."""
+    meta = step.get("meta")
+    code = meta.get("exit_code") if isinstance(meta, dict) else None
+    return {"claudetracing.exit_code": code} if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def llm_attributes(step):
+    usage = step["usage"]
+    attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
+        "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
+        "cache_read_input_tokens": usage["cache_read"],
+        "cache_creation_input_tokens": usage["cache_creation"],
+        "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
+    attributes.update(step.get("attributes") or {})
+    if step.get("cost") is not None:
+        out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
+                      step.get("speed"), step.get("geo"), step["start"], step.get("provider"))
+        attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
+                                         "total_cost": step["cost"]}
+    return attributes
+
+
+class TraceBuilder:
+    """A turn record → its trace as plain data: tags, metadata and spans (dicts in the shape
+    of MLflow's Span.to_dict), redacted and cut to the payload limit. It reads no store and
+    writes nothing; the Uploader makes MLflow's entities of them and writes those."""
+
+    def __init__(self, env):
+        self.redact = redactor(env)
+        self.limit = payload_limit(env)
+        self._user = None
+
+    def user(self):
+        if self._user is None:
+            import getpass
+            self._user = run(["git", "config", "user.email"]) or getpass.getuser()
+        return self._user
+
+    def clean(self, value):
+        """Redact, then cut to the payload limit with a marker saying how much was cut."""
+        value = self.redact(value)
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) <= self.limit:
+            return value
+        return text[:self.limit] + f"\n…[truncated by claudetracing: {len(text) - self.limit} of {len(text)} characters cut]"
+
+    def previews(self, turn):
+        """The request and response previews MLflow shows in its trace list."""
+        return str(self.redact(turn["prompt"]))[:1000], str(self.redact(turn["answer"]))[:1000]
+
+    def describe(self, turn, context):
+        """The trace's tags and metadata."""
+        cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
+        enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
+        tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
+                TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
+                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", DEFAULT_AGENT)}
+        if turn.get("command"):
+            tags[TAG_COMMAND] = turn["command"]
+        turn["git_branch"] = turn["meta"].get("git_branch")
+        for name in enabled_enrichments(context.get("env") or {}):
+            tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))
+        if turn["waiting"]:
+            tags["claudetracing.unfinished_agents"] = str(len(turn["waiting"]))
+        tags = {k: str(self.redact(v))[:TAG_VALUE_LIMIT] for k, v in tags.items()}
+        metadata = {"mlflow.trace.session": turn["session"], "mlflow.trace.user": self.user(),
+                    "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
+                    "claudetracing.models": ",".join(m for m in turn["models"] if m),
+                    # MLflow fills these from the worker's own process; the turn's are what matter.
+                    "mlflow.source.name": AGENTS[turn.get("agent", DEFAULT_AGENT)]["source_name"],
+                    "mlflow.source.type": "LOCAL",
+                    "mlflow.source.git.commit": tags.get("git.commit_id", ""),
+                    "mlflow.source.git.branch": tags.get("git.branch", ""),
+                    "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
+        if turn.get("parent_session"):
+            metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
+        if turn.get("forked_from"):
+            metadata[META_FORKED_FROM] = turn["forked_from"]  # the session --fork-session copied
+        return tags, metadata
+
+    # The spans are what MLflow's tracing API would have made of the same calls (attributes
+    # included), so that a trace written whole reads like one written span by span.
+
+    def spans(self, turn, trace_id, experiment_id):
+        """The turn's spans, the root first, ids drawn at random."""
+        spans = []
+        root = self._span(spans, trace_id, None, AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"], "AGENT",
+                          turn["start"], {"prompt": turn["prompt"]}, experiment_id=experiment_id)
+        self._children(spans, trace_id, root, turn, turn["start"], turn["end"])
+        self._end(root, {"response": turn["answer"]}, turn["end"])
+        return spans
+
+    def _children(self, spans, trace_id, parent, turn, lo, hi):
+        for step in turn["steps"]:
+            start = min(max(step["start"], lo), hi)
+            end = min(max(step["end"] or start, start), hi)
+            if step["kind"] == "llm":
+                span = self._span(spans, trace_id, parent, step.get("name", "llm"), "LLM", start,
+                                  {"messages": step["inputs"]}, llm_attributes(step))
+                self._end(span, {"content": step["content"]}, end)
+                continue
+            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"],
+                              tool_attributes(step))
+            sub = step.get("subagent")
+            if sub:
+                agent = self._span(spans, trace_id, span, f"subagent_{sub['type']}", "AGENT", start,
+                                   {"prompt": sub["prompt"]}, {"claudetracing.agent_id": sub["agent_id"]})
+                self._children(spans, trace_id, agent, sub, start, end)
+                self._end(agent, {"response": sub["answer"]}, min(max(sub["end"], start), end))
+            self._end(span, {"result": step["result"]}, end, error=step["error"])
+
+    def _span(self, spans, trace_id, parent, name, kind, start, inputs, attributes=None, experiment_id=None):
+        """A span under construction (a dict), appended to spans; its end is set by _end."""
+        import random
+        attrs = {"mlflow.spanStartTimeNs": json.dumps(ns(start))}
+        if parent is None:
+            attrs["mlflow.experimentId"] = json.dumps(experiment_id)
+        attrs["mlflow.traceRequestId"] = json.dumps(trace_id)
+        attrs["mlflow.spanType"] = json.dumps(kind)
+        attrs["mlflow.spanInputs"] = dump_attribute(self.clean(inputs))
+        for key, value in (attributes or {}).items():
+            attrs[key] = dump_attribute(value)
+        span = {"trace_id": trace_id, "span_id": f"{random.getrandbits(64) or 1:016x}",
+                "parent_span_id": parent and parent["span_id"], "name": name, "start_time_unix_nano": ns(start),
+                "end_time_unix_nano": None, "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
+                "attributes": attrs, "links": []}
+        spans.append(span)
+        return span
+
+    def _end(self, span, outputs, end, error=False):
+        span["attributes"]["mlflow.spanOutputs"] = dump_attribute(self.clean(outputs))
+        span["attributes"]["mlflow.spanLogLevel"] = "20"       # INFO, MLflow's level for these span types
+        span["end_time_unix_nano"] = ns(end)
+        if error:
+            span["status"]["code"] = "STATUS_CODE_ERROR"
+
+
+class TracingStore:
+    """MLflow's private API, all in one place: the tracking store behind a client, which
+    writes whole traces (start_trace, then log_spans) and says a server's version, and the
+    in-memory trace of a span-by-span upload, whose previews we set."""
+
+    def __init__(self, client):
+        self.store = client._tracing_client.store
+
+    def server_version(self):
+        return self.store._get_server_version(self.store.get_host_creds())
+
+    def write(self, experiment_id, traces):
+        for trace in traces:
+            self.store.start_trace(trace.info)
+        self.store.log_spans(experiment_id, [span for trace in traces for span in trace.data.spans])
+
+    @staticmethod
+    def set_previews(trace_id, request, response):
+        try:
+            from mlflow.tracing.trace_manager import InMemoryTraceManager
+        except ImportError:
+            return
+        with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
+            if trace is not None:
+                trace.info.request_preview, trace.info.response_preview = request, response
+
+
 class Uploader:
-    """Writes turns as traces into one backend and experiment."""
+    """Writes turns as traces into one backend and experiment: it points MLflow there, makes
+    MLflow's entities of what TraceBuilder built, batches and journals writes (import)."""
 
     def __init__(self, env):
         self.env = env
@@ -3277,9 +4145,8 @@ class Uploader:
             self.client = open_store(self.uri)
         except Exception as e:  # noqa: BLE001 - a store we cannot open now may open later
             raise BackendError(f"cannot open {self.uri}: {short_error(e)}") from None
-        self.redact = redactor(env)
-        self.limit = payload_limit(env)
-        self._user = self._env = self._whole = None
+        self.builder = TraceBuilder(env)
+        self._env = self._whole = None
         self.batch = None       # traces built but not written yet (begin_batches), else None
         recover_unwritten(self)
 
@@ -3314,7 +4181,7 @@ class Uploader:
             if found is None:
                 # Local store: artifacts under TRACES_HOME, never ./mlruns in someone's repository.
                 location = None
-                if self.uri.startswith("sqlite:"):
+                if backend_kind(self.uri) == "local":
                     location = "file://" + private_dir(traces_home(), "artifacts")
                 return self.client.create_experiment(name, artifact_location=location)
             return found.experiment_id
@@ -3359,35 +4226,21 @@ class Uploader:
         except Exception as e:  # noqa: BLE001
             raise BackendError(f"cannot remove trace {trace_id}: {short_error(e)}") from None
 
-    def user(self):
-        if self._user is None:
-            import getpass
-            self._user = run(["git", "config", "user.email"]) or getpass.getuser()
-        return self._user
-
-    def clean(self, value):
-        """Redact, then cut to the payload limit with a marker saying how much was cut."""
-        value = self.redact(value)
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-        if len(text) <= self.limit:
-            return value
-        return text[:self.limit] + f"\n…[truncated by claudetracing: {len(text) - self.limit} of {len(text)} characters cut]"
-
     def upload(self, turn, context, started):
         """Write one turn as a trace; return its id. started(trace_id) is called before
         anything is written (write_trace checkpoints it: see settle)."""
-        tags, metadata = self._describe(turn, context)
+        tags, metadata = self.builder.describe(turn, context)
         if not self.whole_traces():
             return self._upload_live(turn, tags, metadata, started)
         try:
-            trace = self._build(turn, tags, metadata)
+            trace, size = self._build(turn, tags, metadata)
         except Exception as e:  # noqa: BLE001
             raise BackendError(f"cannot build the trace of {turn['id']}: {short_error(e)}") from None
         started(trace.info.trace_id)
         if self.batch is None:
             self._write([trace])
         else:
-            self._defer(trace, turn["session"])
+            self._defer(trace, turn["session"], size)
         return trace.info.trace_id
 
     def whole_traces(self):
@@ -3395,46 +4248,16 @@ class Uploader:
         3.4 on. Databricks (and Unity Catalog destinations) keep MLflow's tracing API."""
         if self._whole is None:
             self._whole = False
-            if self.uri.startswith("sqlite:"):
+            if backend_kind(self.uri) == "local":
                 self._whole = True
-            elif self.uri.startswith(("http:", "https:")) and not self.trace_location:
+            elif is_http(self.uri) and not self.trace_location:
                 from packaging.version import Version
-                store = self.client._tracing_client.store
                 try:
-                    version = store._get_server_version(store.get_host_creds())
+                    version = TracingStore(self.client).server_version()
                 except Exception:  # noqa: BLE001 - unknown: the tracing API works with any
                     version = None
                 self._whole = version is not None and version >= Version("3.4")
         return self._whole
-
-    def _describe(self, turn, context):
-        """The trace's tags and metadata."""
-        cwd = context.get("cwd") or turn["meta"].get("cwd") or ""
-        enrich_context = {"cwd": cwd, "root": repo_root(cwd) if os.path.isdir(cwd) else cwd}
-        tags = {TAG_TOOLS: json.dumps(turn["tool_counts"], sort_keys=True), TAG_TOOL_ERRORS: str(turn["tool_errors"]),
-                TAG_VERSION: __version__, TAG_STATUS: "interrupted" if turn["interrupted"] else
-                "error" if turn["tool_errors"] else "ok", TAG_AGENT: turn.get("agent", "claude")}
-        if turn.get("command"):
-            tags[TAG_COMMAND] = turn["command"]
-        turn["git_branch"] = turn["meta"].get("git_branch")
-        for name in enabled_enrichments(context.get("env") or {}):
-            tags.update(ENRICHMENTS[name]["compute"](turn, enrich_context))
-        if turn["waiting"]:
-            tags["claudetracing.unfinished_agents"] = str(len(turn["waiting"]))
-        tags = {k: str(self.redact(v))[:TAG_VALUE_LIMIT] for k, v in tags.items()}
-        metadata = {"mlflow.trace.session": turn["session"], "mlflow.trace.user": self.user(),
-                    "claudetracing.cwd": cwd, "claudetracing.claude_code_version": turn["meta"].get("version", ""),
-                    "claudetracing.models": ",".join(m for m in turn["models"] if m),
-                    # MLflow fills these from the worker's own process; the turn's are what matter.
-                    "mlflow.source.name": SOURCE_NAMES[turn.get("agent", "claude")], "mlflow.source.type": "LOCAL",
-                    "mlflow.source.git.commit": tags.get("git.commit_id", ""),
-                    "mlflow.source.git.branch": tags.get("git.branch", ""),
-                    "mlflow.source.git.repoURL": tags.get("git.remote_url", "")}
-        if turn.get("parent_session"):
-            metadata[META_PARENT] = turn["parent_session"]    # the session a /clear ended
-        if turn.get("forked_from"):
-            metadata[META_FORKED_FROM] = turn["forked_from"]  # the session --fork-session copied
-        return tags, metadata
 
     def _upload_live(self, turn, tags, metadata, started):
         """Span by span through MLflow's tracing API, each span a write of its own: for
@@ -3442,13 +4265,13 @@ class Uploader:
         mlflow = self.mlflow
         try:
             root = mlflow.start_span_no_context(
-                ROOT_SPANS[turn.get("agent", "claude")], span_type="AGENT", inputs=self.clean({"prompt": turn["prompt"]}), tags=tags,
+                AGENTS[turn.get("agent", DEFAULT_AGENT)]["root_span"], span_type="AGENT", inputs=self.builder.clean({"prompt": turn["prompt"]}), tags=tags,
                 metadata=metadata, experiment_id=self.experiment(), start_time_ns=ns(turn["start"]))
             trace_id = root.trace_id
             started(trace_id)
-            self._previews(trace_id, turn)
+            TracingStore.set_previews(trace_id, *self.builder.previews(turn))
             self._children(root, turn, turn["start"], turn["end"])
-            root.end(outputs=self.clean({"response": turn["answer"]}), end_time_ns=ns(turn["end"]))
+            root.end(outputs=self.builder.clean({"response": turn["answer"]}), end_time_ns=ns(turn["end"]))
             stored = self.client.get_trace(trace_id, display=False)
             if stored is None or len(stored.data.spans) < 1:
                 raise BackendError("the trace was not stored")
@@ -3460,94 +4283,53 @@ class Uploader:
             raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
         return trace_id
 
-    def _previews(self, trace_id, turn):
-        try:
-            from mlflow.tracing.trace_manager import InMemoryTraceManager
-        except ImportError:
-            return
-        with InMemoryTraceManager.get_instance().get_trace(trace_id) as trace:
-            if trace is not None:
-                trace.info.request_preview = str(self.redact(turn["prompt"]))[:1000]
-                trace.info.response_preview = str(self.redact(turn["answer"]))[:1000]
-
     def _children(self, parent, turn, lo, hi):
-        mlflow = self.mlflow
+        mlflow, clean = self.mlflow, self.builder.clean
         for step in turn["steps"]:
             start = min(max(step["start"], lo), hi)
             end = min(max(step["end"] or start, start), hi)
             if step["kind"] == "llm":
-                attributes = self._llm_attributes(step)
+                attributes = llm_attributes(step)
                 span = mlflow.start_span_no_context(step.get("name", "llm"), span_type="LLM", parent_span=parent,
-                                                    inputs=self.clean({"messages": step["inputs"]}),
+                                                    inputs=clean({"messages": step["inputs"]}),
                                                     attributes=attributes, start_time_ns=ns(start))
-                span.end(outputs=self.clean({"content": step["content"]}), end_time_ns=ns(end))
+                span.end(outputs=clean({"content": step["content"]}), end_time_ns=ns(end))
                 continue
             span = mlflow.start_span_no_context(f"tool_{step['name']}", span_type="TOOL", parent_span=parent,
-                                                inputs=self.clean(step["input"]), start_time_ns=ns(start),
-                                                attributes=self._tool_attributes(step))
+                                                inputs=clean(step["input"]), start_time_ns=ns(start),
+                                                attributes=tool_attributes(step))
             sub = step.get("subagent")
             if sub:
                 agent = mlflow.start_span_no_context(
                     f"subagent_{sub['type']}", span_type="AGENT", parent_span=span,
-                    inputs=self.clean({"prompt": sub["prompt"]}), start_time_ns=ns(start),
+                    inputs=clean({"prompt": sub["prompt"]}), start_time_ns=ns(start),
                     attributes={"claudetracing.agent_id": sub["agent_id"]})
                 self._children(agent, sub, start, end)
-                agent.end(outputs=self.clean({"response": sub["answer"]}),
+                agent.end(outputs=clean({"response": sub["answer"]}),
                           end_time_ns=ns(min(max(sub["end"], start), end)))
-            span.end(outputs=self.clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
+            span.end(outputs=clean({"result": step["result"]}), status="ERROR" if step["error"] else "OK",
                      end_time_ns=ns(end))
 
-    # Whole traces: the trace is built here, with what MLflow's tracing API would have made of
-    # the same calls (span attributes, metadata, previews, size statistics), then written in
-    # one go through the tracking store: the trace's info, which carries the turn tag, then
+    # Whole traces: the trace is made here of TraceBuilder's spans, with what MLflow's tracing
+    # API would have added (metadata, previews, size statistics), then written in one go
+    # through the tracking store: the trace's info, which carries the turn tag, then
     # its spans in one upload (one transaction on SQLite, one OTLP request to a server) with
     # those of the other traces of a batch. A trace without its turn tag or without spans is
     # a partial upload (see settle).
 
-    def _span(self, spans, trace_id, parent, name, kind, start, inputs, attributes=None):
-        """A span under construction (a dict), appended to spans; its end is set by _end."""
-        import random
-        attrs = {"mlflow.spanStartTimeNs": json.dumps(ns(start))}
-        if parent is None:
-            attrs["mlflow.experimentId"] = json.dumps(self.experiment())
-        attrs["mlflow.traceRequestId"] = json.dumps(trace_id)
-        attrs["mlflow.spanType"] = json.dumps(kind)
-        attrs["mlflow.spanInputs"] = self._dump(self.clean(inputs))
-        for key, value in (attributes or {}).items():
-            attrs[key] = self._dump(value)
-        span = {"trace_id": trace_id, "span_id": f"{random.getrandbits(64) or 1:016x}",
-                "parent_span_id": parent and parent["span_id"], "name": name, "start_time_unix_nano": ns(start),
-                "end_time_unix_nano": None, "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
-                "attributes": attrs, "links": []}
-        spans.append(span)
-        return span
-
-    def _end(self, span, outputs, end, error=False):
-        span["attributes"]["mlflow.spanOutputs"] = self._dump(self.clean(outputs))
-        span["attributes"]["mlflow.spanLogLevel"] = "20"       # INFO, MLflow's level for these span types
-        span["end_time_unix_nano"] = ns(end)
-        if error:
-            span["status"]["code"] = "STATUS_CODE_ERROR"
-
-    def _dump(self, value):
-        from mlflow.tracing.utils import dump_span_attribute_value
-        return dump_span_attribute_value(value)
-
     def _build(self, turn, tags, metadata):
-        """The turn as an MLflow Trace, nothing written yet; the turn tag is added after the
-        size statistics, as it was set after them when traces were written span by span."""
+        """The turn as an MLflow Trace, nothing written yet, and the characters its spans hold;
+        the turn tag is added after the size statistics, as it was set after them when traces
+        were written span by span."""
         import random
 
         from mlflow.entities import Span, Trace, TraceData, TraceInfo, TraceLocation, TraceState
         from mlflow.tracing import constant
         from mlflow.tracing.utils import add_size_stats_to_trace_metadata, aggregate_usage_from_spans
         trace_id = f"tr-{random.getrandbits(128) or 1:032x}"
-        spans = []
-        name = ROOT_SPANS[turn.get("agent", "claude")]
-        root = self._span(spans, trace_id, None, name, "AGENT", turn["start"], {"prompt": turn["prompt"]})
-        self._build_children(spans, trace_id, root, turn, turn["start"], turn["end"])
-        self._end(root, {"response": turn["answer"]}, turn["end"])
-        spans = [Span.from_dict(span) for span in spans]
+        raw = self.builder.spans(turn, trace_id, self.experiment())
+        root, size = raw[0], sum(len(v) for span in raw for v in span["attributes"].values())
+        spans = [Span.from_dict(span) for span in raw]
 
         def head(value):
             if len(value) <= constant.MAX_CHARS_IN_TRACE_INFO_METADATA:
@@ -3564,63 +4346,18 @@ class Uploader:
         info = TraceInfo(trace_id=trace_id, trace_location=TraceLocation.from_experiment_id(self.experiment()),
                          request_time=start // 1_000_000, execution_duration=(end - start) // 1_000_000,
                          state=TraceState.OK, trace_metadata=metadata,
-                         tags={constant.TraceTagKey.TRACE_NAME: name, **tags},
-                         request_preview=str(self.redact(turn["prompt"]))[:1000],
-                         response_preview=str(self.redact(turn["answer"]))[:1000])
+                         tags={constant.TraceTagKey.TRACE_NAME: root["name"], **tags})
+        info.request_preview, info.response_preview = self.builder.previews(turn)
         trace = Trace(info=info, data=TraceData(spans=spans))
         add_size_stats_to_trace_metadata(trace)
         info.tags[TAG_TURN] = turn["id"]
-        return trace
+        return trace, size
 
     def _env_metadata(self):
         if self._env is None:
             from mlflow.tracing.utils.environment import resolve_env_metadata
             self._env = resolve_env_metadata()
         return self._env
-
-    def _build_children(self, spans, trace_id, parent, turn, lo, hi):
-        """The spans of _children, as dicts."""
-        for step in turn["steps"]:
-            start = min(max(step["start"], lo), hi)
-            end = min(max(step["end"] or start, start), hi)
-            if step["kind"] == "llm":
-                span = self._span(spans, trace_id, parent, step.get("name", "llm"), "LLM", start,
-                                  {"messages": step["inputs"]}, self._llm_attributes(step))
-                self._end(span, {"content": step["content"]}, end)
-                continue
-            span = self._span(spans, trace_id, parent, f"tool_{step['name']}", "TOOL", start, step["input"],
-                              self._tool_attributes(step))
-            sub = step.get("subagent")
-            if sub:
-                agent = self._span(spans, trace_id, span, f"subagent_{sub['type']}", "AGENT", start,
-                                   {"prompt": sub["prompt"]}, {"claudetracing.agent_id": sub["agent_id"]})
-                self._build_children(spans, trace_id, agent, sub, start, end)
-                self._end(agent, {"response": sub["answer"]}, min(max(sub["end"], start), end))
-            self._end(span, {"result": step["result"]}, end, error=step["error"])
-
-    @staticmethod
-    def _tool_attributes(step):
-        """A command's exit code, where the agent records one (Codex does; Claude Code's results
-        say it in their text)."""
-        meta = step.get("meta")
-        code = meta.get("exit_code") if isinstance(meta, dict) else None
-        return {"claudetracing.exit_code": code} if isinstance(code, int) and not isinstance(code, bool) else None
-
-    @staticmethod
-    def _llm_attributes(step):
-        usage = step["usage"]
-        attributes = {"mlflow.llm.model": step["model"] or "", "mlflow.chat.tokenUsage": {
-            "input_tokens": usage["input"], "output_tokens": usage["output"], "total_tokens": usage["total"],
-            "cache_read_input_tokens": usage["cache_read"],
-            "cache_creation_input_tokens": usage["cache_creation"],
-            "cache_creation_input_tokens_above_1hr": usage["cache_creation_1h"]}}
-        attributes.update(step.get("attributes") or {})
-        if step.get("cost") is not None:
-            out = cost_of(step["price_model"], {**empty_usage(), "output": usage["output"]},
-                          step.get("speed"), step.get("geo"), step["start"], step.get("provider"))
-            attributes["mlflow.llm.cost"] = {"input_cost": step["cost"] - out, "output_cost": out,
-                                             "total_cost": step["cost"]}
-        return attributes
 
     def begin_batches(self):
         """From now on traces are written in batches (import): call flush() at the end.
@@ -3636,12 +4373,12 @@ class Uploader:
         os.close(self.journal_fd)
         self.batch = None
 
-    def _defer(self, trace, session):
+    def _defer(self, trace, session, size):
         self.batch.append(trace)
         if session not in self.batch_sessions:
             self.batch_sessions.add(session)
             self._journal()
-        self.batch_chars += sum(len(v) for span in trace.data.spans for v in span._span.attributes.values())
+        self.batch_chars += size
         if len(self.batch) >= IMPORT_BATCH_TRACES or self.batch_chars >= IMPORT_BATCH_CHARS:
             self.flush()
 
@@ -3663,11 +4400,8 @@ class Uploader:
         """Each trace's info (with its turn tag), then the spans of all in one upload. Infos
         first: the store takes a new trace's info in one insert, and one that spans created
         first through a slow merge. A trace whose spans are missing is settled (removed)."""
-        store = self.client._tracing_client.store
         try:
-            for trace in batch:
-                store.start_trace(trace.info)
-            store.log_spans(self.experiment(), [span for trace in batch for span in trace.data.spans])
+            TracingStore(self.client).write(self.experiment(), batch)
         except Exception as e:  # noqa: BLE001 - whatever MLflow raised, the job is retried
             raise BackendError(f"upload to {self.uri} failed: {short_error(e)}") from None
 
@@ -3675,43 +4409,6 @@ class Uploader:
 ###############################################################################
 # Worker: spool → turns → traces, with per-session checkpoints
 ###############################################################################
-
-def transcript_allowed(path, agent="claude", codex_home=None):
-    """A hook input names the transcript; only files under the agent's own sessions folder
-    (Claude Code's projects folder, Codex's sessions folder) are read."""
-    real = os.path.realpath(path)
-    top = codex_sessions_dir(codex_home) if agent == "codex" else claude_projects_dir()
-    return real.endswith(".jsonl") and inside(real, os.path.realpath(top))
-
-
-def answers_match(answer, reported):
-    """Is `answer` the one a Stop hook reported (its digest; jobs before 0.9 kept the text)?"""
-    if not isinstance(reported, dict):
-        reported = answer_digest(reported)
-    text = (answer or "").strip()
-    if not reported.get("length"):
-        return True
-    digest = answer_digest(text)
-    return digest["sha256"] == reported.get("sha256") or (reported["length"] > 200 and digest["head"] == reported.get("head"))
-
-
-# When is a turn finished? By where it ends in the transcript, never by which jobs happened
-# to be handled together:
-# - A turn followed by another prompt is finished: Claude takes a prompt only when idle.
-# - A Stop or SessionEnd job vouches for the bytes written when its hook fired (`size`): the
-#   turn under way there had ended. A later process of the same session (--resume,
-#   --continue) writes past that size, so its turns are not vouched for by an earlier
-#   process's jobs; and a turn that a later prompt closed is the same whoever comes after.
-# - A Stop also says how its turn ended (`last_assistant_message`). The last turn of the file
-#   is taken once the transcript shows that answer with nothing pending after it; a turn
-#   that went on after Stop (a Stop hook that exited 2, a background agent's report) waits
-#   for its next Stop. SessionEnd vouches for its bytes as they stand: that process is gone.
-# - A turn whose background agent has not reported waits for the report, unless SessionEnd
-#   vouched for it.
-# A trace once uploaded stays right: while no prompt follows the last uploaded turn it is read
-# again, and if lines arrived for it since (a continuation, late-written lines) that change
-# it, its trace is replaced by the complete one under the same turn id.
-
 
 def session_state(session, transcript):
     state = read_json_file(state_path(session), None) or {}
@@ -3724,7 +4421,9 @@ def session_state(session, transcript):
 
 
 def vouch(state, job, size):
-    """Record what a Stop or SessionEnd job vouches for (see the rule above)."""
+    """Record what a Stop or SessionEnd job vouches for: the turns written when its hook fired
+    had ended, and after SessionEnd no more lines come (Claude Code's rule of when a turn is
+    over says more; every agent's `finished` reads it)."""
     event = job.get("hook_event_name")
     if event not in ("Stop", "SessionEnd"):
         return
@@ -3737,136 +4436,11 @@ def vouch(state, job, size):
         state["stop"] = {"size": at, "answer": job.get("answer") or job.get("last_assistant_message") or ""}
 
 
-def turn_at(turns, offset):
-    """The turn under way at a byte offset: the last one whose prompt starts before it."""
-    return next((t for t in reversed(turns) if t["offset"] < offset), None)
-
-
-def read_caught_up(transcript, state, jobs):
-    """Read from the checkpoint, waiting (bounded) until the transcript shows the answer the
-    latest Stop reported: Claude Code can run the hook before it writes the turn's last lines."""
-    stop = next((j for j in reversed(jobs) if j.get("hook_event_name") == "Stop"), None)
-    deadline = (stop or {}).get("time", 0) + STOP_CATCH_UP_SECONDS
-    while True:
-        final = state["ended"] >= os.path.getsize(transcript)
-        records, end, bad = CLAUDE["read"](transcript, state["offset"], final)
-        turns = CLAUDE["split"](records)
-        if stop is None or time.time() > deadline:
-            return records, end, bad, turns
-        turn = turn_at(turns, stop["size"] if isinstance(stop.get("size"), int) else end + 1)
-        if turn is None or answers_match(CLAUDE["analyse"](turn["records"], 0)["answer"], stop.get("answer") or stop.get("last_assistant_message")):
-            return records, end, bad, turns
-        time.sleep(0.3)
-
-
 def turn_signature(turn):
     """What a re-read must change for a trace to be replaced (not a new bookkeeping line). The
     checkpoint keeps it: the answer goes in as a digest, no transcript text."""
     return [len(turn["steps"]), turn["usage"]["total"], answer_digest(turn["answer"])["sha256"], len(turn["waiting"]),
             turn["interrupted"]]
-
-
-def cleared_path():
-    return os.path.join(private_dir(traces_home(), "state"), "cleared.json")
-
-
-def remember_clears(jobs):
-    """`/clear` ends a session and starts another in the same process (SessionEnd with reason
-    "clear"): note which and when, so that the new session can name the one it came from."""
-    clears = [{"session": j["session_id"], "cwd": j.get("cwd", ""), "time": j.get("time", 0)}
-              for j in jobs if j.get("hook_event_name") == "SessionEnd" and j.get("reason") == "clear"]
-    if clears:
-        known = read_json_file(cleared_path(), [])
-        write_atomic(cleared_path(), json.dumps((known if isinstance(known, list) else [])[-200:] + clears).encode())
-
-
-def cleared_from(session, records):
-    """The session a `/clear` ended to start this one, if it was one: its file opens with the
-    `/clear` command lines. Claude Code's own `session_id` field names only the process's
-    first session, so the SessionEnd of the clear is looked for first (same folder, same time)."""
-    opening = [r for _, r in records[:10] if r.get("type") == "user"]
-    if not any("<command-name>/clear</command-name>" in text_of(message_content(r)) for r in opening):
-        return None
-    started, cwd = parse_time(opening[0].get("timestamp")), opening[0].get("cwd")
-    clears = [c for c in read_json_file(cleared_path(), []) if isinstance(c, dict) and c.get("session") != session
-              and c.get("cwd") == cwd and isinstance(c.get("time"), (int, float)) and abs(c["time"] - started) < 60]
-    if clears:
-        return min(clears, key=lambda c: abs(c["time"] - started))["session"]
-    first = next((r.get("session_id") for _, r in records if isinstance(r.get("session_id"), str)), None)
-    return first if first != session else None
-
-
-def settle_ledger(state, turn_id, turn):
-    """Keep the session's account against Claude Code's ledger for one finished turn: note
-    what it used, or, when it holds a cost-state entry, add what nobody's lines explain
-    (add_side_requests). A turn read again later finds its numbers pinned in the state."""
-    since = state.setdefault("since", {})
-    if turn["ledger"] is None:
-        since[turn_id] = {"usage": turn["by_model"], "compactions": turn["compactions"]}
-        return
-    pinned = state.get("ledger_turn") or {}
-    if pinned.get("turn") != turn_id:
-        others = [v for k, v in since.items() if k != turn_id]
-        pinned = {"turn": turn_id, "base": state.get("ledger") or {},
-                  "before": sum_by_model(*(v["usage"] for v in others)),
-                  "compactions": [c for v in others for c in v["compactions"]]}
-    left = unrecorded(turn["ledger"], pinned["base"], sum_by_model(pinned["before"], turn["by_model"]))
-    add_side_requests(turn, left, pinned["compactions"] + turn["compactions"])
-    state.update(ledger=turn["ledger"], since={}, ledger_turn=pinned)
-
-
-def claim_responses(session, turn):
-    """Each API response is traced once across sessions. --fork-session (and --resume before
-    2.1) starts a new file with a copy of the old conversation: the same lines (uuids, message
-    ids) under a new session id. A turn whose prompt line and responses another session already
-    claimed is such a copy: returns [that session]; otherwise the turn is claimed for this one."""
-    import sqlite3
-    ids = [s["id"] for s in turn["steps"] if s["kind"] == "llm" and isinstance(s.get("id"), str)]
-    prompt = turn["id"].split(":", 1)[1]
-    if not ids:
-        return []
-    path = os.path.join(private_dir(traces_home(), "state"), "responses.sqlite")
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))     # private, like every file of ours
-    db = sqlite3.connect(path, timeout=30)
-    try:
-        with db:
-            db.execute("create table if not exists claimed (message_id text primary key, session text not null,"
-                       " prompt text not null)")
-            marks = ",".join("?" * len(ids))
-            owners = {row[0]: row[1:] for row in db.execute(
-                f"select message_id, session, prompt from claimed where message_id in ({marks})", ids)}
-            others = {owner for owner, line in owners.values() if owner != session and line == prompt}
-            if len(owners) == len(ids) and len(others) == 1 and all(line == prompt for _, line in owners.values()):
-                return sorted(others)
-            db.executemany("insert or ignore into claimed values (?, ?, ?)", [(i, session, prompt) for i in ids])
-    finally:
-        db.close()
-    return []
-
-
-def session_agents(session, transcript, records):
-    """The session's subagent runs, when a turn may need them: it launched agents, or the
-    session has agent files (runs no call launched belong to turns too). Claude Code 2.0 kept
-    agent files beside the session file, so for its transcripts those are looked at too."""
-    folder = os.path.join(transcript[:-len(".jsonl")], "subagents")
-    version = next((r["version"] for r in records if isinstance(r.get("version"), str)), "")
-    old = version.startswith(("1.", "2.0."))
-    if old or os.path.isdir(folder) or any(r.get("type") == "assistant" and any(
-            b.get("type") == "tool_use" and b.get("name") in AGENT_TOOLS for b in message_content(r)) for r in records):
-        return Subagents(folder, flat_session=session if old else None)
-    return None
-
-
-def fold_ledger(state):
-    """Sum the ledger notes of turns no longer open into one entry, keyed by no turn id: they
-    are never settled again, and a session whose ledger has no entry yet (an interactive one,
-    until it ends) would otherwise carry one note per turn in a checkpoint written every turn."""
-    since = state.get("since") or {}
-    if any(k and k not in state["open"] for k in since):
-        done = [v for k, v in since.items() if k not in state["open"]]
-        state["since"] = {"": {"usage": sum_by_model(*(v["usage"] for v in done)),
-                               "compactions": [c for v in done for c in v["compactions"]]},
-                          **{k: v for k, v in since.items() if k in state["open"]}}
 
 
 def forget_done(state, read):
@@ -3889,15 +4463,6 @@ def uploaded_before(session, uploader, state, turn_id):
         return False
     state["found"].remove(turn_id)
     return True
-
-
-def turn_finished(turn, offset, closed, state):
-    """The rule above, for one analysed turn."""
-    gone = offset < state["ended"]
-    if turn["waiting"] and not gone:
-        return False
-    stop = state.get("stop") or {}
-    return closed or gone or (turn["ended"] and answers_match(turn["answer"], stop.get("answer", stop.get("message"))))
 
 
 def save_state(session, state):
@@ -3927,41 +4492,26 @@ def write_trace(session, state, uploader, turn, context, replaces=None):
     return trace_id
 
 
-def upload_turns(session, transcript, uploader, state, turns, end, notified, context):
+def upload_turns(session, uploader, state, agent, reading, context):
     """Upload the finished turns among those read from the checkpoint, replace the traces of
     turns that changed since; move the checkpoint to the first turn that may still change."""
-    written, held, agents, still_open, rereads, read = 0, 0, None, {}, [], []
+    turns, end, turn_record = reading
+    written, held, still_open, rereads = 0, 0, {}, []
     for i, raw in enumerate(turns):
         closed = i + 1 < len(turns)
         extent = turns[i + 1]["offset"] if closed else end
-        turn_id = f"{session}:{raw['records'][0].get('uuid') or raw['offset']}"
-        read.append((turn_id, raw["offset"]))
+        turn_id = raw["id"]
         record = state["open"].get(turn_id)
         if not (turn_id in state["done"] and (record is None or extent <= record["end"])):
-            if not closed and raw["offset"] >= state["vouched"]:
-                rereads.append(raw["offset"])
-                held += 1
-                break                               # under way: no job vouched for it yet
-            agents = agents or session_agents(session, transcript, raw["records"])
-            started = parse_time(raw["records"][0].get("timestamp"))
-            state.setdefault("first_turn", turn_id)
-            window = (float("-inf") if turn_id == state["first_turn"] else started,
-                      parse_time(turns[i + 1]["records"][0].get("timestamp"), float("inf")) if closed else float("inf"))
-            turn = CLAUDE["analyse"](raw["records"], started, agents, notified=notified,
-                           orphans=agents.orphans(*window) if agents else ())
-            if not turn_finished(turn, raw["offset"], closed, state):
+            turn = turn_record(i)
+            if not agent["finished"](turn, raw["offset"], closed, state):
                 rereads.append(raw["offset"])       # waits for its Stop, or for its agents' reports
                 if record is not None:
                     still_open[turn_id] = record
                 else:
                     held += 1
                 continue
-            settle_ledger(state, turn_id, turn)
-            turn.update(id=turn_id, session=session, parent_session=state.get("parent"))
-            turn["copied_from"] = turn["copied_from"] or claim_responses(session, turn)
-            if turn["copied_from"]:
-                state["forked_from"] = turn["copied_from"][0]
-            turn["forked_from"] = state.get("forked_from")
+            agent["settle"](session, state, turn)
             signature = turn_signature(turn)
             if turn["copied_from"]:
                 pass                                # --fork-session copied it: traced in its own session
@@ -3979,14 +4529,14 @@ def upload_turns(session, transcript, uploader, state, turns, end, notified, con
             still_open[turn_id] = record            # the last turn: lines may still arrive for it
             rereads.append(raw["offset"])
     state.update(open=still_open, offset=min(rereads, default=end), held=held)
-    fold_ledger(state)
-    forget_done(state, read)
+    agent["tidy"](session, state)
+    forget_done(state, [(raw["id"], raw["offset"]) for raw in turns])
     return written
 
 
-def trace_session(session, transcript, uploader, jobs=(), final=False, context=None, quiet_for=None):
-    """Upload the session's finished turns, and replace traces that lines arriving later
-    completed; return how many traces were written.
+def trace_session(session, path, uploader, jobs=(), final=False, context=None, quiet_for=None, agent=DEFAULT_AGENT):
+    """Upload the finished turns of an agent's session file, and replace traces that lines
+    arriving later completed; return how many traces were written.
 
     jobs: the session's spool jobs in the order their hooks fired. final: the session is over
     (tests, old transcripts). quiet_for: import takes a file unchanged for this many seconds
@@ -3994,105 +4544,32 @@ def trace_session(session, transcript, uploader, jobs=(), final=False, context=N
     """
     fd = session_lock(session)
     try:
-        state = session_state(session, transcript)
+        state = session_state(session, path)
         settle_inflight(session, uploader, state)
-        size = os.path.getsize(transcript)
+        size = os.path.getsize(path)
         if quiet_for is not None:
-            quiet = time.time() - os.path.getmtime(transcript) > quiet_for
+            quiet = time.time() - os.path.getmtime(path) > quiet_for
             jobs = [*jobs, {"hook_event_name": "SessionEnd" if quiet else "Stop", "size": size}]
         for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
             vouch(state, job, size)
-        records, end, bad, turns = read_caught_up(transcript, state, jobs)
-        if "parent" not in state and state["offset"] == 0:
-            state["parent"] = cleared_from(session, records)
-        if bad:
-            log(f"{session}: skipped {bad} malformed transcript line(s)")
-        written = upload_turns(session, transcript, uploader, state, turns, end, notified_ids(records),
-                               context or {})
+        reading = AGENTS[agent]["read"](session, path, state, jobs)
+        written = upload_turns(session, uploader, state, AGENTS[agent], reading, context or {})
         save_state(session, state)
         return written
     finally:
         os.close(fd)
 
 
-# A Codex session is read the same way, from its rollout, with these differences: a turn is
-# over at its `task_complete` (or once another turn follows it, or SessionEnd vouched for it);
-# at Stop the rollout holds the whole turn but its task_complete, so a Stop naming the turn
-# (turn_id) with the answer the rollout shows ends it too, like Claude's answer-matching.
-# A resume appends to the same rollout: the checkpoint reads on from the first open turn.
-
-def codex_turn_finished(turn, closed, state):
-    gone = turn["offset"] < state["ended"]
-    if turn["waiting"] and not gone:
-        return False
-    stop = state.get("codex_stops", {}).get(turn["turn_id"] or "")
-    return closed or gone or turn["ended"] or (stop is not None and answers_match(turn["answer"], stop))
-
-
-def upload_codex_turns(session, uploader, state, turns, end, context):
-    """upload_turns for Codex turn records (see above)."""
-    written, held, still_open, rereads = 0, 0, {}, []
-    for i, turn in enumerate(turns):
-        closed = i + 1 < len(turns)
-        extent = turns[i + 1]["offset"] if closed else end
-        record = state["open"].get(turn["id"])
-        if not (turn["id"] in state["done"] and (record is None or extent <= record["end"])):
-            if not codex_turn_finished(turn, closed, state):
-                rereads.append(turn["offset"])
-                if record is not None:
-                    still_open[turn["id"]] = record
-                else:
-                    held += 1
-                continue
-            signature = turn_signature(turn)
-            if record is None and uploaded_before(session, uploader, state, turn["id"]):
-                pass                                # uploaded before the checkpoint was lost
-            elif record is None or signature != record["sig"]:
-                trace_id = write_trace(session, state, uploader, turn, context, record and record["trace"])
-                record, written = {"trace": trace_id, "end": extent, "sig": signature}, written + 1
-            else:
-                record = {**record, "end": extent}
-            if turn["id"] not in state["done"]:
-                state["done"].append(turn["id"])
-            save_state(session, {**state, "open": {**state["open"], turn["id"]: record}})
-        if not closed and record is not None:
-            still_open[turn["id"]] = record
-            rereads.append(turn["offset"])
-    state.update(open=still_open, offset=min(rereads, default=end), held=held)
-    return written
-
-
-def trace_codex_session(session, rollout, uploader, jobs=(), final=False, context=None, quiet_for=None):
-    """trace_session for a Codex rollout: upload its finished turns; how many were written."""
-    codex = AGENTS["codex"]
-    fd = session_lock(session)
-    try:
-        state = session_state(session, rollout)
-        settle_inflight(session, uploader, state)
-        size = os.path.getsize(rollout)
-        if quiet_for is not None and time.time() - os.path.getmtime(rollout) > quiet_for:
-            jobs = [*jobs, {"hook_event_name": "SessionEnd", "size": size}]
-        for job in [*jobs, {"hook_event_name": "SessionEnd", "size": size}] if final else jobs:
-            vouch(state, job, size)
-            if job.get("hook_event_name") == "Stop" and isinstance(job.get("turn_id"), str):
-                state.setdefault("codex_stops", {})[job["turn_id"]] = job.get("answer") or {}
-        records, end, bad = codex["read"](rollout, state["offset"])
-        if bad:
-            log(f"{session}: skipped {bad} malformed rollout line(s)")
-        turns = codex["turns"](records, codex["session_meta"](rollout), rollout)
-        written = upload_codex_turns(session, uploader, state, turns, end, context or {})
-        done = set(state["done"])
-        state["codex_stops"] = {k: v for k, v in state.get("codex_stops", {}).items() if f"{session}:{k}" not in done}
-        forget_done(state, [(turn["id"], turn["offset"]) for turn in turns])
-        save_state(session, state)
-        return written
-    finally:
-        os.close(fd)
+def transcript_allowed(path, top):
+    """A hook input names the session's file; only files under the agent's own sessions folder
+    (top) are read."""
+    real = os.path.realpath(path)
+    return real.endswith(".jsonl") and inside(real, os.path.realpath(top))
 
 
 def job_agent(jobs):
-    """The agent whose hook wrote a session's jobs (jobs before Codex support: claude)."""
-    return next((j["agent"] for j in reversed(jobs) if j.get("agent") in AGENTS), "claude")
+    """The agent whose hook wrote a session's jobs."""
+    return next((j["agent"] for j in reversed(jobs) if j.get("agent") in AGENTS), DEFAULT_AGENT)
 
 
 def load_job(path):
@@ -4124,13 +4601,39 @@ def user_problem(error, env):
     if isinstance(error, MissingExtra):
         return f"the worker's Python ({sys.executable}) has no {error.package}", install_hint(error.extra, "init")
     if REFUSED.search(text):
-        if uri.startswith("databricks"):
-            profile = env.get(ENV_PROFILE)
-            return text, f"databricks auth login --profile {profile}" if profile else "traces init --spn"
-        return text, f"traces init --tracking-uri {uri}"
-    if uri.startswith("sqlite:") and text.startswith("cannot open "):
+        return text, BACKENDS[backend_kind(uri)]["refused"](uri, env)
+    if backend_kind(uri) == "local" and text.startswith("cannot open "):
         return text, "traces status"
     return None
+
+
+def trace_jobs(session, jobs, env, uploaders):
+    """Trace what a session's jobs point at; False when the jobs must wait for another pass."""
+    transcript, agent = job_transcript(jobs), job_agent(jobs)
+    sessions = AGENTS[agent]["sessions_dir"](jobs)
+    if transcript and not os.path.isfile(transcript) and \
+            time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
+        # Claude Code can run a session's first Stop before it has created the file.
+        log(f"{session}: waiting for the transcript to appear")
+        return False
+    if not transcript or not os.path.isfile(transcript):
+        log(f"{session}: transcript not found; nothing to trace")
+    elif not transcript_allowed(transcript, sessions):
+        log(f"ERROR {session}: refused a transcript outside {sessions}")
+    elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
+        # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
+        log(f"{session}: the transcript is shorter than when its hook ran; trying again")
+        return False
+    else:
+        key = json.dumps(sorted(env.items()))
+        if key not in uploaders:
+            uploaders[key] = Uploader(env)
+        uploaders[key].activate()
+        cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
+        n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env}, agent=agent)
+        if n:
+            log(f"{session}: uploaded {n} turn(s)")
+    return True
 
 
 def drain_spool(uploaders):
@@ -4141,43 +4644,18 @@ def drain_spool(uploaders):
         job = load_job(path)
         if job is not None:
             by_session.setdefault(job["session_id"], []).append((path, job))
-    remember_clears([job for items in by_session.values() for _, job in items])
+    for agent in AGENTS.values():
+        agent["note_jobs"]([job for items in by_session.values() for _, job in items])
     ok, problem, done = True, None, False
     for session, items in by_session.items():
         jobs = [job for _, job in items]
         env = jobs[-1].get("env") or {}
         env = {**env, **job_credentials(jobs[-1].get("project_dir"), env.get(ENV_URI) or local_store_uri())}
-        transcript = job_transcript(jobs)
-        agent = job_agent(jobs)
-        codex_home = next((j["codex_home"] for j in reversed(jobs) if isinstance(j.get("codex_home"), str)), None)
         log(f"{session}: {len(jobs)} job(s): {', '.join(str(j.get('hook_event_name')) for j in jobs)}")
         try:
-            if transcript and not os.path.isfile(transcript) and \
-                    time.time() < max(j.get("time", 0) for j in jobs) + STOP_CATCH_UP_SECONDS:
-                # Claude Code can run a session's first Stop before it has created the file.
-                log(f"{session}: waiting for the transcript to appear")
+            if not trace_jobs(session, jobs, env, uploaders):
                 ok = False
                 continue
-            if not transcript or not os.path.isfile(transcript):
-                log(f"{session}: transcript not found; nothing to trace")
-            elif not transcript_allowed(transcript, agent, codex_home):
-                top = codex_sessions_dir(codex_home) if agent == "codex" else claude_projects_dir()
-                log(f"ERROR {session}: refused a transcript outside {top}")
-            elif max((j["size"] for j in jobs if isinstance(j.get("size"), int)), default=0) > os.path.getsize(transcript):
-                # Claude Code only appends: a shorter file is being replaced. Its jobs wait.
-                log(f"{session}: the transcript is shorter than when its hook ran; trying again")
-                ok = False
-                continue
-            else:
-                key = json.dumps(sorted(env.items()))
-                if key not in uploaders:
-                    uploaders[key] = Uploader(env)
-                uploaders[key].activate()
-                cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-                trace = trace_codex_session if agent == "codex" else trace_session
-                n = trace(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env})
-                if n:
-                    log(f"{session}: uploaded {n} turn(s)")
         except (BackendError, TracesError) as e:
             log(f"ERROR {session}: {e}")
             ok, problem = False, problem or user_problem(e, env)
@@ -4772,7 +5250,7 @@ class Backend:
         export_backend_env(env)                # MLflow and the SDK read tokens and profiles from there
         self.env = env
         self.uri = env.get(ENV_URI) or local_store_uri()
-        if self.uri.startswith("sqlite:"):
+        if backend_kind(self.uri) == "local":
             path = self.uri.split(":///", 1)[-1]
             # MLflow would create an empty store (and ./mlruns) just to find nothing in it.
             check_local_store(path)
@@ -4790,7 +5268,7 @@ class Backend:
                 pass
             except Exception as e:  # noqa: BLE001 - sqlite3.Error: mlflow says it better
                 log(f"reading {path} without mlflow failed: {type(e).__name__}: {e}")
-        if self.uri.startswith(("http://", "https://")) and os.environ.get(ENV_READER) != "mlflow":
+        if is_http(self.uri) and os.environ.get(ENV_READER) != "mlflow":
             self.client = ServerStore(self.uri, env)
             return
         # Traces in Unity Catalog tables are searched with V4 and a SQL warehouse: mlflow's part.
@@ -4923,10 +5401,10 @@ def trace_filters(args, root):
         clauses.append(f"tags.`git.branch` = '{like_escape(args.branch)}'")
         checks.append(lambda info: info.tags.get("git.branch") == args.branch)
     if getattr(args, "agent", None):
-        # Traces from before the tag are Claude Code's: only codex can be asked of the backend.
-        if args.agent != "claude":
+        # Traces from before the tag are Claude Code's: only another agent's can be asked of the backend.
+        if args.agent != DEFAULT_AGENT:
             clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
-        checks.append(lambda info: info.tags.get(TAG_AGENT, "claude") == args.agent)
+        checks.append(lambda info: info.tags.get(TAG_AGENT, DEFAULT_AGENT) == args.agent)
     if getattr(args, "status", None):
         clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
         checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
@@ -5296,9 +5774,9 @@ def team_enrichments_tag(env):
     uri = env.get(ENV_URI) or ""
     experiment_id, name = env.get(ENV_EXPERIMENT_ID), env.get(ENV_EXPERIMENT)
     try:
-        if uri.startswith(("http://", "https://")):
+        if is_http(uri):
             status, body = get_server_experiment(uri, env, name, experiment_id, timeout=3)
-        elif uri.startswith(DATABRICKS_URI):
+        elif backend_kind(uri) == "databricks":
             profile = uri.partition("://")[2] or env.get(ENV_PROFILE)
             w = databricks_client(5, profile=profile) if profile else databricks_client(5)
             query = {"experiment_id": experiment_id} if experiment_id else {"experiment_name": name or ""}
@@ -5313,6 +5791,19 @@ def team_enrichments_tag(env):
         return None
     return experiment_tags(body).get(TAG_ENRICHMENTS)
 
+
+def ask(question, default):
+    """One interactive question; Enter (or the end of input) takes the default."""
+    print(f"{question} [{default}]: ", end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        print()
+    return line.strip() or default
+
+
+###############################################################################
+# Codex CLI setup: its hooks in CODEX_HOME, and their trust
+###############################################################################
 
 # Codex hooks live in CODEX_HOME/hooks.json, the user's own, not in the repository's
 # .codex/hooks.json: Codex 0.169 loads a project's .codex folder only for projects the user
@@ -5491,6 +5982,204 @@ def codex_wiring(root):
     return len(ours), bool(ours) and trusted
 
 
+def codex_names_repository(root):
+    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
+    text: a file that does not parse can still say that the repository is wired for Codex."""
+    import shlex
+    try:
+        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
+            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
+    except OSError:
+        return False
+
+
+def codex_init(root, invocation, yes):
+    """Wire Codex's hooks for this repository; trust them when the user agrees."""
+    trust = yes or ask("Codex runs hooks only once trusted: trust ours in "
+                       f"{os.path.join(codex_home(), 'config.toml')} (y/n)?", "y").lower() in ("y", "yes")
+    written = wire_codex(root, invocation, trust)
+    if not trust:
+        written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
+                       "or accept them in Codex (/hooks).")
+    return written
+
+
+def codex_init_check(root, args):
+    if args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
+    read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+
+
+def codex_status(root):
+    wired, trusted = codex_wiring(root)
+    return {"hooks": wired, "trusted": trusted, "hooks_file": os.path.join(codex_home(), "hooks.json")} if wired else None
+
+
+def codex_status_row(info, paint):
+    return ("codex hooks", f"{info['hooks_file']} " + ("(trusted)" if info["trusted"] else paint.bad(
+        "(not trusted: Codex skips them; run `traces init --agent codex`)")))
+
+
+AGENTS["codex"].update(init_check=codex_init_check, wire=codex_init, status=codex_status, status_row=codex_status_row,
+                       unwire=lambda root: wire_codex(root, None, False) if codex_wiring(root)[0] else [],
+                       names_repository=codex_names_repository)
+
+
+###############################################################################
+# Gemini CLI setup: its hooks in the repository's .gemini/settings.json, and its folder trust
+###############################################################################
+
+# Gemini CLI's hooks go in the repository's .gemini/settings.json, committed with it like
+# Claude Code's .claude/settings.json, not in the user's ~/.gemini/settings.json: Gemini CLI
+# 0.61 runs no hook at all in a folder it does not trust (the user's hooks no more than the
+# project's; folder trust is on by default), so the user's file would gain nothing but one entry
+# per traced repository. Gemini CLI runs a hook with CLAUDE_PROJECT_DIR set to the project
+# folder, which hook_runner reads as under Claude Code; it shows a new project hook once
+# ("hooks have been detected in this workspace") and then remembers it. Trusting a folder is
+# the user's own decision, made in Gemini CLI (it asks the first time it starts there): init
+# and doctor say when it is missing and what to do, and never write trustedFolders.json.
+GEMINI_SETTINGS_FILE = os.path.join(".gemini", "settings.json")
+GEMINI_HOOK_EVENTS = ("AfterAgent", "SessionEnd")
+GEMINI_HOOK_TIMEOUT_MS = 30000
+GEMINI_TRUST_FIX = ("start `gemini` in this folder and trust it when asked (or /permissions); headless runs "
+                    "(`gemini -p`) need --skip-trust or GEMINI_CLI_TRUST_WORKSPACE=true")
+
+
+def gemini_hook_command(invocation=DEFAULT_INVOCATION):
+    """Claude Code's hook command, but for one thing: Gemini CLI replaces the text
+    `$CLAUDE_PROJECT_DIR` in a command by the folder shell-quoted, which inside our double
+    quotes leaves the quotes in the path (a folder with a space is then not found); the braced
+    form is left to the shell, which reads the same variable from the hook's environment."""
+    return f"export {ENV_AGENT}=gemini; " + hook_command(invocation).replace("$CLAUDE_PROJECT_DIR", "${CLAUDE_PROJECT_DIR}")
+
+
+def load_gemini_settings(path):
+    """(data, text) of a Gemini CLI settings file, ({}, None) if there is none; refuses one we
+    could not rewrite as it was (Gemini CLI allows comments in it, which a rewrite would lose)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}, None
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise TracesError(f"{path} is not plain JSON (comments?): traces cannot add its hooks without losing "
+                          "something; add them by hand or remove the comments, then run init again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise TracesError(f"{path} is not a JSON object with a `hooks` object: fix it, then run init again")
+    return data, text
+
+
+def gemini_our_hooks(data):
+    """{event: [our commands]} in a Gemini CLI settings object."""
+    hooks = data.get("hooks") or {}
+    return {event: [h.get("command") for g in hooks.get(event) or [] if isinstance(g, dict)
+                    for h in g.get("hooks") or [] if isinstance(h, dict) and is_our_hook(h.get("command"))]
+            for event in GEMINI_HOOK_EVENTS}
+
+
+def wire_gemini(root, invocation):
+    """Add (or, invocation None, remove) our hooks in the repository's .gemini/settings.json,
+    changing nothing else in it: the lines to print."""
+    path = os.path.join(root, GEMINI_SETTINGS_FILE)
+    data, text = load_gemini_settings(path)
+    wanted = gemini_hook_command(invocation) if invocation else None
+    if all(found == ([wanted] if wanted else []) for found in gemini_our_hooks(data).values()):
+        return []
+    hooks = data.get("hooks") or {}
+    for event in GEMINI_HOOK_EVENTS:
+        groups = [g if not isinstance(g, dict) or not isinstance(g.get("hooks"), list) else
+                  {**g, "hooks": [h for h in g["hooks"] if not (isinstance(h, dict) and is_our_hook(h.get("command")))]}
+                  for g in hooks.get(event) or []]
+        groups = [g for g in groups if not isinstance(g, dict) or g.get("hooks") != []]
+        if wanted:
+            groups.append({"matcher": "*", "hooks": [{"type": "command", "command": wanted,
+                                                      "timeout": GEMINI_HOOK_TIMEOUT_MS}]})
+        if groups:
+            hooks[event] = groups
+        else:
+            hooks.pop(event, None)
+    if hooks:
+        data["hooks"] = hooks
+    else:
+        data.pop("hooks", None)
+    if not data and text is not None and not wanted:
+        os.remove(path)                         # it held only ours
+        if not os.listdir(os.path.dirname(path)):
+            os.rmdir(os.path.dirname(path))
+        return [f"removed {GEMINI_SETTINGS_FILE}"]
+    save_settings(path, data, None, text)
+    return [f"{'wrote' if wanted else 'removed'} the Gemini CLI hooks ({', '.join(GEMINI_HOOK_EVENTS)}) "
+            f"{'in' if wanted else 'from'} {GEMINI_SETTINGS_FILE}"]
+
+
+def gemini_trust(root):
+    """(trusted: True, False or None when Gemini CLI will ask, why), as Gemini CLI 0.61 decides
+    in a folder from the user's settings and trustedFolders.json (the longest rule that holds
+    the folder wins; TRUST_PARENT trusts the rule's parent)."""
+    settings = read_json_file(os.path.join(gemini_dir(), "settings.json"), {})
+    security = settings.get("security") if isinstance(settings, dict) and isinstance(settings.get("security"), dict) else {}
+    if isinstance(security.get("folderTrust"), dict) and security["folderTrust"].get("enabled") is False:
+        return True, "folder trust is off in ~/.gemini/settings.json"
+    path = os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or os.path.join(gemini_dir(), "trustedFolders.json")
+    rules = read_json_file(path, {})
+    here, best, level = os.path.realpath(root), -1, None
+    for rule, value in (rules.items() if isinstance(rules, dict) else []):
+        folder = os.path.dirname(rule) if value == "TRUST_PARENT" else rule
+        if inside(here, os.path.realpath(folder)) and len(rule) > best:
+            best, level = len(rule), value
+    if level in ("TRUST_FOLDER", "TRUST_PARENT"):
+        return True, f"trusted in {path}"
+    if level == "DO_NOT_TRUST":
+        return False, f"{path} says not to trust this folder"
+    return None, "Gemini CLI has not been told to trust this folder"
+
+
+def gemini_wiring(root):
+    """What status shows: (events with our hook in .gemini/settings.json, trusted, why)."""
+    try:
+        data, _ = load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))
+    except TracesError:
+        return 0, False, "unreadable"
+    wired = sum(1 for found in gemini_our_hooks(data).values() if found)
+    return (wired, *gemini_trust(root)) if wired else (0, False, "")
+
+
+def gemini_init_check(root, args):
+    if args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Gemini CLI is wired per repository")
+    load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))     # refuses one it cannot rewrite as it was
+
+
+def gemini_init(root, invocation, yes):
+    """Wire Gemini CLI's hooks for this repository; say whether Gemini CLI trusts the folder
+    (it runs no hooks where it does not), never trusting it on the user's behalf (yes or not)."""
+    written = wire_gemini(root, invocation)
+    trusted, why = gemini_trust(root)
+    if not trusted:
+        written.append(f"Gemini CLI runs no hooks in this folder yet ({why}): {GEMINI_TRUST_FIX}.")
+    return written
+
+
+def gemini_status(root):
+    wired, trusted, why = gemini_wiring(root)
+    return {"hooks": wired, "trusted": bool(trusted), "trust": why, "settings_file": GEMINI_SETTINGS_FILE} \
+        if wired else None
+
+
+def gemini_status_row(info, paint):
+    return ("gemini hooks", f"{info['settings_file']} " + ("(folder trusted)" if info["trusted"] else paint.bad(
+        f"(Gemini CLI runs none of them here: {info['trust']}; {GEMINI_TRUST_FIX})")))
+
+
+AGENTS["gemini"].update(init_check=gemini_init_check, wire=gemini_init, status=gemini_status, status_row=gemini_status_row,
+                        unwire=lambda root: wire_gemini(root, None) if gemini_wiring(root)[0] else [],
+                        names_repository=lambda root: bool(gemini_wiring(root)[0]))
+
+
 ###############################################################################
 # Checks (doctor): each part of the path a turn takes, and a test turn down it
 ###############################################################################
@@ -5519,19 +6208,8 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
-        self.codex_only = False             # wired for Codex alone: no Claude Code hooks to send a turn through
+        self.wired_alone = None             # the agents wired by their own files alone: no Claude Code hooks to send a turn through
         self.failed = set()
-
-
-def codex_names_repository(root):
-    """Whether CODEX_HOME/hooks.json names this repository in one of our hook commands, read as
-    text: a file that does not parse can still say that the repository is wired for Codex."""
-    import shlex
-    try:
-        with open(os.path.join(codex_home(), "hooks.json"), encoding="utf-8", errors="replace") as f:
-            return f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;" in f.read()
-    except OSError:
-        return False
 
 
 @doctor_check("settings")
@@ -5544,9 +6222,11 @@ def check_settings(checkup):
     checkup.settings = settings
     commands = {event: our_hook_commands(settings.shared, event) for event in HOOK_EVENTS}
     missing = [event for event, found in commands.items() if not found]
-    if len(missing) == len(HOOK_EVENTS) and codex_names_repository(checkup.root):
-        checkup.codex_only = True
-        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for Codex only)", None
+    alone = len(missing) == len(HOOK_EVENTS) and [
+        agent["label"] for agent in AGENTS.values() if agent["names_repository"](checkup.root)]
+    if alone:
+        checkup.wired_alone = alone
+        return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {' and '.join(alone)} only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
     doubled = [event for event, found in commands.items() if len(found) > 1]
@@ -5648,16 +6328,6 @@ def find_test_experiment(reader, env):
     return reader.get_experiment_by_name(env.get(ENV_EXPERIMENT) or "claude-code")
 
 
-def backend_fix(env, uri):
-    if backend_kind(uri) == "databricks":
-        profile = databricks_profile(env)
-        host = databricks_host(env) or "https://<workspace>"
-        return login_command(host, profile) if profile in databricks_profiles() else "traces init --spn"
-    if backend_kind(uri) == "server":
-        return f"start the MLflow server at {uri}, or `traces init --tracking-uri URI`"
-    return f"mv {uri.split(':///', 1)[-1]} {uri.split(':///', 1)[-1]}.broken (the next turn starts a new store)"
-
-
 @doctor_check("backend")
 def check_backend(checkup):
     env = checkup.env
@@ -5670,9 +6340,9 @@ def check_backend(checkup):
     try:
         found = find_test_experiment(experiment_reader(env, uri), env)
     except TracesError as e:
-        return False, str(e), backend_fix(env, uri)
+        return False, str(e), BACKENDS[backend_kind(uri)]["unreachable"](uri, env)
     except Exception as e:  # noqa: BLE001 - whatever an unreachable or foreign backend raises
-        return False, f"{where} does not answer like MLflow ({short_error(e)})", backend_fix(env, uri)
+        return False, f"{where} does not answer like MLflow ({short_error(e)})", BACKENDS[backend_kind(uri)]["unreachable"](uri, env)
     if found is None or found.lifecycle_stage == "deleted":
         if env.get(ENV_EXPERIMENT_ID):
             return False, f"{where} has no experiment {wanted}", "traces init -e NAME"
@@ -5791,6 +6461,31 @@ def check_codex(checkup):
     if not ok:
         return False, sessions, f"make {codex_sessions_dir()} a folder Codex can write and traces can read"
     return True, f"{hooks_path}: hooks for {', '.join(CODEX_HOOK_EVENTS)}, trusted; {sessions}", None
+
+
+@doctor_check("gemini")
+def check_gemini(checkup):
+    """Gemini CLI's hooks in .gemini/settings.json and whether Gemini CLI trusts this folder
+    (it runs no hooks where it does not); None (no line) when the repository is not wired for it."""
+    path = os.path.join(checkup.root, GEMINI_SETTINGS_FILE)
+    try:
+        data, _ = load_gemini_settings(path)
+    except TracesError as e:
+        return False, str(e).partition(": ")[0], "fix that file, then `traces init --agent gemini`"
+    found = gemini_our_hooks(data)
+    if not any(found.values()):
+        return None
+    missing = [event for event, commands in found.items() if not commands]
+    if missing:
+        return False, f"{GEMINI_SETTINGS_FILE} has no traces hook at {', '.join(missing)}", "traces init --agent gemini"
+    doubled = [event for event, commands in found.items() if len(commands) > 1]
+    if doubled:
+        return False, f"{GEMINI_SETTINGS_FILE} runs traces more than once at {', '.join(doubled)}", \
+            "traces init --agent gemini"
+    trusted, why = gemini_trust(checkup.root)
+    if not trusted:
+        return False, f"Gemini CLI runs no hooks in this folder: {why}", GEMINI_TRUST_FIX
+    return True, f"{GEMINI_SETTINGS_FILE}: hooks for {', '.join(GEMINI_HOOK_EVENTS)}; {why}", None
 
 
 def doctor_transcript(folder, session, cwd):
@@ -5916,7 +6611,7 @@ def check_round_trip(checkup):
     import uuid
     if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
         return None, "not run: fix the lines above first", None
-    if checkup.codex_only:
+    if checkup.wired_alone:
         return None, "not run: the test turn goes through Claude Code's hooks, and this repository has none", None
     session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
     folder, sent = None, []
@@ -5999,14 +6694,6 @@ def command(name, help_text, options=None):
 ###############################################################################
 # traces init: wire a repository (hooks, experiment, enrichments)
 ###############################################################################
-
-def ask(question, default):
-    """One interactive question; Enter (or the end of input) takes the default."""
-    print(f"{question} [{default}]: ", end="", flush=True)
-    line = sys.stdin.readline()
-    if not line:
-        print()
-    return line.strip() or default
 
 
 def init_target(args):
@@ -6416,30 +7103,17 @@ def init_options(p):
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude (default), codex; repeat or list: --agent claude,codex")
+                   help="the agents to wire: claude (default), codex, gemini; repeat or list: --agent claude,codex")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
 def init_agents(args):
     """The agents init wires: --agent, repeated or comma-separated; Claude Code by default."""
-    agents = [a.strip() for value in args.agent or ["claude"] for a in value.split(",") if a.strip()]
+    agents = [a.strip() for value in args.agent or [DEFAULT_AGENT] for a in value.split(",") if a.strip()]
     unknown = [a for a in agents if a not in AGENTS]
     if unknown or not agents:
         raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)}")
-    if "codex" in agents and args.user_wide:
-        raise TracesError("--user-wide is for Claude Code; Codex is wired per repository")
     return list(dict.fromkeys(agents))
-
-
-def codex_init(root, invocation, yes):
-    """Wire Codex's hooks for this repository; trust them when the user agrees."""
-    trust = yes or ask("Codex runs hooks only once trusted: trust ours in "
-                       f"{os.path.join(codex_home(), 'config.toml')} (y/n)?", "y").lower() in ("y", "yes")
-    written = wire_codex(root, invocation, trust)
-    if not trust:
-        written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
-                       "or accept them in Codex (/hooks).")
-    return written
 
 
 def choose_destination(args, current, interactive):
@@ -6448,17 +7122,17 @@ def choose_destination(args, current, interactive):
     databricks = bool(args.profile or args.spn)
     if not uri and not args.local and not databricks:
         existing = current.get(ENV_URI, "")
-        remote = existing if existing.startswith(("http://", "https://")) else ""
+        remote = existing if is_http(existing) else ""
         if interactive:
             print("Where should traces go?\n  1) a local store on this machine (no server needed)\n"
                   "  2) an MLflow tracking server\n  3) a Databricks workspace")
-            choice = ask("Choice", "3" if existing.startswith("databricks") else "2" if remote else "1")
+            choice = ask("Choice", "3" if backend_kind(existing) == "databricks" else "2" if remote else "1")
             if choice == "2":
                 uri = ask("Tracking server URL", remote or "http://localhost:5000")
             databricks = choice == "3"
         else:
             uri = remote or None
-            databricks = existing.startswith("databricks")
+            databricks = backend_kind(existing) == "databricks"
     if args.trace_location and not databricks:
         raise TracesError("--trace-location (Unity Catalog) needs a Databricks workspace: --profile NAME or --spn")
     return uri, databricks
@@ -6502,7 +7176,7 @@ def mlflow_setup(args, root, current, interactive, uri):
     """
     local, shared, auth, tags = {}, {}, {}, (None, None)
     if uri:
-        if not uri.startswith(("http://", "https://")):
+        if not is_http(uri):
             raise TracesError(f"--tracking-uri must be an http(s):// MLflow server URL, not {uri!r}")
         uri, auth = server_credentials(uri, current, interactive)
         # A server on loopback is this machine's alone; any other is the team's to share.
@@ -6541,15 +7215,16 @@ def report_hook_check(root, command, extra):
               f"finds it (`uv tool install '{spec}'`, or pipx) and run init again.", file=sys.stderr)
 
 
-def report_init_done(args, root, where):
-    """Say which sessions are traced where, and what to do next."""
+def report_init_done(args, root, where, agents):
+    """Say which sessions are traced where, and what to do next (restart the agents wired)."""
+    names = spoken(AGENTS[name]["label"] for name in agents)
     if args.user_wide:
         print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
     elif os.path.exists(os.path.join(root, ".git")):
         print(f"Traces of this repository go to {where}.")
     else:
-        print(f"Traces of Claude Code sessions started in {root} go to {where}.")
-    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart Claude Code in this "
+        print(f"Traces of {names} sessions started in {root} go to {where}.")
+    print(f"Next: `{typed_command('doctor')}` checks it all with a test turn; restart {names} in this "
           f"repository; then `{typed_command('search')}` shows your turns.")
 
 
@@ -6560,8 +7235,8 @@ def cmd_init(args):
     root = init_target(args)
     agents = init_agents(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
-    if "codex" in agents:
-        read_codex_files()              # refuses a hooks.json or config.toml it cannot edit safely
+    for name in agents:
+        AGENTS[name]["init_check"](root, args)
     check_home()
     current = settings.env
     interactive = not args.yes
@@ -6584,13 +7259,13 @@ def cmd_init(args):
     settings.update(shared=env_shared, local=env_local)
     settings.drop_legacy_env()
     remove_our_hooks(settings.local)
-    if "claude" in agents:
-        add_our_hooks(settings.shared, hook_command(shared_hook or DEFAULT_INVOCATION))
+    for name in agents:
+        AGENTS[name]["wire_settings"](settings, shared_hook or DEFAULT_INVOCATION)
     written = settings.save()
     written += write_local_hook(root, local_hook)
     written += update_gitignore(root)
-    if "codex" in agents:
-        written += codex_init(root, shared_hook or DEFAULT_INVOCATION, args.yes)
+    for name in agents:
+        written += AGENTS[name]["wire"](root, shared_hook or DEFAULT_INVOCATION, args.yes)
     if auth and store_credentials(uri, auth):
         written.append(f"stored the server's credentials in {credentials_path()} (private to you)")
     for line in written:
@@ -6600,7 +7275,7 @@ def cmd_init(args):
 
     report_hook_check(root, local_hook or shared_hook or DEFAULT_INVOCATION, extra)
     experiment = setup["experiment"] or setup["experiment_id"]
-    report_init_done(args, root, f"{uri or f'the local store ({local_store_uri()})'}, experiment {experiment}")
+    report_init_done(args, root, f"{uri or f'the local store ({local_store_uri()})'}, experiment {experiment}", agents)
     return 0
 
 
@@ -6676,9 +7351,11 @@ def status_options(p):
 def cmd_status(args):
     root = repo_root(os.getcwd())
     status = repo_status(root)
-    wired, trusted = codex_wiring(root)
-    if wired:
-        status["codex"] = {"hooks": wired, "trusted": trusted, "hooks_file": os.path.join(codex_home(), "hooks.json")}
+    for name, agent in AGENTS.items():
+        wiring = agent["status"](root)
+        if wiring:
+            status[name] = wiring
+            status["configured"] = True     # wired by its own files alone (no Claude Code hooks) is set up too
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -6696,10 +7373,7 @@ def cmd_status(args):
             ("enrichments", ", ".join(status["enrichments"]) or "none"),
             ("redaction", redact_text_),
             ("hook", status["hook_command"] + hook_state),
-            *([("codex hooks", f"{status['codex']['hooks_file']} "
-                + ("(trusted)" if status["codex"]["trusted"] else paint.bad("(not trusted: Codex skips them; "
-                                                                           "run `traces init --agent codex`)")))]
-              if "codex" in status else []),
+            *(agent["status_row"](status[name], paint) for name, agent in AGENTS.items() if name in status),
             ("settings", ", ".join(status["settings_files"]) or "none"),
             ("traces home", status["traces_home"]),
             ("pending jobs", str(status["pending_jobs"])),
@@ -6784,8 +7458,8 @@ def cmd_disable(args):
     written = settings.save(delete_if_emptied=True)
     if os.path.exists(os.path.join(root, LOCAL_HOOK_FILE)):
         written += write_local_hook(root, None)
-    if codex_wiring(root)[0]:
-        written += wire_codex(root, None, False)     # our hooks and their trust entries only
+    for agent in AGENTS.values():
+        written += agent["unwire"](root)            # our hooks (and their trust entries) only
     folder = os.path.join(root, ".claude")
     if written and os.path.isdir(folder) and not os.listdir(folder):
         os.rmdir(folder)
@@ -7009,37 +7683,6 @@ def cmd_sync(args):
 # traces import: past sessions
 ###############################################################################
 
-def holds_transcript_lines(path, lines=100):
-    """Whether one of a file's first lines is a transcript line (a JSON object with a type):
-    `traces import /etc/passwd` is a mistake worth saying, not zero turns imported."""
-    try:
-        with open(path, "rb") as f:
-            for _, line in zip(range(lines), f, strict=False):
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("type"), str):
-                    return True
-    except OSError as e:
-        raise TracesError(f"cannot read {path}: {e.strerror}") from None
-    return False
-
-
-def transcript_cwd(path):
-    """The working directory a session ran in, from its first lines that say."""
-    try:
-        with open(path, "rb") as f:
-            for _, line in zip(range(200), f, strict=False):
-                if b'"cwd":"' in line:
-                    try:
-                        return json.loads(line).get("cwd")
-                    except ValueError:
-                        continue
-    except OSError:
-        pass
-    return None
-
 
 class Progress:
     """A one-line progress bar with the rate and the time left, only on a terminal."""
@@ -7071,104 +7714,59 @@ def import_options(p):
     p.add_argument("--all", action="store_true", help="every project Claude Code has transcripts for")
 
 
-def session_format(path):
-    """What a session file is, by its content (never its name or folder), and its Codex
-    session_meta: ("codex", meta) for a Codex rollout, ("codex agent", meta) for a Codex
-    subagent's rollout (its run is traced inside the turn that spawned it), ("claude", {}) for
-    a Claude Code transcript, None for anything else."""
-    try:
-        meta = codex_session_meta(path)
-    except OSError as e:
-        raise TracesError(f"cannot read {path}: {e.strerror}") from None
-    if isinstance(meta.get("id"), str):
-        source = meta.get("source")
-        return ("codex agent" if isinstance(source, dict) and "subagent" in source else "codex"), meta
-    return ("claude", {}) if holds_transcript_lines(path) else None
-
-
-def rollout_names(folder):
-    """Codex rollouts (rollout-*.jsonl) anywhere under a folder: Codex nests them by date."""
-    for where, _, names in sorted(os.walk(folder)):
-        yield from (os.path.join(where, n) for n in sorted(names) if n.startswith("rollout-") and n.endswith(".jsonl"))
-
-
-def codex_rollouts(root):
-    """{rollout path: session id} of Codex sessions run inside `root` (None: all); not a
-    subagent's rollout (see session_format)."""
-    found = {}
-    for path in rollout_names(codex_sessions_dir()):
-        path = os.path.abspath(path)
-        kind, meta = session_format(path) or (None, {})
-        cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else ""
-        if kind == "codex" and (root is None or inside(os.path.realpath(cwd), os.path.realpath(root))):
-            found[path] = meta["id"]
-    return found
-
-
-def given_transcripts(paths):
-    """The session files named on the command line, each read as what its content is: (Claude
-    Code transcripts, {Codex rollout: session id}). A folder gives its own .jsonl files and the
-    rollouts in its subfolders (~/.codex/sessions is nested by date); not Claude Code's
-    subfolders, whose agent-*.jsonl are subagents traced with their session."""
-    files, codex = [], {}
-    for path in paths:
-        if os.path.isdir(path):
-            found = sorted({os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl")}
-                           | set(rollout_names(path)))
-        elif os.path.isfile(path):
-            found = [path]
-        else:
-            raise TracesError(f"{path} does not exist")
-        kinds = {f: session_format(f) for f in found}
-        if not any(kinds.values()):
-            raise TracesError(f"{path} holds no Claude Code transcript or Codex rollout; nothing was imported")
-        files += [f for f, kind in kinds.items() if kind and kind[0] == "claude"]
-        codex.update((os.path.abspath(f), kind[1]["id"]) for f, kind in kinds.items() if kind and kind[0] == "codex")
-    return files, codex
-
-
-def project_transcripts(root, everything):
-    """The Claude Code transcripts of sessions run in this repository (everything: of every project)."""
-    files = []
-    base = claude_projects_dir()
-    mine = os.path.basename(project_folder(root))
-    folders = sorted(os.listdir(base)) if os.path.isdir(base) else []
-    for folder in folders:
-        if everything or folder == mine or folder.startswith(mine + "-"):
-            path = os.path.join(base, folder)
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".jsonl"))
-            # Folder names are lossy (widgets-old/ and widgets/old both begin "-widgets-"):
-            # a session from a subfolder counts only if its own cwd is inside the repository.
-            if not everything and folder != mine:
-                found = [f for f in found if inside(transcript_cwd(f), root)]
-            files += found
-    return files
-
-
 def check_import_backend(env):
     """Refuse a store or server import cannot use."""
     # Refused now, not after MLflow has left a lock or a checkpoint behind.
     uri = env.get(ENV_URI) or local_store_uri()
-    if uri.startswith("sqlite:"):
+    if backend_kind(uri) == "local":
         check_home()
         check_local_store(uri.split(":///", 1)[-1])
-    elif uri.startswith(("http://", "https://")):
+    elif is_http(uri):
         check_server(uri, env)
 
 
-def import_sessions(files, codex, env):
-    """Trace the sessions of these files in order: (turns uploaded, turns held back, the uploader)."""
+def session_kind(path):
+    """(agent, session id) of a session file, by its content; None for a file of no agent.
+    Claude Code's test (JSON lines with a type) would take any agent's JSONL: it is tried last."""
+    for name in reversed(AGENTS):
+        session = AGENTS[name]["identify"](path)
+        if session is not None:
+            return name, session
+    return None
+
+
+def given_sessions(paths):
+    """{path: (agent, session id)} of the session files named on the command line, each read
+    as what its content is. A folder gives the files each agent keeps there (Claude Code's
+    .jsonl beside each other, not its subfolders, whose agent-*.jsonl are subagents traced with
+    their session; Codex's rollouts nested by date)."""
+    files = {}
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(set().union(*(set(agent["files_in"](path)) for agent in AGENTS.values())))
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            raise TracesError(f"{path} does not exist")
+        kinds = {f: session_kind(f) for f in found}
+        if not any(kinds.values()):
+            raise TracesError(f"{path} holds no {spoken((a['what'] for a in AGENTS.values()), 'or')}; nothing was imported")
+        files.update((os.path.abspath(f), kind) for f, kind in kinds.items() if kind and kind[1])
+    return files
+
+
+def import_sessions(files, env):
+    """Trace the sessions of these files in order ({path: (agent, session id)}): (turns
+    uploaded, turns held back, the uploader)."""
     with in_traces_home():
         uploader = Uploader(env)
         total, held, progress = 0, 0, Progress(len(files))
         uploader.begin_batches()
         try:
-            for i, path in enumerate(files):
-                session = codex.get(path) or os.path.basename(path)[:-len(".jsonl")]
-                trace = trace_codex_session if path in codex else trace_session
+            for i, (path, (agent, session)) in enumerate(files.items()):
                 try:
-                    total += trace(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
-                                   context={"cwd": None, "env": env})
+                    total += trace_session(session, path, uploader, quiet_for=IMPORT_QUIET_SECONDS,
+                                           context={"cwd": None, "env": env}, agent=agent)
                     if i + 1 == len(files):
                         uploader.flush()
                 except BackendError as e:
@@ -7188,18 +7786,18 @@ def cmd_import(args):
     env = RepoSettings(root).env
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
     if args.paths:
-        files, codex = given_transcripts(args.paths)
+        files = given_sessions(args.paths)
     else:
-        files, codex = project_transcripts(root, args.all), codex_rollouts(None if args.all else root)
-    files = [f for f in files if os.path.abspath(f) not in codex] + list(codex)
+        files = {os.path.abspath(path): (name, session) for name, agent in AGENTS.items()
+                 for path, session in agent["project_sessions"](root, args.all).items()}
     if not files:
         print("No transcripts found" + ("." if args.paths or args.all else f" for {root} (try --all)."))
         return 0
     # Oldest first: a session copied into a newer file (--fork-session, --resume before 2.1)
     # is then traced under its own id, and the copy is recognised as one (claim_responses).
-    files = sorted((os.path.abspath(f) for f in files), key=os.path.getmtime)
+    files = {path: files[path] for path in sorted(files, key=os.path.getmtime)}
     check_import_backend(env)
-    total, held, uploader = import_sessions(files, codex, env)
+    total, held, uploader = import_sessions(files, env)
     print(f"Imported {total} new turn(s) from {len(files)} session(s) into {uploader.describe()}.")
     if held:
         print(f"Held back {held} turn(s) still in progress: Claude Code's hooks trace them when they end, "
@@ -7233,7 +7831,7 @@ def cmd_list(args):
     root = repo_root(os.getcwd())
     backend = Backend(root)
     experiments = backend.experiments()
-    stats = local_trace_stats(backend.uri) if backend.uri.startswith("sqlite:") else None
+    stats = local_trace_stats(backend.uri) if backend_kind(backend.uri) == "local" else None
     if stats is None:
         # A server: no count API, so only the newest trace of each experiment (one small request).
         from concurrent.futures import ThreadPoolExecutor
@@ -7274,7 +7872,7 @@ def search_options(p):
     p.add_argument("--trace-id", metavar="ID", help="one trace")
     p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
-    p.add_argument("--agent", choices=("claude", "codex"), help="turns of one agent")
+    p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
     p.add_argument("--status", choices=("ok", "error", "interrupted"),
@@ -7322,7 +7920,7 @@ REPORT_KEYS = {
     "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
     "branch": lambda info: info.tags.get("git.branch") or "(none)",
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-    "agent": lambda info: info.tags.get(TAG_AGENT) or "claude",
+    "agent": lambda info: info.tags.get(TAG_AGENT) or DEFAULT_AGENT,
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
 REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
@@ -7506,7 +8104,7 @@ def cmd_ui(args):
     backend = Backend(root)
     name, experiment_id = backend.current()
     experiment = backend.experiment(args.experiment) if args.experiment else backend.experiment(name, experiment_id)
-    if backend.uri.startswith("databricks"):
+    if backend_kind(backend.uri) == "databricks":
         host = databricks_host(backend.env)
         if not host:
             raise TracesError(f"experiment {experiment.name} has id {experiment.experiment_id}; set DATABRICKS_HOST "
@@ -7514,7 +8112,7 @@ def cmd_ui(args):
         print(f"Experiment {experiment.name} in Databricks:")
         show_url(f"{host}/ml/experiments/{experiment.experiment_id}", args)
         return 0
-    if not backend.uri.startswith("sqlite:"):
+    if backend_kind(backend.uri) != "local":
         print(f"Experiment {experiment.name} on {backend.uri}:")
         show_url(f"{backend.uri.rstrip('/')}/#/experiments/{experiment.experiment_id}/traces", args)
         return 0

@@ -204,7 +204,7 @@ def test_older_rollout():
     assert first["cost"] == pytest.approx((usage["input"] * 1.25 + usage["cache_read"] * 0.125
                                            + usage["output"] * 10) / 1e6)
     llm = first["steps"][0]
-    assert traces.Uploader._llm_attributes(llm)["mlflow.llm.cost"] == pytest.approx(
+    assert traces.llm_attributes(llm)["mlflow.llm.cost"] == pytest.approx(
         {"input_cost": 900 * 1.25 / 1e6, "output_cost": 40 * 10 / 1e6, "total_cost": llm["cost"]})
 
 
@@ -387,5 +387,5 @@ def test_a_codex_turn_becomes_a_trace_in_the_local_store():
     assert ("tool_spawn_agent", "TOOL") in kinds and ("subagent_default", "AGENT") in kinds
     root = next(s for s in spans if s.parent_id is None)
     assert root.inputs == {"prompt": turn["prompt"]} and root.outputs == {"response": turn["answer"]}
-    tags, _ = uploader._describe({k: v for k, v in turn.items() if k != "agent"}, context)
+    tags, _ = uploader.builder.describe({k: v for k, v in turn.items() if k != "agent"}, context)
     assert tags["agent"] == "claude"          # a Claude Code turn has no `agent` key

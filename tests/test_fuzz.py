@@ -195,7 +195,7 @@ group = st.fixed_dictionaries({"hooks": st.lists(hook_entry, max_size=3)},
 env_block = st.dictionaries(st.sampled_from(list(traces.OUR_ENV_KEYS) + ["FOO", "NODE_ENV", "PATH_EXTRA"])
                             | st.text(min_size=1, max_size=6), st.text(max_size=10) | json_values, max_size=5)
 shaped = st.fixed_dictionaries({}, optional={
-    "env": env_block, "environment": env_block,
+    "env": env_block, "environment": env_block,     # `environment`: older tools' block, not ours to touch
     "hooks": st.dictionaries(st.sampled_from(EVENTS) | st.text(min_size=1, max_size=5),
                              st.lists(group, max_size=3), max_size=4),
     "permissions": json_values, "model": json_values, "statusLine": json_values, "x-team": json_values})
@@ -211,12 +211,12 @@ def foreign(data):
     """What in a settings object is not ours: other keys (in order), other env vars, other hooks (in order)."""
     if not isinstance(data, dict):
         return None
-    env = {**(data.get("environment") or {}), **(data.get("env") or {})}
+    env = data.get("env") or {}
     hooks = {event: [h for g in groups for h in g.get("hooks", [])
                      if not (isinstance(h, dict) and traces.is_our_hook(h.get("command")))]
              for event, groups in (data.get("hooks") or {}).items()}
-    return ([k for k in data if k not in ("env", "environment", "hooks")],
-            {k: data[k] for k in data if k not in ("env", "environment", "hooks")},
+    return ([k for k in data if k not in ("env", "hooks")],
+            {k: data[k] for k in data if k not in ("env", "hooks")},
             {k: v for k, v in env.items() if k not in traces.OUR_ENV_KEYS},
             {e: h for e, h in hooks.items() if h})
 

@@ -188,7 +188,7 @@ def test_json_is_stable_and_complete(reader, capsys):
     assert trace["trace_id"] == info.trace_id and trace["tags"] == dict(info.tags)
     assert trace["metadata"]["mlflow.trace.session"] == session_of(info)
     root = trace["spans"][0]
-    assert root["name"] == traces.ROOT_SPANS["claude"] and root["parent_id"] is None
+    assert root["name"] == traces.AGENTS["claude"]["root_span"] and root["parent_id"] is None
     assert root["inputs"]["prompt"].startswith(info.request_preview.splitlines()[0])
     names = [s["name"] for s in trace["spans"]]
     assert "llm" in names and any(n.startswith("tool_") for n in names)

@@ -103,16 +103,6 @@ def test_disable_keeps_a_file_that_was_there_even_if_empty(repo):
     assert (repo / ".claude/settings.json").read_text() == "{}\n"
 
 
-def test_legacy_environment_block_is_migrated_in_place(repo):
-    legacy = {"model": "sonnet", "environment": {"MLFLOW_TRACKING_URI": "databricks", "FOO": "1"}, "x": 1}
-    write(repo / ".claude/settings.json", json.dumps(legacy, indent=2) + "\n")
-    init()
-    shared = read_settings(repo)
-    assert "environment" not in shared
-    assert list(shared)[:3] == ["model", "env", "x"]
-    assert shared["env"] == {"FOO": "1"}
-
-
 def test_retired_python_hooks_are_replaced(repo):
     old = {"hooks": {"Stop": [{"hooks": [{"type": "command", "command":
                                           'python -c "from mlflow.claude_code.hooks import stop_hook_handler; stop_hook_handler()"'}]}]}}

@@ -320,10 +320,16 @@ def bench_versions():
     return versions_main()
 
 
+def bench_gemini():
+    """Reading Gemini CLI chats: throughput against json.loads, the last turn at 10 and 1,000 turns, the older form per turn."""
+    from bench_gemini import main as gemini_main
+    return gemini_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
-           "versions": bench_versions}
+           "versions": bench_versions, "gemini": bench_gemini}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
