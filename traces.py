@@ -334,6 +334,12 @@ def short_error(error):
     return f"{type(error).__name__}: " + (f"{cause.group()}: " if cause else "") + text[:200]
 
 
+def spoken(words, last="and"):
+    """Words as a sentence lists them: "a", "a and b", "a, b and c"."""
+    words = list(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}" if len(words) > 1 else "".join(words)
+
+
 def local_store_uri():
     return "sqlite:///" + os.path.join(traces_home(), "mlflow.db")
 
@@ -7630,8 +7636,7 @@ def report_hook_check(root, command, extra):
 
 def report_init_done(args, root, where, agents):
     """Say which sessions are traced where, and what to do next (restart the agents wired)."""
-    labels = [AGENTS[name]["label"] for name in agents]
-    names = " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+    names = spoken(AGENTS[name]["label"] for name in agents)
     if args.user_wide:
         print(f"Every Claude Code session of this user, wherever it runs, is traced to {where}.")
     elif os.path.exists(os.path.join(root, ".git")):
@@ -8164,7 +8169,7 @@ def given_sessions(paths):
             raise TracesError(f"{path} does not exist")
         kinds = {f: session_kind(f) for f in found}
         if not any(kinds.values()):
-            raise TracesError(f"{path} holds no {' or '.join(a['what'] for a in AGENTS.values())}; nothing was imported")
+            raise TracesError(f"{path} holds no {spoken((a['what'] for a in AGENTS.values()), 'or')}; nothing was imported")
         files.update((os.path.abspath(f), kind) for f, kind in kinds.items() if kind and kind[1])
     return files
 

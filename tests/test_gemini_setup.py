@@ -120,3 +120,19 @@ def test_gemini_is_wired_per_repository(repo, capsys):
     assert "Gemini CLI is wired per repository" in capsys.readouterr().err
     assert not os.path.exists(os.path.join(os.environ["HOME"], ".gemini"))
     assert not os.path.exists(os.path.join(os.environ["HOME"], ".claude", "settings.json"))
+
+
+def test_a_repository_traced_for_codex_and_gemini_alone_names_both(repo, capsys):
+    assert traces.main(["init", "--agent", "codex,gemini", "--local", "--yes"]) == 0
+    rc, _, out = doctor(capsys)
+    settings = next(row for row in out.splitlines() if row.split()[1:2] == ["settings"])
+    assert "traced for Codex and Gemini CLI only" in settings, out
+    assert traces.main(["status"]) == 0
+    rows = [row.split()[:2] for row in capsys.readouterr().out.splitlines()]
+    assert ["codex", "hooks"] in rows and ["gemini", "hooks"] in rows
+    assert traces.main(["disable"]) == 0
+    assert not (repo / ".gemini").exists()
+    capsys.readouterr()
+    assert traces.main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert "codex" not in status and "gemini" not in status

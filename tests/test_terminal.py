@@ -126,7 +126,7 @@ def test_errors_and_other_commands_pass_the_same_boundary(repo, tmp_path, capsys
     path.write_text("not a transcript\n")
     assert traces.main(["import", str(path)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("Error: ") and "holds no Claude Code transcript or Codex rollout" in err
+    assert err.startswith("Error: ") and "holds no Claude Code transcript, Codex rollout" in err
     shown(err, str(path))
     # A real process, as a user runs it: `redact check` echoes its input, escaped.
     done = traces_cli("redact", "check", input=f"token {EVIL}\n".encode(), cwd=repo)
