@@ -60,7 +60,9 @@ def codex_turns(home, repo, hooks_env):
     first = run_codex(repo, PROMPTS["codex"][0], env)
     again = run_codex(repo, PROMPTS["codex"][1], env, resume="last")
     assert first.returncode == again.returncode == 0, first.stderr[-2000:] + again.stderr[-2000:]
-    usage = traces.codex_usage(last_token_count(find_rollout(home / ".codex", first.session_id)))
+    raw = last_token_count(find_rollout(home / ".codex", first.session_id))
+    usage = traces.codex_usage(raw)
+    assert usage["total"] == raw["total_tokens"]            # the split adds up to Codex's own total
     return {k: usage[k] for k in TOKENS}
 
 
