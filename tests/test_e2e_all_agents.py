@@ -1,14 +1,16 @@
 """End to end with all four real agents in one repository (issue 22): `traces init --agent
 claude,codex,gemini,copilot` wires a repository whose folder name has a space; Claude Code,
 Codex CLI, Gemini CLI and Copilot CLI (each offline, against its stand-in on 127.0.0.1) then
-run two turns each there, one shell call a turn, the second turn going on in the first one's
-session. The folder is trusted for Gemini and Copilot, so Copilot also runs Claude Code's hooks
-of .claude/settings.json. On the local store: one trace per turn per agent, each under its
-agent's root span, and `traces report --by agent` rows equal to each agent's own ledger."""
+run there at the same time, two turns each, one shell call a turn, the second turn going on in
+the first one's session. The folder is trusted for Gemini and Copilot, so Copilot also runs
+Claude Code's hooks of .claude/settings.json. On the local store: one trace per turn per agent,
+each under its agent's root span, and `traces report --by agent` rows equal to each agent's
+own ledger."""
 
 import json
 import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from claude_harness import claude_bin, claude_env, run_claude, transcript_path
@@ -94,7 +96,6 @@ def test_four_agents_in_one_repository_one_trace_per_turn_each(tmp_path, monkeyp
     monkeypatch.setenv("CODEX_HOME", str(home / ".codex"))
     gemini_home(home)
     hooks_env = {key: os.environ[key] for key in ("TRACES_HOME", "CLAUDETRACING_WORKER_IDLE")}
-    theirs = {}
     with FakeAnthropic(cwd=os.path.realpath(repo)) as claude_api, FakeOpenAI() as codex_api, \
             FakeGemini() as gemini_api, FakeChat() as chat_api:
         codex_home(home / ".codex", codex_api.url)
@@ -105,10 +106,14 @@ def test_four_agents_in_one_repository_one_trace_per_turn_each(tmp_path, monkeyp
         settings["hooks"]["Stop"].append({"hooks": [{"type": "command", "command":
                                                      f"[ \"$COPILOT_CLI\" = 1 ] && touch '{witness}'; true"}]})
         (repo / ".claude" / "settings.json").write_text(json.dumps(settings))
-        theirs["claude"] = claude_turns(home, repo, claude_api.url)
-        theirs["codex"] = codex_turns(home, repo, hooks_env)
-        theirs["gemini"] = gemini_turns(home, repo, gemini_api.url, hooks_env)
-        theirs["copilot"] = copilot_turns(home, repo, chat_api.url, hooks_env)
+        # The four at once, as on a team that uses them side by side: one worker takes turns of
+        # four agents as they come (and the test takes the time of the slowest agent alone).
+        with ThreadPoolExecutor(len(PROMPTS)) as pool:
+            running = {"claude": pool.submit(claude_turns, home, repo, claude_api.url),
+                       "codex": pool.submit(codex_turns, home, repo, hooks_env),
+                       "gemini": pool.submit(gemini_turns, home, repo, gemini_api.url, hooks_env),
+                       "copilot": pool.submit(copilot_turns, home, repo, chat_api.url, hooks_env)}
+            theirs = {agent: done.result() for agent, done in running.items()}
     client, found = synced(repo, 8)
     assert witness.exists()
 
