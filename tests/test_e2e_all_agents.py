@@ -134,7 +134,7 @@ def test_four_agents_in_one_repository_one_trace_per_turn_each(tmp_path, monkeyp
     assert traces.main(["report", "--by", "agent", "--json"]) == 0
     rows = {row["key"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
     ours = {agent: rows[agent]["tokens"] for agent in rows}
-    with capsys.disabled():                    # the table, for the record (pytest -s)
+    with capsys.disabled():                    # the table, for the record: in the test log, -s or not
         print("\n[ledger] four agents in one repository, two turns each (report --by agent vs each agent's own)")
         print(f"{'agent':<9}{'tokens':<16}{'ours (report)':>15}{'theirs (ledger)':>17}")
         for agent in PROMPTS:
@@ -142,5 +142,7 @@ def test_four_agents_in_one_repository_one_trace_per_turn_each(tmp_path, monkeyp
                 print(f"{agent:<9}{kind:<16}{ours.get(agent, {}).get(kind, '-'):>15}{theirs[agent][kind]:>17}")
     assert {agent: row["turns"] for agent, row in rows.items()} == dict.fromkeys(PROMPTS, 2)
     assert ours == theirs
+    # Claude Code's hooks, run by Copilot, left Copilot's turns to our Copilot hook: a job of
+    # theirs would not add a trace (the worker refuses its file), only this line in the log.
     with open(os.path.join(os.environ["TRACES_HOME"], "traces.log")) as f:
         assert "refused a transcript outside" not in f.read()
