@@ -12,6 +12,7 @@ own HOME stays small and only the first run anywhere pays for the unpacking.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -20,6 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 COPILOT = REPO / ".cache" / "copilot" / "node_modules" / ".bin" / "copilot"
 UNPACKED = REPO / ".cache" / "copilot" / "unpacked"
 MODEL = "gpt-4.1"
+# Copilot's own token counts (session.shutdown's modelMetrics) for each of our token keys.
+LEDGER = {"input": ("inputTokens", "cacheReadTokens", "cacheWriteTokens"), "output": ("outputTokens",),
+          "cache_read": ("cacheReadTokens",), "cache_creation": ("cacheWriteTokens",)}
 
 
 def copilot_env(home: Path, url: str, **extra: str) -> dict[str, str]:
@@ -43,3 +47,13 @@ def run_copilot(home: Path, cwd: Path, url: str, prompt: str, *flags: str, env: 
 
 def session_files(home: Path) -> list[Path]:
     return sorted((home / ".copilot" / "session-state").glob("*/events.jsonl"))
+
+
+def copilots_ledger(events):
+    """Copilot's own totals for the session: its last session.shutdown, in our token keys
+    (inputTokens counts cache reads and writes; ours does not)."""
+    shutdown = [json.loads(line) for line in events.read_text().splitlines() if '"session.shutdown"' in line][-1]
+    metrics = [m["usage"] for m in shutdown["data"]["modelMetrics"].values()]
+    ledger = {key: sum(m[fields[0]] for m in metrics) for key, fields in LEDGER.items()}
+    ledger["input"] -= ledger["cache_read"] + ledger["cache_creation"]
+    return ledger

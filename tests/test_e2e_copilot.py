@@ -6,52 +6,17 @@ twice, whose tokens add up to Copilot's own session.shutdown ledger."""
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 from codex_harness import make_repo
-from copilot_harness import COPILOT, run_copilot, session_files
+from copilot_harness import COPILOT, LEDGER, copilots_ledger, run_copilot, session_files
 from fake_openai_chat import FakeChat
+from helpers import synced
 
 import traces
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not COPILOT.exists(), reason="Copilot CLI not installed: make copilot")]
-LEDGER = {"input": ("inputTokens", "cacheReadTokens", "cacheWriteTokens"), "output": ("outputTokens",),
-          "cache_read": ("cacheReadTokens",), "cache_creation": ("cacheWriteTokens",)}
-
-
-def stored(repo):
-    import mlflow
-    client = mlflow.MlflowClient("sqlite:///" + os.path.join(os.environ["TRACES_HOME"], "mlflow.db"))
-    experiment = client.get_experiment_by_name(traces.default_experiment_name(str(repo)))
-    found = client.search_traces(locations=[experiment.experiment_id], max_results=50) if experiment else []
-    return client, sorted(found, key=lambda t: t.info.request_time)
-
-
-def synced(repo, expected):
-    """The hooks record in the background after Copilot exits: sync until the traces are there
-    (bounded), then once more, which must add nothing."""
-    deadline = time.time() + 30
-    while True:
-        assert traces.main(["sync", "--wait", "60"]) == 0
-        client, found = stored(repo)
-        if len(found) >= expected or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    time.sleep(1)
-    assert traces.main(["sync", "--wait", "60"]) == 0
-    return stored(repo)
-
-
-def copilots_ledger(events):
-    """Copilot's own totals for the session: its last session.shutdown, in our token keys
-    (inputTokens counts cache reads and writes; ours does not)."""
-    shutdown = [json.loads(line) for line in events.read_text().splitlines() if '"session.shutdown"' in line][-1]
-    metrics = [m["usage"] for m in shutdown["data"]["modelMetrics"].values()]
-    ledger = {key: sum(m[fields[0]] for m in metrics) for key, fields in LEDGER.items()}
-    ledger["input"] -= ledger["cache_read"] + ledger["cache_creation"]
-    return ledger
 
 
 def test_copilot_turns_become_one_trace_each(tmp_path, monkeypatch, capsys):
