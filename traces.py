@@ -7159,7 +7159,7 @@ def send_doctor_turn(checkup, name):
     import subprocess
     import uuid
     turn = {"agent": name, "session": DOCTOR_SESSION_PREFIX + str(uuid.uuid4()), "folder": None, "sent": [],
-            "started": time.time(), "error": None}
+            "started": time.time(), "error": None, "found": (None, None, []), "took": None}
     try:
         turn["folder"], hooks = AGENTS[name]["doctor_turn"](checkup.root, turn["session"])
         for event, argv, env, payload in hooks:
@@ -7171,15 +7171,24 @@ def send_doctor_turn(checkup, name):
     return turn
 
 
-def doctor_turn_result(checkup, turn, deadline):
-    """(ok, detail, fix) of one agent's test turn, once its trace is in the backend (then
-    removed) or the deadline has passed; what it left is taken away either way."""
+def wait_for_doctor_turn(checkup, turn, deadline):
+    """Wait for an agent's test turn to reach the backend (or the deadline to pass)."""
+    if turn["error"] is None:
+        try:
+            turn["found"] = wait_for_test_trace(checkup, turn["session"], deadline - time.time())
+            turn["took"] = time.time() - turn["started"]
+        except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
+            turn["error"] = e
+
+
+def doctor_turn_result(checkup, turn):
+    """(ok, detail, fix) of one agent's test turn, its trace removed; what it left is taken
+    away either way."""
     session, name = turn["session"], turn["agent"]
     try:
         if turn["error"]:
             raise turn["error"]
-        reader, experiment, ids = wait_for_test_trace(checkup, session, deadline - time.time())
-        took = time.time() - turn["started"]
+        reader, experiment, ids = turn["found"]
         if ids:
             remove_test_traces(checkup, reader, experiment, ids)
     except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
@@ -7194,13 +7203,14 @@ def doctor_turn_result(checkup, turn, deadline):
                            f"wrote no job)"), f"traces init --agent {name} (writes its hooks again)"
         return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s; the worker's last " \
             f"word: {said[-1]}", "traces sync --wait (it says what the backend answers)"
-    return True, f"a test turn went {label}'s hook → spool → worker → backend in {took:.1f} s, and was removed", None
+    return True, f"a test turn went {label}'s hook → spool → worker → backend in {turn['took']:.1f} s, and was " \
+        "removed", None
 
 
 @doctor_check("roundtrip")
 def check_round_trip(checkup):
     """One test turn per agent wired here, each its own line; sent all at once, so that they
-    wait for the worker together."""
+    wait for the worker together, and removed once all have arrived."""
     if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
         return None, "not run: fix the lines above first", None
     wired = [name for name, agent in AGENTS.items() if agent["names_repository"](checkup.root)]
@@ -7209,7 +7219,9 @@ def check_round_trip(checkup):
     turns = [send_doctor_turn(checkup, name) for name in wired if name not in checkup.failed]
     deadline = time.time() + DOCTOR_WAIT_SECONDS
     for turn in turns:
-        results[f"roundtrip {turn['agent']}"] = doctor_turn_result(checkup, turn, deadline)
+        wait_for_doctor_turn(checkup, turn, deadline)
+    for turn in turns:
+        results[f"roundtrip {turn['agent']}"] = doctor_turn_result(checkup, turn)
     return {name: results[name] for name in (f"roundtrip {n}" for n in wired)}
 
 
