@@ -6121,6 +6121,7 @@ def doctor_stamp():
 
 
 def jsonl(records):
+    """Records as the bytes of a JSON-lines session file."""
     return "".join(json.dumps(record) + "\n" for record in records).encode()
 
 
@@ -6405,7 +6406,7 @@ def codex_status_row(info, paint):
 def codex_doctor_turn(root, session):
     """Codex's test turn: a rollout in its sessions folder, one turn from task_started to
     task_complete, and our Stop and SessionEnd hooks of CODEX_HOME/hooks.json run as Codex runs
-    them: by `sh -c` in the session's folder, with Codex's environment and its hook input."""
+    them: by `sh -c` in the project, with Codex's environment and its hook input."""
     import tempfile
     os.makedirs(codex_sessions_dir(), mode=0o700, exist_ok=True)
     folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=codex_sessions_dir())
