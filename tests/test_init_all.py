@@ -181,3 +181,14 @@ def test_a_broken_hook_command_fails_the_round_trip_of_its_agent_alone(repo, hom
     assert "Copilot CLI's hook command never reached the worker" in lines["roundtrip copilot"]
     assert "fix: traces init --agent copilot" in lines["roundtrip copilot"]
     assert left_behind(homes) == []
+
+
+def test_an_agent_whose_own_check_fails_has_its_round_trip_skipped(repo, homes, capsys):
+    """Gemini CLI runs no hook in a folder it does not trust: its test turn would prove nothing."""
+    (homes["gemini"] / "trustedFolders.json").unlink()
+    assert traces.main(["init", "--agent", "claude,gemini", "--local", "--yes"]) == 0
+    rc, lines, out = doctor(capsys)
+    assert rc == 1, out
+    assert lines["roundtrip claude"].startswith("ok"), out
+    assert lines["roundtrip gemini"] == "skip  roundtrip gemini  not run: fix the gemini line above first"
+    assert left_behind(homes) == []
