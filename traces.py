@@ -1786,12 +1786,17 @@ def notified_ids(records):
 #   project_sessions(root, everything)   {path: session id} of its sessions run inside `root`
 # and, for setup (its section there adds them), all optional:
 #   label                           its name in messages (by default its name in AGENTS)
+#   binary                          its program's name, looked for on PATH (init --agent all)
 #   init_check(root, args)          refuse what init cannot do for it, before anything is written
 #   wire_settings(settings, invocation)   its hooks in Claude Code's settings files (RepoSettings)
 #   wire(root, invocation, yes)     its hooks in files of its own: the lines saying what was written
 #   unwire(root)                    take them out again (disable): the lines saying what was written
-#   status(root), status_row(info, paint)   what status shows of its wiring (JSON, a row), or None
-#   names_repository(root)          whether its own files wire this repository (doctor)
+#   status(root), status_row(info, paint)   what status shows of its wiring ({hooks_file, ...} in the
+#                                   JSON, the text of its line), or None when it is not wired
+#   names_repository(root)          whether its files wire this repository (doctor)
+#   doctor_turn(root, session)      doctor's test turn: a session file of its own format written where
+#                                   the worker reads it, and its hooks as the agent runs them:
+#                                   (folder to remove afterwards, [(our event, argv, env, hook input)])
 #
 # A turn record is what the rest of the pipeline (worker, enrichments, Uploader) reads, the
 # same for every agent. Its keys:
@@ -6109,6 +6114,82 @@ def ask(question, default):
     return line.strip() or default
 
 
+# doctor's test turn, which each agent writes in its own format (its `doctor_turn`)
+DOCTOR_PROMPT = "traces doctor: a test turn, removed once it has arrived"
+DOCTOR_ANSWER = "traces doctor: the test turn's answer"
+DOCTOR_MODEL = "<synthetic>"
+
+
+def doctor_stamp():
+    """Now, as the agents write time: ISO 8601 in UTC with milliseconds."""
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def jsonl(records):
+    """Records as the bytes of a JSON-lines session file."""
+    return "".join(json.dumps(record) + "\n" for record in records).encode()
+
+
+###############################################################################
+# Claude Code setup: its hooks in .claude/settings.json
+###############################################################################
+
+# init writes Claude Code's hooks with the rest of the settings (wire_settings, RepoSettings);
+# here is what status and doctor need of them.
+
+def claude_status(root):
+    """Our hooks in the settings Claude Code reads here, once every one of them is there."""
+    try:
+        shared = RepoSettings(root).shared
+    except TracesError:
+        return None             # status says what is wrong with the file
+    if not all(our_hook_commands(shared, event) for event in HOOK_EVENTS):
+        return None
+    return {"hooks": list(HOOK_EVENTS), "hooks_file": SETTINGS_FILE}
+
+
+def doctor_transcript(folder, session, cwd):
+    """The smallest turn the engine takes: a prompt and an answer, shaped like Claude Code's lines."""
+    base = {"isSidechain": False, "timestamp": doctor_stamp(), "cwd": cwd, "sessionId": session, "version": "traces-doctor"}
+    lines = [
+        {**base, "parentUuid": None, "type": "user", "uuid": session + "-1",
+         "message": {"role": "user", "content": DOCTOR_PROMPT}},
+        {**base, "parentUuid": session + "-1", "type": "assistant", "uuid": session + "-2",
+         "message": {"id": "msg_" + session, "type": "message", "role": "assistant", "model": DOCTOR_MODEL,
+                     "content": [{"type": "text", "text": DOCTOR_ANSWER}], "stop_reason": "end_turn",
+                     "usage": {"input_tokens": 0, "output_tokens": 0}}},
+    ]
+    path = os.path.join(folder, session + ".jsonl")
+    write_atomic(path, jsonl(lines))
+    return path
+
+
+def claude_doctor_turn(root, session):
+    """Claude Code's test turn: a transcript under its projects folder (the worker reads Claude
+    Code's nowhere else), and its Stop and SessionEnd hooks run as Claude Code runs them: the
+    committed command by `sh -c`, CLAUDE_PROJECT_DIR set, the settings' env blocks exported."""
+    import tempfile
+    settings = RepoSettings(root)
+    exported = {}
+    for data in (load_settings(os.path.join(os.path.expanduser("~"), SETTINGS_FILE))[0], settings.shared, settings.local):
+        exported.update(settings_env(data))
+    env = {**os.environ, **exported, "CLAUDE_PROJECT_DIR": root}
+    os.makedirs(claude_projects_dir(), mode=0o700, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=claude_projects_dir())
+    hook_input = {"session_id": session, "transcript_path": doctor_transcript(folder, session, root), "cwd": root,
+                  "permission_mode": "default"}
+    return folder, [(event, ["sh", "-c", our_hook_commands(settings.shared, event)[0]], env,
+                     {**hook_input, "hook_event_name": event, **extra})
+                    for event, extra in (("Stop", {"stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
+                                         ("SessionEnd", {"reason": "other"}))]
+
+
+AGENTS["claude"].update(binary="claude", status=claude_status,
+                        status_row=lambda info, paint: f"{info['hooks_file']} ({', '.join(info['hooks'])})",
+                        names_repository=lambda root: claude_status(root) is not None, doctor_turn=claude_doctor_turn)
+
+
 ###############################################################################
 # Codex CLI setup: its hooks in CODEX_HOME, and their trust
 ###############################################################################
@@ -6324,13 +6405,42 @@ def codex_status(root):
 
 
 def codex_status_row(info, paint):
-    return ("codex hooks", f"{info['hooks_file']} " + ("(trusted)" if info["trusted"] else paint.bad(
-        "(not trusted: Codex skips them; run `traces init --agent codex`)")))
+    return f"{info['hooks_file']} " + ("(trusted)" if info["trusted"] else paint.bad(
+        "(not trusted: Codex skips them; run `traces init --agent codex`)"))
 
 
-AGENTS["codex"].update(init_check=codex_init_check, wire=codex_init, status=codex_status, status_row=codex_status_row,
+def codex_doctor_turn(root, session):
+    """Codex's test turn: a rollout in its sessions folder, one turn from task_started to
+    task_complete, and our Stop and SessionEnd hooks of CODEX_HOME/hooks.json run as Codex runs
+    them: by `sh -c` in the project, with Codex's environment and its hook input."""
+    import tempfile
+    os.makedirs(codex_sessions_dir(), mode=0o700, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=codex_sessions_dir())
+    stamp, turn = doctor_stamp(), session + "-turn"
+    rollout = os.path.join(folder, f"rollout-{stamp[:19].replace(':', '-')}-{session}.jsonl")
+    write_atomic(rollout, jsonl({"timestamp": stamp, "type": kind, "payload": payload} for kind, payload in (
+        ("session_meta", {"id": session, "timestamp": stamp, "cwd": root, "originator": "traces_doctor",
+                          "cli_version": "traces-doctor"}),
+        ("event_msg", {"type": "task_started", "turn_id": turn}),
+        ("turn_context", {"turn_id": turn, "cwd": root, "model": DOCTOR_MODEL}),
+        ("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": DOCTOR_PROMPT}]}),
+        ("response_item", {"type": "message", "role": "assistant",
+                           "content": [{"type": "output_text", "text": DOCTOR_ANSWER}]}),
+        ("token_usage_record", {"turn_id": turn, "response_id": "resp_" + session,
+                                "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}}),
+        ("event_msg", {"type": "task_complete", "turn_id": turn, "last_agent_message": DOCTOR_ANSWER}))))
+    commands = {event: handler["command"] for event, handler in codex_ours(read_codex_files()[0], root).values()}
+    hook_input = {"session_id": session, "transcript_path": rollout, "cwd": root}
+    return folder, [(event, ["sh", "-c", commands[event]], dict(os.environ), {**hook_input, "hook_event_name": event, **extra})
+                    for event, extra in (("Stop", {"turn_id": turn, "model": DOCTOR_MODEL, "permission_mode": "default",
+                                                   "stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
+                                         ("SessionEnd", {"reason": "other"}))]
+
+
+AGENTS["codex"].update(binary="codex", init_check=codex_init_check, wire=codex_init, status=codex_status,
+                       status_row=codex_status_row,
                        unwire=lambda root: wire_codex(root, None, False) if codex_wiring(root)[0] else [],
-                       names_repository=codex_names_repository)
+                       names_repository=codex_names_repository, doctor_turn=codex_doctor_turn)
 
 
 ###############################################################################
@@ -6474,18 +6584,54 @@ def gemini_init(root, invocation, yes):
 
 def gemini_status(root):
     wired, trusted, why = gemini_wiring(root)
-    return {"hooks": wired, "trusted": bool(trusted), "trust": why, "settings_file": GEMINI_SETTINGS_FILE} \
+    return {"hooks": wired, "trusted": bool(trusted), "trust": why, "hooks_file": GEMINI_SETTINGS_FILE} \
         if wired else None
 
 
 def gemini_status_row(info, paint):
-    return ("gemini hooks", f"{info['settings_file']} " + ("(folder trusted)" if info["trusted"] else paint.bad(
-        f"(Gemini CLI runs none of them here: {info['trust']}; {GEMINI_TRUST_FIX})")))
+    return f"{info['hooks_file']} " + ("(folder trusted)" if info["trusted"] else paint.bad(
+        f"(Gemini CLI runs none of them here: {info['trust']}; {GEMINI_TRUST_FIX})"))
 
 
-AGENTS["gemini"].update(init_check=gemini_init_check, wire=gemini_init, status=gemini_status, status_row=gemini_status_row,
+def gemini_doctor_turn(root, session):
+    """Gemini CLI's test turn: a chat in a project folder of its own under ~/.gemini/tmp (whose
+    .project_root names the project, as Gemini CLI's do), and our AfterAgent and SessionEnd hooks
+    of .gemini/settings.json run as Gemini CLI runs them: by `bash -c` in the project, the
+    variables it names in a command replaced, those it adds to the environment set, its input."""
+    import hashlib
+    import shlex
+    import tempfile
+    os.makedirs(gemini_sessions_dir(), mode=0o700, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=gemini_sessions_dir())
+    write_atomic(os.path.join(folder, ".project_root"), root.encode())
+    stamp = doctor_stamp()
+    chat = os.path.join(folder, "chats", f"session-{stamp[:16].replace(':', '-')}-{session[-8:]}.jsonl")
+    os.makedirs(os.path.dirname(chat))
+    write_atomic(chat, jsonl([
+        {"sessionId": session, "projectHash": hashlib.sha256(os.path.realpath(root).encode()).hexdigest(),
+         "startTime": stamp, "lastUpdated": stamp, "kind": "main"},
+        {"id": session + "-1", "timestamp": stamp, "type": "user", "content": [{"text": DOCTOR_PROMPT}]},
+        {"id": session + "-2", "timestamp": stamp, "type": "gemini", "content": DOCTOR_ANSWER, "model": DOCTOR_MODEL,
+         "tokens": {"input": 0, "output": 0, "cached": 0, "thoughts": 0, "tool": 0, "total": 0}}]))
+    added = {"GEMINI_PROJECT_DIR": root, "GEMINI_PLANS_DIR": os.path.join(folder, "plans"), "GEMINI_CWD": root,
+             "GEMINI_SESSION_ID": session, "CLAUDE_PROJECT_DIR": root}
+    hooks = []
+    for event, commands in gemini_our_hooks(load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))[0]).items():
+        command = commands[0]
+        for name in ("GEMINI_PROJECT_DIR", "GEMINI_CWD", "GEMINI_PLANS_DIR", "GEMINI_SESSION_ID", "CLAUDE_PROJECT_DIR"):
+            command = command.replace("$" + name, shlex.quote(added[name]))
+        extra = {"prompt": DOCTOR_PROMPT, "prompt_response": DOCTOR_ANSWER, "stop_hook_active": False} \
+            if event == "AfterAgent" else {"reason": "exit"}
+        hooks.append((AGENTS["gemini"]["hook_events"].get(event, event), ["bash", "-c", command], {**os.environ, **added},
+                      {"session_id": session, "transcript_path": chat, "cwd": root, "hook_event_name": event,
+                       "timestamp": stamp, **extra}))
+    return folder, hooks
+
+
+AGENTS["gemini"].update(binary="gemini", init_check=gemini_init_check, wire=gemini_init, status=gemini_status,
+                        status_row=gemini_status_row,
                         unwire=lambda root: wire_gemini(root, None) if gemini_wiring(root)[0] else [],
-                        names_repository=lambda root: bool(gemini_wiring(root)[0]))
+                        names_repository=lambda root: bool(gemini_wiring(root)[0]), doctor_turn=gemini_doctor_turn)
 
 
 ###############################################################################
@@ -6569,11 +6715,35 @@ def copilot_status(root):
     return {"hooks": wired, "hooks_file": copilot_hook_file(root)} if wired else None
 
 
+def copilot_doctor_turn(root, session):
+    """Copilot CLI's test turn: a session folder in session-state holding its events.jsonl, up
+    to the agentStop hook's hook.start (which Copilot writes before it runs the hook), and our
+    agentStop and sessionEnd hooks of ~/.copilot/hooks run as Copilot runs them: by `bash -c` in
+    the project, COPILOT_CLI set, its own (camelCase) hook input."""
+    folder = os.path.join(copilot_sessions_dir(), session)
+    os.makedirs(folder, mode=0o700)
+    stamp, now, events = doctor_stamp(), int(time.time() * 1000), os.path.join(folder, COPILOT_FILE)
+    stop = {"sessionId": session, "timestamp": now, "cwd": root, "transcriptPath": events, "stopReason": "end_turn"}
+    records = (("session.start", {"sessionId": session, "version": 1, "producer": "traces-doctor", "startTime": stamp,
+                                  "copilotVersion": "traces-doctor", "context": {"cwd": root}}),
+               ("user.message", {"content": DOCTOR_PROMPT}),
+               ("session.usage_record", {"usage": {"model": DOCTOR_MODEL, "inputTokens": 0, "outputTokens": 0}}),
+               ("assistant.message", {"content": DOCTOR_ANSWER, "toolRequests": []}),
+               ("hook.start", {"hookType": "agentStop", "input": stop}))
+    write_atomic(events, jsonl({"type": kind, "data": data, "id": f"{session}-{n}", "timestamp": stamp,
+                                "parentId": f"{session}-{n - 1}" if n else None} for n, (kind, data) in enumerate(records)))
+    _, ours = read_copilot_hooks(root)
+    env = {**os.environ, "COPILOT_CLI": "1"}
+    return folder, [("Stop", ["bash", "-c", ours["agentStop"][0]], env, stop),
+                    ("SessionEnd", ["bash", "-c", ours["sessionEnd"][0]], env,
+                     {"sessionId": session, "timestamp": now, "cwd": root, "reason": "complete"})]
+
+
 AGENTS["copilot"].update(
-    init_check=copilot_init_check, wire=lambda root, invocation, yes: wire_copilot(root, invocation),
+    binary="copilot", init_check=copilot_init_check, wire=lambda root, invocation, yes: wire_copilot(root, invocation),
     unwire=lambda root: wire_copilot(root, None) if os.path.exists(copilot_hook_file(root)) else [],
-    status=copilot_status, status_row=lambda info, paint: ("copilot hooks", f"{info['hooks_file']} ({', '.join(info['hooks'])})"),
-    names_repository=lambda root: os.path.exists(copilot_hook_file(root)))
+    status=copilot_status, status_row=lambda info, paint: f"{info['hooks_file']} ({', '.join(info['hooks'])})",
+    names_repository=lambda root: os.path.exists(copilot_hook_file(root)), doctor_turn=copilot_doctor_turn)
 
 
 ###############################################################################
@@ -6583,10 +6753,10 @@ AGENTS["copilot"].update(
 DOCTOR_SESSION_PREFIX = "doctor-"   # the test turn's session id: never mistaken for a user's turn
 DOCTOR_WAIT_SECONDS = 60            # how long the test turn may take to reach the backend
 STUCK_SECONDS = 10 * 60             # a job waiting longer than this is not just a slow upload
-DOCTOR_ANSWER = "traces doctor: the test turn's answer"
 EXPORTED_PREFIXES = ("MLFLOW_", "DATABRICKS_", "CLAUDETRACING_", "TRACES_")
 DOCTOR_CHECKS = {}                  # name → check(checkup): (ok, detail, fix); ok None: not checked;
-                                    # None: no line (codex, for a repository not wired for Codex)
+                                    # None: no line (codex, for a repository not wired for Codex);
+                                    # {line name: (ok, detail, fix)}: a line each (roundtrip, per agent)
 
 
 def doctor_check(name):
@@ -6604,7 +6774,6 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
-        self.wired_alone = None             # the agents wired by their own files alone: no Claude Code hooks to send a turn through
         self.failed = set()
 
 
@@ -6621,7 +6790,6 @@ def check_settings(checkup):
     alone = len(missing) == len(HOOK_EVENTS) and [
         agent["label"] for agent in AGENTS.values() if agent["names_repository"](checkup.root)]
     if alone:
-        checkup.wired_alone = alone
         return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {' and '.join(alone)} only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
@@ -6907,38 +7075,6 @@ def check_copilot(checkup):
     return True, f"{path}: hooks for {', '.join(COPILOT_HOOK_EVENTS)}; sessions in {sessions}", None
 
 
-def doctor_transcript(folder, session, cwd):
-    """The smallest turn the engine takes: a prompt and an answer, shaped like Claude Code's lines."""
-    from datetime import datetime, timezone
-    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    base = {"isSidechain": False, "timestamp": stamp, "cwd": cwd, "sessionId": session, "version": "traces-doctor"}
-    lines = [
-        {**base, "parentUuid": None, "type": "user", "uuid": session + "-1",
-         "message": {"role": "user", "content": "traces doctor: a test turn, removed once it has arrived"}},
-        {**base, "parentUuid": session + "-1", "type": "assistant", "uuid": session + "-2",
-         "message": {"id": "msg_" + session, "type": "message", "role": "assistant", "model": "<synthetic>",
-                     "content": [{"type": "text", "text": DOCTOR_ANSWER}], "stop_reason": "end_turn",
-                     "usage": {"input_tokens": 0, "output_tokens": 0}}},
-    ]
-    path = os.path.join(folder, session + ".jsonl")
-    write_atomic(path, "".join(json.dumps(line) + "\n" for line in lines).encode())
-    return path
-
-
-def run_hook_as_claude(checkup, event, payload):
-    """Run the committed hook command the way Claude Code does: `sh -c`, CLAUDE_PROJECT_DIR
-    set, the settings' env blocks exported, the hook input on stdin."""
-    import subprocess
-    command = our_hook_commands(checkup.settings.shared, event)[0]
-    exported = {}
-    for data in (load_settings(os.path.join(os.path.expanduser("~"), SETTINGS_FILE))[0],
-                 checkup.settings.shared, checkup.settings.local):
-        exported.update(settings_env(data))
-    env = {**os.environ, **exported, "CLAUDE_PROJECT_DIR": checkup.root}
-    subprocess.run(["sh", "-c", command], input=json.dumps(payload).encode(), env=env, cwd=checkup.root,
-                   capture_output=True, timeout=30)
-
-
 def worker_lines(session):
     """What the log says about a session, oldest first."""
     try:
@@ -7024,42 +7160,76 @@ def clean_test_turn(session, folder, sent):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@doctor_check("roundtrip")
-def check_round_trip(checkup):
-    import tempfile
+def send_doctor_turn(checkup, name):
+    """Write an agent's test turn and run its hooks as the agent would (its `doctor_turn`): what
+    waiting for it and cleaning up after it need."""
+    import subprocess
     import uuid
-    if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
-        return None, "not run: fix the lines above first", None
-    if checkup.wired_alone:
-        return None, "not run: the test turn goes through Claude Code's hooks, and this repository has none", None
-    session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
-    folder, sent = None, []
+    turn = {"agent": name, "session": DOCTOR_SESSION_PREFIX + str(uuid.uuid4()), "folder": None, "sent": [],
+            "started": time.time(), "error": None, "found": (None, None, []), "took": None}
     try:
-        # The worker reads transcripts only under Claude Code's projects folder.
-        os.makedirs(claude_projects_dir(), mode=0o700, exist_ok=True)
-        folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=claude_projects_dir())
-        transcript = doctor_transcript(folder, session, checkup.root)
-        started = time.time()
-        hook_input = {"session_id": session, "transcript_path": transcript, "cwd": checkup.root,
-                      "permission_mode": "default"}
-        for event, extra in (("Stop", {"stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
-                             ("SessionEnd", {"reason": "other"})):
-            run_hook_as_claude(checkup, event, {**hook_input, "hook_event_name": event, **extra})
-            sent.append(event)
-        reader, experiment, ids = wait_for_test_trace(checkup, session, DOCTOR_WAIT_SECONDS)
-        took = time.time() - started
+        turn["folder"], hooks = AGENTS[name]["doctor_turn"](checkup.root, turn["session"])
+        for event, argv, env, payload in hooks:
+            subprocess.run(argv, input=json.dumps(payload).encode(), env=env, cwd=checkup.root,
+                           capture_output=True, timeout=30)
+            turn["sent"].append(event)
+    except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
+        turn["error"] = e
+    return turn
+
+
+def wait_for_doctor_turn(checkup, turn, deadline):
+    """Wait for an agent's test turn to reach the backend (or the deadline to pass)."""
+    if turn["error"] is None:
+        try:
+            turn["found"] = wait_for_test_trace(checkup, turn["session"], deadline - time.time())
+            turn["took"] = time.time() - turn["started"]
+        except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
+            turn["error"] = e
+
+
+def doctor_turn_result(checkup, turn):
+    """(ok, detail, fix) of one agent's test turn, its trace removed; what it left is taken
+    away either way."""
+    session, name = turn["session"], turn["agent"]
+    try:
+        if turn["error"]:
+            raise turn["error"]
+        reader, experiment, ids = turn["found"]
         if ids:
             remove_test_traces(checkup, reader, experiment, ids)
     except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
         return False, f"the test turn {session} failed: {short_error(e)}", f"traces search --session {session}"
     finally:
-        clean_test_turn(session, folder, sent)
+        clean_test_turn(session, turn["folder"], turn["sent"])
+    label = AGENTS[name]["label"]
     if not ids:
         said = worker_lines(session)
-        why = f"; the worker's last word: {said[-1]}" if said else "; the worker never saw it (did the hook write a job?)"
-        return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s{why}", \
-            "traces sync --wait (it says what the backend answers)"
-    return True, f"a test turn went hook → spool → worker → backend in {took:.1f} s, and was removed", None
+        if not said:
+            return False, (f"a test turn sent through {label}'s hook command never reached the worker (the hook "
+                           f"wrote no job)"), f"traces init --agent {name} (writes its hooks again)"
+        return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s; the worker's last " \
+            f"word: {said[-1]}", "traces sync --wait (it says what the backend answers)"
+    return True, f"a test turn went {label}'s hook → spool → worker → backend in {turn['took']:.1f} s, and was " \
+        "removed", None
+
+
+@doctor_check("roundtrip")
+def check_round_trip(checkup):
+    """One test turn per agent wired here, each its own line; sent all at once, so that they
+    wait for the worker together, and removed once all have arrived."""
+    if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
+        return None, "not run: fix the lines above first", None
+    wired = [name for name, agent in AGENTS.items() if agent["names_repository"](checkup.root)]
+    results = {f"roundtrip {name}": (None, f"not run: fix the {name} line above first", None)
+               for name in wired if name in checkup.failed}
+    turns = [send_doctor_turn(checkup, name) for name in wired if name not in checkup.failed]
+    deadline = time.time() + DOCTOR_WAIT_SECONDS
+    for turn in turns:
+        wait_for_doctor_turn(checkup, turn, deadline)
+    for turn in turns:
+        results[f"roundtrip {turn['agent']}"] = doctor_turn_result(checkup, turn)
+    return {name: results[name] for name in (f"roundtrip {n}" for n in wired)}
 
 
 ###############################################################################
@@ -7522,17 +7692,44 @@ def init_options(p):
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude (default), codex, gemini, copilot; repeat or list: --agent claude,copilot")
+                   help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
+                        "--agent claude,copilot. Default: asked (those on PATH), claude with --yes")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
-def init_agents(args):
-    """The agents init wires: --agent, repeated or comma-separated; Claude Code by default."""
-    agents = [a.strip() for value in args.agent or [DEFAULT_AGENT] for a in value.split(",") if a.strip()]
+def agents_on_path():
+    """The agents whose program is on PATH."""
+    import shutil
+    return [name for name, agent in AGENTS.items() if shutil.which(agent["binary"])]
+
+
+def parse_agents(values):
+    """Agent names, repeated or comma-separated; `all`: those on PATH (saying which it skipped)."""
+    agents = [a.strip() for value in values for a in value.split(",") if a.strip()]
+    if "all" in agents:
+        found = agents_on_path()
+        skipped = [name for name in AGENTS if name not in found]
+        if not found:
+            raise TracesError(f"--agent all: none of {', '.join(agent['binary'] for agent in AGENTS.values())} is on "
+                              "PATH; name the agents to wire instead (--agent claude,codex); nothing was changed")
+        print(f"Agents on PATH: {', '.join(found)}" + (f"; skipped (not on PATH): {', '.join(skipped)}" if skipped else ""))
+        agents = [a for name in agents for a in (found if name == "all" else [name])]
     unknown = [a for a in agents if a not in AGENTS]
     if unknown or not agents:
-        raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)}")
+        raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)} or all")
     return list(dict.fromkeys(agents))
+
+
+def init_agents(args, interactive):
+    """The agents init wires: --agent; else asked (those on PATH by default), Claude Code with
+    --yes (as before there was a choice) and for --user-wide (only Claude Code has user-wide hooks)."""
+    if args.agent:
+        return parse_agents(args.agent)
+    if not interactive or args.user_wide:
+        return [DEFAULT_AGENT]
+    found = agents_on_path()
+    return parse_agents([ask(f"Which agents should traces wire ({', '.join(AGENTS)}, or all; comma-separated)",
+                             ",".join(found) or DEFAULT_AGENT)])
 
 
 def choose_destination(args, current, interactive):
@@ -7652,15 +7849,15 @@ def cmd_init(args):
     # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
     # first write: a refusal leaves the repository and TRACES_HOME as they were.
     root = init_target(args)
-    agents = init_agents(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    interactive = not args.yes
+    if interactive:
+        print(f"Setting up tracing for {root}")
+    agents = init_agents(args, interactive)
     for name in agents:
         AGENTS[name]["init_check"](root, args)
     check_home()
     current = settings.env
-    interactive = not args.yes
-    if interactive:
-        print(f"Setting up Claude Code tracing for {root}")
     uri, databricks = choose_destination(args, current, interactive)
     setup = databricks_setup(args, root, current, interactive) if databricks else \
         mlflow_setup(args, root, current, interactive, uri)
@@ -7770,11 +7967,15 @@ def status_options(p):
 def cmd_status(args):
     root = repo_root(os.getcwd())
     status = repo_status(root)
+    found = agents_on_path()
+    status["agents"] = {}
     for name, agent in AGENTS.items():
         wiring = agent["status"](root)
         if wiring:
             status[name] = wiring
             status["configured"] = True     # wired by its own files alone (no Claude Code hooks) is set up too
+        status["agents"][name] = {"wired": bool(wiring), "hooks_file": wiring["hooks_file"] if wiring else None,
+                                  "on_path": name in found}
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -7792,7 +7993,10 @@ def cmd_status(args):
             ("enrichments", ", ".join(status["enrichments"]) or "none"),
             ("redaction", redact_text_),
             ("hook", status["hook_command"] + hook_state),
-            *(agent["status_row"](status[name], paint) for name, agent in AGENTS.items() if name in status),
+            *((name, agent["status_row"](status[name], paint) if name in status else paint.dim(
+                "not wired" + (f" ({agent['binary']} is on PATH: `traces init --agent {name}`)"
+                               if status["agents"][name]["on_path"] else "")))
+              for name, agent in AGENTS.items()),
             ("settings", ", ".join(status["settings_files"]) or "none"),
             ("traces home", status["traces_home"]),
             ("pending jobs", str(status["pending_jobs"])),
@@ -7829,13 +8033,13 @@ def cmd_doctor(args):
         result = check(checkup)
         if result is None:              # a check for a path this repository does not take
             continue
-        ok, detail, fix = result
-        if ok is False:
-            checkup.failed.add(name)
-        results.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
-        if not args.json:
-            mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
-            print(f"{mark}  {name:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
+        for line, (ok, detail, fix) in (result.items() if isinstance(result, dict) else [(name, result)]):
+            if ok is False:
+                checkup.failed.add(line)
+            results.append({"check": line, "ok": ok, "detail": detail, "fix": fix})
+            if not args.json:
+                mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
+                print(f"{mark}  {line:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if checkup.failed else 0
