@@ -5114,7 +5114,8 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_in
 COST_COLUMNS = ("input_cost", "output_cost", "total_cost")
 ANALYTICS_COLUMNS = ("trace_name", "session_id") + TOKEN_COLUMNS + COST_COLUMNS
 ANALYTICS_KEYS = ("mlflow.traceName", META_SESSION)     # read from those columns whatever a command reads
-FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|(tags|metadata)\.`([^`]+)` (=|!=|LIKE) '((?:[^'\\]|\\.)*)'")
+FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|tags\.`([^`]+)` IS NULL"
+                           r"|(tags|metadata)\.`([^`]+)` (=|!=|LIKE) '((?:[^'\\]|\\.)*)'")
 
 
 def error_code(error):
@@ -5236,10 +5237,14 @@ class LocalStore:
                 return self.mlflow().search_traces(locations=locations, filter_string=filter_string,
                                                    max_results=max_results, order_by=order_by,
                                                    page_token=page_token, include_spans=include_spans)
-            since, kind, key, op, value = match.groups()
+            since, untagged, kind, key, op, value = match.groups()
             if since:
                 where.append("t.timestamp_ms >= ?")
                 args.append(int(since))
+                continue
+            if untagged:
+                where.append("NOT EXISTS (SELECT 1 FROM trace_tags x WHERE x.request_id = t.request_id AND x.key = ?)")
+                args.append(untagged)
                 continue
             value = re.sub(r"\\(.)", r"\1", value)
             if kind == "metadata" and key == META_SESSION and self.analytics:
@@ -5763,20 +5768,23 @@ def find_traces(backend, locations, filter_string, check, limit):
 
 def several_agents(backend, locations, infos):
     """Do these experiments hold turns of more than one agent? The turns found say so, or else
-    one request for the newest turn tagged with another agent than theirs. (Turns from before
-    the tag, Claude Code's, are not asked for: no filter finds a missing tag on every MLflow.)"""
+    a request for the newest turn tagged with another agent than theirs, and, theirs not being
+    Claude Code's, one for a turn without the tag (MLflow 3.10 cannot ask that: it is not asked)."""
     agents = {trace_agent(info) for info in infos}
     if len(agents) != 1 or not locations:
         return len(agents) > 1
     [agent] = agents
-    try:
-        found = backend.client.search_traces(
-            locations=locations, filter_string=f"tags.`{TAG_AGENT}` != '{agent}'", max_results=1,
-            order_by=["timestamp_ms DESC"], include_spans=False)
-    except Exception as e:  # noqa: BLE001 - a label is not worth failing the search for
-        log(f"could not ask for other agents' turns: {short_error(e)}")
-        return False
-    return any(trace_agent(trace.info) != agent for trace in found)
+    others = [f"tags.`{TAG_AGENT}` != '{agent}'"] + [f"tags.`{TAG_AGENT}` IS NULL"] * (agent != DEFAULT_AGENT)
+    for filter_string in others:
+        try:
+            found = backend.client.search_traces(locations=locations, filter_string=filter_string, max_results=1,
+                                                 order_by=["timestamp_ms DESC"], include_spans=False)
+        except Exception as e:  # noqa: BLE001 - a label is not worth failing the search for
+            log(f"could not ask for other agents' turns ({filter_string}): {short_error(e)}")
+            continue
+        if any(trace_agent(trace.info) != agent for trace in found):
+            return True
+    return False
 
 
 def describe_current(backend):
