@@ -5769,7 +5769,7 @@ def find_traces(backend, locations, filter_string, check, limit):
 def several_agents(backend, locations, infos):
     """Do these experiments hold turns of more than one agent? The turns found say so, or else
     a request for the newest turn tagged with another agent than theirs, and, theirs not being
-    Claude Code's, one for a turn without the tag (MLflow 3.10 cannot ask that: it is not asked)."""
+    Claude Code's, one for a turn without the tag (which MLflow 3.10 refuses: no name is shown then)."""
     agents = {trace_agent(info) for info in infos}
     if len(agents) != 1 or not locations:
         return len(agents) > 1
