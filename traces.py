@@ -5250,6 +5250,12 @@ class LocalStore:
             if kind == "metadata" and key == META_SESSION and self.analytics:
                 where.append(f"t.session_id {op} ?")
                 args.append(value)
+            elif op == "!=":
+                # Rarely true (another agent than the one shown): one pass over the key's rows
+                # finds the few, where a probe per trace would visit every trace.
+                table = "trace_tags" if kind == "tags" else "trace_request_metadata"
+                where.append(f"t.request_id IN (SELECT x.request_id FROM {table} x WHERE x.key = ? AND x.value != ?)")
+                args += [key, value]
             else:
                 table = "trace_tags" if kind == "tags" else "trace_request_metadata"
                 where.append(f"EXISTS (SELECT 1 FROM {table} x WHERE x.request_id = t.request_id "
