@@ -5086,7 +5086,7 @@ META_MODELS = "claudetracing.models"
 
 def search_format(name, needs_spans=False, per_turn=False):
     """Register an output format of `traces search`; spans are fetched only for those that need
-    them; a format that shows turn by turn (per_turn) names each turn's agent where several are."""
+    them; a format that shows turn by turn (per_turn) names each turn's agent where it shows several."""
     def register(fn):
         SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans, "per_turn": per_turn}
         return fn
@@ -5114,8 +5114,7 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_in
 COST_COLUMNS = ("input_cost", "output_cost", "total_cost")
 ANALYTICS_COLUMNS = ("trace_name", "session_id") + TOKEN_COLUMNS + COST_COLUMNS
 ANALYTICS_KEYS = ("mlflow.traceName", META_SESSION)     # read from those columns whatever a command reads
-FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|tags\.`([^`]+)` IS NULL"
-                           r"|(tags|metadata)\.`([^`]+)` (=|!=|LIKE) '((?:[^'\\]|\\.)*)'")
+FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
 
 
 def error_code(error):
@@ -5237,25 +5236,15 @@ class LocalStore:
                 return self.mlflow().search_traces(locations=locations, filter_string=filter_string,
                                                    max_results=max_results, order_by=order_by,
                                                    page_token=page_token, include_spans=include_spans)
-            since, untagged, kind, key, op, value = match.groups()
+            since, kind, key, op, value = match.groups()
             if since:
                 where.append("t.timestamp_ms >= ?")
                 args.append(int(since))
-                continue
-            if untagged:
-                where.append("NOT EXISTS (SELECT 1 FROM trace_tags x WHERE x.request_id = t.request_id AND x.key = ?)")
-                args.append(untagged)
                 continue
             value = re.sub(r"\\(.)", r"\1", value)
             if kind == "metadata" and key == META_SESSION and self.analytics:
                 where.append(f"t.session_id {op} ?")
                 args.append(value)
-            elif op == "!=":
-                # Rarely true (another agent than the one shown): one pass over the key's rows
-                # finds the few, where a probe per trace would visit every trace.
-                table = "trace_tags" if kind == "tags" else "trace_request_metadata"
-                where.append(f"t.request_id IN (SELECT x.request_id FROM {table} x WHERE x.key = ? AND x.value != ?)")
-                args += [key, value]
             else:
                 table = "trace_tags" if kind == "tags" else "trace_request_metadata"
                 where.append(f"EXISTS (SELECT 1 FROM {table} x WHERE x.request_id = t.request_id "
@@ -5770,27 +5759,6 @@ def find_traces(backend, locations, filter_string, check, limit):
         token = batch.token
         if not token or not batch:
             return found
-
-
-def several_agents(backend, locations, infos):
-    """Do these experiments hold turns of more than one agent? The turns found say so, or else
-    a request for the newest turn tagged with another agent than theirs, and, theirs not being
-    Claude Code's, one for a turn without the tag (which MLflow 3.10 refuses: no name is shown then)."""
-    agents = {trace_agent(info) for info in infos}
-    if len(agents) != 1 or not locations:
-        return len(agents) > 1
-    [agent] = agents
-    others = [f"tags.`{TAG_AGENT}` != '{agent}'"] + [f"tags.`{TAG_AGENT}` IS NULL"] * (agent != DEFAULT_AGENT)
-    for filter_string in others:
-        try:
-            found = backend.client.search_traces(locations=locations, filter_string=filter_string, max_results=1,
-                                                 order_by=["timestamp_ms DESC"], include_spans=False)
-        except Exception as e:  # noqa: BLE001 - a label is not worth failing the search for
-            log(f"could not ask for other agents' turns ({filter_string}): {short_error(e)}")
-            continue
-        if any(trace_agent(trace.info) != agent for trace in found):
-            return True
-    return False
 
 
 def describe_current(backend):
@@ -8365,10 +8333,8 @@ def cmd_search(args):
         matched = [trace] if check(trace.info) else []
         where = f"trace {args.trace_id}"
         items = matched if render["needs_spans"] else [t.info for t in matched]
-        locations = [trace.info.experiment_id]
     else:
-        locations = backend.locations(args)
-        infos = find_traces(backend, locations, filter_string, check, args.limit)
+        infos = find_traces(backend, backend.locations(args), filter_string, check, args.limit)
         where = "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
         items = backend.traces([i.trace_id for i in infos]) if render["needs_spans"] else infos
     if not items:
@@ -8378,8 +8344,10 @@ def cmd_search(args):
         print(f"No traces found in {where} at {backend.uri} for these filters.",
               file=sys.stderr if args.format == "json" else sys.stdout)
         return 0
-    # Each turn names its agent where the experiment holds several, whichever turns are shown.
-    args.several_agents = render["per_turn"] and several_agents(backend, locations, items)
+    # Each turn names its agent where the turns shown are of several agents. (Asking whether the
+    # experiment holds several costs a pass over all its traces: `search` took twice as long on
+    # 40,000 turns of one agent, tests/bench/bench_agents.py at c90e88d.)
+    args.several_agents = render["per_turn"] and len({trace_agent(info) for info in items}) > 1
     render["render"](items, args)
     return 0
 

@@ -2,10 +2,10 @@
 ad0a3ea (before `--agent` on report and list and the agent on each turn), on stores of 10,000
 and 40,000 turns, whole commands timed from outside, interleaved with `python -c pass`.
 
-The stores are bench_search's 10,000 (built once, cached) and a copy grown to 40,000; every turn
-is Claude Code's, the worst case for the summary: it asks the store for a turn of another agent
-and finds none. `--agent claude` cannot be asked of the store (traces from before the tag are
-Claude Code's too): it is checked here, turn by turn.
+The stores are bench_search's 10,000 (built once, cached) and a copy grown to 40,000, every turn
+Claude Code's. `--agent claude` cannot be asked of the store (traces from before the tag are
+Claude Code's too): it is checked here, turn by turn. At c90e88d the summary asked the store
+whether the experiment held another agent's turn: with none there, a pass over every trace.
 
     python tests/bench/bench_agents.py
 """
