@@ -5095,10 +5095,11 @@ META_USER = "mlflow.trace.user"
 META_MODELS = "claudetracing.models"
 
 
-def search_format(name, needs_spans=False):
-    """Register an output format of `traces search`; spans are fetched only for those that need them."""
+def search_format(name, needs_spans=False, per_turn=False):
+    """Register an output format of `traces search`; spans are fetched only for those that need
+    them; a format that shows turn by turn (per_turn) names each turn's agent where it shows several."""
     def register(fn):
-        SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans}
+        SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans, "per_turn": per_turn}
         return fn
     return register
 
@@ -5675,6 +5676,11 @@ class Backend:
         return [self.trace(trace_id) for trace_id in trace_ids]
 
 
+def trace_agent(info):
+    """The agent of a turn: traces from before the tag (or with it empty) are Claude Code's."""
+    return info.tags.get(TAG_AGENT) or DEFAULT_AGENT
+
+
 def json_tag(info, key, default):
     try:
         value = json.loads(info.tags.get(key) or "null")
@@ -5717,7 +5723,7 @@ def trace_filters(args, root):
         # Traces from before the tag are Claude Code's: only another agent's can be asked of the backend.
         if args.agent != DEFAULT_AGENT:
             clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
-        checks.append(lambda info: info.tags.get(TAG_AGENT, DEFAULT_AGENT) == args.agent)
+        checks.append(lambda info: trace_agent(info) == args.agent)
     if getattr(args, "status", None):
         clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
         checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
@@ -5818,7 +5824,7 @@ def money(value):
 # -- formats -------------------------------------------------------------------------------
 
 
-@search_format("summary")
+@search_format("summary", per_turn=True)
 def format_summary(infos, args):
     """One aligned block per turn, from tags, metadata and previews only (no spans fetched)."""
     paint = Painter(sys.stdout)
@@ -5846,7 +5852,8 @@ def format_summary(infos, args):
         if n:
             print()
         badge = paint.ok(status) if status == "ok" else paint.bad(status)
-        print(f"{paint.bold(local_time(info.request_time))}  {paint.accent(info.trace_id)}  {badge}")
+        agent = f"  agent {trace_agent(info)}" if args.several_agents else ""
+        print(f"{paint.bold(local_time(info.request_time))}  {paint.accent(info.trace_id)}  {badge}{agent}")
         for label, value in rows:
             print(f"  {paint.dim(f'{label:<8}')} {value}")
 
@@ -5908,10 +5915,10 @@ def quoted(text):
     return "\n".join("> " + line if line.strip() else ">" for line in (text or "").strip().splitlines()) or "> (empty)"
 
 
-@search_format("context")
+@search_format("context", per_turn=True)
 def format_context(infos, args):
     """Markdown for an LLM's context window: newest first, whole lines, within --max-chars."""
-    out = [f"# Claude Code turns, newest first ({len(infos)})", ""]
+    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", ""]
     size = sum(len(line) + 1 for line in out)
     for n, info in enumerate(infos):
         tools = json_tag(info, TAG_TOOLS, {})
@@ -5919,7 +5926,8 @@ def format_context(infos, args):
         files = trace_files(info)
         block = [
             f"## {local_time(info.request_time)} · session {info.trace_metadata.get(META_SESSION, '?')}"
-            + (f" · branch {info.tags['git.branch']}" if info.tags.get("git.branch") else ""),
+            + (f" · branch {info.tags['git.branch']}" if info.tags.get("git.branch") else "")
+            + (f" · agent {trace_agent(info)}" if args.several_agents else ""),
             "", "Prompt:", quoted(info.request_preview), "",
             "Done: " + (f"tools {tool_list(tools)}" if tools else "no tools")
             + (f" ({errors} failed)" if errors else "") + (f"; files changed: {', '.join(files)}" if files else ""),
@@ -8432,16 +8440,22 @@ def cmd_import(args):
 # traces list: the backend's experiments
 ###############################################################################
 
-def local_trace_stats(uri):
+def local_trace_stats(uri, agent=None):
     """{experiment id: (traces, last trace ms)} straight from a local SQLite store: one query
-    instead of paging through every trace; None when the store is not laid out as expected."""
+    instead of paging through every trace; None when the store is not laid out as expected.
+    With an agent, its traces only (an untagged trace is Claude Code's, as trace_agent says)."""
     import sqlite3
     path = uri.split(":///", 1)[-1]
+    where, values = "", []
+    if agent:
+        where = ("WHERE COALESCE(NULLIF((SELECT x.value FROM trace_tags x WHERE x.request_id = t.request_id "
+                 "AND x.key = ?), ''), ?) = ?")
+        values = [TAG_AGENT, DEFAULT_AGENT, agent]
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info "
-                              "GROUP BY experiment_id").fetchall()
+            rows = db.execute(f"SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info t {where} "
+                              "GROUP BY experiment_id", values).fetchall()
         finally:
             db.close()
     except sqlite3.Error:
@@ -8449,21 +8463,31 @@ def local_trace_stats(uri):
     return {str(e): (n, last) for e, n, last in rows}
 
 
-@command("list", "the experiments on this repository's backend, with trace counts")
+def list_options(p):
+    p.add_argument("--agent", choices=tuple(AGENTS),
+                   help="count one agent's traces only (on a server: the date of its newest trace)")
+
+
+@command("list", "the experiments on this repository's backend, with trace counts", list_options)
 def cmd_list(args):
     root = repo_root(os.getcwd())
     backend = Backend(root)
     experiments = backend.experiments()
-    stats = local_trace_stats(backend.uri) if backend_kind(backend.uri) == "local" else None
+    stats = local_trace_stats(backend.uri, args.agent) if backend_kind(backend.uri) == "local" else None
     if stats is None:
-        # A server: no count API, so only the newest trace of each experiment (one small request).
+        # A server: no count API, so only the newest trace of each experiment (one small request;
+        # for Claude Code's, whose oldest traces have no tag to ask for, as many as it takes).
         from concurrent.futures import ThreadPoolExecutor
+        filter_string, check = trace_filters(args, root)
 
         def newest(experiment):
-            found = backend.call("search traces", backend.client.search_traces,
-                                 locations=[experiment.experiment_id], max_results=1,
-                                 order_by=["timestamp_ms DESC"], include_spans=False)
-            return experiment.experiment_id, (None, found[0].info.request_time if found else None)
+            if not args.agent:
+                found = [t.info for t in backend.call("search traces", backend.client.search_traces,
+                                                      locations=[experiment.experiment_id], max_results=1,
+                                                      order_by=["timestamp_ms DESC"], include_spans=False)]
+            else:
+                found = find_traces(backend, [experiment.experiment_id], filter_string, check, 1)
+            return experiment.experiment_id, (None, found[0].request_time if found else None)
         with ThreadPoolExecutor(max_workers=8) as pool:
             stats = dict(pool.map(newest, experiments))
     name, experiment_id = backend.current()
@@ -8478,7 +8502,8 @@ def cmd_list(args):
         line = (f"{'*' if mine else ' '} {e.experiment_id:<{id_width}}  {e.name:<{name_width}}  "
                 f"{'-' if count is None else count:>6}  {local_time(last) if last else '-'}")
         print(paint.bold(line) if mine else line)
-    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)})")
+    only = f"; traces of {args.agent} only" if args.agent else ""
+    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)}){only}")
     return 0
 
 
@@ -8528,6 +8553,10 @@ def cmd_search(args):
         print(f"No traces found in {where} at {backend.uri} for these filters.",
               file=sys.stderr if args.format == "json" else sys.stdout)
         return 0
+    # Each turn names its agent where the turns shown are of several agents. (Asking whether the
+    # experiment holds several costs a pass over all its traces: `search` took twice as long on
+    # 40,000 turns of one agent, tests/bench/bench_agents.py at c90e88d.)
+    args.several_agents = render["per_turn"] and len({trace_agent(info) for info in items}) > 1
     render["render"](items, args)
     return 0
 
@@ -8543,7 +8572,7 @@ REPORT_KEYS = {
     "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
     "branch": lambda info: info.tags.get("git.branch") or "(none)",
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-    "agent": lambda info: info.tags.get(TAG_AGENT) or DEFAULT_AGENT,
+    "agent": trace_agent,
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
 REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
@@ -8551,13 +8580,14 @@ REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.
 
 def filter_keys(args):
     """The tags trace_filters' check reads for these options."""
-    keys = {"branch": "git.branch", "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
+    keys = {"branch": "git.branch", "agent": TAG_AGENT, "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
     return {key for option, key in keys.items() if getattr(args, option, None)}
 
 
 def report_options(p):
     p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
     p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent only")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
     scope.add_argument("--all", action="store_true", help="every experiment on the backend")
