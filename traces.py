@@ -5097,7 +5097,7 @@ META_MODELS = "claudetracing.models"
 
 def search_format(name, needs_spans=False, per_turn=False):
     """Register an output format of `traces search`; spans are fetched only for those that need
-    them; a format that shows turn by turn (per_turn) names each turn's agent where it shows several."""
+    them; a format that shows turn by turn (per_turn) names each turn's agent unless all are Claude Code's."""
     def register(fn):
         SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans, "per_turn": per_turn}
         return fn
@@ -8553,10 +8553,10 @@ def cmd_search(args):
         print(f"No traces found in {where} at {backend.uri} for these filters.",
               file=sys.stderr if args.format == "json" else sys.stdout)
         return 0
-    # Each turn names its agent where the turns shown are of several agents. (Asking whether the
-    # experiment holds several costs a pass over all its traces: `search` took twice as long on
-    # 40,000 turns of one agent, tests/bench/bench_agents.py at c90e88d.)
-    args.several_agents = render["per_turn"] and len({trace_agent(info) for info in items}) > 1
+    # A turn shown unnamed is Claude Code's: every turn names its agent as soon as one shown is
+    # another agent's. (Asking whether the experiment holds several agents costs a pass over all
+    # its traces: `search` took twice as long on 40,000 turns of one agent, bench_agents at c90e88d.)
+    args.several_agents = render["per_turn"] and {trace_agent(info) for info in items} != {DEFAULT_AGENT}
     render["render"](items, args)
     return 0
 

@@ -474,7 +474,7 @@ def test_list_counts_one_agents_traces(mixed_reader, capsys):
     assert found["acme/widgets"].split()[3] == str(len(mixed_reader["claude"]) + 1) and "only" not in footer
 
 
-def test_each_turn_names_its_agent_where_the_turns_shown_are_of_several(mixed_reader, capsys):
+def test_each_turn_names_its_agent_unless_all_shown_are_claude_codes(mixed_reader, capsys):
     claude, codex = mixed_reader["claude"], mixed_reader["codex"][0]
     _, out, _ = run(capsys, "search", "-l", "0")
     assert [line.split()[-2:] for line in headers(out)] == [["agent", "codex"]] + [["agent", "claude"]] * len(claude)
@@ -482,12 +482,18 @@ def test_each_turn_names_its_agent_where_the_turns_shown_are_of_several(mixed_re
     _, out, _ = run(capsys, "search", "-f", "context", "-l", "0")
     assert out.startswith("# Coding-agent turns, newest first")
     assert out.count(" · agent claude\n") == len(claude) and out.count(" · agent codex\n") == 1
-    # The turns of one agent read as before, in the mixed experiment or in one of one agent.
-    for argv in (["--agent", "claude"], ["--trace-id", codex.trace_id], ["-e", "acme/other"]):
+    # Claude Code's turns alone read as before, in the mixed experiment or in one of one agent.
+    for argv in (["--agent", "claude"], ["-e", "acme/other"]):
         _, out, _ = run(capsys, "search", *argv)
         assert headers(out) and not any("agent" in line for line in headers(out)), argv
         _, out, _ = run(capsys, "search", "-f", "context", *argv)
         assert out.startswith("# Claude Code turns") and " · agent " not in out, argv
+    # Another agent's turns are never shown unnamed, even alone (an unnamed turn is Claude Code's).
+    for argv in (["--agent", "codex"], ["--trace-id", codex.trace_id]):
+        _, out, _ = run(capsys, "search", *argv)
+        assert [line.split()[-2:] for line in headers(out)] == [["agent", "codex"]], argv
+        _, out, _ = run(capsys, "search", "-f", "context", *argv)
+        assert out.startswith("# Coding-agent turns") and out.count(" · agent codex\n") == 1, argv
 
 
 def test_one_agents_store_shows_no_agent(reader, capsys):
