@@ -39,7 +39,7 @@ older project): `uvx --from '<repo>[mlflow]' claudetracing init`, `uv tool insta
 run `python3 traces.py init`.
 """
 
-__version__ = "0.11.0"
+__version__ = "0.12.0"
 
 import json
 import os
