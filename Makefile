@@ -1,4 +1,4 @@
-# make test   — venv, dependencies, the pinned Claude Code, Codex and Gemini CLI, system packages; then pytest
+# make test   — venv, dependencies, the pinned Claude Code, Codex, Gemini CLI and Copilot CLI, system packages; then pytest
 #               (which makes an MLflow 3.10.1 environment with uv, in .cache/mlflow)
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
@@ -13,8 +13,10 @@ CODEX_VERSION := 0.169.0
 CODEX := .cache/codex/node_modules/.bin/codex
 GEMINI_VERSION := 0.61.0
 GEMINI := .cache/gemini-cli/node_modules/.bin/gemini
+COPILOT_VERSION := 1.0.102
+COPILOT := .cache/copilot/node_modules/.bin/copilot
 
-.PHONY: test demo bench lint deps system-deps claude codex gemini clean
+.PHONY: test demo bench lint deps system-deps claude codex gemini copilot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +48,19 @@ $(GEMINI):
 
 gemini: $(GEMINI)
 
+# GitHub Copilot CLI: the npm package is a loader for a ~200 MB native binary, pinned likewise.
+$(COPILOT):
+	mkdir -p .cache/copilot
+	npm install --prefix .cache/copilot --no-audit --no-fund --loglevel=error @github/copilot@$(COPILOT_VERSION)
+
+copilot: $(COPILOT)
+
 # PostgreSQL (the self-hosted server tests), Chromium (the UI test) and tmux (interactive
 # Claude Code sessions), from Debian.
 system-deps:
 	@sh tests/system-deps.sh
 
-test: deps claude codex gemini system-deps
+test: deps claude codex gemini copilot system-deps
 	$(PY) -m pytest -q
 
 demo: deps

@@ -16,18 +16,19 @@ launched them, and tags for the git commit and branch, the files changed, tokens
 How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
 small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
 builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn. Codex CLI and Gemini CLI
-sessions take the same path: an agent is one section and one entry of AGENTS (see "The agent
-seam"), and one more section for its setup when it has hooks of its own.
+Nothing the backend does can slow Claude down or lose a turn. Codex CLI, Gemini CLI and
+GitHub Copilot CLI sessions take the same path: an agent is one section and one entry of
+AGENTS (see "The agent seam"), and one more section for its setup when it has hooks of its own.
 
 The file reads top to bottom in the order data flows, one banner per section. The library:
 constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
 configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
 reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
-Codex CLI sessions; Gemini CLI sessions; enrichments; redaction; spool and hook; MLflow export
-(TraceBuilder builds a trace, Uploader writes it); the worker; the terminal; reading back
-(stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI setup; checks (doctor).
-Then the commands, one section each in `traces --help` order, and `main`.
+Codex CLI sessions; Gemini CLI sessions; Copilot CLI sessions; enrichments; redaction; spool
+and hook; MLflow export (TraceBuilder builds a trace, Uploader writes it); the worker; the
+terminal; reading back (stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI
+setup; Copilot CLI setup; checks (doctor). Then the commands, one section each in `traces
+--help` order, and `main`.
 
 This file is the whole program. It needs only the standard library for everything that does
 not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
@@ -38,7 +39,7 @@ older project): `uvx --from '<repo>[mlflow]' claudetracing init`, `uv tool insta
 run `python3 traces.py init`.
 """
 
-__version__ = "0.11.0"
+__version__ = "0.12.0"
 
 import json
 import os
@@ -112,7 +113,7 @@ ENV_PYTHON = "CLAUDETRACING_PYTHON"
 ENV_WORKER_IDLE = "CLAUDETRACING_WORKER_IDLE"       # seconds a worker waits for the next turn
 ENV_READER = "CLAUDETRACING_READER"               # mlflow: read through the mlflow client everywhere
 ENV_HOME = "TRACES_HOME"
-ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by the Codex and Gemini hook commands: codex, gemini
+ENV_AGENT = "CLAUDETRACING_AGENT"                 # set by our Codex, Gemini and Copilot hook commands
 ENV_PROBE = "CLAUDETRACING_PROBE"
 ENV_TRACE_LOCATION = "CLAUDETRACING_TRACE_LOCATION"   # Unity Catalog trace tables: catalog.schema.prefix
 ENV_PROFILE = "DATABRICKS_CONFIG_PROFILE"             # the Databricks CLI profile (local settings only)
@@ -144,7 +145,7 @@ TAG_TOOL_ERRORS = "claudetracing.tool_errors"
 TAG_VERSION = "claudetracing.version"
 TAG_STATUS = "claudetracing.status"              # ok, error (a tool failed) or interrupted
 TAG_COMMAND = "claudetracing.command"            # the custom slash command that started the turn
-TAG_AGENT = "agent"                              # claude, codex or gemini
+TAG_AGENT = "agent"                              # claude, codex, gemini or copilot
 DEFAULT_AGENT = "claude"                         # jobs and traces from before Codex support are Claude Code's
 TAG_ENRICHMENTS = "claudetracing.enrichments"   # experiment tag: the enrichments the team agreed on
 META_PARENT = "claudetracing.parent_session"
@@ -1759,13 +1760,16 @@ def notified_ids(records):
 # The agent seam: each agent's reader turns its session files into the same turn records
 ###############################################################################
 
-# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's, Gemini's):
+# An agent is an entry of AGENTS, made by its own section below (Claude Code's, Codex's, Gemini's, Copilot's):
 # everything an agent changes is there. The hook, the worker and import call only these, and
 # everything after the agent sections (enrichments, redaction, export, search, report) sees
 # only turn records, never an agent.
 #   what                            what its session files are called, for messages
 #   root_span, source_name          the name of a turn's root span (and so of its trace), MLflow's source name
+#   hook_input(payload)             its hook input in our keys, where its format differs (optional)
 #   hook_events                     {its event name: ours (Stop, SessionEnd)} where they differ (optional)
+#   claims(payload, environ)        whether it sent a hook input, whichever hook ran: another agent's
+#                                   hook ignores it (optional)
 #   hook_job(job, cwd, environ)     the job for a hook input (job_from_hook_input), completed with what
 #                                   the worker needs, or None when this hook does not act for it
 #   note_jobs(jobs)                 every spooled job, before any session is read (optional)
@@ -1782,12 +1786,17 @@ def notified_ids(records):
 #   project_sessions(root, everything)   {path: session id} of its sessions run inside `root`
 # and, for setup (its section there adds them), all optional:
 #   label                           its name in messages (by default its name in AGENTS)
+#   binary                          its program's name, looked for on PATH (init --agent all)
 #   init_check(root, args)          refuse what init cannot do for it, before anything is written
 #   wire_settings(settings, invocation)   its hooks in Claude Code's settings files (RepoSettings)
 #   wire(root, invocation, yes)     its hooks in files of its own: the lines saying what was written
 #   unwire(root)                    take them out again (disable): the lines saying what was written
-#   status(root), status_row(info, paint)   what status shows of its wiring (JSON, a row), or None
-#   names_repository(root)          whether its own files wire this repository (doctor)
+#   status(root), status_row(info, paint)   what status shows of its wiring ({hooks_file, ...} in the
+#                                   JSON, the text of its line), or None when it is not wired
+#   names_repository(root)          whether its files wire this repository (doctor)
+#   doctor_turn(root, session)      doctor's test turn: a session file of its own format written where
+#                                   the worker reads it, and its hooks as the agent runs them:
+#                                   (folder to remove afterwards, [(our event, argv, env, hook input)])
 #
 # A turn record is what the rest of the pipeline (worker, enrichments, Uploader) reads, the
 # same for every agent. Its keys:
@@ -1822,7 +1831,8 @@ AGENTS = {}
 def add_agent(name, **parts):
     """Register an agent (the keys above); the optional parts do nothing unless given."""
     AGENTS[name] = {"label": name, "note_jobs": lambda jobs: None, "settle": lambda session, state, turn: None,
-                    "tidy": lambda session, state: None, "hook_events": {}, "init_check": lambda root, args: None,
+                    "tidy": lambda session, state: None, "hook_input": lambda payload: payload, "hook_events": {},
+                    "claims": lambda payload, environ: False, "init_check": lambda root, args: None,
                     "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
                     "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
                     **parts}
@@ -2808,6 +2818,306 @@ add_agent("gemini", what="Gemini CLI chat", root_span="gemini_cli_conversation",
 
 
 ###############################################################################
+# Copilot CLI sessions: events.jsonl into turn records
+###############################################################################
+
+# GitHub Copilot CLI writes a session to ~/.copilot/session-state/<session id>/events.jsonl
+# (COPILOT_HOME replaces ~/.copilot), one record a line: {type, data, id, timestamp, parentId}.
+# A turn is a `user.message` and everything until the next one; `--resume` and `--continue`
+# append to the same file after a `session.resume`. One model call is one
+# `session.usage_record` (written just before the `assistant.message` that holds its text and
+# toolRequests); tools run between `tool.execution_start` and `tool.execution_complete` (the
+# shell's exit code in shellExecution.exitCode). `assistant.turn_start`/`turn_end` frame one
+# model call, not a turn. The turn is over once the agent stopped: Copilot writes the
+# agentStop hook's `hook.start` after the turn's last lines, and `session.shutdown` (the
+# session's own totals per model, cumulative across resumes) when the process ends.
+# Usage: inputTokens counts cached reads and writes, outputTokens counts reasoning (OpenAI's
+# way, as Codex's), so input = inputTokens - cacheRead - cacheWrite and reasoning is kept apart.
+COPILOT_FILE = "events.jsonl"
+COPILOT_FILE_TOOLS = ("create", "edit")        # tools whose `path` is a file written
+
+
+def copilot_sessions_dir(copilot_home=None):
+    """Where Copilot CLI keeps sessions: $COPILOT_HOME/session-state (default ~/.copilot)."""
+    home = copilot_home or os.environ.get("COPILOT_HOME") or os.path.join(os.path.expanduser("~"), ".copilot")
+    return os.path.join(home, "session-state")
+
+
+def copilot_count(raw, key):
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def copilot_usage(raw):
+    """A usage_record's usage (or a modelMetrics usage) → our usage keys: nothing counted twice."""
+    usage = empty_usage()
+    usage.update(cache_read=copilot_count(raw, "cacheReadTokens"), cache_creation=copilot_count(raw, "cacheWriteTokens"),
+                 output=copilot_count(raw, "outputTokens"), reasoning=copilot_count(raw, "reasoningTokens"))
+    usage["input"] = max(copilot_count(raw, "inputTokens") - usage["cache_read"] - usage["cache_creation"], 0)
+    usage["total"] = sum(usage[k] for k in TOKEN_KINDS)
+    return usage
+
+
+def copilot_session_meta(path):
+    """{id, cwd, version, git_branch} from the session's first record (session.start), {} if none."""
+    try:
+        with open(path, "rb") as f:
+            first = json.loads(f.readline())
+    except (ValueError, RecursionError):
+        return {}
+    data = first.get("data") if isinstance(first, dict) and first.get("type") == "session.start" else None
+    if not isinstance(data, dict) or not isinstance(data.get("sessionId"), str):
+        return {}
+    context = data.get("context") if isinstance(data.get("context"), dict) else {}
+    return {"id": data["sessionId"], **{k: v for k, v in (
+        ("cwd", context.get("cwd")), ("version", data.get("copilotVersion")), ("git_branch", context.get("branch")))
+        if isinstance(v, str) and v}}
+
+
+def copilot_split(records):
+    """Group (offset, record) pairs into turns at each user.message of the main agent (a
+    subagent's records carry its agentId); lines before the first turn are dropped."""
+    turns = []
+    for offset, record in records:
+        if record.get("type") == "user.message" and "agentId" not in record:
+            turns.append({"offset": offset, "records": []})
+        if turns:
+            turns[-1]["records"].append(record)
+    return turns
+
+
+def copilot_turn(raw, session, meta):
+    """One turn record (see the agent seam) from the records of one turn (copilot_split), its
+    subagents' runs nested under the `task` calls that started them."""
+    records = [r for r in raw["records"] if "agentId" not in r]
+    runs = {}
+    for record in raw["records"]:
+        if "agentId" in record:
+            runs.setdefault(str(record["agentId"]), []).append(record)
+    turn = copilot_run(records, session, meta, raw["offset"])
+    tools = {step["id"]: step for step in turn["steps"] if step["kind"] == "tool"}
+    started = {r["data"].get("toolCallId"): r["data"] for r in records if r.get("type") == "subagent.started"
+               and isinstance(r.get("data"), dict)}
+    for agent_id, run in runs.items():
+        step = tools.get(copilot_parent_call(run))
+        if step is None:
+            continue                    # a run no call of this turn started: its usage is not lost,
+        sub = copilot_run(run, session, meta, raw["offset"])         # see copilot_nest
+        sub.update(agent_id=agent_id, type=str((started.get(step["id"]) or {}).get("agentName") or "general-purpose"))
+        step["subagent"] = sub
+    copilot_nest(turn, [r for agent_id, r in runs.items() if not tools.get(copilot_parent_call(r))], session, meta)
+    return turn
+
+
+def copilot_parent_call(run):
+    """The tool call that started a subagent's run, as its records name it."""
+    for record in run:
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        if data.get("parentToolCallId") or usage.get("parentToolCallId"):
+            return data.get("parentToolCallId") or usage.get("parentToolCallId")
+    return None
+
+
+def copilot_nest(turn, strays, session, meta):
+    """Add the subagents' usage, cost, models, files and tools to the turn's; a run no call of
+    the turn started keeps its model calls as the turn's own llm steps."""
+    for run in strays:
+        turn["steps"] += [s for s in copilot_run(run, session, meta, turn["offset"])["steps"] if s["kind"] == "llm"]
+    if strays:
+        copilot_totals(turn)
+    for step in turn["steps"]:
+        sub = step.get("subagent")
+        if sub is None:
+            continue
+        add_usage(turn["usage"], sub["usage"])
+        for name, used in sub["by_model"].items():
+            add_usage(turn["by_model"].setdefault(name, empty_usage()), used)
+        turn["cost"] = None if turn["cost"] is None or sub["cost"] is None else turn["cost"] + sub["cost"]
+        turn["models"] += [m for m in sub["models"] if m not in turn["models"]]
+        turn["files"] += [f for f in sub["files"] if f not in turn["files"]]
+        for name, n in sub["tool_counts"].items():
+            turn["tool_counts"][name] = turn["tool_counts"].get(name, 0) + n
+        turn["tool_errors"] += sub["tool_errors"]
+        step["end"] = max(step["end"] or sub["end"], sub["end"])
+        turn["end"] = max(turn["end"], sub["end"])
+
+
+def copilot_run(records, session, meta, offset):
+    """The turn record of one agent's records (the main agent's, or a subagent's)."""
+    start = parse_time(records[0].get("timestamp"))
+    state = {"steps": [], "tools": {}, "inputs": [], "since": start, "when": start, "answer": "", "ended": False,
+             "llm": None, "meta": dict(meta)}
+    asked = next((r["data"] for r in records if r.get("type") == "user.message" and isinstance(r.get("data"), dict)), {})
+    prompt = asked.get("content")
+    for record in records:
+        state["when"] = max(state["when"], parse_time(record.get("timestamp"), state["when"]))
+        data = record.get("data") if isinstance(record.get("data"), dict) else {}
+        copilot_record(state, record.get("type"), data, record.get("id"))
+    turn = {"id": f"{session}:{records[0].get('id') or offset}", "session": session, "agent": "copilot",
+            "offset": offset, "prompt": prompt if isinstance(prompt, str) else "", "answer": state["answer"],
+            "command": None, "start": start, "end": state["when"], "steps": state["steps"],
+            "meta": {k: v for k, v in state["meta"].items() if k != "id"}, "waiting": [], "ended": state["ended"],
+            "interrupted": False, "ledger": None, "compactions": [], "copied_from": []}
+    copilot_totals(turn)
+    return turn
+
+
+def copilot_totals(turn):
+    """add_totals, and the files Copilot's own file tools wrote."""
+    add_totals(turn, None, 0)
+    for step in turn["steps"]:
+        path = step["input"].get("path") if step["kind"] == "tool" and isinstance(step["input"], dict) else None
+        if step["kind"] == "tool" and step["name"] in COPILOT_FILE_TOOLS and isinstance(path, str) \
+                and path not in turn["files"]:
+            turn["files"].append(path)
+
+
+def copilot_record(state, kind, data, record_id):
+    """One events.jsonl record into the turn being built."""
+    when = state["when"]
+    if kind == "session.usage_record":
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        model = usage.get("model") if isinstance(usage.get("model"), str) else None
+        state["llm"] = {"kind": "llm", "id": usage.get("apiCallId") or record_id, "model": model, "price_model": model,
+                        "start": state["since"], "end": when, "inputs": state["inputs"], "content": [],
+                        "usage": copilot_usage(usage), "stop_reason": usage.get("finishReason")}
+        state["steps"].append(state["llm"])
+        state["inputs"], state["since"] = [], when
+    elif kind == "assistant.message":
+        content = state["llm"]["content"] if state["llm"] else []
+        if isinstance(data.get("content"), str) and data["content"]:
+            content.append({"type": "text", "text": data["content"]})
+            state["answer"] = data["content"]
+        for call in data.get("toolRequests") if isinstance(data.get("toolRequests"), list) else []:
+            if isinstance(call, dict):
+                content.append({"type": "tool_use", "id": call.get("toolCallId"), "name": call.get("name"),
+                                "input": call.get("arguments")})
+        state["llm"] = None
+    elif kind == "tool.execution_start":
+        tool = {"kind": "tool", "id": data.get("toolCallId"), "name": str(data.get("toolName") or "tool"),
+                "input": data.get("arguments"), "start": when, "end": None, "result": None, "error": False}
+        state["steps"].append(tool)
+        state["tools"][data.get("toolCallId")] = tool
+    elif kind == "tool.execution_complete":
+        tool = state["tools"].get(data.get("toolCallId"))
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        shell = data.get("shellExecution") if isinstance(data.get("shellExecution"), dict) else {}
+        if tool is not None:
+            tool.update(end=when, result=result.get("content"), meta={"exit_code": shell.get("exitCode")},
+                        error=data.get("success") is False or shell.get("exitCode") not in (None, 0))
+        state["inputs"].append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": data.get("toolCallId"), "content": result.get("content")}]})
+        state["since"] = when
+    elif kind == "session.resume" and isinstance(data.get("context"), dict):
+        if isinstance(data["context"].get("cwd"), str):
+            state["meta"]["cwd"] = data["context"]["cwd"]
+    elif kind == "hook.start" and data.get("hookType") == "agentStop" or kind == "session.shutdown":
+        state["ended"] = True
+
+
+def copilot_read(path, offset=0):
+    """The turn records of an events.jsonl from a byte offset (a turn's start), and the end
+    offset and the count of malformed lines skipped."""
+    records, end, bad = read_lines(path, offset)
+    meta = copilot_session_meta(path)
+    session = meta.get("id", "")
+    return [copilot_turn(raw, session, meta) for raw in copilot_split(records)], end, bad
+
+
+def copilot_read_turns(session, path, state, jobs):
+    """The turns of a session file from the checkpoint on (the seam's `read`)."""
+    turns, end, bad = copilot_read(path, state["offset"])
+    if bad:
+        log(f"{session}: skipped {bad} malformed events line(s)")
+    return turns, end, turns.__getitem__
+
+
+def copilot_finished(turn, offset, closed, state):
+    """A turn is over once another prompt follows it, the agent stopped (agentStop's hook.start,
+    session.shutdown), or a SessionEnd vouched for its bytes (the seam's `finished`)."""
+    return closed or turn["ended"] or offset < state["ended"]
+
+
+def copilot_identify(path):
+    """Its session id for an events.jsonl (by its session.start), None for another file."""
+    try:
+        return copilot_session_meta(path).get("id")
+    except OSError as e:
+        raise TracesError(f"cannot read {path}: {e.strerror}") from None
+
+
+def copilot_files(folder):
+    """The events.jsonl files under a folder (a session-state folder, or one session's)."""
+    for where, _, names in sorted(os.walk(folder)):
+        if COPILOT_FILE in names:
+            yield os.path.join(where, COPILOT_FILE)
+
+
+def copilot_sessions(root, everything):
+    """{events.jsonl: session id} of Copilot CLI sessions run inside `root` (everything: all)."""
+    found = {}
+    for path in copilot_files(copilot_sessions_dir()):
+        meta = copilot_session_meta(path)
+        if meta and (everything or inside(os.path.realpath(meta.get("cwd") or "/-"), os.path.realpath(root))):
+            found[os.path.abspath(path)] = meta["id"]
+    return found
+
+
+# Copilot CLI's hooks: our own, in the user's ~/.copilot/hooks (see its setup), name the
+# repository they trace and act only for sessions inside it, like Codex's. Copilot sends its
+# own format camelCase with no event name (agentStop's input has a transcriptPath, sessionEnd's
+# a reason) and the Claude-style format as Claude Code's (Stop, SessionEnd); it also runs the
+# hooks of a trusted repository's .claude/settings.json with that input. Those come from
+# Copilot, not Claude Code (copilot_claims): our own Copilot hook records the turn, once.
+
+def copilot_hook_input(payload):
+    """Copilot's camelCase input in our keys, its event named as Copilot names it."""
+    if not isinstance(payload, dict) or "hook_event_name" in payload or not isinstance(payload.get("sessionId"), str):
+        return payload
+    event = "agentStop" if "stopReason" in payload or "transcriptPath" in payload else \
+        "sessionEnd" if "reason" in payload else None
+    return {"hook_event_name": event, "session_id": payload["sessionId"], "cwd": payload.get("cwd"),
+            **{ours: payload[theirs] for ours, theirs in (("transcript_path", "transcriptPath"), ("reason", "reason"))
+               if isinstance(payload.get(theirs), str)}}
+
+
+def copilot_claims(payload, environ):
+    """Whether Copilot CLI sent this hook input, whatever file the hook was in: its session
+    file is in Copilot's folder; an input naming none (SessionEnd) is Copilot's when Copilot ran
+    the hook (it sets COPILOT_CLI; Claude Code run from a Copilot shell names its transcript)."""
+    path = payload.get("transcript_path") if isinstance(payload, dict) else None
+    if not path:
+        return environ.get("COPILOT_CLI") == "1"
+    return isinstance(path, str) and inside(os.path.realpath(path),
+                                            os.path.realpath(copilot_sessions_dir(environ.get("COPILOT_HOME"))))
+
+
+def copilot_hook_job(job, cwd, environ):
+    """The job of our Copilot hook for a session inside its repository (CLAUDE_PROJECT_DIR,
+    which our command sets); a sessionEnd names no file, so the session's is named for it."""
+    if not cwd or not inside(os.path.realpath(cwd), os.path.realpath(environ.get("CLAUDE_PROJECT_DIR") or "/-")):
+        return None
+    home = os.path.dirname(copilot_sessions_dir(environ.get("COPILOT_HOME")))
+    if job.get("transcript_path"):
+        return {**job, "agent": "copilot", "copilot_home": home}
+    path = os.path.join(copilot_sessions_dir(home), job["session_id"], COPILOT_FILE)
+    size = os.path.getsize(path) if os.path.isfile(path) else None     # what this sessionEnd vouches for
+    return {**job, "agent": "copilot", "copilot_home": home, "transcript_path": path, "size": size}
+
+
+def copilot_job_sessions(jobs=()):
+    """copilot_sessions_dir of the COPILOT_HOME a session's hook saw."""
+    return copilot_sessions_dir(next((j["copilot_home"] for j in reversed(jobs) if isinstance(j.get("copilot_home"), str)), None))
+
+
+add_agent("copilot", what="Copilot CLI session", root_span="copilot_cli_conversation", source_name="copilot-cli",
+          label="Copilot CLI", hook_input=copilot_hook_input, hook_events={"agentStop": "Stop", "sessionEnd": "SessionEnd"},
+          claims=copilot_claims, hook_job=copilot_hook_job, sessions_dir=copilot_job_sessions, read=copilot_read_turns,
+          finished=copilot_finished, files_in=copilot_files, identify=copilot_identify, project_sessions=copilot_sessions)
+
+
+###############################################################################
 # Enrichments: the registry (what each adds) and the values computed per turn
 ###############################################################################
 
@@ -3790,6 +4100,9 @@ def hook(stdin_bytes, environ):
         write_atomic(environ[ENV_PROBE], json.dumps(probe_answer(config)).encode())
         return
     agent = environ.get(ENV_AGENT) if environ.get(ENV_AGENT) in AGENTS else DEFAULT_AGENT
+    if any(part["claims"](payload, environ) for name, part in AGENTS.items() if name != agent):
+        return                  # another agent ran this hook (Copilot runs Claude Code's): its own hook records it
+    payload = AGENTS[agent]["hook_input"](payload)
     event = payload.get("hook_event_name") if isinstance(payload, dict) else None
     if event in AGENTS[agent]["hook_events"]:         # the agent's own name for a Stop or SessionEnd
         payload = {**payload, "hook_event_name": AGENTS[agent]["hook_events"][event]}
@@ -4782,10 +5095,11 @@ META_USER = "mlflow.trace.user"
 META_MODELS = "claudetracing.models"
 
 
-def search_format(name, needs_spans=False):
-    """Register an output format of `traces search`; spans are fetched only for those that need them."""
+def search_format(name, needs_spans=False, per_turn=False):
+    """Register an output format of `traces search`; spans are fetched only for those that need
+    them; a format that shows turn by turn (per_turn) names each turn's agent unless all are Claude Code's."""
     def register(fn):
-        SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans}
+        SEARCH_FORMATS[name] = {"render": fn, "needs_spans": needs_spans, "per_turn": per_turn}
         return fn
     return register
 
@@ -5362,6 +5676,11 @@ class Backend:
         return [self.trace(trace_id) for trace_id in trace_ids]
 
 
+def trace_agent(info):
+    """The agent of a turn: traces from before the tag (or with it empty) are Claude Code's."""
+    return info.tags.get(TAG_AGENT) or DEFAULT_AGENT
+
+
 def json_tag(info, key, default):
     try:
         value = json.loads(info.tags.get(key) or "null")
@@ -5404,7 +5723,7 @@ def trace_filters(args, root):
         # Traces from before the tag are Claude Code's: only another agent's can be asked of the backend.
         if args.agent != DEFAULT_AGENT:
             clauses.append(f"tags.`{TAG_AGENT}` = '{args.agent}'")
-        checks.append(lambda info: info.tags.get(TAG_AGENT, DEFAULT_AGENT) == args.agent)
+        checks.append(lambda info: trace_agent(info) == args.agent)
     if getattr(args, "status", None):
         clauses.append(f"tags.`{TAG_STATUS}` = '{args.status}'")
         checks.append(lambda info: info.tags.get(TAG_STATUS) == args.status)
@@ -5505,7 +5824,7 @@ def money(value):
 # -- formats -------------------------------------------------------------------------------
 
 
-@search_format("summary")
+@search_format("summary", per_turn=True)
 def format_summary(infos, args):
     """One aligned block per turn, from tags, metadata and previews only (no spans fetched)."""
     paint = Painter(sys.stdout)
@@ -5533,7 +5852,8 @@ def format_summary(infos, args):
         if n:
             print()
         badge = paint.ok(status) if status == "ok" else paint.bad(status)
-        print(f"{paint.bold(local_time(info.request_time))}  {paint.accent(info.trace_id)}  {badge}")
+        agent = f"  agent {trace_agent(info)}" if args.several_agents else ""
+        print(f"{paint.bold(local_time(info.request_time))}  {paint.accent(info.trace_id)}  {badge}{agent}")
         for label, value in rows:
             print(f"  {paint.dim(f'{label:<8}')} {value}")
 
@@ -5595,10 +5915,10 @@ def quoted(text):
     return "\n".join("> " + line if line.strip() else ">" for line in (text or "").strip().splitlines()) or "> (empty)"
 
 
-@search_format("context")
+@search_format("context", per_turn=True)
 def format_context(infos, args):
     """Markdown for an LLM's context window: newest first, whole lines, within --max-chars."""
-    out = [f"# Claude Code turns, newest first ({len(infos)})", ""]
+    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", ""]
     size = sum(len(line) + 1 for line in out)
     for n, info in enumerate(infos):
         tools = json_tag(info, TAG_TOOLS, {})
@@ -5606,7 +5926,8 @@ def format_context(infos, args):
         files = trace_files(info)
         block = [
             f"## {local_time(info.request_time)} · session {info.trace_metadata.get(META_SESSION, '?')}"
-            + (f" · branch {info.tags['git.branch']}" if info.tags.get("git.branch") else ""),
+            + (f" · branch {info.tags['git.branch']}" if info.tags.get("git.branch") else "")
+            + (f" · agent {trace_agent(info)}" if args.several_agents else ""),
             "", "Prompt:", quoted(info.request_preview), "",
             "Done: " + (f"tools {tool_list(tools)}" if tools else "no tools")
             + (f" ({errors} failed)" if errors else "") + (f"; files changed: {', '.join(files)}" if files else ""),
@@ -5799,6 +6120,82 @@ def ask(question, default):
     if not line:
         print()
     return line.strip() or default
+
+
+# doctor's test turn, which each agent writes in its own format (its `doctor_turn`)
+DOCTOR_PROMPT = "traces doctor: a test turn, removed once it has arrived"
+DOCTOR_ANSWER = "traces doctor: the test turn's answer"
+DOCTOR_MODEL = "<synthetic>"
+
+
+def doctor_stamp():
+    """Now, as the agents write time: ISO 8601 in UTC with milliseconds."""
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def jsonl(records):
+    """Records as the bytes of a JSON-lines session file."""
+    return "".join(json.dumps(record) + "\n" for record in records).encode()
+
+
+###############################################################################
+# Claude Code setup: its hooks in .claude/settings.json
+###############################################################################
+
+# init writes Claude Code's hooks with the rest of the settings (wire_settings, RepoSettings);
+# here is what status and doctor need of them.
+
+def claude_status(root):
+    """Our hooks in the settings Claude Code reads here, once every one of them is there."""
+    try:
+        shared = RepoSettings(root).shared
+    except TracesError:
+        return None             # status says what is wrong with the file
+    if not all(our_hook_commands(shared, event) for event in HOOK_EVENTS):
+        return None
+    return {"hooks": list(HOOK_EVENTS), "hooks_file": SETTINGS_FILE}
+
+
+def doctor_transcript(folder, session, cwd):
+    """The smallest turn the engine takes: a prompt and an answer, shaped like Claude Code's lines."""
+    base = {"isSidechain": False, "timestamp": doctor_stamp(), "cwd": cwd, "sessionId": session, "version": "traces-doctor"}
+    lines = [
+        {**base, "parentUuid": None, "type": "user", "uuid": session + "-1",
+         "message": {"role": "user", "content": DOCTOR_PROMPT}},
+        {**base, "parentUuid": session + "-1", "type": "assistant", "uuid": session + "-2",
+         "message": {"id": "msg_" + session, "type": "message", "role": "assistant", "model": DOCTOR_MODEL,
+                     "content": [{"type": "text", "text": DOCTOR_ANSWER}], "stop_reason": "end_turn",
+                     "usage": {"input_tokens": 0, "output_tokens": 0}}},
+    ]
+    path = os.path.join(folder, session + ".jsonl")
+    write_atomic(path, jsonl(lines))
+    return path
+
+
+def claude_doctor_turn(root, session):
+    """Claude Code's test turn: a transcript under its projects folder (the worker reads Claude
+    Code's nowhere else), and its Stop and SessionEnd hooks run as Claude Code runs them: the
+    committed command by `sh -c`, CLAUDE_PROJECT_DIR set, the settings' env blocks exported."""
+    import tempfile
+    settings = RepoSettings(root)
+    exported = {}
+    for data in (load_settings(os.path.join(os.path.expanduser("~"), SETTINGS_FILE))[0], settings.shared, settings.local):
+        exported.update(settings_env(data))
+    env = {**os.environ, **exported, "CLAUDE_PROJECT_DIR": root}
+    os.makedirs(claude_projects_dir(), mode=0o700, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=claude_projects_dir())
+    hook_input = {"session_id": session, "transcript_path": doctor_transcript(folder, session, root), "cwd": root,
+                  "permission_mode": "default"}
+    return folder, [(event, ["sh", "-c", our_hook_commands(settings.shared, event)[0]], env,
+                     {**hook_input, "hook_event_name": event, **extra})
+                    for event, extra in (("Stop", {"stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
+                                         ("SessionEnd", {"reason": "other"}))]
+
+
+AGENTS["claude"].update(binary="claude", status=claude_status,
+                        status_row=lambda info, paint: f"{info['hooks_file']} ({', '.join(info['hooks'])})",
+                        names_repository=lambda root: claude_status(root) is not None, doctor_turn=claude_doctor_turn)
 
 
 ###############################################################################
@@ -6016,13 +6413,42 @@ def codex_status(root):
 
 
 def codex_status_row(info, paint):
-    return ("codex hooks", f"{info['hooks_file']} " + ("(trusted)" if info["trusted"] else paint.bad(
-        "(not trusted: Codex skips them; run `traces init --agent codex`)")))
+    return f"{info['hooks_file']} " + ("(trusted)" if info["trusted"] else paint.bad(
+        "(not trusted: Codex skips them; run `traces init --agent codex`)"))
 
 
-AGENTS["codex"].update(init_check=codex_init_check, wire=codex_init, status=codex_status, status_row=codex_status_row,
+def codex_doctor_turn(root, session):
+    """Codex's test turn: a rollout in its sessions folder, one turn from task_started to
+    task_complete, and our Stop and SessionEnd hooks of CODEX_HOME/hooks.json run as Codex runs
+    them: by `sh -c` in the project, with Codex's environment and its hook input."""
+    import tempfile
+    os.makedirs(codex_sessions_dir(), mode=0o700, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=codex_sessions_dir())
+    stamp, turn = doctor_stamp(), session + "-turn"
+    rollout = os.path.join(folder, f"rollout-{stamp[:19].replace(':', '-')}-{session}.jsonl")
+    write_atomic(rollout, jsonl({"timestamp": stamp, "type": kind, "payload": payload} for kind, payload in (
+        ("session_meta", {"id": session, "timestamp": stamp, "cwd": root, "originator": "traces_doctor",
+                          "cli_version": "traces-doctor"}),
+        ("event_msg", {"type": "task_started", "turn_id": turn}),
+        ("turn_context", {"turn_id": turn, "cwd": root, "model": DOCTOR_MODEL}),
+        ("response_item", {"type": "message", "role": "user", "content": [{"type": "input_text", "text": DOCTOR_PROMPT}]}),
+        ("response_item", {"type": "message", "role": "assistant",
+                           "content": [{"type": "output_text", "text": DOCTOR_ANSWER}]}),
+        ("token_usage_record", {"turn_id": turn, "response_id": "resp_" + session,
+                                "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}}),
+        ("event_msg", {"type": "task_complete", "turn_id": turn, "last_agent_message": DOCTOR_ANSWER}))))
+    commands = {event: handler["command"] for event, handler in codex_ours(read_codex_files()[0], root).values()}
+    hook_input = {"session_id": session, "transcript_path": rollout, "cwd": root}
+    return folder, [(event, ["sh", "-c", commands[event]], dict(os.environ), {**hook_input, "hook_event_name": event, **extra})
+                    for event, extra in (("Stop", {"turn_id": turn, "model": DOCTOR_MODEL, "permission_mode": "default",
+                                                   "stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
+                                         ("SessionEnd", {"reason": "other"}))]
+
+
+AGENTS["codex"].update(binary="codex", init_check=codex_init_check, wire=codex_init, status=codex_status,
+                       status_row=codex_status_row,
                        unwire=lambda root: wire_codex(root, None, False) if codex_wiring(root)[0] else [],
-                       names_repository=codex_names_repository)
+                       names_repository=codex_names_repository, doctor_turn=codex_doctor_turn)
 
 
 ###############################################################################
@@ -6166,18 +6592,166 @@ def gemini_init(root, invocation, yes):
 
 def gemini_status(root):
     wired, trusted, why = gemini_wiring(root)
-    return {"hooks": wired, "trusted": bool(trusted), "trust": why, "settings_file": GEMINI_SETTINGS_FILE} \
+    return {"hooks": wired, "trusted": bool(trusted), "trust": why, "hooks_file": GEMINI_SETTINGS_FILE} \
         if wired else None
 
 
 def gemini_status_row(info, paint):
-    return ("gemini hooks", f"{info['settings_file']} " + ("(folder trusted)" if info["trusted"] else paint.bad(
-        f"(Gemini CLI runs none of them here: {info['trust']}; {GEMINI_TRUST_FIX})")))
+    return f"{info['hooks_file']} " + ("(folder trusted)" if info["trusted"] else paint.bad(
+        f"(Gemini CLI runs none of them here: {info['trust']}; {GEMINI_TRUST_FIX})"))
 
 
-AGENTS["gemini"].update(init_check=gemini_init_check, wire=gemini_init, status=gemini_status, status_row=gemini_status_row,
+def gemini_doctor_turn(root, session):
+    """Gemini CLI's test turn: a chat in a project folder of its own under ~/.gemini/tmp (whose
+    .project_root names the project, as Gemini CLI's do), and our AfterAgent and SessionEnd hooks
+    of .gemini/settings.json run as Gemini CLI runs them: by `bash -c` in the project, the
+    variables it names in a command replaced, those it adds to the environment set, its input."""
+    import hashlib
+    import shlex
+    import tempfile
+    os.makedirs(gemini_sessions_dir(), mode=0o700, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=gemini_sessions_dir())
+    write_atomic(os.path.join(folder, ".project_root"), root.encode())
+    stamp = doctor_stamp()
+    chat = os.path.join(folder, "chats", f"session-{stamp[:16].replace(':', '-')}-{session[-8:]}.jsonl")
+    os.makedirs(os.path.dirname(chat))
+    write_atomic(chat, jsonl([
+        {"sessionId": session, "projectHash": hashlib.sha256(os.path.realpath(root).encode()).hexdigest(),
+         "startTime": stamp, "lastUpdated": stamp, "kind": "main"},
+        {"id": session + "-1", "timestamp": stamp, "type": "user", "content": [{"text": DOCTOR_PROMPT}]},
+        {"id": session + "-2", "timestamp": stamp, "type": "gemini", "content": DOCTOR_ANSWER, "model": DOCTOR_MODEL,
+         "tokens": {"input": 0, "output": 0, "cached": 0, "thoughts": 0, "tool": 0, "total": 0}}]))
+    added = {"GEMINI_PROJECT_DIR": root, "GEMINI_PLANS_DIR": os.path.join(folder, "plans"), "GEMINI_CWD": root,
+             "GEMINI_SESSION_ID": session, "CLAUDE_PROJECT_DIR": root}
+    hooks = []
+    for event, commands in gemini_our_hooks(load_gemini_settings(os.path.join(root, GEMINI_SETTINGS_FILE))[0]).items():
+        command = commands[0]
+        for name in ("GEMINI_PROJECT_DIR", "GEMINI_CWD", "GEMINI_PLANS_DIR", "GEMINI_SESSION_ID", "CLAUDE_PROJECT_DIR"):
+            command = command.replace("$" + name, shlex.quote(added[name]))
+        extra = {"prompt": DOCTOR_PROMPT, "prompt_response": DOCTOR_ANSWER, "stop_hook_active": False} \
+            if event == "AfterAgent" else {"reason": "exit"}
+        hooks.append((AGENTS["gemini"]["hook_events"].get(event, event), ["bash", "-c", command], {**os.environ, **added},
+                      {"session_id": session, "transcript_path": chat, "cwd": root, "hook_event_name": event,
+                       "timestamp": stamp, **extra}))
+    return folder, hooks
+
+
+AGENTS["gemini"].update(binary="gemini", init_check=gemini_init_check, wire=gemini_init, status=gemini_status,
+                        status_row=gemini_status_row,
                         unwire=lambda root: wire_gemini(root, None) if gemini_wiring(root)[0] else [],
-                        names_repository=lambda root: bool(gemini_wiring(root)[0]))
+                        names_repository=lambda root: bool(gemini_wiring(root)[0]), doctor_turn=gemini_doctor_turn)
+
+
+###############################################################################
+# Copilot CLI setup: its hooks in ~/.copilot/hooks, one file per repository
+###############################################################################
+
+# Copilot CLI's hooks go in the user's ~/.copilot/hooks, not in the repository's .github/hooks:
+# Copilot 1.0.102 loads a repository's hook files only in a folder trusted for that run
+# (`copilot -p` needs --trust-folder or COPILOT_ALLOW_ALL=true, a grant that also lets the
+# repository's other configuration act), while the personal folder always loads. So each
+# traced repository gets one file of ours there, claudetracing-<digest of its path>.json, in
+# Copilot's own format (agentStop, sessionEnd), whose commands name the repository:
+# `traces hook` acts only for sessions that run inside it (copilot_hook_job). Nothing else of
+# the user's changes; disable removes our hooks from that file (and the file, once empty).
+COPILOT_HOOK_EVENTS = {"agentStop": 30, "sessionEnd": 5}         # event: timeoutSec
+
+
+def copilot_hook_file(root):
+    import hashlib
+    home = os.path.dirname(copilot_sessions_dir())
+    return os.path.join(home, "hooks", f"claudetracing-{hashlib.sha256(root.encode()).hexdigest()[:12]}.json")
+
+
+def copilot_hook_command(root, invocation=DEFAULT_INVOCATION):
+    """The hook command for one repository, as Codex's: the variables are the hook shell's own."""
+    import shlex
+    return f"export CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=copilot; " + hook_command(invocation)
+
+
+def read_copilot_hooks(root):
+    """(the hook file as a dict, {event: [our commands for this repository]}); refuses a file it
+    cannot edit safely."""
+    import shlex
+    path = copilot_hook_file(root)
+    data = read_json_file(path, None) if os.path.exists(path) else {"version": 1, "hooks": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("hooks", {}), dict):
+        raise TracesError(f"{path} is not a JSON object with a `hooks` object: fix or remove it, then run init again")
+    mark = f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=copilot;"
+    ours = {event: [h["bash"] for h in data.get("hooks", {}).get(event) or [] if isinstance(h, dict)
+                    and isinstance(h.get("bash"), str) and is_our_hook(h["bash"]) and mark in h["bash"]]
+            for event in COPILOT_HOOK_EVENTS}
+    return data, ours
+
+
+def wire_copilot(root, invocation):
+    """Write (or, invocation None, remove) this repository's Copilot hooks: the lines to print."""
+    path = copilot_hook_file(root)
+    data, ours = read_copilot_hooks(root)
+    before = json.loads(json.dumps(data))
+    hooks = data.setdefault("hooks", {})
+    for event, timeout in COPILOT_HOOK_EVENTS.items():
+        kept = [h for h in hooks.get(event) or [] if not (isinstance(h, dict) and h.get("bash") in ours[event])]
+        if invocation is not None:
+            kept.append({"type": "command", "bash": copilot_hook_command(root, invocation), "timeoutSec": timeout})
+        if kept:
+            hooks[event] = kept
+        else:
+            hooks.pop(event, None)
+    if data == before:
+        return []
+    if not hooks and os.path.exists(path):
+        os.remove(path)
+        return [f"removed {path}"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
+    return [f"wrote this repository's Copilot CLI hooks (agentStop, sessionEnd) in {path}"]
+
+
+def copilot_init_check(root, args):
+    if args.user_wide:
+        raise TracesError("--user-wide is for Claude Code; Copilot CLI is wired per repository")
+    read_copilot_hooks(root)            # refuses a hook file it cannot edit safely
+
+
+def copilot_status(root):
+    try:
+        _, ours = read_copilot_hooks(root)
+    except TracesError:
+        return None
+    wired = [event for event, commands in ours.items() if commands]
+    return {"hooks": wired, "hooks_file": copilot_hook_file(root)} if wired else None
+
+
+def copilot_doctor_turn(root, session):
+    """Copilot CLI's test turn: a session folder in session-state holding its events.jsonl, up
+    to the agentStop hook's hook.start (which Copilot writes before it runs the hook), and our
+    agentStop and sessionEnd hooks of ~/.copilot/hooks run as Copilot runs them: by `bash -c` in
+    the project, COPILOT_CLI set, its own (camelCase) hook input."""
+    folder = os.path.join(copilot_sessions_dir(), session)
+    os.makedirs(folder, mode=0o700)
+    stamp, now, events = doctor_stamp(), int(time.time() * 1000), os.path.join(folder, COPILOT_FILE)
+    stop = {"sessionId": session, "timestamp": now, "cwd": root, "transcriptPath": events, "stopReason": "end_turn"}
+    records = (("session.start", {"sessionId": session, "version": 1, "producer": "traces-doctor", "startTime": stamp,
+                                  "copilotVersion": "traces-doctor", "context": {"cwd": root}}),
+               ("user.message", {"content": DOCTOR_PROMPT}),
+               ("session.usage_record", {"usage": {"model": DOCTOR_MODEL, "inputTokens": 0, "outputTokens": 0}}),
+               ("assistant.message", {"content": DOCTOR_ANSWER, "toolRequests": []}),
+               ("hook.start", {"hookType": "agentStop", "input": stop}))
+    write_atomic(events, jsonl({"type": kind, "data": data, "id": f"{session}-{n}", "timestamp": stamp,
+                                "parentId": f"{session}-{n - 1}" if n else None} for n, (kind, data) in enumerate(records)))
+    _, ours = read_copilot_hooks(root)
+    env = {**os.environ, "COPILOT_CLI": "1"}
+    return folder, [("Stop", ["bash", "-c", ours["agentStop"][0]], env, stop),
+                    ("SessionEnd", ["bash", "-c", ours["sessionEnd"][0]], env,
+                     {"sessionId": session, "timestamp": now, "cwd": root, "reason": "complete"})]
+
+
+AGENTS["copilot"].update(
+    binary="copilot", init_check=copilot_init_check, wire=lambda root, invocation, yes: wire_copilot(root, invocation),
+    unwire=lambda root: wire_copilot(root, None) if os.path.exists(copilot_hook_file(root)) else [],
+    status=copilot_status, status_row=lambda info, paint: f"{info['hooks_file']} ({', '.join(info['hooks'])})",
+    names_repository=lambda root: os.path.exists(copilot_hook_file(root)), doctor_turn=copilot_doctor_turn)
 
 
 ###############################################################################
@@ -6187,10 +6761,10 @@ AGENTS["gemini"].update(init_check=gemini_init_check, wire=gemini_init, status=g
 DOCTOR_SESSION_PREFIX = "doctor-"   # the test turn's session id: never mistaken for a user's turn
 DOCTOR_WAIT_SECONDS = 60            # how long the test turn may take to reach the backend
 STUCK_SECONDS = 10 * 60             # a job waiting longer than this is not just a slow upload
-DOCTOR_ANSWER = "traces doctor: the test turn's answer"
 EXPORTED_PREFIXES = ("MLFLOW_", "DATABRICKS_", "CLAUDETRACING_", "TRACES_")
 DOCTOR_CHECKS = {}                  # name → check(checkup): (ok, detail, fix); ok None: not checked;
-                                    # None: no line (codex, for a repository not wired for Codex)
+                                    # None: no line (codex, for a repository not wired for Codex);
+                                    # {line name: (ok, detail, fix)}: a line each (roundtrip, per agent)
 
 
 def doctor_check(name):
@@ -6208,7 +6782,6 @@ class Checkup:
         self.env = hook_config(root)        # our settings as the hook and the worker read them
         self.settings = None                # RepoSettings, once they parse
         self.answer = None                  # the hook's answer to the probe, once it runs
-        self.wired_alone = None             # the agents wired by their own files alone: no Claude Code hooks to send a turn through
         self.failed = set()
 
 
@@ -6225,7 +6798,6 @@ def check_settings(checkup):
     alone = len(missing) == len(HOOK_EVENTS) and [
         agent["label"] for agent in AGENTS.values() if agent["names_repository"](checkup.root)]
     if alone:
-        checkup.wired_alone = alone
         return True, f"{SETTINGS_FILE}: no Claude Code hooks (this repository is traced for {' and '.join(alone)} only)", None
     if missing:
         return False, f"{SETTINGS_FILE} has no traces hook for {', '.join(missing)}", "traces init"
@@ -6488,36 +7060,27 @@ def check_gemini(checkup):
     return True, f"{GEMINI_SETTINGS_FILE}: hooks for {', '.join(GEMINI_HOOK_EVENTS)}; {why}", None
 
 
-def doctor_transcript(folder, session, cwd):
-    """The smallest turn the engine takes: a prompt and an answer, shaped like Claude Code's lines."""
-    from datetime import datetime, timezone
-    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    base = {"isSidechain": False, "timestamp": stamp, "cwd": cwd, "sessionId": session, "version": "traces-doctor"}
-    lines = [
-        {**base, "parentUuid": None, "type": "user", "uuid": session + "-1",
-         "message": {"role": "user", "content": "traces doctor: a test turn, removed once it has arrived"}},
-        {**base, "parentUuid": session + "-1", "type": "assistant", "uuid": session + "-2",
-         "message": {"id": "msg_" + session, "type": "message", "role": "assistant", "model": "<synthetic>",
-                     "content": [{"type": "text", "text": DOCTOR_ANSWER}], "stop_reason": "end_turn",
-                     "usage": {"input_tokens": 0, "output_tokens": 0}}},
-    ]
-    path = os.path.join(folder, session + ".jsonl")
-    write_atomic(path, "".join(json.dumps(line) + "\n" for line in lines).encode())
-    return path
-
-
-def run_hook_as_claude(checkup, event, payload):
-    """Run the committed hook command the way Claude Code does: `sh -c`, CLAUDE_PROJECT_DIR
-    set, the settings' env blocks exported, the hook input on stdin."""
-    import subprocess
-    command = our_hook_commands(checkup.settings.shared, event)[0]
-    exported = {}
-    for data in (load_settings(os.path.join(os.path.expanduser("~"), SETTINGS_FILE))[0],
-                 checkup.settings.shared, checkup.settings.local):
-        exported.update(settings_env(data))
-    env = {**os.environ, **exported, "CLAUDE_PROJECT_DIR": checkup.root}
-    subprocess.run(["sh", "-c", command], input=json.dumps(payload).encode(), env=env, cwd=checkup.root,
-                   capture_output=True, timeout=30)
+@doctor_check("copilot")
+def check_copilot(checkup):
+    """This repository's Copilot CLI hooks and Copilot's sessions folder; None (no line) when
+    the repository is not wired for Copilot."""
+    path, fix = copilot_hook_file(checkup.root), "traces init --agent copilot"
+    if not os.path.exists(path):
+        return None
+    try:
+        _, ours = read_copilot_hooks(checkup.root)
+    except TracesError as e:
+        return False, str(e).partition(": fix")[0], f"fix or remove that file, then `{fix}`"
+    missing = [event for event, commands in ours.items() if not commands]
+    if missing:
+        return False, f"{path} has no traces hook for this repository at {', '.join(missing)}", fix
+    doubled = [event for event, commands in ours.items() if len(commands) > 1]
+    if doubled:
+        return False, f"{path} runs traces more than once for this repository at {', '.join(doubled)}", fix
+    sessions = copilot_sessions_dir()
+    if os.path.exists(sessions) and not (os.path.isdir(sessions) and os.access(sessions, os.R_OK | os.X_OK)):
+        return False, f"{sessions} cannot be read", f"make {sessions} a folder Copilot CLI can write and traces can read"
+    return True, f"{path}: hooks for {', '.join(COPILOT_HOOK_EVENTS)}; sessions in {sessions}", None
 
 
 def worker_lines(session):
@@ -6605,42 +7168,76 @@ def clean_test_turn(session, folder, sent):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@doctor_check("roundtrip")
-def check_round_trip(checkup):
-    import tempfile
+def send_doctor_turn(checkup, name):
+    """Write an agent's test turn and run its hooks as the agent would (its `doctor_turn`): what
+    waiting for it and cleaning up after it need."""
+    import subprocess
     import uuid
-    if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
-        return None, "not run: fix the lines above first", None
-    if checkup.wired_alone:
-        return None, "not run: the test turn goes through Claude Code's hooks, and this repository has none", None
-    session = DOCTOR_SESSION_PREFIX + str(uuid.uuid4())
-    folder, sent = None, []
+    turn = {"agent": name, "session": DOCTOR_SESSION_PREFIX + str(uuid.uuid4()), "folder": None, "sent": [],
+            "started": time.time(), "error": None, "found": (None, None, []), "took": None}
     try:
-        # The worker reads transcripts only under Claude Code's projects folder.
-        os.makedirs(claude_projects_dir(), mode=0o700, exist_ok=True)
-        folder = tempfile.mkdtemp(prefix="traces-doctor-", dir=claude_projects_dir())
-        transcript = doctor_transcript(folder, session, checkup.root)
-        started = time.time()
-        hook_input = {"session_id": session, "transcript_path": transcript, "cwd": checkup.root,
-                      "permission_mode": "default"}
-        for event, extra in (("Stop", {"stop_hook_active": False, "last_assistant_message": DOCTOR_ANSWER}),
-                             ("SessionEnd", {"reason": "other"})):
-            run_hook_as_claude(checkup, event, {**hook_input, "hook_event_name": event, **extra})
-            sent.append(event)
-        reader, experiment, ids = wait_for_test_trace(checkup, session, DOCTOR_WAIT_SECONDS)
-        took = time.time() - started
+        turn["folder"], hooks = AGENTS[name]["doctor_turn"](checkup.root, turn["session"])
+        for event, argv, env, payload in hooks:
+            subprocess.run(argv, input=json.dumps(payload).encode(), env=env, cwd=checkup.root,
+                           capture_output=True, timeout=30)
+            turn["sent"].append(event)
+    except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
+        turn["error"] = e
+    return turn
+
+
+def wait_for_doctor_turn(checkup, turn, deadline):
+    """Wait for an agent's test turn to reach the backend (or the deadline to pass)."""
+    if turn["error"] is None:
+        try:
+            turn["found"] = wait_for_test_trace(checkup, turn["session"], deadline - time.time())
+            turn["took"] = time.time() - turn["started"]
+        except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
+            turn["error"] = e
+
+
+def doctor_turn_result(checkup, turn):
+    """(ok, detail, fix) of one agent's test turn, its trace removed; what it left is taken
+    away either way."""
+    session, name = turn["session"], turn["agent"]
+    try:
+        if turn["error"]:
+            raise turn["error"]
+        reader, experiment, ids = turn["found"]
         if ids:
             remove_test_traces(checkup, reader, experiment, ids)
     except Exception as e:  # noqa: BLE001 - a check reports, it does not crash
         return False, f"the test turn {session} failed: {short_error(e)}", f"traces search --session {session}"
     finally:
-        clean_test_turn(session, folder, sent)
+        clean_test_turn(session, turn["folder"], turn["sent"])
+    label = AGENTS[name]["label"]
     if not ids:
         said = worker_lines(session)
-        why = f"; the worker's last word: {said[-1]}" if said else "; the worker never saw it (did the hook write a job?)"
-        return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s{why}", \
-            "traces sync --wait (it says what the backend answers)"
-    return True, f"a test turn went hook → spool → worker → backend in {took:.1f} s, and was removed", None
+        if not said:
+            return False, (f"a test turn sent through {label}'s hook command never reached the worker (the hook "
+                           f"wrote no job)"), f"traces init --agent {name} (writes its hooks again)"
+        return False, f"a test turn did not reach the backend within {DOCTOR_WAIT_SECONDS} s; the worker's last " \
+            f"word: {said[-1]}", "traces sync --wait (it says what the backend answers)"
+    return True, f"a test turn went {label}'s hook → spool → worker → backend in {turn['took']:.1f} s, and was " \
+        "removed", None
+
+
+@doctor_check("roundtrip")
+def check_round_trip(checkup):
+    """One test turn per agent wired here, each its own line; sent all at once, so that they
+    wait for the worker together, and removed once all have arrived."""
+    if checkup.failed & {"settings", "hook", "mlflow", "backend"}:
+        return None, "not run: fix the lines above first", None
+    wired = [name for name, agent in AGENTS.items() if agent["names_repository"](checkup.root)]
+    results = {f"roundtrip {name}": (None, f"not run: fix the {name} line above first", None)
+               for name in wired if name in checkup.failed}
+    turns = [send_doctor_turn(checkup, name) for name in wired if name not in checkup.failed]
+    deadline = time.time() + DOCTOR_WAIT_SECONDS
+    for turn in turns:
+        wait_for_doctor_turn(checkup, turn, deadline)
+    for turn in turns:
+        results[f"roundtrip {turn['agent']}"] = doctor_turn_result(checkup, turn)
+    return {name: results[name] for name in (f"roundtrip {n}" for n in wired)}
 
 
 ###############################################################################
@@ -7103,17 +7700,44 @@ def init_options(p):
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
     p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude (default), codex, gemini; repeat or list: --agent claude,codex")
+                   help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
+                        "--agent claude,copilot. Default: asked (those on PATH), claude with --yes")
     p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
-def init_agents(args):
-    """The agents init wires: --agent, repeated or comma-separated; Claude Code by default."""
-    agents = [a.strip() for value in args.agent or [DEFAULT_AGENT] for a in value.split(",") if a.strip()]
+def agents_on_path():
+    """The agents whose program is on PATH."""
+    import shutil
+    return [name for name, agent in AGENTS.items() if shutil.which(agent["binary"])]
+
+
+def parse_agents(values):
+    """Agent names, repeated or comma-separated; `all`: those on PATH (saying which it skipped)."""
+    agents = [a.strip() for value in values for a in value.split(",") if a.strip()]
+    if "all" in agents:
+        found = agents_on_path()
+        skipped = [name for name in AGENTS if name not in found]
+        if not found:
+            raise TracesError(f"--agent all: none of {', '.join(agent['binary'] for agent in AGENTS.values())} is on "
+                              "PATH; name the agents to wire instead (--agent claude,codex); nothing was changed")
+        print(f"Agents on PATH: {', '.join(found)}" + (f"; skipped (not on PATH): {', '.join(skipped)}" if skipped else ""))
+        agents = [a for name in agents for a in (found if name == "all" else [name])]
     unknown = [a for a in agents if a not in AGENTS]
     if unknown or not agents:
-        raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)}")
+        raise TracesError(f"unknown agent {', '.join(unknown) or '(none)'}; choose from {', '.join(AGENTS)} or all")
     return list(dict.fromkeys(agents))
+
+
+def init_agents(args, interactive):
+    """The agents init wires: --agent; else asked (those on PATH by default), Claude Code with
+    --yes (as before there was a choice) and for --user-wide (only Claude Code has user-wide hooks)."""
+    if args.agent:
+        return parse_agents(args.agent)
+    if not interactive or args.user_wide:
+        return [DEFAULT_AGENT]
+    found = agents_on_path()
+    return parse_agents([ask(f"Which agents should traces wire ({', '.join(AGENTS)}, or all; comma-separated)",
+                             ",".join(found) or DEFAULT_AGENT)])
 
 
 def choose_destination(args, current, interactive):
@@ -7233,15 +7857,15 @@ def cmd_init(args):
     # Every check (the folder, its settings files, TRACES_HOME, the backend) comes before the
     # first write: a refusal leaves the repository and TRACES_HOME as they were.
     root = init_target(args)
-    agents = init_agents(args)
     settings = RepoSettings(root)       # refuses malformed files before anything else happens
+    interactive = not args.yes
+    if interactive:
+        print(f"Setting up tracing for {root}")
+    agents = init_agents(args, interactive)
     for name in agents:
         AGENTS[name]["init_check"](root, args)
     check_home()
     current = settings.env
-    interactive = not args.yes
-    if interactive:
-        print(f"Setting up Claude Code tracing for {root}")
     uri, databricks = choose_destination(args, current, interactive)
     setup = databricks_setup(args, root, current, interactive) if databricks else \
         mlflow_setup(args, root, current, interactive, uri)
@@ -7351,11 +7975,15 @@ def status_options(p):
 def cmd_status(args):
     root = repo_root(os.getcwd())
     status = repo_status(root)
+    found = agents_on_path()
+    status["agents"] = {}
     for name, agent in AGENTS.items():
         wiring = agent["status"](root)
         if wiring:
             status[name] = wiring
             status["configured"] = True     # wired by its own files alone (no Claude Code hooks) is set up too
+        status["agents"][name] = {"wired": bool(wiring), "hooks_file": wiring["hooks_file"] if wiring else None,
+                                  "on_path": name in found}
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -7373,7 +8001,10 @@ def cmd_status(args):
             ("enrichments", ", ".join(status["enrichments"]) or "none"),
             ("redaction", redact_text_),
             ("hook", status["hook_command"] + hook_state),
-            *(agent["status_row"](status[name], paint) for name, agent in AGENTS.items() if name in status),
+            *((name, agent["status_row"](status[name], paint) if name in status else paint.dim(
+                "not wired" + (f" ({agent['binary']} is on PATH: `traces init --agent {name}`)"
+                               if status["agents"][name]["on_path"] else "")))
+              for name, agent in AGENTS.items()),
             ("settings", ", ".join(status["settings_files"]) or "none"),
             ("traces home", status["traces_home"]),
             ("pending jobs", str(status["pending_jobs"])),
@@ -7410,13 +8041,13 @@ def cmd_doctor(args):
         result = check(checkup)
         if result is None:              # a check for a path this repository does not take
             continue
-        ok, detail, fix = result
-        if ok is False:
-            checkup.failed.add(name)
-        results.append({"check": name, "ok": ok, "detail": detail, "fix": fix})
-        if not args.json:
-            mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
-            print(f"{mark}  {name:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
+        for line, (ok, detail, fix) in (result.items() if isinstance(result, dict) else [(name, result)]):
+            if ok is False:
+                checkup.failed.add(line)
+            results.append({"check": line, "ok": ok, "detail": detail, "fix": fix})
+            if not args.json:
+                mark = paint.ok("ok  ") if ok else paint.bad("FAIL") if ok is False else paint.dim("skip")
+                print(f"{mark}  {line:<{width}}  {detail}" + (f" — fix: {fix}" if fix else ""), flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
     return 1 if checkup.failed else 0
@@ -7809,16 +8440,22 @@ def cmd_import(args):
 # traces list: the backend's experiments
 ###############################################################################
 
-def local_trace_stats(uri):
+def local_trace_stats(uri, agent=None):
     """{experiment id: (traces, last trace ms)} straight from a local SQLite store: one query
-    instead of paging through every trace; None when the store is not laid out as expected."""
+    instead of paging through every trace; None when the store is not laid out as expected.
+    With an agent, its traces only (an untagged trace is Claude Code's, as trace_agent says)."""
     import sqlite3
     path = uri.split(":///", 1)[-1]
+    where, values = "", []
+    if agent:
+        where = ("WHERE COALESCE(NULLIF((SELECT x.value FROM trace_tags x WHERE x.request_id = t.request_id "
+                 "AND x.key = ?), ''), ?) = ?")
+        values = [TAG_AGENT, DEFAULT_AGENT, agent]
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = db.execute("SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info "
-                              "GROUP BY experiment_id").fetchall()
+            rows = db.execute(f"SELECT experiment_id, COUNT(*), MAX(timestamp_ms) FROM trace_info t {where} "
+                              "GROUP BY experiment_id", values).fetchall()
         finally:
             db.close()
     except sqlite3.Error:
@@ -7826,21 +8463,31 @@ def local_trace_stats(uri):
     return {str(e): (n, last) for e, n, last in rows}
 
 
-@command("list", "the experiments on this repository's backend, with trace counts")
+def list_options(p):
+    p.add_argument("--agent", choices=tuple(AGENTS),
+                   help="count one agent's traces only (on a server: the date of its newest trace)")
+
+
+@command("list", "the experiments on this repository's backend, with trace counts", list_options)
 def cmd_list(args):
     root = repo_root(os.getcwd())
     backend = Backend(root)
     experiments = backend.experiments()
-    stats = local_trace_stats(backend.uri) if backend_kind(backend.uri) == "local" else None
+    stats = local_trace_stats(backend.uri, args.agent) if backend_kind(backend.uri) == "local" else None
     if stats is None:
-        # A server: no count API, so only the newest trace of each experiment (one small request).
+        # A server: no count API, so only the newest trace of each experiment (one small request;
+        # for Claude Code's, whose oldest traces have no tag to ask for, as many as it takes).
         from concurrent.futures import ThreadPoolExecutor
+        filter_string, check = trace_filters(args, root)
 
         def newest(experiment):
-            found = backend.call("search traces", backend.client.search_traces,
-                                 locations=[experiment.experiment_id], max_results=1,
-                                 order_by=["timestamp_ms DESC"], include_spans=False)
-            return experiment.experiment_id, (None, found[0].info.request_time if found else None)
+            if not args.agent:
+                found = [t.info for t in backend.call("search traces", backend.client.search_traces,
+                                                      locations=[experiment.experiment_id], max_results=1,
+                                                      order_by=["timestamp_ms DESC"], include_spans=False)]
+            else:
+                found = find_traces(backend, [experiment.experiment_id], filter_string, check, 1)
+            return experiment.experiment_id, (None, found[0].request_time if found else None)
         with ThreadPoolExecutor(max_workers=8) as pool:
             stats = dict(pool.map(newest, experiments))
     name, experiment_id = backend.current()
@@ -7855,7 +8502,8 @@ def cmd_list(args):
         line = (f"{'*' if mine else ' '} {e.experiment_id:<{id_width}}  {e.name:<{name_width}}  "
                 f"{'-' if count is None else count:>6}  {local_time(last) if last else '-'}")
         print(paint.bold(line) if mine else line)
-    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)})")
+    only = f"; traces of {args.agent} only" if args.agent else ""
+    print(f"{len(rows)} experiment(s) at {backend.uri}; * = this repository's ({describe_current(backend)}){only}")
     return 0
 
 
@@ -7905,6 +8553,10 @@ def cmd_search(args):
         print(f"No traces found in {where} at {backend.uri} for these filters.",
               file=sys.stderr if args.format == "json" else sys.stdout)
         return 0
+    # A turn shown unnamed is Claude Code's: every turn names its agent as soon as one shown is
+    # another agent's. (Asking whether the experiment holds several agents costs a pass over all
+    # its traces: `search` took twice as long on 40,000 turns of one agent, bench_agents at c90e88d.)
+    args.several_agents = render["per_turn"] and {trace_agent(info) for info in items} != {DEFAULT_AGENT}
     render["render"](items, args)
     return 0
 
@@ -7920,7 +8572,7 @@ REPORT_KEYS = {
     "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
     "branch": lambda info: info.tags.get("git.branch") or "(none)",
     "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-    "agent": lambda info: info.tags.get(TAG_AGENT) or DEFAULT_AGENT,
+    "agent": trace_agent,
 }
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
 REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
@@ -7928,13 +8580,14 @@ REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.
 
 def filter_keys(args):
     """The tags trace_filters' check reads for these options."""
-    keys = {"branch": "git.branch", "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
+    keys = {"branch": "git.branch", "agent": TAG_AGENT, "status": TAG_STATUS, "tool": TAG_TOOLS, "file": "files.modified"}
     return {key for option, key in keys.items() if getattr(args, option, None)}
 
 
 def report_options(p):
     p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
     p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent only")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
     scope.add_argument("--all", action="store_true", help="every experiment on the backend")

@@ -19,7 +19,7 @@ def isolated(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     for key in list(os.environ):
-        if key.startswith(("MLFLOW_", "CLAUDETRACING_", "DATABRICKS_", "CLAUDE_", "XDG_", "GEMINI_")):
+        if key.startswith(("MLFLOW_", "CLAUDETRACING_", "DATABRICKS_", "CLAUDE_", "XDG_", "GEMINI_", "COPILOT_")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TRACES_HOME", str(tmp_path / "traces-home"))

@@ -126,6 +126,15 @@ def _plain_steps(cwd: str) -> list[list[Block]]:
     return [[_text("plain answer")]]
 
 
+def _shell(name: str, command: str) -> Callable[[str], list[list[Block]]]:
+    # One shell call and an answer, a turn as small as a real one; each such scenario has its
+    # own tool_use id, since a resumed conversation holds the ids of every turn before.
+    def steps(cwd: str) -> list[list[Block]]:
+        return [[_tool(f"toolu_ct_{name}_01_bash", "Bash", command=command, description="Run a command")],
+                [_text(f"Ran: {command}")]]
+    return steps
+
+
 def _bgresume_steps(cwd: str) -> list[list[Block]]:
     # A background agent, then a slow foreground command: the turn is still running when the
     # agent reports, and its last response comes seconds after SubagentStop. (Claude Code
@@ -175,6 +184,8 @@ SCENARIOS: dict[str, Callable[[str], list[list[Block]]]] = {
     "bgresume": _bgresume_steps,
     "slow": _slow_steps,
     "userenv": _userenv_steps,
+    "shell": _shell("shell", "git status --short"),
+    "shell2": _shell("shell2", "cat README.md"),
 }
 SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
     "fg": _subagent_fg_steps,
@@ -183,7 +194,7 @@ SUBAGENTS: dict[str, Callable[[str], list[list[Block]]]] = {
 # Index of each scenario in the usage formula, so no two (scenario, step) pairs share usage.
 _USAGE_SEED = {"main": 1, "resume": 2, "secret": 3, "plain": 4,
                "sub-fg": 5, "sub-bg": 6, "notification": 7, "side": 8,
-               "bgresume": 10, "slow": 11, "hook-feedback": 12, "compact": 13, "userenv": 14}
+               "bgresume": 10, "slow": 11, "hook-feedback": 12, "compact": 13, "userenv": 14, "shell": 15, "shell2": 16}
 
 # Upper bound for bg_timing holds, so a changed Claude Code cannot hang a test forever.
 HOLD_TIMEOUT = 30.0

@@ -1,8 +1,10 @@
 """Helpers shared by the tests (a plain module: conftest.py files are for fixtures)."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -66,3 +68,30 @@ def check_ledger(scenario, found, paths):
     ours, theirs = traced_totals(found), ledger_totals(paths)
     print(f"\n[ledger] {scenario}: {len(found)} trace(s); tokens ours {ours} / cost-state {theirs}")
     assert ours == theirs
+
+
+def stored(repo):
+    """(a client of the local store, the repository's traces oldest first)."""
+    import mlflow
+
+    import traces
+    client = mlflow.MlflowClient("sqlite:///" + os.path.join(os.environ["TRACES_HOME"], "mlflow.db"))
+    experiment = client.get_experiment_by_name(traces.default_experiment_name(str(repo)))
+    found = client.search_traces(locations=[experiment.experiment_id], max_results=50) if experiment else []
+    return client, sorted(found, key=lambda t: t.info.request_time)
+
+
+def synced(repo, expected):
+    """The hooks record in the background after an agent exits: sync until the traces are there
+    (bounded), then once more, which must add nothing."""
+    import traces
+    deadline = time.time() + 30
+    while True:
+        assert traces.main(["sync", "--wait", "60"]) == 0
+        client, found = stored(repo)
+        if len(found) >= expected or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    time.sleep(1)
+    assert traces.main(["sync", "--wait", "60"]) == 0
+    return stored(repo)

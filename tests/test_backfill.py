@@ -193,7 +193,7 @@ def test_import_of_files_without_transcript_lines_is_an_error(repo, tmp_path, ca
         path.write_bytes({"text": b"root:x:0:0:root:/root:/bin/bash\n", "binary": b"\x7fELF\x02\x01\x00" * 50,
                           "empty": b""}[what])
     assert traces.main(["import", str(path)]) == 1
-    assert capsys.readouterr().err == f"Error: {path} holds no Claude Code transcript, Codex rollout or Gemini CLI chat; nothing was imported\n"
+    assert capsys.readouterr().err == f"Error: {path} holds no Claude Code transcript, Codex rollout, Gemini CLI chat or Copilot CLI session; nothing was imported\n"
     assert not os.path.exists(os.environ["TRACES_HOME"])
 
 

@@ -62,11 +62,7 @@ def test_init_refuses_a_config_it_cannot_parse(repo, capsys):
 
 
 def test_agents_can_be_listed_or_repeated(repo):
-    class Args:
-        user_wide = False
     for given in (["claude,codex"], ["claude", "codex"]):
-        Args.agent = given
-        assert traces.init_agents(Args) == ["claude", "codex"]
-    Args.agent = ["cursor"]
+        assert traces.parse_agents(given) == ["claude", "codex"]
     with pytest.raises(traces.TracesError):
-        traces.init_agents(Args)
+        traces.parse_agents(["cursor"])

@@ -348,8 +348,8 @@ def test_missing_sdk_says_which_extra(repo, monkeypatch, capsys):
 
 def test_interactive_add_a_new_workspace_runs_the_cli_login(repo, workspace, cli, monkeypatch, capsys):
     (cli / "next.token").write_text(workspace.issue_user_token(USER))
-    # Destination 3 (Databricks), n (new workspace), its URL, profile name, shared folder, path.
-    monkeypatch.setattr("sys.stdin", io.StringIO(f"3\nn\n{workspace.host}\nwork\n1\n\n"))
+    # Claude Code, destination 3 (Databricks), n (new workspace), its URL, profile name, shared folder, path.
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"claude\n3\nn\n{workspace.host}\nwork\n1\n\n"))
     assert traces.main(["init"]) == 0
     out = capsys.readouterr().out
     assert f"Running `databricks auth login --host {workspace.host} --profile work`" in out
@@ -361,7 +361,7 @@ def test_interactive_add_a_new_workspace_runs_the_cli_login(repo, workspace, cli
 def test_interactive_profile_list_and_personal_folder(repo, workspace, cli, monkeypatch, capsys):
     write_config(f"[old]\nhost = {workspace.host}\ntoken = dapi-x\n")
     sign_in(workspace, cli)
-    monkeypatch.setattr("sys.stdin", io.StringIO("3\n2\n2\n\n"))    # Databricks, profile 2, personal
+    monkeypatch.setattr("sys.stdin", io.StringIO("claude\n3\n2\n2\n\n"))    # Claude Code, Databricks, profile 2, personal
     assert traces.main(["init"]) == 0
     out = capsys.readouterr().out
     assert "1) old" in out and "(personal access token)" in out and "2) ada" in out and "(OAuth)" in out
@@ -374,7 +374,7 @@ def test_interactive_add_a_workspace_without_the_cli(repo, monkeypatch, capsys, 
     for tool in ("git", "sh"):
         (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setattr("sys.stdin", io.StringIO("3\nn\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("claude\n3\nn\n"))
     assert traces.main(["init"]) == 1
     err = capsys.readouterr().err
     assert "needs the Databricks CLI" in err and "brew install databricks" in err

@@ -118,6 +118,7 @@ def test_a_claude_only_repository_has_no_codex_line(repo, codex_home, capsys, tm
 
 
 def test_a_repository_traced_for_codex_alone_passes_without_claude_hooks(repo, codex_home, capsys):
+    """Its test turn goes through Codex's own hook command (there is no Claude Code hook)."""
     init("codex")
     capsys.readouterr()
     rc = traces.main(["doctor"])
@@ -125,5 +126,6 @@ def test_a_repository_traced_for_codex_alone_passes_without_claude_hooks(repo, c
     assert rc == 0, out
     assert [row.split()[:2] for row in out.splitlines()] == [
         ["ok", "settings"], ["ok", "hook"], ["ok", "mlflow"], ["ok", "backend"], ["ok", "spool"], ["ok", "env"],
-        ["ok", "codex"], ["skip", "roundtrip"]]
+        ["ok", "codex"], ["ok", "roundtrip"]]
     assert "Codex only" in out.splitlines()[0]
+    assert out.splitlines()[-1].startswith("ok    roundtrip codex  a test turn went Codex's hook → spool")

@@ -5,38 +5,15 @@ worker uploads one trace per turn whose tokens add up to Codex's own session tot
 
 import json
 import os
-import time
 
 import pytest
 from codex_harness import codex_bin, codex_env, codex_home, find_rollout, last_token_count, make_repo, run_codex
 from fake_openai import FakeOpenAI
+from helpers import synced
 
 import traces
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(codex_bin() is None, reason="Codex CLI not installed: make codex")]
-
-
-def stored(repo):
-    import mlflow
-    client = mlflow.MlflowClient("sqlite:///" + os.path.join(os.environ["TRACES_HOME"], "mlflow.db"))
-    experiment = client.get_experiment_by_name(traces.default_experiment_name(str(repo)))
-    found = client.search_traces(locations=[experiment.experiment_id], max_results=50) if experiment else []
-    return client, sorted(found, key=lambda t: t.info.request_time)
-
-
-def synced(repo, expected):
-    """The hook records in the background after Codex exits: sync until its jobs have come in
-    and the traces are there (bounded), then once more, which must add nothing."""
-    deadline = time.time() + 30
-    while True:
-        assert traces.main(["sync", "--wait", "60"]) == 0
-        client, found = stored(repo)
-        if len(found) >= expected or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    time.sleep(1)
-    assert traces.main(["sync", "--wait", "60"]) == 0
-    return stored(repo)
 
 
 def test_two_codex_turns_become_two_traces(tmp_path, monkeypatch, capsys):

@@ -6,39 +6,15 @@ own ledger (`-o json` stats, summed over the session's processes)."""
 
 import json
 import os
-import time
 
 import pytest
 from fake_gemini import FakeGemini
 from gemini_harness import GEMINI_VERSION, find_chat, gemini_bin, gemini_env, gemini_home, ledger_total, run_gemini
-from helpers import git
+from helpers import git, synced
 
 import traces
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(gemini_bin() is None, reason="Gemini CLI not installed: make gemini")]
-
-
-def stored(repo):
-    import mlflow
-    client = mlflow.MlflowClient("sqlite:///" + os.path.join(os.environ["TRACES_HOME"], "mlflow.db"))
-    experiment = client.get_experiment_by_name(traces.default_experiment_name(str(repo)))
-    found = client.search_traces(locations=[experiment.experiment_id], max_results=50) if experiment else []
-    return client, sorted(found, key=lambda t: t.info.request_time)
-
-
-def synced(repo, expected):
-    """The hook records in the background: sync until the traces are there (bounded), then
-    once more, which must add nothing."""
-    deadline = time.time() + 30
-    while True:
-        assert traces.main(["sync", "--wait", "60"]) == 0
-        client, found = stored(repo)
-        if len(found) >= expected or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    time.sleep(1)
-    assert traces.main(["sync", "--wait", "60"]) == 0
-    return stored(repo)
 
 
 def tags_total(found, kind):

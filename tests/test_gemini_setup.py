@@ -128,11 +128,12 @@ def test_a_repository_traced_for_codex_and_gemini_alone_names_both(repo, capsys)
     settings = next(row for row in out.splitlines() if row.split()[1:2] == ["settings"])
     assert "traced for Codex and Gemini CLI only" in settings, out
     assert traces.main(["status"]) == 0
-    rows = [row.split()[:2] for row in capsys.readouterr().out.splitlines()]
-    assert ["codex", "hooks"] in rows and ["gemini", "hooks"] in rows
+    rows = dict(row.split(None, 1) for row in capsys.readouterr().out.splitlines()[1:])
+    assert "hooks.json" in rows["codex"] and rows["gemini"].startswith(".gemini/settings.json"), rows
     assert traces.main(["disable"]) == 0
     assert not (repo / ".gemini").exists()
     capsys.readouterr()
     assert traces.main(["status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert "codex" not in status and "gemini" not in status
+    assert not any(agent["wired"] for agent in status["agents"].values())

@@ -398,3 +398,120 @@ def test_the_reader_checks_tables_and_columns_not_the_schema_revision(reader, tm
     assert traces.LocalStore(str(tmp_path / "future.db"), "sqlite:///future.db").analytics
     with pytest.raises(LookupError, match="it has no trace_tags table"):
         traces.LocalStore(str(tmp_path / "renamed.db"), "sqlite:///renamed.db")
+
+
+# -- several agents in one store ---------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def mixed(store, tmp_path_factory):
+    """The store copied, its acme/widgets turns then of three kinds: the newest Codex's, the
+    next without the agent tag (as before Codex support: Claude Code's), the rest Claude Code's.
+    acme/other stays Claude Code's alone. The tags are changed through MLflow's own client."""
+    import shutil
+
+    from mlflow import MlflowClient
+    folder = tmp_path_factory.mktemp("mixed")
+    shutil.copy(store["folder"] / "mlflow.db", folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    widgets = store["infos"]["acme/widgets"]
+    client = MlflowClient(uri)
+    client.set_trace_tag(widgets[0].trace_id, traces.TAG_AGENT, "codex")
+    client.delete_trace_tag(widgets[1].trace_id, traces.TAG_AGENT)
+    return {"uri": uri, "folder": folder, "codex": widgets[:1], "claude": widgets[1:], "other": store["infos"]["acme/other"]}
+
+
+@pytest.fixture
+def mixed_reader(mixed, repo):
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": mixed["uri"], "experiment": "acme/widgets"}))
+    return mixed
+
+
+def headers(out):
+    """The first line of each turn in the summary (it starts with the turn's date)."""
+    return [line for line in out.splitlines() if line[:1].isdigit()]
+
+
+def test_report_agent_filters_before_grouping_by_anything(mixed_reader, capsys):
+    claude = mixed_reader["claude"]
+    for by in traces.REPORT_KEYS:
+        code, out, _ = run(capsys, "report", "--agent", "claude", "--by", by, "--json")
+        report = json.loads(out)
+        assert code == 0 and report["total"]["turns"] == len(claude), by      # the untagged turn too
+        assert report["total"]["tokens"] == sums(claude)[0], by
+        assert sum(r["turns"] for r in report["rows"]) == len(claude), by
+    _, out, _ = run(capsys, "report", "--agent", "codex", "--by", "agent", "--json")
+    assert [(r["key"], r["turns"]) for r in json.loads(out)["rows"]] == [("codex", 1)]
+    code, out, _ = run(capsys, "report", "--agent", "gemini")
+    assert code == 0 and out.startswith("No traces found")
+
+
+def test_search_and_report_count_untagged_turns_as_claude_codes(mixed_reader, capsys):
+    claude = [i.trace_id for i in mixed_reader["claude"]]
+    _, out, _ = run(capsys, "search", "--agent", "claude", "-l", "0")
+    assert ids(out) == claude
+    _, out, _ = run(capsys, "report", "--agent", "claude", "--json")
+    assert json.loads(out)["total"]["turns"] == len(claude)
+    _, out, _ = run(capsys, "report", "--by", "agent", "--json")
+    assert {r["key"]: r["turns"] for r in json.loads(out)["rows"]} == {"claude": len(claude), "codex": 1}
+
+
+def local_time(ms):
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ms / 1000))
+
+
+def test_list_counts_one_agents_traces(mixed_reader, capsys):
+    def rows(*argv):
+        _, out, _ = run(capsys, "list", *argv)
+        return {line[2:].split()[1]: line for line in out.splitlines()[1:-1]}, out.splitlines()[-1]
+
+    for agent, infos, other in (("codex", mixed_reader["codex"], 0), ("claude", mixed_reader["claude"], len(mixed_reader["other"]))):
+        found, footer = rows("--agent", agent)
+        assert found["acme/widgets"].split()[3] == str(len(infos)), agent
+        assert local_time(infos[0].request_time) in found["acme/widgets"]          # its newest turn
+        assert found["acme/other"].split()[2] == str(other) and footer.endswith(f"traces of {agent} only")
+    found, footer = rows()
+    assert found["acme/widgets"].split()[3] == str(len(mixed_reader["claude"]) + 1) and "only" not in footer
+
+
+def test_each_turn_names_its_agent_unless_all_shown_are_claude_codes(mixed_reader, capsys):
+    claude, codex = mixed_reader["claude"], mixed_reader["codex"][0]
+    _, out, _ = run(capsys, "search", "-l", "0")
+    assert [line.split()[-2:] for line in headers(out)] == [["agent", "codex"]] + [["agent", "claude"]] * len(claude)
+    assert headers(out)[1].endswith("  agent claude")           # the untagged turn: Claude Code's
+    _, out, _ = run(capsys, "search", "-f", "context", "-l", "0")
+    assert out.startswith("# Coding-agent turns, newest first")
+    assert out.count(" · agent claude\n") == len(claude) and out.count(" · agent codex\n") == 1
+    # Claude Code's turns alone read as before, in the mixed experiment or in one of one agent.
+    for argv in (["--agent", "claude"], ["-e", "acme/other"]):
+        _, out, _ = run(capsys, "search", *argv)
+        assert headers(out) and not any("agent" in line for line in headers(out)), argv
+        _, out, _ = run(capsys, "search", "-f", "context", *argv)
+        assert out.startswith("# Claude Code turns") and " · agent " not in out, argv
+    # Another agent's turns are never shown unnamed, even alone (an unnamed turn is Claude Code's).
+    for argv in (["--agent", "codex"], ["--trace-id", codex.trace_id]):
+        _, out, _ = run(capsys, "search", *argv)
+        assert [line.split()[-2:] for line in headers(out)] == [["agent", "codex"]], argv
+        _, out, _ = run(capsys, "search", "-f", "context", *argv)
+        assert out.startswith("# Coding-agent turns") and out.count(" · agent codex\n") == 1, argv
+
+
+def test_one_agents_store_shows_no_agent(reader, capsys):
+    _, out, _ = run(capsys, "search", "-l", "0", "--all")
+    assert headers(out) and not any("agent" in line for line in headers(out))
+
+
+AGENT_READS = [
+    ["search", "-l", "0"], ["search", "--agent", "claude", "-l", "0"], ["search", "--agent", "codex"],
+    ["search", "-f", "context", "-l", "0"], ["search", "-e", "acme/other"], ["search", "-f", "json", "--agent", "claude"],
+    ["report", "--agent", "claude", "--by", "session", "--json"], ["report", "--by", "agent"], ["list", "--agent", "claude"],
+]
+
+
+def test_the_stdlib_reader_reads_agents_exactly_as_mlflow(mixed_reader, capsys, monkeypatch):
+    for argv in AGENT_READS:
+        monkeypatch.setenv("CLAUDETRACING_READER", "mlflow")
+        code, through_mlflow, _ = run(capsys, *argv)
+        monkeypatch.delenv("CLAUDETRACING_READER")
+        assert (code, through_mlflow) == run(capsys, *argv)[:2], argv
+        assert "No traces found" not in through_mlflow, argv

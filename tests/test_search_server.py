@@ -65,3 +65,47 @@ def test_a_quick_server_search_does_not_import_mlflow(mlflow_server, repo, tmp_p
                           env={**os.environ, "PYTHONPATH": os.path.dirname(traces.__file__)})
     assert done.returncode == 0 and json.loads(done.stdout)["traces"], done.stderr
     assert done.stderr.strip() == "False"
+
+
+def test_the_rest_reader_reads_agents_as_mlflow(mlflow_server, repo, tmp_path, capsys, monkeypatch):
+    """A second agent on a server: --agent on search, report and list, untagged turns counted as
+    Claude Code's, each turn named by its agent where several are shown; the REST reader as the mlflow client."""
+    if not trace_store.recorded_sessions():
+        pytest.skip("no recorded Claude Code transcripts")
+    now = time.time()
+    (tmp_path / "fill").mkdir()
+    trace_store.fill(tmp_path / "fill", [(e, s, now - ago, b, label) for e, s, ago, b, label in PLAN],
+                     uri=mlflow_server.url)
+    from mlflow import MlflowClient
+    client = MlflowClient(mlflow_server.url)
+    experiment = client.get_experiment_by_name("acme/widgets").experiment_id
+    newest, older = [t.info for t in client.search_traces(locations=[experiment], order_by=["timestamp_ms DESC"])]
+    client.set_trace_tag(newest.trace_id, traces.TAG_AGENT, "codex")
+    client.delete_trace_tag(older.trace_id, traces.TAG_AGENT)
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"tracking_uri": mlflow_server.url,
+                                                             "experiment": "acme/widgets"}))
+    monkeypatch.chdir(repo)
+    outputs = {}
+    for argv in (["search"], ["search", "--agent", "claude"], ["search", "-f", "context", "--agent", "codex"],
+                 ["search", "-e", "acme/other"], ["report", "--agent", "claude", "--by", "branch", "--json"],
+                 ["report", "--by", "agent", "--json"], ["list", "--agent", "claude"], ["list", "--agent", "codex"],
+                 ["list", "--agent", "gemini"]):
+        monkeypatch.setenv("CLAUDETRACING_READER", "mlflow")
+        code, through_mlflow = traces.main(argv), capsys.readouterr().out
+        monkeypatch.delenv("CLAUDETRACING_READER")
+        assert (code, through_mlflow) == (traces.main(argv), capsys.readouterr().out), argv
+        outputs[" ".join(argv)] = through_mlflow
+    assert [line.split()[-1] for line in outputs["search"].splitlines() if line[:1].isdigit()] == ["codex", "claude"]
+    assert older.trace_id in outputs["search --agent claude"] and newest.trace_id not in outputs["search --agent claude"]
+    assert " · agent " not in outputs["search -f context --agent codex"]
+    assert " agent " not in outputs["search -e acme/other"].splitlines()[0]
+    assert json.loads(outputs["report --agent claude --by branch --json"])["total"]["turns"] == 1
+    assert {r["key"]: r["turns"] for r in json.loads(outputs["report --by agent --json"])["rows"]} == {"claude": 1, "codex": 1}
+
+    def last_trace(argv):        # a server has no count: the date of the agent's newest trace
+        [line] = [line for line in outputs[argv].splitlines() if " acme/widgets " in line]
+        return line.split("acme/widgets")[1].split()
+    assert last_trace("list --agent codex") == ["-", *time.strftime("%Y-%m-%d %H:%M", time.localtime(newest.request_time / 1000)).split()]
+    assert last_trace("list --agent claude") == ["-", *time.strftime("%Y-%m-%d %H:%M", time.localtime(older.request_time / 1000)).split()]
+    assert last_trace("list --agent gemini") == ["-", "-"]

@@ -176,7 +176,7 @@ def test_init_outside_git(tmp_path, monkeypatch):
 
 
 def test_interactive_init_reads_answers(repo, monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("1\nplatform/claude-widgets\n"))
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("claude\n1\nplatform/claude-widgets\n"))
     assert traces.main(["init"]) == 0
     assert read_config(repo)["experiment"] == "platform/claude-widgets"
     out = capsys.readouterr().out

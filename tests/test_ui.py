@@ -11,7 +11,7 @@ import time
 
 import pytest
 from helpers import ROOT
-from test_search import store  # noqa: F401 - the session's engine-filled store
+from test_search import mixed, store  # noqa: F401 - the session's engine-filled stores
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -28,6 +28,68 @@ def chromium(tmp_path, url, *how):
          "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,900",
          f"--user-data-dir={tmp_path / 'chromium'}", "--virtual-time-budget=30000", *how, url],
         capture_output=True, text=True, timeout=180)
+
+
+class DevTools:
+    """Headless Chromium driven through the DevTools protocol on a pipe (--remote-debugging-pipe:
+    it reads commands on fd 3 and answers on fd 4, each message ending in a NUL): a page can be
+    hovered, which --dump-dom cannot do, with no websocket client."""
+
+    def __init__(self, tmp_path):
+        commands_r, self.commands = os.pipe()
+        self.answers, answers_w = os.pipe()
+
+        def on_fds_3_and_4():
+            os.dup2(commands_r, 3)
+            os.dup2(answers_w, 4)
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--window-size=1400,900",
+             f"--user-data-dir={tmp_path / 'chromium'}", "--remote-debugging-pipe", "about:blank"],
+            preexec_fn=on_fds_3_and_4, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(commands_r)
+        os.close(answers_w)
+        self.sent, self.unread, self.session = 0, b"", None
+
+    def send(self, method, **params):
+        self.sent += 1
+        message = {"id": self.sent, "method": method, "params": params}
+        if self.session:
+            message["sessionId"] = self.session
+        os.write(self.commands, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self.unread:
+                chunk = os.read(self.answers, 1 << 16)
+                assert chunk, "Chromium closed the DevTools pipe"
+                self.unread += chunk
+            raw, self.unread = self.unread.split(b"\0", 1)
+            answer = json.loads(raw)
+            if answer.get("id") == self.sent:
+                assert "error" not in answer, answer
+                return answer["result"]
+
+    def open(self, url):
+        target = self.send("Target.createTarget", url=url)["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def js(self, expression):
+        answer = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in answer, answer["exceptionDetails"]
+        return answer["result"].get("value")
+
+    def wait_for(self, expression, seconds=60):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            value = self.js(expression)
+            if value:
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"the page never gave {expression}:\n{self.js('document.body.innerText')[-3000:]}")
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+        os.close(self.commands)
+        os.close(self.answers)
 
 
 def start_ui(uri, repo):
@@ -124,3 +186,36 @@ def test_ui_stopped_by_kill_or_a_closed_terminal_leaves_nothing_running(store, r
             ui.kill()
         if server and process_group(server):
             os.killpg(server, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (CI installs chromium)")
+def test_the_trace_view_shows_the_agent_as_a_tag(mixed, repo, tmp_path):  # noqa: F811
+    """A Codex turn opened in the MLflow UI: its tags (shown on hovering "N tags" in the trace
+    view) hold agent = codex."""
+    [codex] = mixed["codex"]
+    ui, browser = start_ui(mixed["uri"], repo), None
+    try:
+        url = printed_url(ui).group(1)
+        browser = DevTools(tmp_path)
+        browser.open(f"{url}?selectedEvaluationId={codex.trace_id}")
+        tags = "[...document.querySelectorAll('span')].filter(e => /^\\d+ tags$/.test((e.innerText || '').trim())).pop()"
+        where = f"(() => {{ const e = {tags}; if (!e) return null; const r = e.getBoundingClientRect(); " \
+                "return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        browser.wait_for(where)
+        assert "agent\ncodex" not in browser.js("document.body.innerText")
+        shown = None
+        for _ in range(30):        # the trace view slides in: point at where the label is now
+            x, y = browser.js(where)
+            browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=0, y=0)
+            browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+            time.sleep(1)
+            shown = browser.js("document.body.innerText")
+            if "agent\ncodex" in shown:
+                break
+        assert "agent\ncodex" in shown, shown[-3000:]
+        assert codex.trace_id[3:11] in shown and f"git.branch\n{codex.tags['git.branch']}" in shown
+    finally:
+        if browser:
+            browser.close()
+        ui.send_signal(signal.SIGINT)
+        ui.wait(timeout=30)

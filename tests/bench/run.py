@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents ...]
 """
 
 import json
@@ -192,6 +192,12 @@ def bench_search():
     return search_main()
 
 
+def bench_agents():
+    """Reading commands now against ad0a3ea, on 10,000 and 40,000 turns of one agent (the agent on each turn's cost)."""
+    from bench_agents import main as agents_main
+    return agents_main()
+
+
 def bench_redact():
     """Redaction cost per MB of transcript-like text, against `json.loads` of the same lines."""
     from bench_redact import bench_redact as run
@@ -326,10 +332,16 @@ def bench_gemini():
     return gemini_main()
 
 
+def bench_doctor():
+    """`traces doctor` (a round trip per agent) and `traces status` for 1, 2 and 4 agents wired, against one."""
+    from bench_doctor import main as doctor_main
+    return doctor_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
-           "versions": bench_versions, "gemini": bench_gemini}
+           "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
