@@ -69,7 +69,7 @@ def test_a_quick_server_search_does_not_import_mlflow(mlflow_server, repo, tmp_p
 
 def test_the_rest_reader_reads_agents_as_mlflow(mlflow_server, repo, tmp_path, capsys, monkeypatch):
     """A second agent on a server: --agent on search, report and list, untagged turns counted as
-    Claude Code's, each turn named by its agent where several are shown; the REST reader as the mlflow client."""
+    Claude Code's, each turn named by its agent unless all shown are Claude Code's; the REST reader as the mlflow client."""
     if not trace_store.recorded_sessions():
         pytest.skip("no recorded Claude Code transcripts")
     now = time.time()
@@ -98,7 +98,7 @@ def test_the_rest_reader_reads_agents_as_mlflow(mlflow_server, repo, tmp_path, c
         outputs[" ".join(argv)] = through_mlflow
     assert [line.split()[-1] for line in outputs["search"].splitlines() if line[:1].isdigit()] == ["codex", "claude"]
     assert older.trace_id in outputs["search --agent claude"] and newest.trace_id not in outputs["search --agent claude"]
-    assert " · agent " not in outputs["search -f context --agent codex"]
+    assert outputs["search -f context --agent codex"].count(" · agent codex\n") == 1     # never unnamed
     assert " agent " not in outputs["search -e acme/other"].splitlines()[0]
     assert json.loads(outputs["report --agent claude --by branch --json"])["total"]["turns"] == 1
     assert {r["key"]: r["turns"] for r in json.loads(outputs["report --by agent --json"])["rows"]} == {"claude": 1, "codex": 1}
