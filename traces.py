@@ -1517,6 +1517,22 @@ def add_totals(turn, agents, depth):
                 tool_errors=tool_errors, by_model=by_model)
 
 
+def fold_subagent(turn, step, sub):
+    """Add a subagent's totals (its turn record, nested under the tool step that started it) to
+    the turn's, for the agents whose subagents are read apart from the turn (Codex, Copilot)."""
+    add_usage(turn["usage"], sub["usage"])
+    for name, used in sub["by_model"].items():
+        add_usage(turn["by_model"].setdefault(name, empty_usage()), used)
+    turn["cost"] = None if turn["cost"] is None or sub["cost"] is None else turn["cost"] + sub["cost"]
+    turn["models"] += [m for m in sub["models"] if m not in turn["models"]]
+    turn["files"] += [f for f in sub["files"] if f not in turn["files"]]
+    for name, n in sub["tool_counts"].items():
+        turn["tool_counts"][name] = turn["tool_counts"].get(name, 0) + n
+    turn["tool_errors"] += sub["tool_errors"]
+    step["end"] = max(step["end"] or sub["end"], sub["end"])
+    turn["end"] = max(turn["end"], sub["end"])
+
+
 def is_interruption(block):
     """Escape pressed: Claude Code says so in a text block, or as a tool call's result."""
     content = block.get("text") if block.get("type") == "text" else \
@@ -2418,20 +2434,9 @@ def codex_totals(turn):
             continue
         turn["files"] += [f for f in patch_files(step["input"], turn["meta"].get("cwd")) if f not in turn["files"]]
         sub = step.get("subagent")
-        if sub is None:
-            continue
-        add_usage(turn["usage"], sub["usage"])
-        for name, used in sub["by_model"].items():
-            add_usage(turn["by_model"].setdefault(name, empty_usage()), used)
-        turn["cost"] = None if turn["cost"] is None or sub["cost"] is None else turn["cost"] + sub["cost"]
-        turn["models"] += [m for m in sub["models"] if m not in turn["models"]]
-        turn["files"] += [f for f in sub["files"] if f not in turn["files"]]
-        for name, n in sub["tool_counts"].items():
-            turn["tool_counts"][name] = turn["tool_counts"].get(name, 0) + n
-        turn["tool_errors"] += sub["tool_errors"]
-        waiting += [a for a in sub["waiting"] if a not in waiting]
-        step["end"] = max(step["end"], sub["end"])
-        turn["end"] = max(turn["end"], sub["end"])
+        if sub is not None:
+            fold_subagent(turn, step, sub)
+            waiting += [a for a in sub["waiting"] if a not in waiting]
     turn["waiting"] = waiting
 
 
@@ -2927,20 +2932,8 @@ def copilot_nest(turn, strays, session, meta):
     if strays:
         copilot_totals(turn)
     for step in turn["steps"]:
-        sub = step.get("subagent")
-        if sub is None:
-            continue
-        add_usage(turn["usage"], sub["usage"])
-        for name, used in sub["by_model"].items():
-            add_usage(turn["by_model"].setdefault(name, empty_usage()), used)
-        turn["cost"] = None if turn["cost"] is None or sub["cost"] is None else turn["cost"] + sub["cost"]
-        turn["models"] += [m for m in sub["models"] if m not in turn["models"]]
-        turn["files"] += [f for f in sub["files"] if f not in turn["files"]]
-        for name, n in sub["tool_counts"].items():
-            turn["tool_counts"][name] = turn["tool_counts"].get(name, 0) + n
-        turn["tool_errors"] += sub["tool_errors"]
-        step["end"] = max(step["end"] or sub["end"], sub["end"])
-        turn["end"] = max(turn["end"], sub["end"])
+        if step.get("subagent") is not None:
+            fold_subagent(turn, step, step["subagent"])
 
 
 def copilot_run(records, session, meta, offset):
