@@ -3753,6 +3753,150 @@ def _trigger():
     return _TRIGGER
 
 
+# --- a pre-filter for the trigger scan -------------------------------------------------------
+
+# `re` stops at each character a trigger opens with (about one in ten in code) and spends a few
+# hundred instructions there. With ahocorasick_rs (installed with the mlflow and databricks
+# extras, so in every worker), one pass of a DFA in Rust finds the lines holding an anchor, a
+# literal that every match of a trigger contains, and the trigger scan runs on those lines only
+# (pyahocorasick, whose nodes search their children one by one, scans these thousand anchors
+# slower than `re` scans the triggers). The anchors are read off the triggers' parsed form, so
+# they follow the triggers; a letter in either case (`[kK]`), a digit (`[0-9]`) or an
+# alternative (`(?:live|test)`) gives each of its spellings. Without the library (the vendored
+# copy, `python3 -S`) the scan runs on the whole text, with the same result.
+
+# Letters that a case-insensitive `re` also matches as non-ASCII characters (ı, İ, K, ſ): under
+# (?i) they end an anchor.
+_CASELESS_ODD = "iksIKS"
+# An anchor stands for at most this many spellings (`[pP][aA][sS][sS]`: 16).
+_ANCHOR_SPELLINGS = 64
+
+
+def _spellings(op, value, caseless):
+    """The few strings an item of a parsed pattern matches (a character of `[kK]`, `[0-9]`, an
+    alternative of `(?:live|test)`), if it matches one of at most 16; else None."""
+    from re import _constants as sre
+    if op is sre.BRANCH:
+        strings = set()
+        for branch in value[1]:
+            spellings = {""}
+            for item in branch:
+                options = _spellings(*item, caseless)
+                if options is None:
+                    return None
+                spellings = {spelling + option for spelling in spellings for option in options}
+            strings |= spellings
+        return frozenset(strings) if 0 < len(strings) <= 16 and "" not in strings else None
+    items = [(op, value)] if op is sre.LITERAL else value if op is sre.IN else ()
+    characters = set()
+    for item_op, item in items:
+        if item_op is sre.LITERAL:
+            characters.add(chr(item))
+        elif item_op is sre.RANGE and item[1] - item[0] < 16:
+            characters.update(map(chr, range(item[0], item[1] + 1)))
+        else:
+            return None
+    if caseless:
+        if any(character in _CASELESS_ODD for character in characters):
+            return None
+        characters |= {character.swapcase() for character in characters}
+    if not characters or "\n" in characters or len(characters) > 16:
+        return None
+    return frozenset(characters)
+
+
+def _spell(run):
+    """The anchors of a run of items that each match one of a few strings: every spelling of
+    its longest stretch that has at most _ANCHOR_SPELLINGS of them."""
+    best, length = set(), 0
+    for start in range(len(run)):
+        spellings = {""}
+        for options in run[start:]:
+            if len(spellings) * len(options) > _ANCHOR_SPELLINGS:
+                break
+            spellings = {spelling + option for spelling in spellings for option in options}
+            if (min(map(len, spellings)), -len(spellings)) > (length, -len(best)):
+                best, length = spellings, min(map(len, spellings))
+    return best or None
+
+
+def _anchors(items, caseless=False):
+    """Literals such that every match of the parsed pattern `items` contains one of them (the
+    set whose shortest is longest), or None if none can be told."""
+    from re import _constants as sre
+    found, run = [], []
+    for op, value in items:
+        options = _spellings(op, value, caseless)
+        if options is not None:
+            run.append(options)
+            continue
+        found.append(_spell(run))
+        run = []
+        if op is sre.SUBPATTERN:
+            _, add, remove, inner = value
+            found.append(_anchors(inner, bool((caseless or add & sre.SRE_FLAG_IGNORECASE)
+                                              and not remove & sre.SRE_FLAG_IGNORECASE)))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+            found.append(_anchors(value[2], caseless))
+        elif op is sre.ASSERT:  # what a lookaround sees is on the line too
+            found.append(_anchors(value[1], caseless))
+        elif op is sre.ATOMIC_GROUP:
+            found.append(_anchors(value, caseless))
+        elif op is sre.BRANCH:
+            branches = [_anchors(branch, caseless) for branch in value[1]]
+            found.append(None if None in branches else set().union(*branches))
+    found.append(_spell(run))
+    return max((anchors for anchors in found if anchors),
+               key=lambda anchors: (min(map(len, anchors)), -len(anchors)), default=None)
+
+
+def _trigger_anchors(trigger):
+    from re import _parser
+    return _anchors(_parser.parse(trigger))
+
+
+_PREFILTER = []
+
+
+def _prefilter():
+    """An Aho-Corasick automaton of every trigger's anchors, or None without ahocorasick_rs."""
+    if not _PREFILTER:
+        try:
+            from re import _parser  # noqa: F401  Python 3.11+: the anchors are read with it
+
+            import ahocorasick_rs
+        except ImportError:
+            _PREFILTER.append(None)
+            return None
+        anchors = [_trigger_anchors(trigger) for _, _, triggers in REDACTIONS for trigger in triggers]
+        if None in anchors:  # a trigger with no anchor: it must be looked for everywhere
+            _PREFILTER.append(None)
+            return None
+        _PREFILTER.append(ahocorasick_rs.AhoCorasick(sorted(set().union(*anchors)),
+                                                     matchkind=ahocorasick_rs.MatchKind.LeftmostFirst,
+                                                     implementation=ahocorasick_rs.Implementation.DFA))
+    return _PREFILTER[0]
+
+
+def _trigger_lines(text):
+    """The spans (start, end) of the lines of `text` where a trigger can match: those holding
+    an anchor, or the whole text without the pre-filter."""
+    automaton = _prefilter()
+    try:
+        matches = None if automaton is None else automaton.find_matches_as_indexes(text)
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): not UTF-8, which it reads
+        matches = None
+    if matches is None:
+        yield 0, len(text)
+        return
+    end = -1
+    for _, at, _ in matches:
+        if at > end:
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            yield start, end
+
+
 def _triggered(text):
     """The indexes of the rules that can match in `text`."""
     trigger, rules = _trigger()
@@ -3773,18 +3917,20 @@ def _triggered_lines(text):
         return [text], {index: {0} for index in _triggered(text)}
     trigger, rules = _trigger()
     pieces, lines, cut, end = [], [], 0, -1
-    match = trigger.search(text)
-    while match:
-        at = match.start()
-        if at > end:
-            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
-            end = len(text) if end < 0 else end
-            pieces += (text[cut:start], text[start:end])
-            groups, cut = set(), end
-            lines.append((len(pieces) - 1, groups))
-        groups.add(match.lastindex)
-        # From the next character: a trigger may take more than one, and hide another.
-        match = trigger.search(text, at + 1)
+    for scan_start, scan_end in _trigger_lines(text):
+        # Up to the newline included: a trigger's lookahead sees what it sees in the whole text.
+        match = trigger.search(text, scan_start, scan_end + 1)
+        while match:
+            at = match.start()
+            if at > end:
+                start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+                end = len(text) if end < 0 else end
+                pieces += (text[cut:start], text[start:end])
+                groups, cut = set(), end
+                lines.append((len(pieces) - 1, groups))
+            groups.add(match.lastindex)
+            # From the next character: a trigger may take more than one, and hide another.
+            match = trigger.search(text, at + 1, scan_end + 1)
     pieces.append(text[cut:])
     todo = {}
     for line, groups in lines:
