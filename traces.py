@@ -153,8 +153,10 @@ META_FORKED_FROM = "claudetracing.forked_from"
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
-EXTRAS = {"mlflow": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3"),
-          "databricks": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "databricks-sdk>=0.40,<1")}
+# ahocorasick-rs speeds up the worker's redaction (see Redaction), which runs without it too.
+EXTRAS = {"mlflow": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "ahocorasick-rs>=1.0,<2"),
+          "databricks": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "ahocorasick-rs>=1.0,<2",
+                         "databricks-sdk>=0.40,<1")}
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
 TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
