@@ -3768,7 +3768,7 @@ def _trigger():
 # copy, `python3 -S`) the scan runs on the whole text, with the same result.
 
 # Letters that a case-insensitive `re` also matches as non-ASCII characters (ı, İ, K, ſ): under
-# (?i) they end an anchor.
+# (?i) they end an anchor, as any non-ASCII character does.
 _CASELESS_ODD = "iksIKS"
 # An anchor stands for at most this many spellings (`[pP][aA][sS][sS]`: 16).
 _ANCHOR_SPELLINGS = 64
@@ -3799,7 +3799,7 @@ def _spellings(op, value, caseless):
         else:
             return None
     if caseless:
-        if any(character in _CASELESS_ODD for character in characters):
+        if any(character in _CASELESS_ODD or not character.isascii() for character in characters):
             return None
         characters |= {character.swapcase() for character in characters}
     if not characters or "\n" in characters or len(characters) > 16:

@@ -503,6 +503,13 @@ def test_caseless_odd_letters_are_all_that_re_matches_outside_ascii():
     assert odd == set(traces._CASELESS_ODD)
 
 
+def test_an_anchor_under_ignorecase_leaves_out_what_re_matches_beyond_ascii():
+    for trigger, text in [("(?i:token)", "to\u212aen"), ("(?i:secret)", "\u017fecret"), ("(?i:api)", "ap\u0131"),
+                          ("x-(?i:key)", "x-\u212aey")]:
+        assert re.search(trigger, text)
+        assert any(anchor in text for anchor in traces._trigger_anchors(trigger)), trigger
+
+
 def test_the_trigger_scan_runs_only_on_the_lines_holding_an_anchor(both_redaction_paths):
     text = "import os\nx = compute(1)\npassword = 'Hx8kLq2v'\nprint(x)\n"
     spans = list(traces._trigger_lines(text))
