@@ -3853,6 +3853,7 @@ def _anchors(items, caseless=False):
 
 
 def _trigger_anchors(trigger):
+    """The anchors of a trigger: a line where it matches holds one of them."""
     from re import _parser
     return _anchors(_parser.parse(trigger))
 
@@ -3874,6 +3875,8 @@ def _prefilter():
         if None in anchors:  # a trigger with no anchor: it must be looked for everywhere
             _PREFILTER.append(None)
             return None
+        # Leftmost-first, without overlaps: one match a line is enough, and an anchor left out
+        # overlaps one reported, so lies on its line (no anchor holds a newline).
         _PREFILTER.append(ahocorasick_rs.AhoCorasick(sorted(set().union(*anchors)),
                                                      matchkind=ahocorasick_rs.MatchKind.LeftmostFirst,
                                                      implementation=ahocorasick_rs.Implementation.DFA))
