@@ -3759,13 +3759,13 @@ def _trigger():
 
 # `re` stops at each character a trigger opens with (about one in ten in code) and spends a few
 # hundred instructions there. With ahocorasick_rs (installed with the mlflow and databricks
-# extras, so in every worker), one pass of a DFA in Rust finds the lines holding an anchor, a
-# literal that every match of a trigger contains, and the trigger scan runs on those lines only
+# extras, so in every worker), one pass of a DFA in Rust finds instead the anchors, literals
+# that every match of a trigger contains, and so the lines where each rule can match
 # (pyahocorasick, whose nodes search their children one by one, scans these thousand anchors
 # slower than `re` scans the triggers). The anchors are read off the triggers' parsed form, so
 # they follow the triggers; a letter in either case (`[kK]`), a digit (`[0-9]`) or an
 # alternative (`(?:live|test)`) gives each of its spellings. Without the library (the vendored
-# copy, `python3 -S`) the scan runs on the whole text, with the same result.
+# copy, `python3 -S`) the trigger scan runs on the whole text, with the same result.
 
 # Letters that a case-insensitive `re` also matches as non-ASCII characters (ı, İ, K, ſ): under
 # (?i) they end an anchor, as any non-ASCII character does.
@@ -3862,7 +3862,8 @@ _PREFILTER = []
 
 
 def _prefilter():
-    """An Aho-Corasick automaton of every trigger's anchors, or None without ahocorasick_rs."""
+    """An Aho-Corasick automaton of every trigger's anchors and, for each anchor in its order,
+    the indexes of the rules whose triggers it anchors; None without ahocorasick_rs."""
     if not _PREFILTER:
         try:
             from re import _parser  # noqa: F401  Python 3.11+: the anchors are read with it
@@ -3871,35 +3872,43 @@ def _prefilter():
         except ImportError:
             _PREFILTER.append(None)
             return None
-        anchors = [_trigger_anchors(trigger) for _, _, triggers in REDACTIONS for trigger in triggers]
-        if None in anchors:  # a trigger with no anchor: it must be looked for everywhere
-            _PREFILTER.append(None)
-            return None
-        # Leftmost-first, without overlaps: one match a line is enough, and an anchor left out
-        # overlaps one reported, so lies on its line (no anchor holds a newline).
-        _PREFILTER.append(ahocorasick_rs.AhoCorasick(sorted(set().union(*anchors)),
-                                                     matchkind=ahocorasick_rs.MatchKind.LeftmostFirst,
-                                                     implementation=ahocorasick_rs.Implementation.DFA))
+        rules = {}
+        for index, (_, _, triggers) in enumerate(REDACTIONS):
+            for trigger in triggers:
+                anchors = _trigger_anchors(trigger)
+                if anchors is None:  # a trigger with no anchor: it must be looked for everywhere
+                    _PREFILTER.append(None)
+                    return None
+                for anchor in anchors:
+                    rules.setdefault(anchor, set()).add(index)
+        anchors = sorted(rules)
+        automaton = ahocorasick_rs.AhoCorasick(anchors, implementation=ahocorasick_rs.Implementation.DFA)
+        _PREFILTER.append((automaton, [frozenset(rules[anchor]) for anchor in anchors]))
     return _PREFILTER[0]
 
 
-def _trigger_lines(text):
-    """The spans (start, end) of the lines of `text` where a trigger can match: those holding
-    an anchor, or the whole text without the pre-filter."""
-    automaton = _prefilter()
+def _anchored_lines(text, prefilter):
+    """What _triggered_lines returns, from the anchors that the pre-filter finds instead of the
+    trigger scan: a rule runs on each line holding an anchor of one of its triggers, a line
+    where it may find nothing, but never misses one where its trigger matches. None for a text
+    that UTF-8 cannot hold (a lone surrogate, JSON's "\ud800"), which ahocorasick_rs reads."""
+    automaton, rules = prefilter
     try:
-        matches = None if automaton is None else automaton.find_matches_as_indexes(text)
-    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): not UTF-8, which it reads
-        matches = None
-    if matches is None:
-        yield 0, len(text)
-        return
-    end = -1
-    for _, at, _ in matches:
+        # Every anchor, overlapping ones too: each says which rules to run.
+        found = automaton.find_matches_as_indexes(text, overlapping=True)
+    except UnicodeEncodeError:
+        return None
+    pieces, cut, end, todo = [], 0, -1, {}
+    for anchor, at, _ in found:
         if at > end:
             start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
             end = len(text) if end < 0 else end
-            yield start, end
+            pieces += (text[cut:start], text[start:end])
+            cut = end
+        for index in rules[anchor]:
+            todo.setdefault(index, set()).add(len(pieces) - 1)
+    pieces.append(text[cut:])
+    return pieces, todo
 
 
 def _triggered(text):
@@ -3915,27 +3924,30 @@ def _triggered(text):
 
 
 def _triggered_lines(text):
-    """`text` cut into pieces, a line (without its newline) where a trigger matched and the
-    text between such lines, and for each rule that can match the pieces it can match in.
+    """`text` cut into pieces, a line (without its newline) where a trigger matched (with the
+    pre-filter, one that holds an anchor) and the text between such lines, and for each rule
+    that can match the pieces it can match in.
     A match of a rule (but of a private key's) lies on one line, as its trigger does."""
     if "\n" not in text:  # one line, such as a raw JSON line: nothing to cut
         return [text], {index: {0} for index in _triggered(text)}
+    prefilter = _prefilter()
+    anchored = prefilter and _anchored_lines(text, prefilter)
+    if anchored:
+        return anchored
     trigger, rules = _trigger()
     pieces, lines, cut, end = [], [], 0, -1
-    for scan_start, scan_end in _trigger_lines(text):
-        # Up to the newline included: a trigger's lookahead sees what it sees in the whole text.
-        match = trigger.search(text, scan_start, scan_end + 1)
-        while match:
-            at = match.start()
-            if at > end:
-                start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
-                end = len(text) if end < 0 else end
-                pieces += (text[cut:start], text[start:end])
-                groups, cut = set(), end
-                lines.append((len(pieces) - 1, groups))
-            groups.add(match.lastindex)
-            # From the next character: a trigger may take more than one, and hide another.
-            match = trigger.search(text, at + 1, scan_end + 1)
+    match = trigger.search(text)
+    while match:
+        at = match.start()
+        if at > end:
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            pieces += (text[cut:start], text[start:end])
+            groups, cut = set(), end
+            lines.append((len(pieces) - 1, groups))
+        groups.add(match.lastindex)
+        # From the next character: a trigger may take more than one, and hide another.
+        match = trigger.search(text, at + 1)
     pieces.append(text[cut:])
     todo = {}
     for line, groups in lines:

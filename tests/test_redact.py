@@ -510,13 +510,14 @@ def test_an_anchor_under_ignorecase_leaves_out_what_re_matches_beyond_ascii():
         assert any(anchor in text for anchor in traces._trigger_anchors(trigger)), trigger
 
 
-def test_the_trigger_scan_runs_only_on_the_lines_holding_an_anchor(both_redaction_paths):
+def test_rules_run_only_on_the_lines_holding_an_anchor_of_their_triggers(both_redaction_paths):
     text = "import os\nx = compute(1)\npassword = 'Hx8kLq2v'\nprint(x)\n"
-    spans = list(traces._trigger_lines(text))
-    if both_redaction_paths == "ahocorasick_rs":
-        assert [text[start:end] for start, end in spans] == ["password = 'Hx8kLq2v'"]
-    else:
-        assert spans == [(0, len(text))]
+    pieces, todo = traces._triggered_lines(text)
+    assert pieces == ["import os\nx = compute(1)\n", "password = 'Hx8kLq2v'", "\nprint(x)\n"]
+    kinds = {traces.REDACTIONS[index][0] for index in todo}
+    assert "env-secret" in kinds and all(found == {1} for found in todo.values())
+    if both_redaction_paths == "ahocorasick_rs":  # `password` anchors the netrc and flag rules too
+        assert kinds == {"env-secret", "netrc-password", "flag-secret"}
     assert traces.redact_text(text) == text.replace("Hx8kLq2v", "[REDACTED:env-secret]")
 
 
