@@ -153,8 +153,10 @@ META_FORKED_FROM = "claudetracing.forked_from"
 
 # What the extras of pyproject.toml install: messages name them for a copy that has no
 # package metadata to read (a vendored traces.py).
-EXTRAS = {"mlflow": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3"),
-          "databricks": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "databricks-sdk>=0.40,<1")}
+# ahocorasick-rs speeds up the worker's redaction (see Redaction), which runs without it too.
+EXTRAS = {"mlflow": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "ahocorasick-rs>=1.0,<2"),
+          "databricks": ("mlflow>=3.10,<4", "genai-prices>=0.2,<0.3", "ahocorasick-rs>=1.0,<2",
+                         "databricks-sdk>=0.40,<1")}
 
 DEFAULT_MAX_PAYLOAD = 100_000      # characters per span input/output
 TAG_VALUE_LIMIT = 8000             # MLflow's limit on a trace tag value
@@ -3746,6 +3748,162 @@ def _trigger():
     return _TRIGGER
 
 
+# --- a pre-filter for the trigger scan -------------------------------------------------------
+
+# `re` stops at each character a trigger opens with (about one in ten in code) and spends a few
+# hundred instructions there. With ahocorasick_rs (installed with the mlflow and databricks
+# extras, so in every worker), one pass of a DFA in Rust finds instead the anchors, literals
+# that every match of a trigger contains, and so the lines where each rule can match
+# (pyahocorasick, whose nodes search their children one by one, scans these thousand anchors
+# slower than `re` scans the triggers). The anchors are read off the triggers' parsed form, so
+# they follow the triggers; a letter in either case (`[kK]`), a digit (`[0-9]`) or an
+# alternative (`(?:live|test)`) gives each of its spellings. Without the library (the vendored
+# copy, `python3 -S`) the trigger scan runs on the whole text, with the same result.
+
+# Letters that a case-insensitive `re` also matches as non-ASCII characters (ı, İ, K, ſ): under
+# (?i) they end an anchor, as any non-ASCII character does.
+_CASELESS_ODD = "iksIKS"
+# An anchor stands for at most this many spellings (`[pP][aA][sS][sS]`: 16).
+_ANCHOR_SPELLINGS = 64
+
+
+def _spellings(op, value, caseless):
+    """The few strings an item of a parsed pattern matches (a character of `[kK]`, `[0-9]`, an
+    alternative of `(?:live|test)`), if it matches one of at most 16; else None."""
+    from re import _constants as sre
+    if op is sre.BRANCH:
+        strings = set()
+        for branch in value[1]:
+            spellings = {""}
+            for item in branch:
+                options = _spellings(*item, caseless)
+                if options is None:
+                    return None
+                spellings = {spelling + option for spelling in spellings for option in options}
+            strings |= spellings
+        return frozenset(strings) if 0 < len(strings) <= 16 and "" not in strings else None
+    items = [(op, value)] if op is sre.LITERAL else value if op is sre.IN else ()
+    characters = set()
+    for item_op, item in items:
+        if item_op is sre.LITERAL:
+            characters.add(chr(item))
+        elif item_op is sre.RANGE and item[1] - item[0] < 16:
+            characters.update(map(chr, range(item[0], item[1] + 1)))
+        else:
+            return None
+    if caseless:
+        if any(character in _CASELESS_ODD or not character.isascii() for character in characters):
+            return None
+        characters |= {character.swapcase() for character in characters}
+    if not characters or "\n" in characters or len(characters) > 16:
+        return None
+    return frozenset(characters)
+
+
+def _spell(run):
+    """The anchors of a run of items that each match one of a few strings: every spelling of
+    its longest stretch that has at most _ANCHOR_SPELLINGS of them."""
+    best, length = set(), 0
+    for start in range(len(run)):
+        spellings = {""}
+        for options in run[start:]:
+            if len(spellings) * len(options) > _ANCHOR_SPELLINGS:
+                break
+            spellings = {spelling + option for spelling in spellings for option in options}
+            if (min(map(len, spellings)), -len(spellings)) > (length, -len(best)):
+                best, length = spellings, min(map(len, spellings))
+    return best or None
+
+
+def _anchors(items, caseless=False):
+    """Literals such that every match of the parsed pattern `items` contains one of them (the
+    set whose shortest is longest), or None if none can be told."""
+    from re import _constants as sre
+    found, run = [], []
+    for op, value in items:
+        options = _spellings(op, value, caseless)
+        if options is not None:
+            run.append(options)
+            continue
+        found.append(_spell(run))
+        run = []
+        if op is sre.SUBPATTERN:
+            _, add, remove, inner = value
+            found.append(_anchors(inner, bool((caseless or add & sre.SRE_FLAG_IGNORECASE)
+                                              and not remove & sre.SRE_FLAG_IGNORECASE)))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+            found.append(_anchors(value[2], caseless))
+        elif op is sre.ASSERT:  # what a lookaround sees is on the line too
+            found.append(_anchors(value[1], caseless))
+        elif op is sre.ATOMIC_GROUP:
+            found.append(_anchors(value, caseless))
+        elif op is sre.BRANCH:
+            branches = [_anchors(branch, caseless) for branch in value[1]]
+            found.append(None if None in branches else set().union(*branches))
+    found.append(_spell(run))
+    return max((anchors for anchors in found if anchors),
+               key=lambda anchors: (min(map(len, anchors)), -len(anchors)), default=None)
+
+
+def _trigger_anchors(trigger):
+    """The anchors of a trigger: a line where it matches holds one of them."""
+    from re import _parser
+    return _anchors(_parser.parse(trigger))
+
+
+_PREFILTER = []
+
+
+def _prefilter():
+    """An Aho-Corasick automaton of every trigger's anchors and, for each anchor in its order,
+    the indexes of the rules whose triggers it anchors; None without ahocorasick_rs."""
+    if not _PREFILTER:
+        try:
+            from re import _parser  # noqa: F401  Python 3.11+: the anchors are read with it
+
+            import ahocorasick_rs
+        except ImportError:
+            _PREFILTER.append(None)
+            return None
+        rules = {}
+        for index, (_, _, triggers) in enumerate(REDACTIONS):
+            for trigger in triggers:
+                anchors = _trigger_anchors(trigger)
+                if anchors is None:  # a trigger with no anchor: it must be looked for everywhere
+                    _PREFILTER.append(None)
+                    return None
+                for anchor in anchors:
+                    rules.setdefault(anchor, set()).add(index)
+        anchors = sorted(rules)
+        automaton = ahocorasick_rs.AhoCorasick(anchors, implementation=ahocorasick_rs.Implementation.DFA)
+        _PREFILTER.append((automaton, [frozenset(rules[anchor]) for anchor in anchors]))
+    return _PREFILTER[0]
+
+
+def _anchored_lines(text, prefilter):
+    """What _triggered_lines returns, from the anchors that the pre-filter finds instead of the
+    trigger scan: a rule runs on each line holding an anchor of one of its triggers, a line
+    where it may find nothing, but never misses one where its trigger matches. None for a text
+    that UTF-8 cannot hold (a lone surrogate, JSON's "\ud800"), which ahocorasick_rs reads."""
+    automaton, rules = prefilter
+    try:
+        # Every anchor, overlapping ones too: each says which rules to run.
+        found = automaton.find_matches_as_indexes(text, overlapping=True)
+    except UnicodeEncodeError:
+        return None
+    pieces, cut, end, todo = [], 0, -1, {}
+    for anchor, at, _ in found:
+        if at > end:
+            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
+            end = len(text) if end < 0 else end
+            pieces += (text[cut:start], text[start:end])
+            cut = end
+        for index in rules[anchor]:
+            todo.setdefault(index, set()).add(len(pieces) - 1)
+    pieces.append(text[cut:])
+    return pieces, todo
+
+
 def _triggered(text):
     """The indexes of the rules that can match in `text`."""
     trigger, rules = _trigger()
@@ -3759,11 +3917,16 @@ def _triggered(text):
 
 
 def _triggered_lines(text):
-    """`text` cut into pieces, a line (without its newline) where a trigger matched and the
-    text between such lines, and for each rule that can match the pieces it can match in.
+    """`text` cut into pieces, a line (without its newline) where a trigger matched (with the
+    pre-filter, one that holds an anchor) and the text between such lines, and for each rule
+    that can match the pieces it can match in.
     A match of a rule (but of a private key's) lies on one line, as its trigger does."""
     if "\n" not in text:  # one line, such as a raw JSON line: nothing to cut
         return [text], {index: {0} for index in _triggered(text)}
+    prefilter = _prefilter()
+    anchored = prefilter and _anchored_lines(text, prefilter)
+    if anchored:
+        return anchored
     trigger, rules = _trigger()
     pieces, lines, cut, end = [], [], 0, -1
     match = trigger.search(text)

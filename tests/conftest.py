@@ -39,6 +39,20 @@ def isolated(tmp_path, monkeypatch):
         sys.modules["traces"].ACTIVE.clear()
 
 
+@pytest.fixture(params=["ahocorasick_rs", "without ahocorasick_rs"])
+def both_redaction_paths(request, monkeypatch):
+    """Redaction as a worker runs it, the trigger scan behind ahocorasick_rs's pre-filter, and
+    as the vendored copy runs it without the library: the two must redact alike."""
+    import traces
+    if request.param == "without ahocorasick_rs":
+        monkeypatch.setitem(sys.modules, "ahocorasick_rs", None)  # `import` raises ImportError
+    monkeypatch.setattr(traces, "_PREFILTER", [])
+    traces._REDACTED.clear()  # strings redacted the other way
+    assert (traces._prefilter() is None) == (request.param == "without ahocorasick_rs")
+    yield request.param
+    traces._REDACTED.clear()
+
+
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     """A git repository with one commit and an origin remote; the current directory."""

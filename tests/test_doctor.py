@@ -173,4 +173,4 @@ def test_a_worker_python_without_mlflow(repo, capsys):
     rc, out = doctor(capsys)
     assert rc == 1
     assert line(out, "mlflow") == ("FAIL  mlflow     /usr/bin/python3 has no mlflow: turns wait in the spool "
-                                   "— fix: /usr/bin/python3 -m pip install 'mlflow>=3.10,<4' 'genai-prices>=0.2,<0.3'")
+                                   "— fix: /usr/bin/python3 -m pip install 'mlflow>=3.10,<4' 'genai-prices>=0.2,<0.3' 'ahocorasick-rs>=1.0,<2'")

@@ -279,6 +279,7 @@ REDACT_VOCABULARY = ["password", "PASSWORD", "token", "api_key", "secret", "_pas
 redact_lines = st.lists(st.sampled_from(REDACT_VOCABULARY), max_size=60).map("".join)
 
 
+@pytest.mark.usefixtures("both_redaction_paths")
 @settings(FUZZ, max_examples=400)
 @given(text=redact_lines)
 def test_redaction_is_idempotent(text):
@@ -287,6 +288,7 @@ def test_redaction_is_idempotent(text):
         assert traces.redact_text(once) == once
 
 
+@pytest.mark.usefixtures("both_redaction_paths")
 @settings(FUZZ, max_examples=400)
 @given(text=redact_lines)
 def test_redaction_rule_that_can_match_is_triggered(text):
@@ -297,6 +299,7 @@ def test_redaction_rule_that_can_match_is_triggered(text):
             assert index in triggered or not regex.search(form), kind
 
 
+@pytest.mark.usefixtures("both_redaction_paths")
 @settings(FUZZ, max_examples=400)
 @given(text=redact_lines)
 def test_redaction_rule_matches_lie_on_a_line_that_triggers_it(text):
@@ -311,6 +314,7 @@ def test_redaction_rule_matches_lie_on_a_line_that_triggers_it(text):
                 assert "\n" not in match.group() and index in traces._triggered(line), kind
 
 
+@pytest.mark.usefixtures("both_redaction_paths")
 @settings(FUZZ, max_examples=40)
 @given(unit=st.lists(st.sampled_from(REDACT_VOCABULARY), min_size=1, max_size=6).map("".join))
 def test_redaction_time_is_linear_on_repeated_vocabulary(unit):
@@ -342,6 +346,30 @@ def _growth(unit):
     return timings[1] / timings[0]
 
 
+@pytest.mark.usefixtures("both_redaction_paths")
 @pytest.mark.parametrize("unit", ADVERSARIAL)
 def test_redaction_time_is_linear_on_adversarial_lines(unit):
     assert _growth(unit) < 25
+
+
+@settings(FUZZ, max_examples=400)
+@given(text=redact_lines)
+@example("x\npassword Hx8kLq2v\n")  # `pass` and `password ` overlap: both anchor rules
+def test_redaction_is_the_same_with_and_without_the_prefilter(text):
+    # ahocorasick_rs's anchors stand in for the trigger scan: each rule must run on every line
+    # where it can match (a private key's on the whole text), and redact the same.
+    for form in (text, json.dumps(text)):
+        (pieces, todo), with_it = traces._triggered_lines(form), traces.redact_text(form)
+        saved = traces._PREFILTER[:]
+        traces._PREFILTER[:] = [None]
+        try:
+            without = traces.redact_text(form)
+        finally:
+            traces._PREFILTER[:] = saved
+        assert with_it == without and "".join(pieces) == form
+        runs = {(index, pieces[piece]) for index, found in todo.items() for piece in found}
+        for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
+            for match in regex.finditer(form):
+                start, end = form.rfind("\n", 0, match.start()) + 1, form.find("\n", match.start())
+                line = form[start:] if end < 0 else form[start:end]
+                assert index in todo if kind == "private-key" else (index, line) in runs, kind

@@ -14,8 +14,8 @@ from helpers import ROOT, read_config, read_settings
 
 import traces
 
-MLFLOW = "'mlflow>=3.10,<4' 'genai-prices>=0.2,<0.3'"             # the mlflow extra, for pip
-MLFLOW_UVX = "--from 'mlflow>=3.10,<4' --with 'genai-prices>=0.2,<0.3'"   # and for uvx
+MLFLOW = "'mlflow>=3.10,<4' 'genai-prices>=0.2,<0.3' 'ahocorasick-rs>=1.0,<2'"             # the mlflow extra, for pip
+MLFLOW_UVX = "--from 'mlflow>=3.10,<4' --with 'genai-prices>=0.2,<0.3' --with 'ahocorasick-rs>=1.0,<2'"   # and for uvx
 
 
 def installed(monkeypatch, prefix, source="/src/claudetracing", executable=None):

@@ -12,6 +12,9 @@ from transcripts import Transcript
 
 import traces
 
+# Each test twice: with ahocorasick_rs's pre-filter and without it (conftest.py).
+pytestmark = pytest.mark.usefixtures("both_redaction_paths")
+
 
 def import_secret_session(tmp_path, env):
     folder = tmp_path / "secret-session"

@@ -9,6 +9,9 @@ import pytest
 
 import traces
 
+# Each test twice: with ahocorasick_rs's pre-filter and without it (conftest.py).
+pytestmark = pytest.mark.usefixtures("both_redaction_paths")
+
 CORPUS = pathlib.Path(__file__).parent / "fixtures" / "redact_corpus"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 CLEAN_FILES = sorted((CORPUS / "clean").iterdir())
@@ -452,3 +455,83 @@ def test_long_runs_of_names_are_redacted_value_by_value():
     glued = "password=a" * 20000      # one 200 KB value: taken in bounded bites, each once
     once = traces.redact_text(glued)
     assert traces.redact_text(once) == once
+
+
+# The pre-filter ##############################################################
+
+# Lines for the triggers that no case above matches.
+TRIGGERED_ELSEWHERE = ["credentials: Hx8kLq2v", "Credentials = Hx8kLq2v", "DB_PWD = Hx8kLq2v", "db_pwd = Hx8kLq2v",
+                       "SearchClient.create('APP', 'Hx8kLq2v')", "algoliasearch('APP', 'Hx8kLq2v')",
+                       "Configuration.configure(env, 'm', 'p', 'Hx8kLq2v')", "xapp-1-A0123456789-abcdefghij",
+                       "bearer abcdefghijklmnop1234", "BEARER abcdefghijklmnop1234"]
+
+
+def _texts_the_tests_redact():
+    """Every text the redaction tests hold (the corpus, the cases of test_redact*.py, the
+    fuzz vocabulary's file), as is and as a JSON string."""
+    texts = [path.read_text() for path in sorted(CORPUS.rglob("*")) if path.is_file()]
+    texts += [text for text, _ in REDACTED] + LEFT_ALONE + LOOKALIKES + TRIGGERED_ELSEWHERE
+    here = pathlib.Path(__file__).parent
+    texts += [path.read_text() for path in sorted(here.glob("test_redact*.py")) + [here / "test_fuzz.py"]]
+    return texts + [json.dumps(text) for text in texts]
+
+
+def test_every_trigger_match_lies_on_a_line_holding_one_of_its_anchors():
+    # The pre-filter runs the trigger scan only on lines holding an anchor: a match with
+    # none would be skipped, and its secret let through.
+    texts, matched = _texts_the_tests_redact(), set()
+    for kind, _, triggers in traces.REDACTIONS:
+        for trigger in triggers:
+            anchors, regex = traces._trigger_anchors(trigger), re.compile(trigger)
+            assert anchors and "" not in anchors and not any("\n" in anchor for anchor in anchors), trigger
+            for text in texts:
+                match = regex.search(text)
+                while match:
+                    start, end = text.rfind("\n", 0, match.start()) + 1, text.find("\n", match.start())
+                    line = text[start:] if end < 0 else text[start:end]
+                    assert any(anchor in line for anchor in anchors), (kind, trigger, line)
+                    matched.add(trigger)
+                    match = regex.search(text, match.start() + 1)
+    assert matched == {trigger for _, _, triggers in traces.REDACTIONS for trigger in triggers}
+
+
+def test_caseless_odd_letters_are_all_that_re_matches_outside_ascii():
+    # Under (?i) `re` matches `k` as the Kelvin sign, which is not one of the anchor's spellings.
+    beyond_ascii = "".join(map(chr, range(0x80, 0x110000)))
+    odd = {letter for letter in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+           if re.search(f"(?i){letter}", beyond_ascii)}
+    assert odd == set(traces._CASELESS_ODD)
+
+
+def test_an_anchor_under_ignorecase_leaves_out_what_re_matches_beyond_ascii():
+    for trigger, text in [("(?i:token)", "to\u212aen"), ("(?i:secret)", "\u017fecret"), ("(?i:api)", "ap\u0131"),
+                          ("x-(?i:key)", "x-\u212aey")]:
+        assert re.search(trigger, text)
+        assert any(anchor in text for anchor in traces._trigger_anchors(trigger)), trigger
+
+
+def test_rules_run_only_on_the_lines_holding_an_anchor_of_their_triggers(both_redaction_paths):
+    text = "import os\nx = compute(1)\npassword = 'Hx8kLq2v'\nprint(x)\n"
+    pieces, todo = traces._triggered_lines(text)
+    assert pieces == ["import os\nx = compute(1)\n", "password = 'Hx8kLq2v'", "\nprint(x)\n"]
+    kinds = {traces.REDACTIONS[index][0] for index in todo}
+    assert "env-secret" in kinds and all(found == {1} for found in todo.values())
+    if both_redaction_paths == "ahocorasick_rs":  # `password` anchors the netrc and flag rules too
+        assert kinds == {"env-secret", "netrc-password", "flag-secret"}
+    assert traces.redact_text(text) == text.replace("Hx8kLq2v", "[REDACTED:env-secret]")
+
+
+def test_a_lone_surrogate_is_redacted_around():
+    # JSON's "\ud800" gives a str that UTF-8, which ahocorasick_rs reads, cannot hold.
+    text = json.loads('"\\ud800 x\\npassword = \'Hx8kLq2v\'"')
+    assert traces.redact_text(text) == text.replace("Hx8kLq2v", "[REDACTED:env-secret]")
+
+
+def test_a_secret_dense_transcript_is_redacted_alike_with_and_without_the_prefilter(monkeypatch):
+    import bench.bench_redact as bench
+    values = [json.loads(line) for line in bench.dense_lines(0.3)[0]]
+    with_it = traces.redact_value(values)
+    monkeypatch.setattr(traces, "_PREFILTER", [None])
+    traces._REDACTED.clear()
+    without = traces.redact_value(values)
+    assert with_it == without and with_it != values

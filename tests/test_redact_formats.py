@@ -13,6 +13,9 @@ import pytest
 
 import traces
 
+# Each test twice: with ahocorasick_rs's pre-filter and without it (conftest.py).
+pytestmark = pytest.mark.usefixtures("both_redaction_paths")
+
 MANIFEST = json.loads((pathlib.Path(__file__).parent / "fixtures" / "redact_corpus" / "manifest.json").read_text())
 VALUES = sorted({e["secret"] for e in MANIFEST if re.fullmatch(r"[^\s'\"\\]{8,}", e["secret"])})
 FORMATS = {

@@ -8,6 +8,9 @@ import pytest
 
 import traces
 
+# Each test twice: with ahocorasick_rs's pre-filter and without it (conftest.py).
+pytestmark = pytest.mark.usefixtures("both_redaction_paths")
+
 SECRETS = [
     ("mlflow server --backend-store-uri x --password \"Tr0ub4dor &3\"", "Tr0ub4dor &3"),
     ("./deploy.sh --admin-password='c0rrect horse' --yes", "c0rrect horse"),

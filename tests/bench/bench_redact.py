@@ -10,7 +10,8 @@ transcripts: every line of tests/fixtures/**/*.jsonl (Claude Code 2.1.330
 recordings and the public transcripts), redact_text's on those lines and redact_value's on
 them parsed (which repeat long strings, which it remembers), and redact_value's on secret-dense
 transcripts (dense_lines) at 1, 2 and 5 MB, which shows how the cost grows, in CPU
-time (the machines are shared), next to 0.10.0's redact_value in the same run.
+time (the machines are shared), next to redact_value without ahocorasick_rs's pre-filter (the
+vendored copy's path) and 0.10.0's in the same run.
 
     python tests/bench/bench_redact.py [megabytes]
 """
@@ -108,42 +109,52 @@ def recorded_lines():
     return lines, sum(len(line) + 1 for line in lines)
 
 
-def best_of(runs, function, lines, clock=time.perf_counter):
-    timings = []
-    for _ in range(runs):
-        traces._REDACTED.clear()  # redact_value remembers the strings it redacted: start cold
-        start = clock()
-        for line in lines:
-            function(line)
-        timings.append(clock() - start)
+def best_of(runs, function, lines, clock=time.perf_counter, prefilter=True):
+    """The best time of `function` over `lines`; without ahocorasick_rs's pre-filter (the
+    vendored copy's path) unless `prefilter`."""
+    timings, saved = [], traces._PREFILTER[:]
+    traces._PREFILTER[:] = [traces._prefilter()] if prefilter else [None]  # built once, untimed
+    try:
+        for _ in range(runs):
+            traces._REDACTED.clear()  # redact_value remembers the strings it redacted: start cold
+            start = clock()
+            for line in lines:
+                function(line)
+            timings.append(clock() - start)
+    finally:
+        traces._PREFILTER[:] = saved
     return min(timings)
 
 
-def baseline_traces():
-    """traces.py as of BASELINE, loaded from git as its own module."""
-    source = subprocess.run(["git", "show", f"{BASELINE}:traces.py"], cwd=ROOT, check=True,
+def baseline_traces(commit=BASELINE):
+    """traces.py as of `commit`, loaded from git as its own module."""
+    source = subprocess.run(["git", "show", f"{commit}:traces.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     spec = importlib.util.spec_from_loader("traces_baseline", loader=None)
     module = importlib.util.module_from_spec(spec)
-    exec(compile(source, f"{BASELINE}:traces.py", "exec"), module.__dict__)
+    exec(compile(source, f"{commit}:traces.py", "exec"), module.__dict__)
     return module
+
+
+WITHOUT = "without ahocorasick_rs"
 
 
 def dense_ratios(baseline):
     """redact_value / json.loads in CPU time on each DENSITIES transcript at 1, 2 and 5 MB,
-    now and at BASELINE, the three timed in turn (best of 3 rounds) so that load hits them alike."""
+    now, now without the pre-filter and at BASELINE, the four timed in turn (best of 3 rounds) so that load hits them alike."""
     ratios = {}
     for name, density in DENSITIES.items():
         for size in (1, 2, 5):
             lines, _ = dense_lines(size, density=density)
             parsed = [json.loads(line) for line in lines]
-            best = {"loads": [], "now": [], BASELINE: []}
+            best = {"loads": [], "now": [], WITHOUT: [], BASELINE: []}
             for _ in range(3):
                 best["loads"].append(best_of(1, json.loads, lines, time.process_time))
                 best["now"].append(best_of(1, traces.redact_value, parsed, time.process_time))
+                best[WITHOUT].append(best_of(1, traces.redact_value, parsed, time.process_time, prefilter=False))
                 best[BASELINE].append(best_of(1, baseline.redact_value, parsed, time.process_time))
             loads = min(best["loads"])
-            ratios[name, size] = {key: min(best[key]) / loads for key in ("now", BASELINE)}
+            ratios[name, size] = {key: min(best[key]) / loads for key in ("now", WITHOUT, BASELINE)}
     return ratios
 
 
@@ -171,6 +182,7 @@ def bench_redact(megabytes=4):
     recorded_redact = best_of(5, traces.redact_text, recorded)
     recorded_parsed = [json.loads(line) for line in recorded]
     recorded_value = best_of(5, traces.redact_value, recorded_parsed)
+    recorded_value_without = best_of(5, traces.redact_value, recorded_parsed, prefilter=False)
     recorded_value_baseline = best_of(5, baseline.redact_value, recorded_parsed)
     dense = dense_ratios(baseline)
     # Lines built to make a rule rescan the rest of the line at every occurrence: the time
@@ -186,12 +198,14 @@ def bench_redact(megabytes=4):
     print(f"  recorded transcripts: redact/json.loads = {_verdict(recorded_redact / recorded_loads)}")
     print(f"    ({len(recorded)} lines, {recorded_mb:.1f} MB: json.loads {recorded_loads * 1000 / recorded_mb:.2f}"
           f" ms/MB, redact_text {recorded_redact * 1000 / recorded_mb:.2f} ms/MB; redact_value of the parsed"
-          f" lines, which repeat strings: {recorded_value / recorded_loads:.1f}x, {BASELINE}:"
+          f" lines, which repeat strings: {recorded_value / recorded_loads:.1f}x, {WITHOUT}:"
+          f" {recorded_value_without / recorded_loads:.1f}x, {BASELINE}:"
           f" {recorded_value_baseline / recorded_loads:.1f}x)")
     for name in DENSITIES:
         now = [ratio["now"] for (density, _), ratio in dense.items() if density == name]
         print(f"  secret-dense transcript ({name}): redact_value/json.loads in CPU time = "
-              + ", ".join(f"{ratio['now']:.1f}x ({BASELINE}: {ratio[BASELINE]:.1f}x) at {size} MB"
+              + ", ".join(f"{ratio['now']:.1f}x ({WITHOUT}: {ratio[WITHOUT]:.1f}x, {BASELINE}:"
+                          f" {ratio[BASELINE]:.1f}x) at {size} MB"
                           for (density, size), ratio in dense.items() if density == name)
               + f" (goal ≤ {GOAL:g}x{'' if max(now) <= GOAL else ', NOT MET'})")
     print("  adversarial lines, 20 KB vs 200 KB (linear: 10x):")
@@ -210,6 +224,7 @@ def bench_redact(megabytes=4):
         "recorded_redact_text_ms_per_mb": round(recorded_redact * 1000 / recorded_mb, 2),
         "recorded_ratio": round(recorded_redact / recorded_loads, 2),
         "recorded_value_ratio": round(recorded_value / recorded_loads, 2),
+        "recorded_value_ratio_without_prefilter": round(recorded_value_without / recorded_loads, 2),
         "recorded_value_ratio_baseline": round(recorded_value_baseline / recorded_loads, 2),
         "dense_value_ratio_by_mb": {f"{name} {size} MB": {key: round(value, 2) for key, value in ratio.items()}
                                     for (name, size), ratio in dense.items()},

@@ -1,7 +1,9 @@
 """Redaction cost counted in CPU instructions under valgrind, against json.loads: figures that a
 loaded machine does not move (bench_redact's times do, by a third). Each figure is the
 difference between two runs of this script under cachegrind, one that redacts (or parses) the
-text a second time and one that stops after the first pass, which compiles every rule.
+text a second time and one that stops after the first pass, which compiles every rule. Now with
+ahocorasick_rs's pre-filter, now without it (the vendored copy's path) and BEFORE, the release
+before the pre-filter.
 
     python tests/bench/count_redact.py [megabytes]     # needs valgrind; about 5 minutes
 """
@@ -13,6 +15,9 @@ import sys
 
 from bench_redact import DENSITIES, baseline_traces, dense_lines, recorded_lines, traces, transcript_lines
 
+# The release before the pre-filter (0.12.0), counted in the same run.
+BEFORE = "e3c66a8"
+SUBJECTS = ("json.loads", "now", "without ahocorasick_rs", BEFORE)
 TEXTS = ("recorded", "recorded parsed", "synthetic mix", *DENSITIES)
 
 
@@ -28,7 +33,9 @@ def text(name, megabytes):
 def run(subject, name, megabytes, twice):
     """Parse or redact the text, then again if `twice` (the run valgrind counts)."""
     lines, parsed = text(name, megabytes)
-    module = baseline_traces() if subject == "baseline" else traces
+    module = baseline_traces(BEFORE) if subject == BEFORE else traces
+    if subject == "without ahocorasick_rs":
+        module._PREFILTER[:] = [None]
     items = [json.loads(line) for line in lines] if parsed else lines
     work = {"json.loads": (json.loads, lines)}.get(subject, (module.redact_value if parsed else module.redact_text, items))
     for _ in range(1 + twice):
@@ -48,9 +55,10 @@ def instructions(subject, name, megabytes, twice):
 def main(megabytes=0.3):
     for name in TEXTS:
         counts = {subject: instructions(subject, name, megabytes, True) - instructions(subject, name, megabytes, False)
-                  for subject in ("json.loads", "now", "baseline")}
-        print(f"  {name}: redaction/json.loads in instructions = {counts['now'] / counts['json.loads']:.2f}x"
-              f" (0.10.0: {counts['baseline'] / counts['json.loads']:.2f}x)", flush=True)
+                  for subject in SUBJECTS}
+        print(f"  {name}: redaction/json.loads in instructions = "
+              + ", ".join(f"{subject} {counts[subject] / counts['json.loads']:.2f}x" for subject in SUBJECTS[1:]),
+              flush=True)
 
 
 if __name__ == "__main__":
