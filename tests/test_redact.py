@@ -469,7 +469,8 @@ TRIGGERED_ELSEWHERE = ["credentials: Hx8kLq2v", "Credentials = Hx8kLq2v", "DB_PW
 def _texts_the_tests_redact():
     """Every text the redaction tests hold (the corpus, the cases of test_redact*.py, the
     fuzz vocabulary's file), as is and as a JSON string."""
-    texts = [path.read_text() for path in sorted(CORPUS.rglob("*")) if path.is_file()]
+    texts = [path.read_text() for path in sorted(CORPUS.rglob("*"))
+             if path.is_file() and "__pycache__" not in path.parts]      # generate.py compiled, where bytecode is cached
     texts += [text for text, _ in REDACTED] + LEFT_ALONE + LOOKALIKES + TRIGGERED_ELSEWHERE
     here = pathlib.Path(__file__).parent
     texts += [path.read_text() for path in sorted(here.glob("test_redact*.py")) + [here / "test_fuzz.py"]]
