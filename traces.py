@@ -4904,6 +4904,11 @@ BUDGET_SCOPES = {"session": "this session", "day": "today", "week": "this week",
 BUDGET_WARN_AT = 80         # percent of a budget from which the hook warns
 
 
+def dollars(value):
+    """Cents where they matter; tenths of a cent for the small sums of a short session."""
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
 def summary_path():
     return os.path.join(traces_home(), SUMMARY_FILE)
 
@@ -5027,10 +5032,10 @@ def budget_verdict(budget, spent):
     if worst is None or worst[0] < budget.get("warn_at", BUDGET_WARN_AT):
         return None, None
     share, scope, label, limit = worst
-    said = f"claudetracing: {label} has spent ${spent[scope]:.2f} of its ${limit:.2f} {scope} budget ({share:.0f} %)"
+    said = f"claudetracing: {label} has spent {dollars(spent[scope])} of its {dollars(limit)} {scope} budget ({share:.0f} %)"
     if share >= 100 and budget.get("block"):
         return "block", (f"{said}; this prompt was not sent. Raise it (`traces budget set --{scope} "
-                         f"{max(limit * 2, spent[scope] * 1.5):.2f}`) or lift the limits (`traces budget off`).")
+                         f"{dollars(max(limit * 2, spent[scope] * 1.5))[1:]}`) or lift the limits (`traces budget off`).")
     return "warn", said + "."
 
 
@@ -9142,9 +9147,9 @@ def statusline_text(payload, summary, waiting, reason, now):
     else:
         turns = len((summary["sessions"].get(session) or {}).get("turns", {}))
         state = f"✓ {turns} turn{'' if turns == 1 else 's'}"
-    parts = [f"traces {state}", f"session ${spent['session']:.2f}", f"today ${spent['day']:.2f}"]
+    parts = [f"traces {state}", f"session {dollars(spent['session'])}", f"today {dollars(spent['day'])}"]
     if branch:
-        parts.append(f"{branch} ${spent['branch']:.2f}")
+        parts.append(f"{branch} {dollars(spent['branch'])}")
     return terminal_safe(" · ".join(parts))
 
 
@@ -9250,8 +9255,8 @@ def show_budgets(root, budget, summary, now):
     spent = spend_of(summary, root, session, git_head_branch(root), now)
     for scope, label in BUDGET_SCOPES.items():
         limit = budget.get(scope)
-        against = f" of ${limit:.2f} ({spent[scope] / limit * 100:.0f} %)" if limit else " (no budget)"
-        print(f"{label:<13} ${spent[scope]:.2f}{against}")
+        against = f" of {dollars(limit)} ({spent[scope] / limit * 100:.0f} %)" if limit else " (no budget)"
+        print(f"{label:<13} {dollars(spent[scope])}{against}")
     if any(budget.get(scope) for scope in BUDGET_SCOPES):
         then = "refused" if budget.get("block") else "still sent (--block refuses them)"
         print(f"Prompts get a warning from {budget.get('warn_at', BUDGET_WARN_AT):g} % of a budget; at 100 % they "

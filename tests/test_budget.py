@@ -91,7 +91,7 @@ def test_a_turn_waiting_for_a_backend_that_is_down_is_spent_and_shown_waiting(re
     summary = traces.read_summary()
     assert sum(summary["sessions"]["sess-b-2"]["turns"].values()) == pytest.approx(TURN_USD)
     line = statusline({"session_id": "sess-b-2", "workspace": {"project_dir": str(repo)}})
-    assert line.startswith("traces ⏳ 1 waiting: cannot ") and f"session ${TURN_USD:.2f}" in line
+    assert line.startswith("traces ⏳ 1 waiting: cannot ") and f"session {traces.dollars(TURN_USD)}" in line
 
 
 def test_the_summary_stays_small():
@@ -120,7 +120,7 @@ def spend(project, session, usd, branch="main"):
 # --- the status line ------------------------------------------------------------------------
 
 def test_statusline_shows_turns_and_spend_quietly_without_a_summary(repo):
-    assert statusline({}) == "traces ✓ 0 turns · session $0.00 · today $0.00\n"
+    assert statusline({}) == "traces ✓ 0 turns · session $0.0000 · today $0.0000\n"
     assert traces_cli("statusline", input="not json").stdout.startswith("traces ✓ 0 turns")
     spend(repo, "s", 1.5)
     line = statusline({"session_id": "s", "cwd": str(repo), "workspace": {"project_dir": str(repo)}})
@@ -130,7 +130,7 @@ def test_statusline_shows_turns_and_spend_quietly_without_a_summary(repo):
 def test_statusline_shows_a_branch_name_terminal_safe(repo):
     (repo / ".git" / "HEAD").write_text("ref: refs/heads/x\x1b]0;pwned\x07y\n")
     line = statusline({"workspace": {"project_dir": str(repo)}})
-    assert "\x1b" not in line and "\x07" not in line and "x\\x1b]0;pwned\\x07y $0.00" in line
+    assert "\x1b" not in line and "\x07" not in line and "x\\x1b]0;pwned\\x07y $0.0000" in line
 
 
 # --- budgets and their verdicts -------------------------------------------------------------
@@ -143,7 +143,7 @@ def test_budget_warns_then_blocks_then_lifts_when_raised(repo, capsys):
     assert run_hook(repo, "s1") is None
     spend(repo, "s1", 0.6)
     warned = run_hook(repo, "s1")
-    assert warned == {"systemMessage": "claudetracing: this session has spent $0.60 of its $1.00 session budget (60 %)."}
+    assert warned == {"systemMessage": "claudetracing: this session has spent $0.6000 of its $1.00 session budget (60 %)."}
     assert run_hook(repo, "s2") is None            # another session: its own spend
     spend(repo, "s1", 0.5)
     blocked = run_hook(repo, "s1")
