@@ -8080,6 +8080,9 @@ def settle_team_enrichments(args, current, tags, set_tag):
 # when they say so (both get the same stdin), and disable puts theirs back as it was.
 STATUSLINE_MARK = "# claudetracing statusline"
 STATUSLINE_KEPT = "statusline_replaced"       # traces.local.json: the user's own, while ours wraps it
+# Claude Code re-runs the status line as its screen changes; the worker's uploads change
+# nothing on the screen, so the line is also re-run every few seconds (refreshInterval).
+STATUSLINE_REFRESH = 5
 
 
 def statusline_command(theirs=None):
@@ -8114,7 +8117,8 @@ def wire_statusline(settings, interactive):
         return
     found = their_statusline(settings)
     if found is None:
-        settings.local["statusLine"] = {"type": "command", "command": statusline_command()}
+        settings.local["statusLine"] = {"type": "command", "command": statusline_command(),
+                                        "refreshInterval": STATUSLINE_REFRESH}
         return
     name, theirs = found
     command = theirs.get("command") if theirs.get("type") == "command" else None
@@ -8125,7 +8129,7 @@ def wire_statusline(settings, interactive):
         return
     if name == LOCAL_SETTINGS_FILE:
         settings.local_config[STATUSLINE_KEPT] = theirs
-    settings.local["statusLine"] = {**theirs, "command": statusline_command(command)}
+    settings.local["statusLine"] = {"refreshInterval": STATUSLINE_REFRESH, **theirs, "command": statusline_command(command)}
 
 
 def unwire_statusline(settings):

@@ -199,6 +199,7 @@ def test_init_statusline_goes_to_this_machines_settings_and_disable_removes_it(r
     assert traces.main(["init", "--local", "--yes", "--statusline"]) == 0
     ours = read_settings(repo, local=True)["statusLine"]
     assert ours["type"] == "command" and ours["command"].endswith("statusline " + traces.STATUSLINE_MARK)
+    assert ours["refreshInterval"] == traces.STATUSLINE_REFRESH     # uploads change nothing on the screen
     assert "statusLine" not in read_settings(repo)
     assert traces.main(["disable"]) == 0
     assert not (repo / ".claude" / "settings.local.json").exists()
@@ -223,7 +224,7 @@ def test_init_statusline_shows_ours_after_theirs_when_asked_and_disable_restores
                         else "y")
     assert traces.main(["init", "--local", "--statusline"]) == 0
     chained = read_settings(repo, local=True)["statusLine"]
-    assert chained["padding"] == 1
+    assert chained["padding"] == 1 and chained["refreshInterval"] == traces.STATUSLINE_REFRESH
     done = subprocess.run(["sh", "-c", chained["command"]], input=json.dumps({"workspace": {"project_dir": str(repo)}}),
                           capture_output=True, text=True)
     assert done.stdout.startswith("mine  traces ✓ 0 turns"), done.stderr
