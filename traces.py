@@ -98,14 +98,14 @@ NOTICE_COMMAND = ('f="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claude
 # has spent, keeps in TRACES_HOME/state/budget/ the exact JSON a UserPromptSubmit hook prints
 # (a warning, or a refusal of the prompt) for each session and each project, named for the
 # local day it holds for. The hook runs before every prompt and Claude waits for it: it starts
-# no Python, only sed, tr and date, and prints nothing when no budget is near.
+# no Python, only sed and date, and prints nothing when no budget is near.
 SUMMARY_FILE = os.path.join("state", "summary.json")
 BUDGET_DIR = os.path.join("state", "budget")
 BUDGET_EVENT = "UserPromptSubmit"
 BUDGET_COMMAND = ('d="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claudetracing}/%s"; '
                   't=$(date +%%F); s=$(sed -n \'s/.*"session_id" *: *"\\([A-Za-z0-9_-]*\\)".*/\\1/p\'); '
-                  'p=$(printf %%s "$CLAUDE_PROJECT_DIR" | tr -c A-Za-z0-9 -); '
-                  'for f in "$d/$s.$t.json" "$d/$p.$t.json"; do [ -f "$f" ] && exec cat "$f"; done; true') % BUDGET_DIR
+                  'for f in "$d/$s.$t.json" "$d/projects$CLAUDE_PROJECT_DIR/$t.json"; do [ -f "$f" ] && exec cat "$f"; done; '
+                  'true') % BUDGET_DIR
 # Hook commands written by older tools (and by traces before 0.9, which read
 # CLAUDETRACING_HOOK from the settings' env); init replaces them, disable removes them.
 RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks", "CLAUDETRACING_HOOK")
@@ -4900,6 +4900,7 @@ SUMMARY_WEEKS = 10
 SUMMARY_SESSIONS = 200
 SUMMARY_SESSION_DAYS = 8
 SUMMARY_BRANCHES = 100
+SUMMARY_TURNS_HOURS = 24    # a session quiet this long keeps its total, not each turn's cost
 BUDGET_SCOPES = {"session": "this session", "day": "today", "week": "this week", "branch": "this branch"}
 BUDGET_WARN_AT = 80         # percent of a budget from which the hook warns
 
@@ -4961,6 +4962,11 @@ def prune_summary(summary, now):
         project["branches"] = dict(sorted(project["branches"].items(), key=lambda kv: kv[1][1])[-SUMMARY_BRANCHES:])
     recent = [(s, e) for s, e in summary["sessions"].items() if e["last"] > now - SUMMARY_SESSION_DAYS * 86400]
     summary["sessions"] = dict(sorted(recent, key=lambda se: se[1]["last"])[-SUMMARY_SESSIONS:])
+    for entry in summary["sessions"].values():
+        if entry["turns"] and entry["last"] < now - SUMMARY_TURNS_HOURS * 3600:
+            entry["usd"] = entry.get("usd", 0.0) + sum(entry["turns"].values())
+            entry["count"] = entry.get("count", 0) + len(entry["turns"])
+            entry["turns"] = {}
 
 
 def add_spend(summary, session, project, turn, now):
@@ -4991,7 +4997,7 @@ def spend_of(summary, project, session, branch, now):
     spent = summary["projects"].get(project) or {"days": {}, "weeks": {}, "branches": {}}
     day, week = day_keys(now)
     entry = summary["sessions"].get(session) or {}
-    return {"session": sum(entry.get("turns", {}).values()), "day": spent["days"].get(day, 0.0),
+    return {"session": entry.get("usd", 0.0) + sum(entry.get("turns", {}).values()), "day": spent["days"].get(day, 0.0),
             "week": spent["weeks"].get(week, 0.0), "branch": spent["branches"].get(branch, [0.0])[0]}
 
 
@@ -5039,11 +5045,6 @@ def budget_verdict(budget, spent):
     return "warn", said + "."
 
 
-def verdict_key(project):
-    """The file name the hook derives from CLAUDE_PROJECT_DIR (`tr -c A-Za-z0-9 -`, by bytes)."""
-    return re.sub(rb"[^A-Za-z0-9]", b"-", project.encode()).decode()
-
-
 def verdict_json(level, message):
     if level == "block":
         return {"decision": "block", "reason": message}
@@ -5058,29 +5059,37 @@ def read_file_bytes(path):
         return None
 
 
+def sync_files(folder, wanted, stale):
+    """Write the files of wanted ({name: bytes}) that differ; remove those stale(name) says."""
+    for name in os.listdir(folder):
+        if name.endswith(".json") and name not in wanted and stale(name):
+            os.remove(os.path.join(folder, name))
+    for name, data in wanted.items():
+        if read_file_bytes(os.path.join(folder, name)) != data:
+            write_atomic(os.path.join(folder, name), data)
+
+
 def write_verdicts(summary, project, now):
-    """Rewrite the hook's files for a project: one for each of its recent sessions and one for a
-    session not counted yet, for today and tomorrow (a day budget lifts at midnight even when no
-    turn comes to recount it). Files no longer meant are removed."""
+    """Rewrite the hook's files for a project: <session>.<day>.json for each of its sessions, and
+    projects/<project path>/<day>.json for a session not counted yet (the hook finds it from
+    CLAUDE_PROJECT_DIR with no process to start), for today and tomorrow (a day budget lifts at
+    midnight even when no turn comes to recount it). Files no longer meant are removed."""
     budget = project_budget(project)
     folder = private_dir(traces_home(), BUDGET_DIR)
+    own = private_dir(folder, "projects" + os.path.abspath(project))
     head = git_head_branch(project)
     sessions = {s: e.get("branch") or head for s, e in summary["sessions"].items() if e.get("project") == project}
-    wanted = {}
+    theirs, ours, today = {}, {}, day_keys(now)[0]
     for when in (now, now + 86400):
         day = day_keys(when)[0]
-        for name, session, branch in [(verdict_key(project), None, head), *((s, s, b) for s, b in sessions.items())]:
+        for session, branch in [(None, head), *sessions.items()]:
             level, message = budget_verdict(budget, spend_of(summary, project, session, branch, when))
-            if level:
-                wanted[f"{name}.{day}.json"] = json.dumps(verdict_json(level, message)).encode()
-    names, today = {verdict_key(project), *sessions}, day_keys(now)[0]
-    for file in os.listdir(folder):
-        name, day = (file.rsplit(".", 2) + ["", ""])[:2]
-        if file not in wanted and (name in names or day < today):
-            os.remove(os.path.join(folder, file))
-    for file, data in wanted.items():
-        if read_file_bytes(os.path.join(folder, file)) != data:
-            write_atomic(os.path.join(folder, file), data)
+            if level and session is None:
+                ours[f"{day}.json"] = json.dumps(verdict_json(level, message)).encode()
+            elif level:
+                theirs[f"{session}.{day}.json"] = json.dumps(verdict_json(level, message)).encode()
+    sync_files(own, ours, lambda name: True)
+    sync_files(folder, theirs, lambda name: name.split(".")[0] in sessions or name.split(".")[-2] < today)
 
 
 def note_trouble(reason):
@@ -9149,7 +9158,8 @@ def statusline_text(payload, summary, waiting, reason, now):
         why = f": {reason[:STATUSLINE_REASON]}{'…' if len(reason) > STATUSLINE_REASON else ''}" if reason else ""
         state = f"⏳ {waiting} waiting{why}"
     else:
-        turns = len((summary["sessions"].get(session) or {}).get("turns", {}))
+        entry = summary["sessions"].get(session) or {}
+        turns = entry.get("count", 0) + len(entry.get("turns", {}))
         state = f"✓ {turns} turn{'' if turns == 1 else 's'}"
     parts = [f"traces {state}", f"session {dollars(spent['session'])}", f"today {dollars(spent['day'])}"]
     if branch:

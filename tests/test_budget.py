@@ -103,6 +103,9 @@ def test_the_summary_stays_small():
     spent = summary["projects"]["/p"]
     assert len(summary["sessions"]) <= traces.SUMMARY_SESSIONS and len(spent["branches"]) <= traces.SUMMARY_BRANCHES
     assert len(spent["days"]) <= traces.SUMMARY_DAYS + 1 and len(spent["weeks"]) <= traces.SUMMARY_WEEKS
+    quiet = summary["sessions"]["s20"]          # two days old: its total, not each turn
+    assert quiet["turns"] == {} and quiet["usd"] == pytest.approx(0.01) and quiet["count"] == 1
+    assert traces.spend_of(summary, "/p", "s20", "b20", now)["session"] == pytest.approx(0.01)
 
 
 def spend(project, session, usd, branch="main"):
@@ -163,7 +166,8 @@ def test_a_day_budget_blocks_every_session_and_lifts_tomorrow(repo):
     assert run_hook(repo, "a-new-session")["decision"] == "block"
     tomorrow = traces.day_keys(time.time() + 86400)[0]
     folder = os.path.join(os.environ["TRACES_HOME"], traces.BUDGET_DIR)
-    assert not [n for n in os.listdir(folder) if tomorrow in n]
+    assert not [n for _, _, names in os.walk(folder) for n in names if tomorrow in n]
+    assert [n for _, _, names in os.walk(folder) for n in names if traces.day_keys(time.time())[0] in n]
 
 
 def test_a_local_budget_overrides_the_teams(repo):
