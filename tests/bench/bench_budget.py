@@ -6,7 +6,8 @@ an empty spool, 100 waiting jobs and 1,000 (past 100 the spool is counted, not r
 
 budget_hook: the UserPromptSubmit hook's time as Claude Code records it (the transcript's
 hook_success durationMs, written when a hook prints plain text) in interleaved `claude -p`
-sessions: ours with a verdict file to print, against `echo` (a hook that does nothing).
+sessions: ours on its slowest path (another session's file there, so it reads its input for the
+session id, then prints this project's file), against `echo` (a hook that does nothing).
 """
 
 import json
@@ -106,6 +107,8 @@ def bench_budget_hook(turns=12):
     verdicts.mkdir(parents=True)
     for day in (traces.day_keys(time.time())[0], traces.day_keys(time.time() + 86400)[0]):
         (verdicts / f"{day}.json").write_text("ok\n")
+        # Another session's file: the hook then also reads its input for the session id (its slowest path).
+        (traces_home / traces.BUDGET_DIR / f"another-session.{day}.json").write_text("{}")
     durations = {name: [] for name in repos}
     with FakeAnthropic() as api:
         env = claude_env(home, api.url, TRACES_HOME=str(traces_home))
