@@ -5061,7 +5061,12 @@ def read_file_bytes(path):
 
 
 def sync_files(folder, wanted, stale):
-    """Write the files of wanted ({name: bytes}) that differ; remove those stale(name) says."""
+    """Write the files of wanted ({name: bytes}) that differ; remove those stale(name) says. The
+    folder is made only when there is something to write (most repositories have no budget)."""
+    if not os.path.isdir(folder):
+        if not wanted:
+            return
+        private_dir(folder)
     for name in os.listdir(folder):
         if name.endswith(".json") and name not in wanted and stale(name):
             os.remove(os.path.join(folder, name))
@@ -5076,8 +5081,8 @@ def write_verdicts(summary, project, now):
     CLAUDE_PROJECT_DIR with no process to start), for today and tomorrow (a day budget lifts at
     midnight even when no turn comes to recount it). Files no longer meant are removed."""
     budget = project_budget(project)
-    folder = private_dir(traces_home(), BUDGET_DIR)
-    own = private_dir(folder, "projects" + os.path.abspath(project))
+    folder = os.path.join(traces_home(), BUDGET_DIR)
+    own = os.path.join(folder, "projects" + os.path.abspath(project))
     head = git_head_branch(project)
     sessions = {s: e.get("branch") or head for s, e in summary["sessions"].items() if e.get("project") == project}
     theirs, ours, today = {}, {}, day_keys(now)[0]
@@ -9178,9 +9183,14 @@ def cmd_statusline(args=None):
     summary = read_summary()
     workspace = payload.get("workspace") if isinstance(payload.get("workspace"), dict) else {}
     waiting = project_jobs(workspace.get("project_dir") or payload.get("cwd"))
-    problem = recorded_problem()
-    reason = problem.partition(" waiting: ")[2].partition(". Fix:")[0] if problem else summary.get("trouble", "")
-    print(statusline_text(payload, summary, waiting, reason if waiting or problem else "", time.time()))
+    problem = recorded_problem()        # "N turn(s) waiting: what. Fix: how", for every repository
+    if problem:
+        count, _, rest = problem.partition(" turn(s) waiting: ")
+        waiting = waiting or (int(count) if count.isdigit() else 0)
+        reason = rest.partition(". Fix:")[0]
+    else:
+        reason = summary.get("trouble", "") if waiting else ""
+    print(statusline_text(payload, summary, waiting, reason, time.time()))
     return 0
 
 

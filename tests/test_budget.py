@@ -130,6 +130,13 @@ def test_statusline_shows_turns_and_spend_quietly_without_a_summary(repo):
     assert line == "traces ✓ 1 turn · session $1.50 · today $1.50 · main $1.50\n"
 
 
+def test_statusline_shows_a_problem_the_worker_recorded(repo):
+    traces.write_job({"hook_event_name": "Stop", "session_id": "s", "project_dir": "/elsewhere", "time": 0})
+    traces.record_problem("the worker's Python has no mlflow", "traces init")
+    line = statusline({"workspace": {"project_dir": str(repo)}})
+    assert line.startswith("traces ⏳ 1 waiting: the worker's Python has no mlflow · session $0.0000")
+
+
 def test_statusline_shows_a_branch_name_terminal_safe(repo):
     (repo / ".git" / "HEAD").write_text("ref: refs/heads/x\x1b]0;pwned\x07y\n")
     line = statusline({"workspace": {"project_dir": str(repo)}})

@@ -6,8 +6,8 @@ an empty spool, 100 waiting jobs and 1,000 (past 100 the spool is counted, not r
 
 budget_hook: the UserPromptSubmit hook's time as Claude Code records it (the transcript's
 hook_success durationMs, written when a hook prints plain text) in interleaved `claude -p`
-sessions: ours on its slowest path (another session's file there, so it reads its input for the
-session id, then prints this project's file), against `echo` (a hook that does nothing).
+sessions: ours printing this project's file, on its slowest path (another session's file is
+there, so it reads its input for the session id first) and without, against `echo`.
 """
 
 import json
@@ -92,28 +92,31 @@ def bench_budget_hook(turns=12):
         print("  skipped: Claude Code is not installed (make claude)")
         return None
     work = Path(tempfile.mkdtemp(prefix="traces-bench-budget-"))
-    home, traces_home = work / "home", work / "traces-home"
-    hooks = {"traces budget hook": traces.BUDGET_COMMAND, "echo": "echo ok"}
+    home = work / "home"
+    # Each variant has a TRACES_HOME of its own. The verdict the hook prints is plain text, so
+    # that Claude Code records the hook's time; another session's file makes the hook read its
+    # input for the session id first (its slowest path).
+    variants = {"budget hook, slowest": (traces.BUDGET_COMMAND, True), "budget hook, project": (traces.BUDGET_COMMAND, False),
+                "echo": ("echo ok", False)}
     repos = {}
-    for name, command in hooks.items():
-        repo = work / name.replace(" ", "-")
+    for name, (command, other_session) in variants.items():
+        repo = work / name.replace(" ", "-").replace(",", "")
         (repo / ".claude").mkdir(parents=True)
         subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
         settings = {"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": command}]}]}}
         (repo / ".claude" / "settings.json").write_text(json.dumps(settings))
+        verdicts = work / f"{repo.name}-home" / traces.BUDGET_DIR
+        (verdicts / ("projects" + os.path.realpath(repo))).mkdir(parents=True)
+        for day in (traces.day_keys(time.time())[0], traces.day_keys(time.time() + 86400)[0]):
+            (verdicts / ("projects" + os.path.realpath(repo)) / f"{day}.json").write_text("ok\n")
+            if other_session:
+                (verdicts / f"another-session.{day}.json").write_text("{}")
         repos[name] = repo
-    # The verdict the hook prints: plain text, so that Claude Code records the hook's time.
-    verdicts = traces_home / (traces.BUDGET_DIR + "/projects" + os.path.realpath(repos["traces budget hook"]))
-    verdicts.mkdir(parents=True)
-    for day in (traces.day_keys(time.time())[0], traces.day_keys(time.time() + 86400)[0]):
-        (verdicts / f"{day}.json").write_text("ok\n")
-        # Another session's file: the hook then also reads its input for the session id (its slowest path).
-        (traces_home / traces.BUDGET_DIR / f"another-session.{day}.json").write_text("{}")
     durations = {name: [] for name in repos}
     with FakeAnthropic() as api:
-        env = claude_env(home, api.url, TRACES_HOME=str(traces_home))
         for _ in range(turns):
             for name, repo in repos.items():
+                env = claude_env(home, api.url, TRACES_HOME=str(work / f"{repo.name}-home"))
                 code, session, _, err = run_claude(repo, "CT-SCENARIO plain: say hi", env)
                 if code != 0 or not session:
                     raise SystemExit(f"claude failed: {err[-500:]}")
@@ -124,6 +127,6 @@ def bench_budget_hook(turns=12):
     base = statistics.median(durations["echo"])
     for name, values in durations.items():
         p50 = statistics.median(values)
-        print(f"  {name:<20} p50 {p50:6.1f} ms  p90 {sorted(values)[int(len(values) * 0.9) - 1]:6.1f} ms"
+        print(f"  {name:<22} p50 {p50:6.1f} ms  p90 {sorted(values)[int(len(values) * 0.9) - 1]:6.1f} ms"
               f"  n={len(values)}  ({p50 - base:+.1f} ms over `echo`)")
     return durations
