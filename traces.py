@@ -4889,8 +4889,10 @@ class Uploader:
 
 
 ###############################################################################
-# Spend: the summary the status line and budgets read, and the budgets' verdicts
+# Worker: spool → turns → traces, with per-session checkpoints
 ###############################################################################
+
+# -- spend: the summary the status line and budgets read, and the budgets' verdicts -------
 
 # The worker counts a turn's cost when it has read the finished turn, before it uploads it:
 # a turn waiting in the spool for a backend that is down is spent all the same. A turn is
@@ -5124,9 +5126,7 @@ def count_spend(session, project, turn):
         os.close(fd)
 
 
-###############################################################################
-# Worker: spool → turns → traces, with per-session checkpoints
-###############################################################################
+# -- turns: read, upload, checkpoint ------------------------------------------------------
 
 def session_state(session, transcript):
     state = read_json_file(state_path(session), None) or {}
