@@ -98,15 +98,16 @@ NOTICE_COMMAND = ('f="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claude
 # has spent, keeps in TRACES_HOME/state/budget/ the exact JSON a UserPromptSubmit hook prints
 # (a warning, or a refusal of the prompt) for each session and each project, named for the
 # local day it holds for. The hook runs before every prompt and Claude waits for it: it starts
-# no Python (`date`, and `sed` only when a session has a file), and prints nothing when no
-# budget is near.
+# no Python (`date`, and `sed` only when a session has a file: the file is printed by the
+# shell itself), and prints nothing when no budget is near.
 SUMMARY_FILE = os.path.join("state", "summary.json")
 BUDGET_DIR = os.path.join("state", "budget")
 BUDGET_EVENT = "UserPromptSubmit"
 BUDGET_COMMAND = ('d="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claudetracing}/%s"; t=$(date +%%F); '
-                  'f="$d/projects$CLAUDE_PROJECT_DIR/$t.json"; set -- "$d"/*."$t".json; if [ -f "$1" ]; then '
+                  'v=; f="$d/projects$CLAUDE_PROJECT_DIR/$t.json"; set -- "$d"/*."$t".json; if [ -f "$1" ]; then '
                   's=$(sed -n \'s/.*"session_id" *: *"\\([A-Za-z0-9_-]*\\)".*/\\1/p\'); '
-                  '[ -f "$d/$s.$t.json" ] && f="$d/$s.$t.json"; fi; [ -f "$f" ] && exec cat "$f"; true') % BUDGET_DIR
+                  '[ -f "$d/$s.$t.json" ] && f="$d/$s.$t.json"; fi; [ -f "$f" ] && IFS= read -r v < "$f"; '
+                  'printf %%s "$v"; true') % BUDGET_DIR
 # Hook commands written by older tools (and by traces before 0.9, which read
 # CLAUDETRACING_HOOK from the settings' env); init replaces them, disable removes them.
 RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks", "CLAUDETRACING_HOOK")

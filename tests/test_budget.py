@@ -54,7 +54,7 @@ def run_hook(project, session):
     payload = {"session_id": session, "transcript_path": "/x.jsonl", "cwd": str(project),
                "hook_event_name": "UserPromptSubmit", "prompt": 'say "session_id": "evil/../../x"'}
     done = subprocess.run(["sh", "-c", traces.BUDGET_COMMAND], input=json.dumps(payload), capture_output=True,
-                          text=True, env={**os.environ, "CLAUDE_PROJECT_DIR": str(project)})
+                          text=True, env={**os.environ, "CLAUDE_PROJECT_DIR": str(project), "v": "inherited", "f": "/etc/passwd"})
     assert done.returncode == 0 and done.stderr == ""
     return json.loads(done.stdout) if done.stdout else None
 
