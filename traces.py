@@ -99,15 +99,17 @@ NOTICE_COMMAND = ('f="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claude
 # (a warning, or a refusal of the prompt) for each session and each project, named for the
 # local day it holds for. The hook runs before every prompt and Claude waits for it: it starts
 # no Python (`date`, and `sed` only when a session has a file: the file is printed by the
-# shell itself), and prints nothing when no budget is near.
+# shell itself), and prints nothing when no budget is near. No nested ${A:-${B}} and a braced
+# ${CLAUDE_PROJECT_DIR}: Gemini CLI, which runs the same command, rewrites the other forms.
 SUMMARY_FILE = os.path.join("state", "summary.json")
 BUDGET_DIR = os.path.join("state", "budget")
 BUDGET_EVENT = "UserPromptSubmit"
-BUDGET_COMMAND = ('d="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claudetracing}/%s"; t=$(date +%%F); '
-                  'v=; f="$d/projects$CLAUDE_PROJECT_DIR/$t.json"; set -- "$d"/*."$t".json; if [ -f "$1" ]; then '
+BUDGET_COMMAND = ('d=$TRACES_HOME; [ -n "$d" ] || {{ d=$XDG_DATA_HOME; [ -n "$d" ] || d=$HOME/.local/share; '
+                  'd=$d/claudetracing; }}; d=$d/{dir}; t=$(date +%F); v=; f="$d/projects${{CLAUDE_PROJECT_DIR}}/$t.json"; '
+                  'set -- "$d"/*."$t".json; if [ -f "$1" ]; then '
                   's=$(sed -n \'s/.*"session_id" *: *"\\([A-Za-z0-9_-]*\\)".*/\\1/p\'); '
                   '[ -f "$d/$s.$t.json" ] && f="$d/$s.$t.json"; fi; [ -f "$f" ] && IFS= read -r v < "$f"; '
-                  'printf %%s "$v"; true') % BUDGET_DIR
+                  'printf %s "$v"; true').format(dir=BUDGET_DIR)
 # Hook commands written by older tools (and by traces before 0.9, which read
 # CLAUDETRACING_HOOK from the settings' env); init replaces them, disable removes them.
 RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks", "CLAUDETRACING_HOOK")
@@ -1867,7 +1869,7 @@ def add_agent(name, **parts):
                     "claims": lambda payload, environ: False, "init_check": lambda root, args: None,
                     "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
                     "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
-                    **parts}
+                    "wire_budget": lambda root, on: [], **parts}
 
 
 # A hook reports how its turn ended (the agent's last answer); the worker recognises it in the
@@ -6953,6 +6955,32 @@ def wire_gemini(root, invocation):
             f"{'in' if wanted else 'from'} {GEMINI_SETTINGS_FILE}"]
 
 
+GEMINI_BUDGET_EVENT = "BeforeAgent"      # runs before each prompt; its output warns or refuses it, as Claude Code's
+
+
+def wire_gemini_budget(root, on):
+    """Run the budget hook before each prompt in a repository whose Gemini CLI is wired (on), or
+    take it away: the lines to print. The same command and files serve Claude Code."""
+    path = os.path.join(root, GEMINI_SETTINGS_FILE)
+    data, text = load_gemini_settings(path)
+    hooks = data.get("hooks") or {}
+    groups = hooks.get(GEMINI_BUDGET_EVENT) or []
+    kept = [g for g in groups if not (isinstance(g, dict) and any(isinstance(h, dict) and is_our_hook(h.get("command"))
+                                                                   for h in g.get("hooks") or []))]
+    if on and any(gemini_our_hooks(data).values()):
+        kept.append({"matcher": "*", "hooks": [{"type": "command", "command": BUDGET_COMMAND, "timeout": 5000}]})
+    if kept == groups:
+        return []
+    if kept:
+        hooks[GEMINI_BUDGET_EVENT] = kept
+    else:
+        hooks.pop(GEMINI_BUDGET_EVENT, None)
+    data["hooks"] = hooks
+    save_settings(path, data, None, text)
+    return [f"{'wrote' if on else 'removed'} the Gemini CLI budget hook ({GEMINI_BUDGET_EVENT}) "
+            f"{'in' if on else 'from'} {GEMINI_SETTINGS_FILE}"]
+
+
 def gemini_trust(root):
     """(trusted: True, False or None when Gemini CLI will ask, why), as Gemini CLI 0.61 decides
     in a folder from the user's settings and trustedFolders.json (the longest rule that holds
@@ -6994,7 +7022,7 @@ def gemini_init_check(root, args):
 def gemini_init(root, invocation, yes):
     """Wire Gemini CLI's hooks for this repository; say whether Gemini CLI trusts the folder
     (it runs no hooks where it does not), never trusting it on the user's behalf (yes or not)."""
-    written = wire_gemini(root, invocation)
+    written = wire_gemini(root, invocation) + wire_gemini_budget(root, bool(project_budget(root)))
     trusted, why = gemini_trust(root)
     if not trusted:
         written.append(f"Gemini CLI runs no hooks in this folder yet ({why}): {GEMINI_TRUST_FIX}.")
@@ -7049,7 +7077,9 @@ def gemini_doctor_turn(root, session):
 
 AGENTS["gemini"].update(binary="gemini", init_check=gemini_init_check, wire=gemini_init, status=gemini_status,
                         status_row=gemini_status_row,
-                        unwire=lambda root: wire_gemini(root, None) if gemini_wiring(root)[0] else [],
+                        unwire=lambda root: wire_gemini_budget(root, False) + (
+                            wire_gemini(root, None) if gemini_wiring(root)[0] else []),
+                        wire_budget=wire_gemini_budget,
                         names_repository=lambda root: bool(gemini_wiring(root)[0]), doctor_turn=gemini_doctor_turn)
 
 
@@ -9302,9 +9332,12 @@ def cmd_budget(args):
             raise TracesError("budgets are given with `traces budget set`")
     else:
         change_budget(args, settings)
-        for line in settings.save():
-            print(line)
         team, local = checked_budgets(settings)
+        written = settings.save()
+        for agent in AGENTS.values():           # the agents with a prompt hook of their own
+            written += agent["wire_budget"](root, bool(team or local))
+        for line in written:
+            print(line)
     fd = summary_lock()
     try:
         summary, now = read_summary(), time.time()

@@ -249,3 +249,26 @@ def test_init_statusline_refuses_malformed_settings_untouched(repo, capsys):
     assert traces.main(["init", "--local", "--yes", "--statusline"]) == 1
     assert "not valid JSON" in capsys.readouterr().err
     assert (repo / ".claude" / "settings.local.json").read_text() == "{not json"
+
+
+def test_the_hook_finds_the_default_home_without_traces_home(repo, monkeypatch):
+    assert traces.main(["budget", "set", "--day", "1", "--block"]) == 0
+    spend(repo, "s1", 2)
+    xdg = os.path.join(os.path.dirname(os.environ["TRACES_HOME"]), "xdg")
+    os.makedirs(xdg)
+    os.rename(os.environ["TRACES_HOME"], os.path.join(xdg, "claudetracing"))
+    monkeypatch.delenv("TRACES_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", xdg)
+    assert run_hook(repo, "s1")["decision"] == "block"
+
+
+def test_gemini_gets_the_budget_hook_where_it_is_wired(repo, capsys):
+    assert traces.main(["init", "--local", "--yes", "--agent", "claude,gemini"]) == 0
+    assert traces.main(["budget", "set", "--day", "5"]) == 0
+    gemini = json.loads((repo / ".gemini" / "settings.json").read_text())
+    assert [h["command"] for g in gemini["hooks"]["BeforeAgent"] for h in g["hooks"]] == [traces.BUDGET_COMMAND]
+    assert traces.main(["budget", "off"]) == 0
+    assert "BeforeAgent" not in json.loads((repo / ".gemini" / "settings.json").read_text())["hooks"]
+    assert traces.main(["budget", "set", "--day", "5"]) == 0
+    assert traces.main(["disable"]) == 0
+    assert not (repo / ".gemini").exists()

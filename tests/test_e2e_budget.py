@@ -8,7 +8,9 @@ import time
 
 import pytest
 from claude_harness import claude_bin, claude_env, run_claude, transcript_path
+from fake_gemini import FakeGemini
 from fakeapi import FakeAnthropic
+from gemini_harness import gemini_bin, gemini_env, gemini_home, run_gemini
 
 import traces
 
@@ -56,3 +58,31 @@ def test_a_session_is_warned_then_blocked_then_lifted_by_a_raised_budget(repo, i
         assert code == 0, err
         assert len(api.requests) > sent
         assert json.loads(out.strip().splitlines()[-1])["result"] == "plain answer"
+
+
+def spend(project, session, usd):
+    """Spend as the worker counts it (a turn of this session), with the hook's files rewritten."""
+    fd = traces.summary_lock()
+    try:
+        summary, now = traces.read_summary(), time.time()
+        turn = {"id": f"{session}:1", "cost": usd, "meta": {"git_branch": "main"}, "end": now}
+        traces.add_spend(summary, session, str(project), turn, now)
+        traces.write_atomic(traces.summary_path(), json.dumps(summary).encode())
+        traces.write_verdicts(summary, str(project), now)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(gemini_bin() is None, reason="Gemini CLI not installed: make gemini")
+def test_gemini_cli_is_refused_past_a_day_budget_and_let_through_once_it_is_raised(repo, isolated, capsys):
+    assert traces.main(["init", "--local", "--yes", "--agent", "gemini"]) == 0
+    assert traces.main(["budget", "set", "--day", "1", "--block"]) == 0
+    spend(repo, "an-earlier-session", 1.5)
+    with FakeGemini() as api:
+        env = gemini_env(gemini_home(isolated), api.url, TRACES_HOME=os.environ["TRACES_HOME"])
+        refused = run_gemini(repo, "hello", env)
+        assert api.requests == [], "a refused prompt reached the API"
+        assert "claudetracing: today has spent $1.50 of its $1.00 day budget (150 %)" in refused.stdout + refused.stderr
+        assert traces.main(["budget", "set", "--day", "5"]) == 0
+        passed = run_gemini(repo, "hello", env)
+        assert passed.returncode == 0 and api.requests
