@@ -37,18 +37,18 @@ def test_the_status_line_shows_turns_traced_then_a_stopped_backend_as_waiting(re
                          MLFLOW_HTTP_REQUEST_TIMEOUT="5")
         with FakeAnthropic(cwd=os.path.realpath(repo)) as api, \
                 InteractiveClaude(repo, {**env, "ANTHROPIC_BASE_URL": api.url}) as claude:
-            claude.wait_for_screen("traces ✓ 0 turns · session $0.0000 · today $0.0000 · main $0.0000")
+            claude.wait_for_screen("traces ✓ 0 turns · session $0.0000 · today $0.0000 · main $0.0000", timeout=90)
             claude.send_prompt("CT-SCENARIO plain: one")
             [session] = claude.session_ids()
             wait_until(lambda: len(traces.read_summary()["sessions"].get(session, {}).get("turns", {})) == 1
                        and not traces.pending_jobs(), "the first turn to be traced")
             spent = traces.dollars(sum(traces.read_summary()["sessions"][session]["turns"].values()))
-            claude.wait_for_screen(f"traces ✓ 1 turn · session {spent} · today {spent} · main {spent}", timeout=30)
+            claude.wait_for_screen(f"traces ✓ 1 turn · session {spent} · today {spent} · main {spent}", timeout=90)
             server.stop()
             claude.send_prompt("CT-SCENARIO plain: two")
-            claude.wait_for_screen("traces ⏳ 1 waiting")
+            claude.wait_for_screen("traces ⏳ 1 waiting", timeout=90)
             wait_until(lambda: traces.read_summary().get("trouble"), "the worker to meet the stopped server")
-            claude.wait_for_screen("traces ⏳ 1 waiting: cannot ")
+            claude.wait_for_screen("traces ⏳ 1 waiting: cannot ", timeout=90)
             server.start()
             wait_until(lambda: not traces.pending_jobs(), "the waiting turn to upload", timeout=300)
-            claude.wait_for_screen("traces ✓ 2 turns")
+            claude.wait_for_screen("traces ✓ 2 turns", timeout=90)
