@@ -30,6 +30,13 @@ def wait_until(condition, what, timeout=180):
     raise AssertionError(f"timed out waiting for {what}; summary: {traces.read_summary()}\n{log}")
 
 
+def traced_line(session):
+    """The line the status line should show now, from the summary the worker keeps."""
+    entry = traces.read_summary()["sessions"].get(session) or {}
+    turns, spent = len(entry.get("turns", {})), traces.dollars(sum(entry.get("turns", {}).values()))
+    return f"traces ✓ {turns} turn{'' if turns == 1 else 's'} · session {spent} · today {spent} · main {spent}"
+
+
 def test_the_status_line_shows_turns_traced_then_a_stopped_backend_as_waiting(repo, isolated, capsys):
     with MlflowServer() as server:
         assert traces.main(["init", "--tracking-uri", server.url, "--yes", "--statusline"]) == 0
@@ -38,17 +45,19 @@ def test_the_status_line_shows_turns_traced_then_a_stopped_backend_as_waiting(re
         with FakeAnthropic(cwd=os.path.realpath(repo)) as api, \
                 InteractiveClaude(repo, {**env, "ANTHROPIC_BASE_URL": api.url}) as claude:
             claude.wait_for_screen("traces ✓ 0 turns · session $0.0000 · today $0.0000 · main $0.0000", timeout=90)
+            # An interactive turn can be held until the next prompt shows it over (the worker
+            # waits, bounded, for its last lines): two prompts, then the first is traced.
             claude.send_prompt("CT-SCENARIO plain: one")
-            [session] = claude.session_ids()
-            wait_until(lambda: len(traces.read_summary()["sessions"].get(session, {}).get("turns", {})) == 1
-                       and not traces.pending_jobs(), "the first turn to be traced")
-            spent = traces.dollars(sum(traces.read_summary()["sessions"][session]["turns"].values()))
-            claude.wait_for_screen(f"traces ✓ 1 turn · session {spent} · today {spent} · main {spent}", timeout=90)
-            server.stop()
             claude.send_prompt("CT-SCENARIO plain: two")
+            [session] = claude.session_ids()
+            wait_until(lambda: traces.read_summary()["sessions"].get(session, {}).get("turns")
+                       and not traces.pending_jobs() and traced_line(session) in claude.screen(),
+                       "the status line to show the turns traced")
+            server.stop()
+            claude.send_prompt("CT-SCENARIO plain: three")
             claude.wait_for_screen("traces ⏳ 1 waiting", timeout=90)
             wait_until(lambda: traces.read_summary().get("trouble"), "the worker to meet the stopped server")
             claude.wait_for_screen("traces ⏳ 1 waiting: cannot ", timeout=90)
             server.start()
-            wait_until(lambda: not traces.pending_jobs(), "the waiting turn to upload", timeout=300)
-            claude.wait_for_screen("traces ✓ 2 turns", timeout=90)
+            wait_until(lambda: not traces.pending_jobs() and traced_line(session) in claude.screen()
+                       and "traces ✓ 1 turn ·" not in claude.screen(), "the waiting turn to upload", timeout=300)
