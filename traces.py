@@ -6075,7 +6075,8 @@ def quoted(text):
 @search_format("context", per_turn=True)
 def format_context(infos, args):
     """Markdown for an LLM's context window: newest first, whole lines, within --max-chars."""
-    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", ""]
+    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", "",
+           "A turn's steps (the model's text, each tool call and its result): `traces show <trace id>`.", ""]
     size = sum(len(line) + 1 for line in out)
     for n, info in enumerate(infos):
         tools = json_tag(info, TAG_TOOLS, {})
@@ -9359,6 +9360,8 @@ examples:
   traces search --hours 24        the last day's turns
   traces search -f context -l 5   the last five turns as Markdown for an LLM
   traces search --tool Bash --status error
+  traces show tr-7f3a             a turn step by step: prompt, tool calls, diffs, answer
+  traces show --session 3de4 -f markdown
   traces report --by model        tokens and cost per model
   traces ui                       the MLflow UI for the local store
 """
