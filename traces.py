@@ -6143,6 +6143,7 @@ WRITE_KEYS = ("content", "file_text")
 SHELLS = (["bash", "-lc"], ["bash", "-c"], ["sh", "-c"], ["zsh", "-lc"], ["zsh", "-c"])
 RESULT_LINES = 4        # lines of a tool's result shown without --full
 DIFF_LINES = 40         # lines of a diff shown without --full
+LINE_CHARS = 200        # characters of a result's line shown without --full (a JSON answer is one line)
 SUBAGENT_PREFIX = "subagent_"
 
 
@@ -6291,10 +6292,12 @@ def turn_replay(trace):
 
 
 def cut_lines(lines, most, full):
-    """lines, or their first `most` and a line saying how many more --full shows."""
-    if full or len(lines) <= most:
+    """lines, or their first `most`, each cut to LINE_CHARS, and a line saying how many more
+    --full shows."""
+    if full:
         return lines
-    return lines[:most] + [f"… {len(lines) - most} more line(s) (--full shows them)"]
+    shown = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS - 1] + "…" for line in lines[:most]]
+    return shown + ([f"… {len(lines) - most} more line(s) (--full shows them)"] if len(lines) > most else [])
 
 
 def tool_headline(step):

@@ -15,8 +15,12 @@ from helpers import FIXTURES, RECORDED, ROOT, traces_cli
 
 import traces
 
-SOURCES = [RECORDED / "main", RECORDED / "midturn", RECORDED / "interactive", FIXTURES / "codex-0.169.0",
-           FIXTURES / "gemini-0.61.0", FIXTURES / "copilot-1.0.102"]
+# Every recorded session: each folder of Claude Code's recordings, the public transcripts of older
+# versions (not their subagents' files: those are read with their session), the other agents'.
+SOURCES = [*sorted(p for p in RECORDED.iterdir() if p.is_dir()),
+           *sorted(p for p in (FIXTURES / "public").glob("*/*.jsonl") if not p.name.startswith("agent-")
+                   and "sidechain" not in p.name),
+           FIXTURES / "codex-0.169.0", FIXTURES / "gemini-0.61.0", FIXTURES / "copilot-1.0.102"]
 TOOL_LINE = re.compile(r"^( *)▸ (\S+)(.*)$")
 
 
@@ -108,12 +112,14 @@ def test_every_turn_of_every_agent_shows_each_tool_call_in_order(store, shown, m
         monkeypatch.setenv("CLAUDETRACING_READER", "mlflow")
         assert shown(info.trace_id, "--full") == (0, out, "")
         monkeypatch.delenv("CLAUDETRACING_READER")
-    assert depths == {0, 1} and failures >= 5 and interrupted == 1    # subagents, errors, an interrupt
+    assert depths == {0, 1} and failures >= 5 and interrupted >= 2    # subagents, errors, interrupts
 
 
 def by_agent(store, agent, tool):
+    """The first turn of an agent's recordings of ours (not the public ones) that called tool."""
     return next(t for t in store["traces"] if t.info.tags["agent"] == agent
-                and any(s.name == f"tool_{tool}" for s in t.data.spans))
+                and any(s.name == f"tool_{tool}" for s in t.data.spans)
+                and (agent != "claude" or t.info.request_preview.startswith("CT-SCENARIO main")))
 
 
 def test_a_command_shows_its_exit_status_and_an_edit_its_diff(store, shown):
@@ -293,3 +299,12 @@ def test_help_and_search_context_point_at_show(store, shown, capsys):
     assert traces.main(["search", "-f", "context", "-l", "1"]) == 0
     assert "traces show <trace id>" in capsys.readouterr().out
     assert "traces show" in (ROOT / "README.md").read_text()
+
+
+def test_a_long_line_of_a_result_is_cut_unless_full(store, shown):
+    trace = next(t for t in store["traces"] if any(s.name == "tool_WebSearch" for s in t.data.spans))
+    _, cut, _ = shown(trace.info.trace_id)
+    _, full, _ = shown(trace.info.trace_id, "--full")
+    links = [line for line in cut.splitlines() if line.lstrip().startswith("Links: [")]
+    assert links and all(len(line.strip()) == traces.LINE_CHARS and line.endswith("…") for line in links)
+    assert max(len(line) for line in full.splitlines()) > 1000
