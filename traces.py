@@ -6356,11 +6356,8 @@ def show_text(turns, args):
                 block(cut_lines(("thinking: " + step["text"].strip()).splitlines(), RESULT_LINES, args.full),
                       pad + "  ", paint.dim)
             else:
-                mark = ""
-                if step["exit_code"] is not None and (step["command"] is not None):
-                    mark = f"  exit {step['exit_code']}"
-                if step["error"]:
-                    mark += "  ✗ error"
+                mark = (f"  exit {step['exit_code']}" if step["exit_code"] is not None else "") \
+                    + ("  ✗ error" if step["error"] else "")
                 headline = tool_headline(step)
                 out.append(f"{pad}▸ {paint.accent(step['name'])}" + (f"  {headline}" if headline else "")
                            + (paint.bad(mark) if step["error"] else paint.dim(mark)))
@@ -6416,8 +6413,8 @@ def show_markdown(turns, args):
                 indented(["- *thinking:* " + first_line(step["text"], 200)], depth)
             else:
                 what = tool_headline(step)
-                status = (f" — exit {step['exit_code']}" if step["exit_code"] is not None and step["command"] is not None
-                          else "") + (" — **error**" if step["error"] else "")
+                status = (f" — exit {step['exit_code']}" if step["exit_code"] is not None else "") \
+                    + (" — **error**" if step["error"] else "")
                 indented([f"- **{step['name']}**" + (f" `{what.replace('`', '´')}`" if what else "") + status], depth)
                 if step["diff"]:
                     indented(fenced(cut_lines(step["diff"], DIFF_LINES, args.full), "diff"), depth + 1)
