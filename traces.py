@@ -6181,7 +6181,6 @@ def result_text(value):
 def edit_diff(tool_input, path):
     """The unified diff of an edit or a write (a write from nothing: the file's earlier text is
     not in the trace), the text of an apply_patch; None for a call that changes no file."""
-    import difflib
     if not isinstance(tool_input, dict):
         tool_input = {"input": tool_input}
     patch = next((v for v in tool_input.values() if isinstance(v, str) and "*** Begin Patch" in v), None) \
@@ -6200,6 +6199,8 @@ def edit_diff(tool_input, path):
         pairs, old_name = [("", written)], "/dev/null"
     else:
         old_name = "a/" + name.lstrip("/")
+    # Imported here, not above: most calls change no file, and the import takes about 4 ms.
+    import difflib
     lines = []
     for old, new in pairs:
         diff = difflib.unified_diff(old.splitlines(), new.splitlines(), old_name, "b/" + name.lstrip("/"), lineterm="")
@@ -9190,12 +9191,12 @@ def page(text, args):
     is longer than its screen: $PAGER, else `less -FRX` (LESS=FRX unless set: colours pass,
     a screenful quits at once)."""
     import shutil
-    import subprocess
     pager = os.environ.get("PAGER", "less -FRX" if shutil.which("less") else "").strip()
     if args.no_pager or not sys.stdout.isatty() or pager in ("", "cat") \
             or text.count("\n") < shutil.get_terminal_size().lines:
         sys.stdout.write(text)
         return
+    import subprocess
     sys.stdout.flush()
     process = subprocess.Popen(pager, shell=True, stdin=subprocess.PIPE, encoding="utf-8", errors="replace",
                                env={"LESS": "FRX", **os.environ})
