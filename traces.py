@@ -6145,6 +6145,7 @@ RESULT_LINES = 4        # lines of a tool's result shown without --full
 DIFF_LINES = 40         # lines of a diff shown without --full
 LINE_CHARS = 200        # characters of a result's line shown without --full (a JSON answer is one line)
 SUBAGENT_PREFIX = "subagent_"
+PATCH_TEXT = re.compile(r"\*\*\* Begin Patch\n.*?(?:\*\*\* End Patch|\Z)", re.S)   # Codex's apply_patch, as a tool or in a command
 
 
 def span_status(span):
@@ -6183,11 +6184,11 @@ def edit_diff(tool_input, path):
     not in the trace), the text of an apply_patch; None for a call that changes no file."""
     if not isinstance(tool_input, dict):
         tool_input = {"input": tool_input}
-    patch = next((v for v in tool_input.values() if isinstance(v, str) and "*** Begin Patch" in v), None) \
-        or next((v[-1] for v in tool_input.values() if isinstance(v, list) and v and isinstance(v[-1], str)
-                 and "*** Begin Patch" in v[-1]), None)
+    texts = [v for v in tool_input.values() if isinstance(v, str)] + \
+        [x for v in tool_input.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    patch = next((found.group() for text in texts for found in [PATCH_TEXT.search(text)] if found), None)
     if patch:
-        return patch.strip("\n").splitlines()
+        return patch.splitlines()
     edits = tool_input.get("edits") if isinstance(tool_input.get("edits"), list) else [tool_input]
     pairs = [(e.get(old), e.get(new)) for e in edits if isinstance(e, dict) for old, new in EDIT_KEYS
              if isinstance(e.get(old), str) and isinstance(e.get(new), str)]

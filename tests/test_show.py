@@ -308,3 +308,33 @@ def test_a_long_line_of_a_result_is_cut_unless_full(store, shown):
     links = [line for line in cut.splitlines() if line.lstrip().startswith("Links: [")]
     assert links and all(len(line.strip()) == traces.LINE_CHARS and line.endswith("…") for line in links)
     assert max(len(line) for line in full.splitlines()) > 1000
+
+
+def test_copilot_edits_and_codex_patches_show_their_diffs(tmp_path, monkeypatch, capsys):
+    """The recorded sessions hold no Copilot `edit` nor Codex `apply_patch`: one call of each
+    put in place of a recorded shell call (the rest of the files as recorded)."""
+    copilot = (FIXTURES / "copilot-1.0.102" / "single" / "events.jsonl").read_text()
+    bash = '"bash","arguments":{"command":"echo hi","description":"step 1"}'
+    assert copilot.count(bash) == 2
+    edit = json.dumps({"path": "/repo/app.py", "old_str": "a = 1\nb = 2\n", "new_str": "a = 1\nb = 3\n"})
+    (tmp_path / "copilot").mkdir()
+    (tmp_path / "copilot" / "events.jsonl").write_text(copilot.replace(bash, f'"edit","arguments":{edit}'))
+    [rollout] = (FIXTURES / "codex-0.169.0" / "exec").glob("rollout-*.jsonl")
+    lines = [json.loads(line) for line in rollout.read_text().splitlines()]
+    [call] = [r for r in lines if r["payload"].get("name") == "exec_command" and "git status" in r["payload"]["arguments"]]
+    patch = "*** Begin Patch\n*** Update File: README.md\n@@\n-# widgets\n+# gadgets\n*** End Patch"
+    call["payload"] = {**call["payload"], "type": "custom_tool_call", "name": "apply_patch", "input": patch}
+    del call["payload"]["arguments"]
+    (tmp_path / "codex").mkdir()
+    (tmp_path / "codex" / rollout.name).write_text("".join(json.dumps(r) + "\n" for r in lines))
+    repo, _, env = import_into(tmp_path, tmp_path / "copilot" / "events.jsonl", tmp_path / "codex" / rollout.name)
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("TRACES_HOME", env["TRACES_HOME"])
+    assert traces.main(["show", "--session", "0023"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^▸ edit  /repo/app\.py(  exit 0)?\n    --- a/repo/app\.py\n    \+\+\+ b/repo/app\.py\n"
+                     r"    @@ -1,2 \+1,2 @@\n     a = 1\n    -b = 2\n    \+b = 3\n", out, re.M), out
+    assert traces.main(["show", "--session", "01a2", "-f", "markdown"]) == 0
+    assert "- **apply_patch**" in (out := capsys.readouterr().out)
+    assert "```diff\n  *** Begin Patch\n  *** Update File: README.md\n  @@\n  -# widgets\n  +# gadgets\n" \
+           "  *** End Patch\n  ```" in out
