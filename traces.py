@@ -9197,6 +9197,7 @@ def page(text, args):
             or text.count("\n") < shutil.get_terminal_size().lines:
         sys.stdout.write(text)
         return
+    import signal
     import subprocess
     sys.stdout.flush()
     process = subprocess.Popen(pager, shell=True, stdin=subprocess.PIPE, encoding="utf-8", errors="replace",
@@ -9204,12 +9205,17 @@ def page(text, args):
     # What reaches the pager passes terminal_safe too; the key lets Painter's colours through.
     stream = TerminalStream(process.stdin)
     stream.key = getattr(sys.stdout, "key", stream.key)
+    # Ctrl-C in the pager is the pager's: we wait for it to end, as git does, rather than leave
+    # it on the terminal behind a new prompt.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         stream.write(text)
         process.stdin.close()
     except BrokenPipeError:         # the reader quit the pager before the end
         pass
-    process.wait()
+    finally:
+        process.wait()
+        signal.signal(signal.SIGINT, interrupt)
 
 
 @command("show", "a turn, or a whole session, replayed step by step", show_options)

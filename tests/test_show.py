@@ -338,3 +338,13 @@ def test_copilot_edits_and_codex_patches_show_their_diffs(tmp_path, monkeypatch,
     assert "- **apply_patch**" in (out := capsys.readouterr().out)
     assert "```diff\n  *** Begin Patch\n  *** Update File: README.md\n  @@\n  -# widgets\n  +# gadgets\n" \
            "  *** End Patch\n  ```" in out
+
+
+def test_a_local_store_is_replayed_without_importing_mlflow(store):
+    trace = by_agent(store, "claude", "Agent")
+    check = ("import sys, traces; code = traces.main(sys.argv[1:]); "
+             "sys.exit(code or ('mlflow' in sys.modules and 'mlflow imported'))")
+    done = subprocess.run([sys.executable, "-c", check, "show", trace.info.trace_id[:10], "-f", "json"],
+                          cwd=store["repo"], env={**store["env"], "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["turns"][0]["trace_id"] == trace.info.trace_id
