@@ -6140,7 +6140,7 @@ PATH_KEYS = ("file_path", "path", "notebook_path", "absolute_path", "dir_path")
 PATTERN_KEYS = ("pattern", "query", "url", "glob")
 EDIT_KEYS = (("old_string", "new_string"), ("old_str", "new_str"))
 WRITE_KEYS = ("content", "file_text")
-SHELLS = (["bash", "-lc"], ["bash", "-c"], ["sh", "-c"], ["zsh", "-lc"], ["zsh", "-c"])
+SHELLS = (["bash", "-lc"], ["bash", "-c"], ["sh", "-c"], ["zsh", "-lc"], ["zsh", "-c"])    # an argv's shell, its option
 RESULT_LINES = 4        # lines of a tool's result shown without --full
 DIFF_LINES = 40         # lines of a diff shown without --full
 LINE_CHARS = 200        # characters of a result's line shown without --full (a JSON answer is one line)
@@ -6156,7 +6156,8 @@ def command_text(value):
     """A command as typed: Codex's argv lists (`["bash", "-lc", "ls"]`) shown as `ls`."""
     import shlex
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value[-1] if len(value) == 3 and value[:2] in SHELLS else shlex.join(value)
+        shell = [os.path.basename(value[0]), value[1]] if len(value) == 3 else None
+        return value[-1] if shell in SHELLS else shlex.join(value)
     return value if isinstance(value, str) else None
 
 
@@ -6224,7 +6225,7 @@ def tool_step(span, children):
     it started (an AGENT span under it)."""
     tool_input = span.inputs
     fields = tool_input if isinstance(tool_input, dict) else {}
-    command = next((command_text(fields[k]) for k in COMMAND_KEYS if command_text(fields.get(k))), None)
+    command = next((text for text in map(command_text, (fields.get(k) for k in COMMAND_KEYS)) if text), None)
     path = next((fields[k] for k in PATH_KEYS if isinstance(fields.get(k), str)), None)
     pattern = next((fields[k] for k in PATTERN_KEYS if isinstance(fields.get(k), str)), None)
     outputs = span.outputs if isinstance(span.outputs, dict) else {"result": span.outputs}
