@@ -8821,7 +8821,7 @@ def cmd_report(args):
 # content lines around it are that turn's too.
 BLAME_PATH_KEYS = ("file_path", "path")       # Claude Code, Gemini CLI; Copilot CLI
 BLAME_WHOLE_KEYS = ("content", "file_text")   # Write, write_file; create: the whole file
-BLAME_EDIT_KEYS = ("new_string", "new_str")   # Edit, MultiEdit's edits, replace; edit
+BLAME_EDIT_KEYS = (("old_string", "new_string"), ("old_str", "new_str"))  # Edit, MultiEdit, replace; edit
 WORD = re.compile(r"\w+")
 BARE_WORDS = {"else", "end", "try", "finally", "do", "done", "then", "fi", "esac", "begin", "pass",
               "break", "continue", "return", "default"}
@@ -8846,11 +8846,16 @@ def patch_additions(text):
     return added
 
 
-def edit_lines(new):
-    """(whole lines, fragments) an edit's new text leaves in a file: its first and last lines
-    join text the edit kept (the indentation before, the rest of the line after)."""
-    parts = new.split("\n")
-    return parts[1:-1], [parts[0].strip(), parts[-1].strip()] if len(parts) > 1 else [parts[0].strip()]
+def edit_lines(old, new):
+    """(whole lines, fragments) an edit wrote: the lines of its new text that are not kept from
+    the old (an edit repeats the lines around its change); the first and last join text the edit
+    kept (the indentation before, the rest of the line after), so they are compared stripped."""
+    import difflib
+    before, after = old.split("\n"), new.split("\n")
+    opcodes = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    changed = [j for tag, _, _, j1, j2 in opcodes if tag in ("replace", "insert") for j in range(j1, j2)]
+    ends = (0, len(after) - 1)
+    return [after[j] for j in changed if j not in ends], [after[j].strip() for j in changed if j in ends]
 
 
 def tool_writes(inputs, cwd):
@@ -8865,9 +8870,9 @@ def tool_writes(inputs, cwd):
                 writes.append((path, inputs[key].split("\n"), []))
         edits = [inputs] + [e for e in inputs.get("edits") or [] if isinstance(e, dict)]
         for edit in edits:
-            new = next((edit[k] for k in BLAME_EDIT_KEYS if isinstance(edit.get(k), str)), None)
-            if new is not None:
-                writes.append((path, *edit_lines(new)))
+            for old, new in BLAME_EDIT_KEYS:
+                if isinstance(edit.get(new), str):
+                    writes.append((path, *edit_lines(str(edit.get(old) or ""), edit[new])))
     where = inputs.get("workdir") if isinstance(inputs.get("workdir"), str) else cwd
     texts = [v for v in inputs.values() if isinstance(v, str)] + [
         x for v in inputs.values() if isinstance(v, list) for x in v if isinstance(x, str)]

@@ -174,6 +174,9 @@ def test_what_each_agents_tools_write():
         ({"file_path": "a.py", "content": "x\ny\n"}, [("/w/a.py", ["x", "y", ""], [])]),                 # Claude Write
         ({"file_path": "/w/a.py", "old_string": "o", "new_string": "p\n  q\nr"}, [("/w/a.py", ["  q"], ["p", "r"])]),
         ({"file_path": "a.py", "edits": [{"old_string": "o", "new_string": "p"}]}, [("/w/a.py", [], ["p"])]),
+        # An edit repeats the lines around its change: those it kept are not its own.
+        ({"file_path": "a.py", "old_string": "a\n  b\nc\nd", "new_string": "a\n  B\n  b2\nc\nD"},
+         [("/w/a.py", ["  B", "  b2"], ["D"])]),
         ({"path": "a.py", "file_text": "x\n"}, [("/w/a.py", ["x", ""], [])]),                           # Copilot create
         ({"path": "a.py", "old_str": "o", "new_str": " p "}, [("/w/a.py", [], ["p"])]),                 # Copilot edit
         ({"input": patch}, [("/w/src/new.py", ["x = 1", ""], []), ("/abs/old.py", ["b"], []),          # Codex
