@@ -8834,15 +8834,28 @@ def has_content(text):
     return any(word not in BARE_WORDS for word in WORD.findall(text.lower()))
 
 
+def changed_lines(before, after):
+    """The indexes of after's lines that are not before's kept (difflib's inserted and replaced)."""
+    import difflib
+    opcodes = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    return [j for tag, _, _, j1, j2 in opcodes if tag in ("replace", "insert") for j in range(j1, j2)]
+
+
 def patch_additions(text):
-    """{path named in an apply_patch text: the lines it adds to that file} (a moved file's under its new name)."""
-    added, path = {}, None
-    for line in text.splitlines():
+    """{path named in an apply_patch text: the lines it adds to that file} (a moved file's under
+    its new name); a line a hunk removes and adds again is kept, not added."""
+    added, path, removed, adding = {}, None, [], []
+    for line in text.splitlines() + ["*** End Patch"]:
+        if line[:1] in ("+", "-") and path:
+            (removed if line[0] == "-" else adding).append(line[1:])
+            continue
+        # A context line, a hunk or a file header ends a block of changes.
+        if adding:
+            added.setdefault(path, []).extend(adding[j] for j in changed_lines(removed, adding))
+        removed, adding = [], []
         named = PATCH_FILE.match(line)
         if named:
             path = named.group(1)
-        elif path and line.startswith("+"):
-            added.setdefault(path, []).append(line[1:])
     return added
 
 
@@ -8850,10 +8863,8 @@ def edit_lines(old, new):
     """(whole lines, fragments) an edit wrote: the lines of its new text that are not kept from
     the old (an edit repeats the lines around its change); the first and last join text the edit
     kept (the indentation before, the rest of the line after), so they are compared stripped."""
-    import difflib
-    before, after = old.split("\n"), new.split("\n")
-    opcodes = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-    changed = [j for tag, _, _, j1, j2 in opcodes if tag in ("replace", "insert") for j in range(j1, j2)]
+    after = new.split("\n")
+    changed = changed_lines(old.split("\n"), after)
     ends = (0, len(after) - 1)
     return [after[j] for j in changed if j not in ends], [after[j].strip() for j in changed if j in ends]
 

@@ -169,7 +169,7 @@ def test_a_file_outside_the_repository_is_refused(repo, tmp_path, capsys):
 def test_what_each_agents_tools_write():
     """Every agent's file tools, in the shapes their recorded sessions hold."""
     patch = ("*** Begin Patch\n*** Add File: src/new.py\n+x = 1\n+\n*** Update File: /abs/old.py\n@@\n-a\n+b\n"
-             "*** Update File: lib/m.py\n*** Move to: lib/n.py\n@@\n+moved\n*** End Patch")
+             "*** Update File: lib/m.py\n*** Move to: lib/n.py\n@@\n-kept\n-old\n+kept\n+moved\n same\n-x\n+x\n*** End Patch")
     cases = [
         ({"file_path": "a.py", "content": "x\ny\n"}, [("/w/a.py", ["x", "y", ""], [])]),                 # Claude Write
         ({"file_path": "/w/a.py", "old_string": "o", "new_string": "p\n  q\nr"}, [("/w/a.py", ["  q"], ["p", "r"])]),
