@@ -9014,7 +9014,7 @@ def print_blame(lines, turns, infos, paint):
             left = (f"{paint.accent(turn['trace_id'][:11])}  {local_time(infos[turn['trace_id']].request_time)}  "
                     f"{turn['agent']:<{agent_width}}  {paint.dim(f'{excerpt:<24}')}")
         previous = turn
-        print(f"{left} {line['line']:>{number_width}} │ {line['text']}")
+        print(f"{left} {line['line']:>{number_width}} │" + (f" {line['text']}" if line["text"] else ""))
 
 
 def print_blame_summary(file, turns, summary, infos, paint):
