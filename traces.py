@@ -8893,12 +8893,15 @@ def tool_writes(inputs, cwd):
     return [(os.path.normpath(os.path.join(cwd or "", p)), whole, parts) for p, whole, parts in writes]
 
 
-def names_file(path, names):
-    """Whether a written path is the file under one of its names (repository-relative)."""
+def names_file(path, names, root):
+    """Whether a written path is the file under one of its names (repository-relative): in this
+    repository, exactly; in another clone (a turn traced elsewhere), by its tail."""
+    if path.startswith(root.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, root) in names
     return any(path == name or path.endswith("/" + name) for name in names)
 
 
-def turn_writes(trace, names):
+def turn_writes(trace, names, root):
     """{exact line: [(time, trace)]} and {fragment: [(time, trace)]} of what one turn's successful
     tool calls (its subagents' too) wrote into the file; time: when the call started, in seconds."""
     cwd = trace.info.trace_metadata.get("claudetracing.cwd") or ""
@@ -8908,7 +8911,7 @@ def turn_writes(trace, names):
         if span.span_type != "TOOL" or status == "ERROR":
             continue
         for path, lines, fragments in tool_writes(span.inputs, cwd):
-            if names_file(path, names):
+            if names_file(path, names, root):
                 when = (span.start_time_ns or 0) / 1e9
                 for line in lines:
                     whole.setdefault(line, []).append((when, trace))
@@ -8950,12 +8953,12 @@ def blame_turns(backend, args, names):
     return backend.traces(list(found))
 
 
-def attribute(texts, times, turns, names):
+def attribute(texts, times, turns, names, root):
     """The trace id that wrote each line (None: no traced turn did), times: git_blame's."""
     import bisect
     whole, parts = {}, {}
     for trace in turns:
-        exact, fragments = turn_writes(trace, names)
+        exact, fragments = turn_writes(trace, names, root)
         for table, more in ((whole, exact), (parts, fragments)):
             for text, writes in more.items():
                 table.setdefault(text, []).extend(writes)
@@ -9092,7 +9095,7 @@ def cmd_blame(args):
     names = history_names(root, rel)
     turns = blame_turns(backend, args, names)
     infos = {trace.info.trace_id: trace.info for trace in turns}
-    lines, shown, summary = blame_rows(texts, attribute(texts, times, turns, names), infos, first, last)
+    lines, shown, summary = blame_rows(texts, attribute(texts, times, turns, names, root), infos, first, last)
     if args.json:
         body = {"file": rel, "turns": shown, "summary": summary}
         if not args.summary:

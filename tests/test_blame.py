@@ -239,3 +239,12 @@ def test_nothing_traced_for_the_file(repo, tmp_path, capsys):
     assert lines == [("widgets", None)] and body["turns"] == []
     assert "README.md: 1 line(s), 0 written by traced turns (0%), 1 by no traced turn" in blame(
         capsys, "README.md", "--summary")
+
+
+def test_a_file_of_the_same_name_elsewhere_in_the_repository_is_another_file(repo, tmp_path, capsys):
+    s = Session(cwd=str(repo))
+    s.turn(0, "two files", ("Write", {"file_path": str(repo / "tests" / "app.py"), "content": "x = 1\n"}),
+           ("Write", {"file_path": str(repo / "app.py"), "content": "y = 2\n"}))
+    (repo / "app.py").write_text("x = 1\ny = 2\n")
+    imported(capsys, tmp_path, s)
+    assert owners(capsys, "app.py")[0] == [("x = 1", None), ("y = 2", "two files")]
