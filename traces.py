@@ -8942,6 +8942,8 @@ def history_names(root, rel):
     """The names the file had in git (`git log --follow`), its own first."""
     found = run(["git", "log", "--follow", "--name-only", "--format=", "--", rel], cwd=root) or ""
     return list(dict.fromkeys([rel] + [n for n in found.splitlines() if n]))
+
+
 def blame_turns(backend, args, names):
     """The turns whose files.modified tag names the file under one of its names, with their spans."""
     locations, found = backend.locations(args), {}
