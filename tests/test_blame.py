@@ -248,3 +248,17 @@ def test_a_file_of_the_same_name_elsewhere_in_the_repository_is_another_file(rep
     (repo / "app.py").write_text("x = 1\ny = 2\n")
     imported(capsys, tmp_path, s)
     assert owners(capsys, "app.py")[0] == [("x = 1", None), ("y = 2", "two files")]
+
+
+def test_text_from_the_file_and_the_trace_reaches_the_terminal_escaped(repo, tmp_path, capsys):
+    evil = "\x1b]0;owned\x07\u202e"
+    s = Session(cwd=str(repo))
+    s.turn(0, "prompt " + evil, ("Write", {"file_path": str(repo / "e.py"), "content": f"x = '{evil}'\n"}))
+    (repo / "e.py").write_text(f"x = '{evil}'\ny = '{evil}'\n")
+    imported(capsys, tmp_path, s)
+    for argv in ([], ["--summary"]):
+        out = blame(capsys, "e.py", *argv)
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+        assert "\\x1b]0;owned\\x07\\u202e" in out
+    lines, body = owners(capsys, "e.py")
+    assert lines == [(f"x = '{evil}'", "prompt " + evil), (f"y = '{evil}'", None)]     # JSON: exact
