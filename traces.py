@@ -9006,20 +9006,21 @@ def blame_rows(texts, owners, infos, first, last):
 
 def print_blame(lines, turns, infos, paint):
     """Like `git blame`: who wrote each line, the prompt at the first line of each run of one turn's."""
-    turns = {turn["trace_id"]: turn for turn in turns}
-    agent_width = max([len(t["agent"]) for t in turns.values()] + [5])
+    agent_width = max([len(t["agent"]) for t in turns] + [5])
     number_width = len(str(lines[-1]["line"])) if lines else 1
-    previous = None
+    # Each turn's columns once, with its prompt and without: a file has thousands of lines, tens of turns.
+    columns = {None: (" " * (11 + 2 + 16 + 2 + agent_width + 2 + 24),) * 2}
+    for turn in turns:
+        who = f"{paint.accent(turn['trace_id'][:11])}  {local_time(infos[turn['trace_id']].request_time)}  " \
+              f"{turn['agent']:<{agent_width}}  "
+        columns[turn["trace_id"]] = (who + paint.dim(f"{first_line(turn['prompt'], 24):<24}"), who + " " * 24)
+    rows, previous = [], object()
     for line in lines:
-        turn = turns.get(line["trace_id"])
-        if turn is None:
-            left = " " * (11 + 2 + 16 + 2 + agent_width + 2 + 24)
-        else:
-            excerpt = first_line(turn["prompt"], 24) if turn is not previous else ""
-            left = (f"{paint.accent(turn['trace_id'][:11])}  {local_time(infos[turn['trace_id']].request_time)}  "
-                    f"{turn['agent']:<{agent_width}}  {paint.dim(f'{excerpt:<24}')}")
-        previous = turn
-        print(f"{left} {line['line']:>{number_width}} │" + (f" {line['text']}" if line["text"] else ""))
+        left = columns[line["trace_id"]][line["trace_id"] == previous]
+        previous = line["trace_id"]
+        rows.append(f"{left} {line['line']:>{number_width}} │" + (f" {line['text']}" if line["text"] else ""))
+    if rows:
+        print("\n".join(rows))
 
 
 def print_blame_summary(file, turns, summary, infos, paint):
