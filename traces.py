@@ -8892,8 +8892,8 @@ def print_report(rows, total, by):
          report_options)
 def cmd_report(args):
     if args.since and args.until and args.since >= args.until:
-        raise TracesError(f"--since ({local_time(args.since * 1000)}) is not before --until "
-                          f"({local_time(args.until * 1000)}): no turn can be in between")
+        raise TracesError(f"--since (from {local_time(args.since * 1000)}) is not before --until "
+                          f"(before {local_time(args.until * 1000)}): no turn can be in between")
     root = repo_root(os.getcwd())
     backend = Backend(root)
     backend.reads_only(REPORT_READS | filter_keys(args))
