@@ -407,3 +407,33 @@ def test_report_against_ccusage(reader, capsys, zone, ccusage_bin, name):
                "cache_creation": b["tokenCounts"]["cacheCreationInputTokens"], "total": b["totalTokens"]}
               for b in ccusage(ccusage_bin, reader, name, "blocks")["blocks"] if not b["isGap"]}
     assert blocks == theirs and list(blocks) == list(EXPECTED[name]["block"])
+
+
+def test_a_forked_session_is_counted_once_by_both(repo, tmp_path, zone, ccusage_bin, capsys):
+    """`claude --resume S --fork-session` starts the new session's file with a copy of S's lines:
+    the same responses, message and request ids included. ccusage counts a response once per
+    message and request id, the report once per response claimed by the session it came from:
+    the two agree session by session and day by day, and each counts fewer tokens than the
+    transcripts' lines hold."""
+    zone("UTC")
+    project = tmp_path / "claude" / "projects" / "-fork"
+    project.mkdir(parents=True)
+    for source in sorted((trace_store.RECORDED / "fork").glob("*.jsonl")):
+        if trace_store.SESSION_FILE.fullmatch(source.name):
+            shutil.copy(source, project / source.name)
+            os.utime(project / source.name, (0, 0))
+    (repo / ".claude").mkdir()
+    (repo / ".claude" / "traces.json").write_text(json.dumps({"experiment": "fork"}))
+    assert traces.main(["import", str(project)]) == 0
+    assert "Imported 3 new turn(s) from 2 session(s)" in capsys.readouterr().out
+    recorded = {"base": tmp_path, "config": tmp_path / "claude"}
+    ours = {r["key"]: r["tokens"] for r in report(capsys, "--by", "session")["rows"]}
+    theirs = {r["sessionId"]: {k: r[v] for k, v in CC_TOKENS.items()}
+              for r in ccusage(ccusage_bin, recorded, "UTC", "session")["sessions"]}
+    assert len(ours) == 2 and ours == theirs
+    days = {r["key"]: r["tokens"] for r in report(capsys, "--by", "day")["rows"]}
+    assert days == {r["date"]: {k: r[v] for k, v in CC_TOKENS.items()}
+                    for r in ccusage(ccusage_bin, recorded, "UTC", "daily")["daily"]}
+    every_line = sum(json.loads(line)["message"]["usage"]["output_tokens"] for path in project.glob("*.jsonl")
+                     for line in path.read_text().splitlines() if '"usage"' in line and '"assistant"' in line)
+    assert every_line > sum(t["output"] for t in ours.values())
