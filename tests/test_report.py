@@ -65,12 +65,12 @@ def utc(stamp):
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def write_session(project, session, recording, end, model, n):
+def write_session(project, repo, session, recording, end, model, n):
     """A recorded session as Claude Code would have written it at another time: its own message
     and request ids (else both tools take it for a copy of the other variant of the recording),
     compact JSON lines, as Claude Code writes them (ccusage 20 skips lines with spaces)."""
     [source] = [p for p in (trace_store.RECORDED / recording).glob("*.jsonl") if trace_store.SESSION_FILE.fullmatch(p.name)]
-    path = trace_store.write_variant(source, project, session, utc(end), "main", project, None)
+    path = trace_store.write_variant(source, project, session, utc(end), "main", repo, None)
     for item in [path, *path.with_suffix("").rglob("*.jsonl")]:
         text = item.read_text().replace("msg_ct_", f"msg_ct_{n}_").replace("req_ct_", f"req_ct_{n}_")
         if model:
@@ -91,7 +91,7 @@ def recorded(tmp_path_factory):
     repo = trace_store.git_repo(base / "repo")
     project = config / "projects" / str(repo).replace("/", "-")
     for n, (session, recording, end, model) in enumerate(PLAN):
-        write_session(project, session, recording, end, model, n)
+        write_session(project, repo, session, recording, end, model, n)
     (repo / ".claude").mkdir()
     (repo / ".claude" / "traces.json").write_text(json.dumps({"experiment": "acme/widgets"}))
     with pytest.MonkeyPatch.context() as env:
