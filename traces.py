@@ -8758,12 +8758,6 @@ def per_turn(key):
     return lambda infos: [key(info) for info in infos]
 
 
-def iso_week(info):
-    from datetime import date
-    year, week, _ = date.fromtimestamp(info.request_time / 1000).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def turn_models(info):
     # A turn's tags are per turn: a turn that used two models counts under both names together.
     return info.trace_metadata.get(META_MODELS) or "(unknown)"
@@ -8775,19 +8769,20 @@ def billing_blocks(infos):
     holds every turn that starts at most 5 hours later; a turn after that starts the next block.
     (ccusage also ends a block after a 5-hour gap, which can only happen after its end.)
     Labelled by the block's start in local time."""
-    keys, start = [None] * len(infos), None
+    keys, start, label = [None] * len(infos), None, None
     for n in sorted(range(len(infos)), key=lambda n: infos[n].request_time):
         when = infos[n].request_time
         if start is None or when - start > BLOCK_MS:
             start = when - when % HOUR_MS
-        keys[n] = time.strftime("%Y-%m-%d %H:%M", time.localtime(start / 1000))
+            label = time.strftime("%Y-%m-%d %H:%M", time.localtime(start / 1000))
+        keys[n] = label
     return keys
 
 
 # --by: {name: row keys of a list of turns}; the first four are periods, shown in time order.
 REPORT_KEYS = {
     "day": per_turn(lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000))),
-    "week": per_turn(iso_week),
+    "week": per_turn(lambda info: time.strftime("%G-W%V", time.localtime(info.request_time / 1000))),   # ISO 8601
     "month": per_turn(lambda info: time.strftime("%Y-%m", time.localtime(info.request_time / 1000))),
     "block": billing_blocks,
     "session": per_turn(lambda info: info.trace_metadata.get(META_SESSION) or "(none)"),
