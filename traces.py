@@ -3990,6 +3990,7 @@ def redact_text(text: str, extra=()) -> str:
     # Each rule in turn, on the lines where it was triggered and those an earlier rule changed,
     # since a marker can complete a shape (`[REDACTED:github-token]: x`); then the rules that
     # had not run and that a changed line now triggers, on those lines.
+    anything = redacted != text
     while todo:
         changed = set()
         for index in sorted(todo):
@@ -4004,10 +4005,11 @@ def redact_text(text: str, extra=()) -> str:
                     changed.add(piece)
         done |= set(todo)
         todo = {}
+        anything = anything or bool(changed)
         for piece in changed:
             for index in _triggered(pieces[piece]) - done:
                 todo.setdefault(index, set()).add(piece)
-    return _custom("".join(pieces), extra)
+    return _custom("".join(pieces) if anything else text, extra)
 
 
 # Strings already redacted, by text and user patterns: a transcript repeats long strings (a
@@ -4031,33 +4033,47 @@ def _redact_string(text, extra):
 
 
 def redact_value(value, extra=()):
-    """Return a copy of `value` with every string in it redacted, through
-    dicts (values only; keys are kept), lists and tuples. A string under a
-    secret-looking key such as "DB_PASSWORD" is redacted whole."""
+    """Return `value` with every string in it redacted, through dicts (values only; keys are
+    kept), lists and tuples: a copy where anything changed, the value itself where nothing did.
+    A string under a secret-looking key such as "DB_PASSWORD" is redacted whole."""
     search = _trigger()[0].search
 
     def walk(value):
         if isinstance(value, str):
-            # Most strings of a record are short and trigger nothing (ids, types, times):
-            # answered here, at the cost of one search.
-            if len(value) < _REDACTED_MIN and not extra and search(value) is None:
-                return value
+            if len(value) < _REDACTED_MIN and not extra:
+                # Most strings of a record are short and trigger nothing (ids, types, times),
+                # and many repeat (a record type, a session id, a version): remembered.
+                clean = _CLEAN_SHORT.get(value)
+                if clean is None:
+                    if len(_CLEAN_SHORT) > 10_000:
+                        _CLEAN_SHORT.clear()
+                    clean = _CLEAN_SHORT[value] = search(value) is None
+                if clean:
+                    return value
             return _redact_string(value, extra)
         if isinstance(value, dict):
-            redacted = {}
+            redacted = None
             for key, item in value.items():
-                item = walk(item)
-                if isinstance(item, str) and item and _secret_key(key) and not _NOT_LITERAL_VALUE.match(item) \
-                        and not _stands_for_a_secret(item) and "[REDACTED:" not in item:
-                    item = "[REDACTED:env-secret]"
-                redacted[key] = item
-            return redacted
-        if isinstance(value, list):
-            return [walk(item) for item in value]
-        if isinstance(value, tuple):
-            return tuple(walk(item) for item in value)
+                new = walk(item)
+                if isinstance(new, str) and new and _secret_key(key) and not _NOT_LITERAL_VALUE.match(new) \
+                        and not _stands_for_a_secret(new) and "[REDACTED:" not in new:
+                    new = "[REDACTED:env-secret]"
+                if new is not item and redacted is None:
+                    redacted = dict(value)
+                if redacted is not None:
+                    redacted[key] = new
+            return value if redacted is None else redacted
+        if isinstance(value, (list, tuple)):
+            items = [walk(item) for item in value]
+            if all(new is item for new, item in zip(items, value)):
+                return value
+            return items if isinstance(value, list) else tuple(items)
         return value
     return walk(value)
+
+
+# Short strings known to trigger no rule.
+_CLEAN_SHORT = {}
 
 
 # Whether a dict key names a secret, by key: a transcript's keys are a few dozen words.
