@@ -5756,9 +5756,10 @@ class Backend:
         self.client = open_store(self.uri)
 
     def reads_only(self, keys):
-        """The command reads only these tag and metadata keys: a reader that can fetch less does."""
+        """The command reads only these tag and metadata keys (None: all of them again): a reader
+        that can fetch less does."""
         if isinstance(self.client, LocalStore):
-            self.client.keys = tuple(keys)
+            self.client.keys = None if keys is None else tuple(keys)
 
     def call(self, what, fn, *args, **kwargs):
         """Run one MLflow call; a failure becomes an error that says what to check."""
@@ -6079,7 +6080,8 @@ def quoted(text):
 @search_format("context", per_turn=True)
 def format_context(infos, args):
     """Markdown for an LLM's context window: newest first, whole lines, within --max-chars."""
-    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", ""]
+    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", "",
+           "A turn's steps (the model's text, each tool call and its result): `traces show <trace id>`.", ""]
     size = sum(len(line) + 1 for line in out)
     for n, info in enumerate(infos):
         tools = json_tag(info, TAG_TOOLS, {})
@@ -6129,6 +6131,327 @@ def format_tools(traces, args):
               f"{seconds_text(row['ns'] / 1e6 / row['calls']):>9}")
     calls = sum(r["calls"] for r in stats.values())
     print(f"{calls} tool call(s), {sum(r['errors'] for r in stats.values())} error(s) in {len(traces)} turn(s)")
+
+
+# -- a turn step by step (traces show) ------------------------------------------------------
+
+# A turn replayed: its spans as a tree of steps (the model's text, tool calls with what matters
+# for each, subagents under the call that started them), which the formats of `traces show`
+# print. What matters of a tool call is read from its input's keys, not its name, so that
+# every agent's tools are shown alike: Claude Code's Bash and Edit, Codex's exec_command and
+# apply_patch, Gemini's run_shell_command and replace, Copilot's bash and edit.
+COMMAND_KEYS = ("command", "cmd")
+PATH_KEYS = ("file_path", "path", "notebook_path", "absolute_path", "dir_path")
+PATTERN_KEYS = ("pattern", "query", "url", "glob")
+EDIT_KEYS = (("old_string", "new_string"), ("old_str", "new_str"))
+WRITE_KEYS = ("content", "file_text")
+SHELLS = (["bash", "-lc"], ["bash", "-c"], ["sh", "-c"], ["zsh", "-lc"], ["zsh", "-c"])    # an argv's shell, its option
+RESULT_LINES = 4        # lines of a tool's result shown without --full
+DIFF_LINES = 40         # lines of a diff shown without --full
+LINE_CHARS = 200        # characters of a result's line shown without --full (a JSON answer is one line)
+SUBAGENT_PREFIX = "subagent_"
+PATCH_TEXT = re.compile(r"\*\*\* Begin Patch\n.*?(?:\*\*\* End Patch|\Z)", re.S)   # Codex's apply_patch, as a tool or in a command
+
+
+def span_status(span):
+    return str(getattr(span.status.status_code, "value", span.status.status_code))
+
+
+def command_text(value):
+    """A command as typed: Codex's argv lists (`["bash", "-lc", "ls"]`) shown as `ls`."""
+    import shlex
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        shell = [os.path.basename(value[0]), value[1]] if len(value) == 3 else None
+        return value[-1] if shell in SHELLS else shlex.join(value)
+    return value if isinstance(value, str) else None
+
+
+def result_text(value):
+    """A tool's result as text: content blocks joined, a JSON answer's `output` (Codex's older
+    shell), other values as JSON."""
+    if isinstance(value, list):
+        parts = [b["text"] if isinstance(b, dict) and isinstance(b.get("text"), str) else json.dumps(b, default=str)
+                 for b in value]
+        return "\n".join(parts)
+    if isinstance(value, str):
+        if value.startswith("{") and '"output"' in value:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return value
+            if isinstance(parsed, dict) and isinstance(parsed.get("output"), str):
+                return parsed["output"]
+        return value
+    return "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def edit_diff(tool_input, path):
+    """The unified diff of an edit or a write (a write from nothing: the file's earlier text is
+    not in the trace), the text of an apply_patch; None for a call that changes no file."""
+    if not isinstance(tool_input, dict):
+        tool_input = {"input": tool_input}
+    texts = [v for v in tool_input.values() if isinstance(v, str)] + \
+        [x for v in tool_input.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    patch = next((found.group() for text in texts for found in [PATCH_TEXT.search(text)] if found), None)
+    if patch:
+        return patch.splitlines()
+    edits = tool_input.get("edits") if isinstance(tool_input.get("edits"), list) else [tool_input]
+    pairs = [(e.get(old), e.get(new)) for e in edits if isinstance(e, dict) for old, new in EDIT_KEYS
+             if isinstance(e.get(old), str) and isinstance(e.get(new), str)]
+    name = path or "file"
+    if not pairs:
+        written = next((tool_input[k] for k in WRITE_KEYS if isinstance(tool_input.get(k), str)), None)
+        if written is None or not path:
+            return None
+        pairs, old_name = [("", written)], "/dev/null"
+    else:
+        old_name = "a/" + name.lstrip("/")
+    # Imported here, not above: most calls change no file, and the import takes about 4 ms.
+    import difflib
+    lines = []
+    for old, new in pairs:
+        diff = difflib.unified_diff(old.splitlines(), new.splitlines(), old_name, "b/" + name.lstrip("/"), lineterm="")
+        lines += list(diff)[2 if lines else 0:]       # one header for the edits of one call
+    return lines
+
+
+def exit_code(span, text, command):
+    """A command's exit status: the span's own (Codex, Gemini, Copilot), else what Claude Code's
+    result says (`Exit code 3`; a call without error exited 0)."""
+    code = span.attributes.get("claudetracing.exit_code")
+    if isinstance(code, int) or command is None:
+        return code
+    found = re.match(r"Exit code (\d+)", text or "")
+    return int(found.group(1)) if found else None if span_status(span) == "ERROR" else 0
+
+
+def tool_step(span, children):
+    """A TOOL span as a step: the tool, what matters of its input, its result, the subagent
+    it started (an AGENT span under it)."""
+    tool_input = span.inputs
+    fields = tool_input if isinstance(tool_input, dict) else {}
+    command = next((text for text in map(command_text, (fields.get(k) for k in COMMAND_KEYS)) if text), None)
+    path = next((fields[k] for k in PATH_KEYS if isinstance(fields.get(k), str)), None)
+    pattern = next((fields[k] for k in PATTERN_KEYS if isinstance(fields.get(k), str)), None)
+    outputs = span.outputs if isinstance(span.outputs, dict) else {"result": span.outputs}
+    result = result_text(outputs.get("result"))
+    step = {"type": "tool", "name": span.name[len("tool_"):], "error": span_status(span) == "ERROR",
+            "duration_ms": max(0, ((span.end_time_ns or span.start_time_ns) - span.start_time_ns) // 1_000_000),
+            "command": command, "exit_code": exit_code(span, result, command), "path": path, "pattern": pattern,
+            "description": fields["description"] if command is None and path is None and pattern is None
+            and isinstance(fields.get("description"), str) else None,
+            "diff": edit_diff(tool_input, path), "input": tool_input, "result": result, "subagent": None}
+    agents = [c for c in children.get(span.span_id, ()) if c.span_type == "AGENT"]
+    if agents:
+        step["subagent"] = agent_replay(agents[0], children)
+        step["subagent"]["type"] = agents[0].name[len(SUBAGENT_PREFIX):]
+    return step
+
+
+def agent_replay(span, children):
+    """An AGENT span (the turn's root, or a subagent's) as {prompt, steps, answer}: its
+    children in time order, the model's text and thinking, the tool calls; the last text is
+    not repeated when it is the answer."""
+    steps = []
+    for child in children.get(span.span_id, ()):
+        if child.span_type == "TOOL":
+            steps.append(tool_step(child, children))
+        elif child.span_type == "LLM":
+            content = (child.outputs or {}).get("content") if isinstance(child.outputs, dict) else None
+            for block in content if isinstance(content, list) else []:
+                kind = block.get("type") if isinstance(block, dict) else None
+                text = block.get("text") if kind == "text" else block.get("thinking") if kind == "thinking" else None
+                if isinstance(text, str) and text.strip():
+                    steps.append({"type": kind, "text": text})
+    inputs = span.inputs if isinstance(span.inputs, dict) else {}
+    outputs = span.outputs if isinstance(span.outputs, dict) else {}
+    answer = result_text(outputs.get("response"))
+    if steps and steps[-1]["type"] == "text" and steps[-1]["text"].strip() == answer.strip():
+        steps.pop()
+    return {"prompt": result_text(inputs.get("prompt")), "steps": steps, "answer": answer}
+
+
+def span_children(spans):
+    """{span id: its children in time order}; a tie (Gemini's older files give a turn's tool
+    calls and the answer after them one time) goes to the one that ended first, then to the
+    order the store gave."""
+    children = {}
+    for n, span in enumerate(spans):
+        children.setdefault(span.parent_id, []).append((span.start_time_ns or 0, span.end_time_ns or 0, n, span))
+    return {parent: [item[-1] for item in sorted(found, key=lambda item: item[:3])] for parent, found in children.items()}
+
+
+def turn_replay(trace):
+    """One trace as `traces show` prints it: its header, then agent_replay of its root span."""
+    info = trace.info
+    children = span_children(trace.data.spans)
+    roots = children.get(None) or [None]
+    replay = agent_replay(roots[0], children) if roots[0] else {"prompt": info.request_preview or "", "steps": [],
+                                                               "answer": info.response_preview or ""}
+    return {
+        "trace_id": info.trace_id, "start_time": iso_ms(info.request_time), "request_time": info.request_time,
+        "agent": trace_agent(info), "session": info.trace_metadata.get(META_SESSION),
+        "branch": info.tags.get("git.branch"), "commit": info.tags.get("git.commit_id"),
+        "models": [m for m in (info.trace_metadata.get(META_MODELS) or "").split(",") if m],
+        "duration_ms": info.execution_duration, "status": info.tags.get(TAG_STATUS) or "ok",
+        "tokens": {kind: int_tag(info, "tokens." + kind) for kind in ("input", "output", "cache_read", "cache_creation", "total")},
+        "cost_usd": cost_tag(info), **replay,
+    }
+
+
+def cut_lines(lines, most, full):
+    """lines, or their first `most`, each cut to LINE_CHARS, and a line saying how many more
+    --full shows."""
+    if full:
+        return lines
+    shown = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS - 1] + "…" for line in lines[:most]]
+    return shown + ([f"… {len(lines) - most} more line(s) (--full shows them)"] if len(lines) > most else [])
+
+
+def tool_headline(step):
+    """What matters of a call on one line: its command, file, pattern or description."""
+    parts = []
+    if step["command"] is not None:
+        parts.append("$ " + " ⏎ ".join(step["command"].splitlines()))
+    if step["path"] is not None:
+        parts.append(step["path"])
+    if step["pattern"] is not None:
+        parts.append(repr(step["pattern"]))
+    if step["description"]:
+        parts.append(first_line(step["description"], 100))
+    if step["subagent"]:
+        parts.insert(0, f"[{step['subagent']['type']}]")
+    elif not parts and step["input"] not in (None, {}, ""):
+        parts.append(first_line(json.dumps(step["input"], ensure_ascii=False, default=str), 100))
+    return "  ".join(parts)
+
+
+def turn_header_rows(turn):
+    tokens = turn["tokens"]
+    return [
+        ("agent", f"{turn['agent']}  session {turn['session'] or '-'}"),
+        ("git", f"branch {turn['branch'] or '-'}  commit {(turn['commit'] or '-')[:12]}"
+         if turn["branch"] or turn["commit"] else "-"),
+        ("model", ", ".join(turn["models"]) or "-"),
+        ("took", f"{seconds_text(turn['duration_ms'])}  tokens {tokens['total']:,} (in {tokens['input']:,}, "
+                 f"out {tokens['output']:,}, cache read {tokens['cache_read']:,}, "
+                 f"cache write {tokens['cache_creation']:,})  cost {money(turn['cost_usd'])}"),
+    ]
+
+
+def status_badge(status, paint):
+    return paint.ok(status) if status == "ok" else paint.bad(status)
+
+
+def show_text(turns, args):
+    """`traces show` for a terminal: indented steps, a subagent's under the call that started it."""
+    paint = Painter(sys.stdout)
+    out = []
+
+    def block(lines, indent, style=str):
+        out.extend(indent + style(line) if line else "" for line in lines)
+
+    def diff_style(line):
+        return paint.ok(line) if line.startswith("+") else paint.bad(line) if line.startswith("-") \
+            else paint.accent(line) if line.startswith("@@") else line
+
+    def steps(replay, depth):
+        pad = "    " * depth
+        for step in replay["steps"]:
+            if step["type"] == "text":
+                block(step["text"].strip("\n").splitlines(), pad + "  ")
+            elif step["type"] == "thinking":
+                block(cut_lines(("thinking: " + step["text"].strip()).splitlines(), RESULT_LINES, args.full),
+                      pad + "  ", paint.dim)
+            else:
+                mark = (f"  exit {step['exit_code']}" if step["exit_code"] is not None else "") \
+                    + ("  ✗ error" if step["error"] else "")
+                headline = tool_headline(step)
+                out.append(f"{pad}▸ {paint.accent(step['name'])}" + (f"  {headline}" if headline else "")
+                           + (paint.bad(mark) if step["error"] else paint.dim(mark)))
+                if step["diff"]:
+                    block(cut_lines(step["diff"], DIFF_LINES, args.full), pad + "    ", diff_style)
+                if step["subagent"]:
+                    block(["prompt: " + first_line(step["subagent"]["prompt"], 100)], pad + "    ", paint.dim)
+                    steps(step["subagent"], depth + 1)
+                    block(("answer: " + step["subagent"]["answer"].strip()).splitlines(), pad + "    ")
+                else:
+                    lines = cut_lines(step["result"].strip("\n").splitlines(), RESULT_LINES, args.full)
+                    block(lines, pad + "    ", paint.bad if step["error"] else paint.dim)
+
+    for n, turn in enumerate(turns):
+        if n:
+            out.append("")
+        out.append(f"{paint.bold(local_time(turn['request_time'], seconds=True))}  {paint.accent(turn['trace_id'])}  "
+                   f"{status_badge(turn['status'], paint)}")
+        out.extend(f"  {paint.dim(f'{label:<6}')} {value}" for label, value in turn_header_rows(turn))
+        out.append("")
+        out.append(paint.bold("Prompt"))
+        block(turn["prompt"].strip("\n").splitlines() or ["(empty)"], "  ")
+        out.append("")
+        steps(turn, 0)
+        out.append("")
+        if turn["status"] == "interrupted":
+            out.append(paint.bad("Interrupted by the user"))
+        out.append(paint.bold("Answer"))
+        block(turn["answer"].strip("\n").splitlines() or ["(none)"], "  ")
+    return "\n".join(out) + "\n"
+
+
+def fenced(lines, language=""):
+    """A Markdown code block whose fence no line of the text can close."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`{3,}", line)), default=2)
+    fence = "`" * (longest + 1)
+    return [fence + language, *lines, fence]
+
+
+def show_markdown(turns, args):
+    """`traces show -f markdown`: to paste into a pull request or an issue."""
+    out = []
+
+    def indented(lines, depth):
+        out.extend(("  " * depth + line) if line else "" for line in lines)
+
+    def steps(replay, depth):
+        for step in replay["steps"]:
+            if step["type"] == "text":
+                indented(["- " + line if i == 0 else "  " + line
+                          for i, line in enumerate(step["text"].strip("\n").splitlines())], depth)
+            elif step["type"] == "thinking":
+                indented(["- *thinking:* " + first_line(step["text"], 200)], depth)
+            else:
+                what = tool_headline(step)
+                status = (f" — exit {step['exit_code']}" if step["exit_code"] is not None else "") \
+                    + (" — **error**" if step["error"] else "")
+                indented([f"- **{step['name']}**" + (f" `{what.replace('`', '´')}`" if what else "") + status], depth)
+                if step["diff"]:
+                    indented(fenced(cut_lines(step["diff"], DIFF_LINES, args.full), "diff"), depth + 1)
+                if step["subagent"]:
+                    steps(step["subagent"], depth + 1)
+                    indented(["- *answer:* " + first_line(step["subagent"]["answer"], 300)], depth + 1)
+                elif step["result"].strip():
+                    indented(fenced(cut_lines(step["result"].strip("\n").splitlines(), RESULT_LINES, args.full)),
+                             depth + 1)
+
+    for turn in turns:
+        out += [f"### {local_time(turn['request_time'])} · {turn['agent']} · {turn['status']} · `{turn['trace_id']}`", ""]
+        out += [f"- **{label}**: {value}" for label, value in turn_header_rows(turn)]
+        out += ["", "**Prompt**", "", quoted(turn["prompt"]), "", "**Steps**", ""]
+        steps(turn, 0)
+        if not turn["steps"]:
+            out.append("(none)")
+        out += ["", "**Answer**" + (" (interrupted by the user)" if turn["status"] == "interrupted" else ""), "",
+                quoted(turn["answer"]), ""]
+    return "\n".join(out)
+
+
+def show_json(turns, args):
+    """`traces show -f json`: the replay whole, whatever --full says (README: "traces show")."""
+    shown = [{k: v for k, v in turn.items() if k != "request_time"} for turn in turns]
+    return json.dumps({"turns": shown}, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+SHOW_FORMATS = {"text": show_text, "markdown": show_markdown, "json": show_json}
 
 
 ###############################################################################
@@ -8812,6 +9135,108 @@ def cmd_report(args):
 
 
 ###############################################################################
+# traces show: a turn, or a whole session, step by step
+###############################################################################
+
+FULL_TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")
+TRACE_ID_PREFIX = re.compile(r"(tr-)?[0-9a-f]{1,31}")
+
+
+def show_options(p):
+    p.add_argument("trace_id", nargs="?", metavar="TRACE_ID", help="the turn's trace id (a unique prefix is enough)")
+    p.add_argument("--session", metavar="ID", help="every turn of a session, oldest first (a unique id prefix is enough)")
+    p.add_argument("--full", action="store_true", help="tool results, thinking and diffs whole, not cut to a few lines")
+    p.add_argument("-f", "--format", choices=list(SHOW_FORMATS), default="text",
+                   help="output (default text; markdown to paste into a pull request or an issue)")
+    p.add_argument("--no-pager", action="store_true", help="do not page long output on a terminal")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="look in another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="look in every experiment on the backend")
+
+
+def searched(backend, args):
+    return "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
+
+
+def resolve_trace_id(backend, args, given):
+    """The whole trace id for an id or a unique prefix of one (with or without `tr-`), looked
+    for among the experiment's traces."""
+    if FULL_TRACE_ID.fullmatch(given) or not TRACE_ID_PREFIX.fullmatch(given):
+        return given
+    wanted = given if given.startswith("tr-") else "tr-" + given
+    backend.reads_only(())
+    found = [i.trace_id for i in find_traces(backend, backend.locations(args), None,
+                                             lambda info: info.trace_id.startswith(wanted), 0)]
+    backend.reads_only(None)
+    if not found:
+        raise TracesError(f"no trace id starts with {given} in {searched(backend, args)} at {backend.uri}; "
+                          f"`traces search` lists trace ids (-e NAME or --all looks elsewhere)")
+    if len(found) > 1:
+        raise TracesError(f"{given} starts {len(found)} trace ids ({', '.join(found[:4])}"
+                          f"{', ...' if len(found) > 4 else ''}); give more of it")
+    return found[0]
+
+
+def session_trace_ids(backend, args, root):
+    """The trace ids of the session args.session names (an id or a unique prefix), oldest first."""
+    backend.reads_only(())
+    filter_string, check = trace_filters(args, root)
+    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
+    backend.reads_only(None)
+    sessions = sorted({info.trace_metadata.get(META_SESSION) for info in infos})
+    if not infos:
+        raise TracesError(f"no session id starts with {args.session} in {searched(backend, args)} at {backend.uri}; "
+                          f"`traces search` shows sessions (-e NAME or --all looks elsewhere)")
+    if len(sessions) > 1:
+        raise TracesError(f"{args.session} starts {len(sessions)} session ids ({', '.join(sessions[:4])}"
+                          f"{', ...' if len(sessions) > 4 else ''}); give more of it")
+    return [info.trace_id for info in sorted(infos, key=lambda info: (info.request_time, info.trace_id))]
+
+
+def page(text, args):
+    """Print text, through a pager like `git log` does when stdout is a terminal and the text
+    is longer than its screen: $PAGER, else `less -FRX` (LESS=FRX unless set: colours pass,
+    a screenful quits at once)."""
+    import shutil
+    pager = os.environ.get("PAGER", "less -FRX" if shutil.which("less") else "").strip()
+    if args.no_pager or not sys.stdout.isatty() or pager in ("", "cat") \
+            or text.count("\n") < shutil.get_terminal_size().lines:
+        sys.stdout.write(text)
+        return
+    import signal
+    import subprocess
+    sys.stdout.flush()
+    process = subprocess.Popen(pager, shell=True, stdin=subprocess.PIPE, encoding="utf-8", errors="replace",
+                               env={"LESS": "FRX", **os.environ})
+    # What reaches the pager passes terminal_safe too; the key lets Painter's colours through.
+    stream = TerminalStream(process.stdin)
+    stream.key = getattr(sys.stdout, "key", stream.key)
+    # Ctrl-C in the pager is the pager's: we wait for it to end, as git does, rather than leave
+    # it on the terminal behind a new prompt.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stream.write(text)
+        process.stdin.close()
+    except BrokenPipeError:         # the reader quit the pager before the end
+        pass
+    finally:
+        process.wait()
+        signal.signal(signal.SIGINT, interrupt)
+
+
+@command("show", "a turn, or a whole session, replayed step by step", show_options)
+def cmd_show(args):
+    if bool(args.trace_id) == bool(args.session):
+        raise TracesError("give a trace id or --session ID, one of them (`traces search` lists both)")
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    ids = session_trace_ids(backend, args, root) if args.session else [resolve_trace_id(backend, args, args.trace_id)]
+    turns = [turn_replay(trace) for trace in backend.traces(ids)]
+    page(SHOW_FORMATS[args.format](turns, args), args)
+    return 0
+
+
+###############################################################################
 # traces ui: the MLflow UI
 ###############################################################################
 
@@ -8948,6 +9373,9 @@ Examples:
       traces doctor
   Trace the sessions that ran before init:
       traces import
+  A turn step by step (prompt, tool calls, diffs, answer); a session for a pull request:
+      traces show tr-7f3a
+      traces show --session 3de4 -f markdown
   The last day's turns; the last five as Markdown for an LLM:
       traces search --hours 24
       traces search -f context -l 5

@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show ...]
 """
 
 import json
@@ -338,10 +338,17 @@ def bench_doctor():
     return doctor_main()
 
 
+def bench_show():
+    """`traces show` on a turn of 200 steps (and 20, 2,000) against `python -c pass` and `traces search`."""
+    from bench_show import main as show_main
+    return show_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
-           "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents}
+           "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents,
+           "show": bench_show}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
