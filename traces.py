@@ -9237,6 +9237,311 @@ def cmd_show(args):
 
 
 ###############################################################################
+# traces blame: the agent turn that wrote each line of a file
+###############################################################################
+
+# A line is a turn's when its exact text is what one of the turn's tool calls wrote into the
+# file (a whole-file write, an edit's new text, a patch's added lines: the inputs the trace
+# keeps, redacted as they were stored), and the turn wrote it before git saw the line change:
+# `git blame` of the file as it is names the commit that last changed each line, and a turn
+# after that commit only re-wrote what was already there (a whole-file write repeats every
+# line). A line changed since to other text matches no write; of several turns that wrote
+# the same text before the line's commit, the newest made it what it is. Text with no content
+# of its own (a blank line, `}`, `else:`) is in every write, so it is a turn's only when the
+# content lines around it are that turn's too.
+BLAME_PATH_KEYS = ("file_path", "path")       # Claude Code, Gemini CLI; Copilot CLI
+BLAME_WHOLE_KEYS = ("content", "file_text")   # Write, write_file; create: the whole file
+BLAME_EDIT_KEYS = (("old_string", "new_string"), ("old_str", "new_str"))  # Edit, MultiEdit, replace; edit
+WORD = re.compile(r"\w+")
+BARE_WORDS = {"else", "end", "try", "finally", "do", "done", "then", "fi", "esac", "begin", "pass",
+              "break", "continue", "return", "default"}
+BLAME_HEADER = re.compile(r"[0-9a-f]{40} \d+ \d+")
+UNCOMMITTED = "0" * 40
+
+
+def has_content(text):
+    """Whether a line says something of its own: a word that is not a keyword alone."""
+    return any(word not in BARE_WORDS for word in WORD.findall(text.lower()))
+
+
+def changed_lines(before, after):
+    """The indexes of after's lines that are not before's kept (difflib's inserted and replaced)."""
+    import difflib
+    opcodes = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    return [j for tag, _, _, j1, j2 in opcodes if tag in ("replace", "insert") for j in range(j1, j2)]
+
+
+def patch_additions(text):
+    """{path named in an apply_patch text: the lines it adds to that file} (a moved file's under
+    its new name); a line a hunk removes and adds again is kept, not added."""
+    added, path, removed, adding = {}, None, [], []
+    for line in text.splitlines() + ["*** End Patch"]:
+        if line[:1] in ("+", "-") and path:
+            (removed if line[0] == "-" else adding).append(line[1:])
+            continue
+        # A context line, a hunk or a file header ends a block of changes.
+        if adding:
+            added.setdefault(path, []).extend(adding[j] for j in changed_lines(removed, adding))
+        removed, adding = [], []
+        named = PATCH_FILE.match(line)
+        if named:
+            path = named.group(1)
+    return added
+
+
+def edit_lines(old, new):
+    """(whole lines, fragments) an edit wrote: the lines of its new text that are not kept from
+    the old (an edit repeats the lines around its change); the first and last join text the edit
+    kept (the indentation before, the rest of the line after), so they are compared stripped."""
+    after = new.split("\n")
+    changed = changed_lines(old.split("\n"), after)
+    ends = (0, len(after) - 1)
+    return [after[j] for j in changed if j not in ends], [after[j].strip() for j in changed if j in ends]
+
+
+def tool_writes(inputs, cwd):
+    """[(path, whole lines, fragments)] a tool call's inputs wrote, whatever the agent (by their keys)."""
+    if not isinstance(inputs, dict):
+        return []
+    writes = []
+    path = next((inputs[k] for k in BLAME_PATH_KEYS if isinstance(inputs.get(k), str)), None)
+    if path:
+        for key in BLAME_WHOLE_KEYS:
+            if isinstance(inputs.get(key), str):
+                writes.append((path, inputs[key].split("\n"), []))
+        edits = [inputs] + [e for e in inputs.get("edits") or [] if isinstance(e, dict)]
+        for edit in edits:
+            for old, new in BLAME_EDIT_KEYS:
+                if isinstance(edit.get(new), str):
+                    writes.append((path, *edit_lines(str(edit.get(old) or ""), edit[new])))
+    where = inputs.get("workdir") if isinstance(inputs.get("workdir"), str) else cwd
+    texts = [v for v in inputs.values() if isinstance(v, str)] + [
+        x for v in inputs.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    for text in texts:
+        if "*** Begin Patch" in text:
+            writes += [(os.path.join(where or "", p), lines, []) for p, lines in patch_additions(text).items()]
+    return [(os.path.normpath(os.path.join(cwd or "", p)), whole, parts) for p, whole, parts in writes]
+
+
+def names_file(path, names, root):
+    """Whether a written path is the file under one of its names (repository-relative): in this
+    repository, exactly; in another clone (a turn traced elsewhere), by its tail."""
+    if path.startswith(root.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, root) in names
+    return any(path == name or path.endswith("/" + name) for name in names)
+
+
+def turn_writes(trace, names, root):
+    """{exact line: [(time, trace)]} and {fragment: [(time, trace)]} of what one turn's successful
+    tool calls (its subagents' too) wrote into the file; time: when the call started, in seconds."""
+    cwd = trace.info.trace_metadata.get("claudetracing.cwd") or ""
+    whole, parts = {}, {}
+    for span in trace.data.spans:
+        status = str(getattr(span.status.status_code, "value", span.status.status_code))
+        if span.span_type != "TOOL" or status == "ERROR":
+            continue
+        for path, lines, fragments in tool_writes(span.inputs, cwd):
+            if names_file(path, names, root):
+                when = (span.start_time_ns or 0) / 1e9
+                for line in lines:
+                    whole.setdefault(line, []).append((when, trace))
+                for line in fragments:
+                    parts.setdefault(line, []).append((when, trace))
+    return whole, parts
+
+
+def git_blame(root, rel):
+    """[(time of the commit that last changed it, or None: not committed yet)] per line of the
+    file as it is; None when git has no history of it (outside a repository, not added yet)."""
+    import subprocess
+    done = subprocess.run(["git", "blame", "--line-porcelain", "--", rel], cwd=root, capture_output=True)
+    if done.returncode != 0:
+        return None
+    times, commit, when = [], None, None
+    for line in done.stdout.decode("utf-8", "replace").split("\n"):
+        if line.startswith("\t"):
+            times.append(None if commit == UNCOMMITTED else when)
+        elif line.startswith("committer-time "):
+            when = int(line.split()[1])
+        elif BLAME_HEADER.match(line):
+            commit = line[:40]
+    return times
+
+
+def history_names(root, rel):
+    """The names the file had in git (`git log --follow`), its own first."""
+    found = run(["git", "log", "--follow", "--name-only", "--format=", "--", rel], cwd=root) or ""
+    return list(dict.fromkeys([rel] + [n for n in found.splitlines() if n]))
+
+
+def blame_turns(backend, args, names):
+    """The turns whose files.modified tag names the file under one of its names, with their spans."""
+    locations, found = backend.locations(args), {}
+    for name in names:
+        clause = f"tags.`files.modified` LIKE '%{like_escape(os.path.basename(name))}%'"
+        for info in find_traces(backend, locations, clause,
+                                lambda info, name=name: file_matches(name, trace_files(info)), 0):
+            found.setdefault(info.trace_id, info)
+    return backend.traces(list(found))
+
+
+def attribute(texts, times, turns, names, root):
+    """The trace id that wrote each line (None: no traced turn did), times: git_blame's."""
+    import bisect
+    whole, parts = {}, {}
+    for trace in turns:
+        exact, fragments = turn_writes(trace, names, root)
+        for table, more in ((whole, exact), (parts, fragments)):
+            for text, writes in more.items():
+                table.setdefault(text, []).extend(writes)
+
+    def writers(i):
+        # A second's slack: git keeps whole seconds, and an agent may commit what it just wrote.
+        limit = None if times is None or times[i] is None else times[i] + 1
+        return [(when, trace.info.trace_id) for when, trace in whole.get(texts[i], []) + parts.get(texts[i].strip(), [])
+                if limit is None or when <= limit]
+    owners = [None] * len(texts)
+    content = [i for i, text in enumerate(texts) if has_content(text)]
+    for i in content:
+        found = writers(i)
+        owners[i] = max(found)[1] if found else None
+    for i, text in enumerate(texts):
+        if not has_content(text):
+            k = bisect.bisect(content, i)
+            around = {owners[j] for j in content[max(k - 1, 0):k + 1]}
+            if len(around) == 1 and None not in around and around <= {trace_id for _, trace_id in writers(i)}:
+                owners[i] = around.pop()
+    return owners
+
+
+def blame_rows(texts, owners, infos, first, last):
+    """The lines first..last (1-based) as the JSON schema shows them, with the turns they name."""
+    lines = [{"line": n, "text": texts[n - 1], "trace_id": owners[n - 1]} for n in range(first, last + 1)]
+    counts = {}
+    for line in lines:
+        if line["trace_id"]:
+            counts[line["trace_id"]] = counts.get(line["trace_id"], 0) + 1
+    turns = [{"trace_id": trace_id, "start_time": iso_ms(infos[trace_id].request_time),
+              "agent": trace_agent(infos[trace_id]), "session": infos[trace_id].trace_metadata.get(META_SESSION),
+              "prompt": infos[trace_id].request_preview or "", "lines": count}
+             for trace_id, count in sorted(counts.items(), key=lambda item: -infos[item[0]].request_time)]
+    agents = {}
+    for turn in turns:
+        agents[turn["agent"]] = agents.get(turn["agent"], 0) + turn["lines"]
+    attributed = sum(counts.values())
+    summary = {"lines": len(lines), "attributed": attributed, "unattributed": len(lines) - attributed,
+               "agents": agents}
+    return lines, turns, summary
+
+
+def print_blame(lines, turns, infos, paint):
+    """Like `git blame`: who wrote each line, the prompt at the first line of each run of one turn's."""
+    agent_width = max([len(t["agent"]) for t in turns] + [5])
+    number_width = len(str(lines[-1]["line"])) if lines else 1
+    # Each turn's columns once, with its prompt and without: a file has thousands of lines, tens of turns.
+    columns = {None: (" " * (11 + 2 + 16 + 2 + agent_width + 2 + 24),) * 2}
+    for turn in turns:
+        who = f"{paint.accent(turn['trace_id'][:11])}  {local_time(infos[turn['trace_id']].request_time)}  " \
+              f"{turn['agent']:<{agent_width}}  "
+        columns[turn["trace_id"]] = (who + paint.dim(f"{first_line(turn['prompt'], 24):<24}"), who + " " * 24)
+    rows, previous = [], object()
+    for line in lines:
+        left = columns[line["trace_id"]][line["trace_id"] == previous]
+        previous = line["trace_id"]
+        rows.append(f"{left} {line['line']:>{number_width}} │" + (f" {line['text']}" if line["text"] else ""))
+    if rows:
+        print("\n".join(rows))
+
+
+def print_blame_summary(file, turns, summary, infos, paint):
+    total, attributed = summary["lines"], summary["attributed"]
+
+    def share(count):
+        return f"{100 * count / total:.0f}%" if total else "-"
+    print(f"{file}: {total} line(s), {attributed} written by traced turns ({share(attributed)}), "
+          f"{summary['unattributed']} by no traced turn")
+    if not turns:
+        return
+    width = max(len(a) for a in summary["agents"]) + 2
+    print()
+    print(paint.bold(f"{'AGENT':<{width}}{'LINES':>6}  {'SHARE':>5}"))
+    for agent, count in sorted(summary["agents"].items(), key=lambda item: -item[1]):
+        print(f"{agent:<{width}}{count:>6}  {share(count):>5}")
+    print()
+    print(paint.bold(f"{'TURN':<13}{'DATE':<18}{'AGENT':<{width}}{'LINES':>6}  {'SHARE':>5}  PROMPT"))
+    for turn in turns:
+        print(f"{turn['trace_id'][:11]:<13}{local_time(infos[turn['trace_id']].request_time):<18}{turn['agent']:<{width}}"
+              f"{turn['lines']:>6}  {share(turn['lines']):>5}  {first_line(turn['prompt'], 60)}")
+
+
+def line_range(text):
+    """-L START,END: 1-based, both included."""
+    import argparse
+    try:
+        first, last = (int(part) for part in text.split(","))
+    except ValueError:
+        first = last = 0
+    if not 1 <= first <= last:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START,END (line numbers from 1, START <= END)")
+    return first, last
+
+
+def blame_options(p):
+    p.add_argument("file", metavar="FILE", help="a file of this repository, as it is now")
+    p.add_argument("-L", dest="range", type=line_range, metavar="START,END", help="only lines START to END")
+    p.add_argument("--summary", action="store_true",
+                   help="the share of lines per agent and per turn, and how many no traced turn wrote")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="turns of another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="turns of every experiment on the backend")
+
+
+def read_lines_of(path, shown):
+    """The file's lines (no line ends); an error that says why when it cannot be read."""
+    if not os.path.isfile(path):
+        raise TracesError(f"{shown} is not a file" + ("" if os.path.exists(path) else " (it does not exist)"))
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        raise TracesError(f"cannot read {shown}: {e.strerror}") from None
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+@command("blame", "the agent turn that wrote each line of a file", blame_options)
+def cmd_blame(args):
+    root = repo_root(os.getcwd())
+    path = os.path.abspath(args.file)
+    rel = os.path.relpath(path, root)
+    if rel.startswith(".." + os.sep):
+        raise TracesError(f"{args.file} is outside this repository ({root})")
+    texts = read_lines_of(path, args.file)
+    first, last = args.range or (1, len(texts))
+    if texts and last > len(texts) or not texts and args.range:
+        raise TracesError(f"{args.file} has {len(texts)} line(s): -L {first},{last} is past its end")
+    times = git_blame(root, rel)
+    if times is not None and len(times) != len(texts):
+        raise TracesError(f"git blame and {args.file} disagree on its lines (was it changed meanwhile?); try again")
+    backend = Backend(root)
+    names = history_names(root, rel)
+    turns = blame_turns(backend, args, names)
+    infos = {trace.info.trace_id: trace.info for trace in turns}
+    lines, shown, summary = blame_rows(texts, attribute(texts, times, turns, names, root), infos, first, last)
+    if args.json:
+        body = {"file": rel, "turns": shown, "summary": summary}
+        if not args.summary:
+            body["lines"] = lines
+        print(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False))
+    elif args.summary:
+        print_blame_summary(rel, shown, summary, infos, Painter(sys.stdout))
+    else:
+        print_blame(lines, shown, infos, Painter(sys.stdout))
+    return 0
+
+
+###############################################################################
 # traces ui: the MLflow UI
 ###############################################################################
 
@@ -9382,6 +9687,9 @@ Examples:
   Turns whose Bash call failed, and what each tool cost in time:
       traces search --tool Bash --status error
       traces search -f tools
+  Which traced turn wrote each line of a file, and each agent's share of it:
+      traces blame src/app.py
+      traces blame src/app.py --summary
   Tokens and dollars per model, and per agent this month:
       traces report --by model
       traces report --by agent --since 2026-12-01

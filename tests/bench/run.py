@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame ...]
 """
 
 import json
@@ -344,11 +344,17 @@ def bench_show():
     return show_main()
 
 
+def bench_blame():
+    """`traces blame` of a file edited by 50, 200 and 400 traced turns, against `git blame` of it."""
+    from bench_blame import main as blame_main
+    return blame_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
            "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents,
-           "show": bench_show}
+           "show": bench_show, "blame": bench_blame}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
