@@ -5286,7 +5286,7 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_in
 COST_COLUMNS = ("input_cost", "output_cost", "total_cost")
 ANALYTICS_COLUMNS = ("trace_name", "session_id") + TOKEN_COLUMNS + COST_COLUMNS
 ANALYTICS_KEYS = ("mlflow.traceName", META_SESSION)     # read from those columns whatever a command reads
-FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
+FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms (>=|<) (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
 
 
 def error_code(error):
@@ -5408,10 +5408,10 @@ class LocalStore:
                 return self.mlflow().search_traces(locations=locations, filter_string=filter_string,
                                                    max_results=max_results, order_by=order_by,
                                                    page_token=page_token, include_spans=include_spans)
-            since, kind, key, op, value = match.groups()
-            if since:
-                where.append("t.timestamp_ms >= ?")
-                args.append(int(since))
+            bound, when, kind, key, op, value = match.groups()
+            if bound:
+                where.append(f"t.timestamp_ms {bound} ?")
+                args.append(int(when))
                 continue
             value = re.sub(r"\\(.)", r"\1", value)
             if kind == "metadata" and key == META_SESSION and self.analytics:
@@ -5875,6 +5875,8 @@ def trace_filters(args, root):
                               getattr(args, "hours", None) and time.time() - args.hours * 3600]), default=None)
     if start:
         clauses.append(f"trace.timestamp_ms >= {int(start * 1000)}")
+    if getattr(args, "until", None):
+        clauses.append(f"trace.timestamp_ms < {int(args.until * 1000)}")
     if getattr(args, "session", None):
         clauses.append(f"metadata.`{META_SESSION}` LIKE '{like_escape(args.session)}%'")
         checks.append(lambda info: info.trace_metadata.get(META_SESSION, "").startswith(args.session))
@@ -7735,16 +7737,41 @@ def check_round_trip(checkup):
 # Registry, and the types of options
 ###############################################################################
 
-def since_time(text):
-    """--since: an ISO date or date-time, local time unless it names a zone; seconds since the epoch."""
+DURATION = re.compile(r"(\d+)([hdw])")
+DURATION_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def point_in_time(text, end_of_day):
+    """Seconds since the epoch of an ISO date or date-time (local time unless it names a zone)
+    or of a duration back from now (12h, 7d, 4w); a date alone is its midnight, or with
+    end_of_day the next one (a report `--until 2026-12-01` takes in that whole day, as ccusage does)."""
     import argparse
-    from datetime import datetime
+    from datetime import date, datetime, timedelta
+    text = text.strip()
+    duration = DURATION.fullmatch(text)
+    if duration:
+        return time.time() - int(duration[1]) * DURATION_SECONDS[duration[2]]
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24) or date-time "
-                                         f"(2026-11-24T09:30, 2026-11-24T09:30+01:00)") from None
-    return value.timestamp()    # a naive value is taken as local time
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24), a date-time (2026-11-24T09:30, "
+                                         f"2026-11-24T09:30+01:00) or a duration back from now (12h, 7d, 4w)") from None
+    try:
+        date.fromisoformat(text)
+        whole_day = end_of_day
+    except ValueError:
+        whole_day = False
+    return (value + timedelta(days=whole_day)).timestamp()    # a naive value is taken as local time
+
+
+def since_time(text):
+    """--since: turns from this point in time on."""
+    return point_in_time(text, end_of_day=False)
+
+
+def until_time(text):
+    """--until: turns before this point in time; a date is included whole."""
+    return point_in_time(text, end_of_day=True)
 
 
 def positive(kind):
@@ -8999,7 +9026,8 @@ def search_options(p):
     p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
     p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
     p.add_argument("--hours", type=positive(float), metavar="N", help="turns of the last N hours")
-    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--since", type=since_time, metavar="WHEN",
+                   help="turns from then on: an ISO date or date-time (local time), or 12h, 7d, 4w ago")
     p.add_argument("--session", metavar="ID", help="turns of one session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent")
@@ -9049,15 +9077,49 @@ def cmd_search(args):
 # traces report: tokens and cost
 ###############################################################################
 
-REPORT_KEYS = {
-    "day": lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000)),
-    "session": lambda info: info.trace_metadata.get(META_SESSION) or "(none)",
+BLOCK_MS = 5 * 3600 * 1000      # Claude's subscriptions count usage in windows of 5 hours
+HOUR_MS = 3600 * 1000
+
+
+def per_turn(key):
+    """Row keys read off each turn by itself."""
+    return lambda infos: [key(info) for info in infos]
+
+
+def turn_models(info):
     # A turn's tags are per turn: a turn that used two models counts under both names together.
-    "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
-    "branch": lambda info: info.tags.get("git.branch") or "(none)",
-    "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-    "agent": trace_agent,
+    return info.trace_metadata.get(META_MODELS) or "(unknown)"
+
+
+def billing_blocks(infos):
+    """Each turn's 5-hour block, found as ccusage finds them: a block starts at its first turn's
+    time floored to the hour (UTC's hour: in a zone half an hour off UTC it starts at :30) and
+    holds every turn that starts at most 5 hours later; a turn after that starts the next block.
+    (ccusage also ends a block after a 5-hour gap, which can only happen after its end.)
+    Labelled by the block's start in local time."""
+    keys, start, label = [None] * len(infos), None, None
+    for n in sorted(range(len(infos)), key=lambda n: infos[n].request_time):
+        when = infos[n].request_time
+        if start is None or when - start > BLOCK_MS:
+            start = when - when % HOUR_MS
+            label = time.strftime("%Y-%m-%d %H:%M", time.localtime(start / 1000))
+        keys[n] = label
+    return keys
+
+
+# --by: {name: row keys of a list of turns}; the first four are periods, shown in time order.
+REPORT_KEYS = {
+    "day": per_turn(lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000))),
+    "week": per_turn(lambda info: time.strftime("%G-W%V", time.localtime(info.request_time / 1000))),   # ISO 8601
+    "month": per_turn(lambda info: time.strftime("%Y-%m", time.localtime(info.request_time / 1000))),
+    "block": billing_blocks,
+    "session": per_turn(lambda info: info.trace_metadata.get(META_SESSION) or "(none)"),
+    "model": per_turn(turn_models),
+    "branch": per_turn(lambda info: info.tags.get("git.branch") or "(none)"),
+    "user": per_turn(lambda info: info.trace_metadata.get(META_USER) or "(unknown)"),
+    "agent": per_turn(trace_agent),
 }
+REPORT_PERIODS = ("day", "week", "month", "block")
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
 REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
 
@@ -9069,54 +9131,68 @@ def filter_keys(args):
 
 
 def report_options(p):
-    p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
-    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--by", choices=list(REPORT_KEYS), default="day",
+                   help="one row per (default day; week: ISO week; block: 5-hour billing window)")
+    p.add_argument("--since", type=since_time, metavar="WHEN",
+                   help="turns from then on: an ISO date or date-time (local time), or 12h, 7d, 4w ago")
+    p.add_argument("--until", type=until_time, metavar="WHEN",
+                   help="turns before then (a date: to the end of that day, as ccusage counts)")
+    p.add_argument("--breakdown", action="store_true", help="per model inside each row")
+    p.add_argument("--json", action="store_true", help="print JSON only")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent only")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
     scope.add_argument("--all", action="store_true", help="every experiment on the backend")
-    p.add_argument("--json", action="store_true", help="print JSON only")
 
 
-@command("report", "tokens and cost by day, session, model, branch or user", report_options)
-def cmd_report(args):
-    root = repo_root(os.getcwd())
-    backend = Backend(root)
-    backend.reads_only(REPORT_READS | filter_keys(args))
-    filter_string, check = trace_filters(args, root)
-    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
-    rows = {}
-    total = {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
-    for info in infos:
-        key = REPORT_KEYS[args.by](info)
-        row = rows.setdefault(key, {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0,
-                                    "turns_without_cost": 0})
-        tokens = [(kind, int_tag(info, "tokens." + kind)) for kind in REPORT_TOKENS]
+def empty_row():
+    return {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
+
+
+def add_turn(row, tokens, cost):
+    row["turns"] += 1
+    for kind, count in tokens.items():
+        row["tokens"][kind] += count
+    if cost is None:
+        row["turns_without_cost"] += 1
+    else:
+        row["cost_usd"] += cost
+
+
+def priced(row):
+    """The row with its cost the sum over its priced turns (turns_without_cost says how many are
+    not in it); None, JSON null, where no turn has a price: a $0 would read as free."""
+    unpriced = row["turns"] and row["turns_without_cost"] == row["turns"]
+    return {**row, "cost_usd": None if unpriced else round(row["cost_usd"], 6)}
+
+
+def in_order(rows, by):
+    """[(key, row)]: periods in time order, the others costliest first."""
+    return sorted(rows.items(), key=lambda item: item[0] if by in REPORT_PERIODS else (-item[1]["cost_usd"], item[0]))
+
+
+def report_rows(infos, by, breakdown):
+    """([{key, turns, tokens, cost_usd, turns_without_cost, models (with breakdown)}], total)."""
+    rows, models, total = {}, {}, empty_row()
+    for info, key in zip(infos, REPORT_KEYS[by](infos), strict=True):
+        tokens = {kind: int_tag(info, "tokens." + kind) for kind in REPORT_TOKENS}
         cost = cost_tag(info)
-        for target in (row, total):
-            target["turns"] += 1
-            for kind, count in tokens:
-                target["tokens"][kind] += count
-            if cost is None:
-                target["turns_without_cost"] += 1
-            else:
-                target["cost_usd"] += cost
-    ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
-    # The sum over the priced turns (turns_without_cost says how many are not in it); None, JSON
-    # null, where no turn has a price: a $0 would read as free.
-    for target in [r for _, r in ordered] + [total]:
-        unpriced = target["turns"] and target["turns_without_cost"] == target["turns"]
-        target["cost_usd"] = None if unpriced else round(target["cost_usd"], 6)
-    if args.json:
-        print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
-                         indent=2, sort_keys=True))
-        return 0
-    if not infos:
-        print(f"No traces found at {backend.uri} for these filters.")
-        return 0
+        add_turn(rows.setdefault(key, empty_row()), tokens, cost)
+        add_turn(total, tokens, cost)
+        if breakdown:
+            add_turn(models.setdefault(key, {}).setdefault(turn_models(info), empty_row()), tokens, cost)
+    listed = []
+    for key, row in in_order(rows, by):
+        listed.append({"key": key, **priced(row)})
+        if breakdown:
+            listed[-1]["models"] = [{"model": name, **priced(r)} for name, r in in_order(models[key], "model")]
+    return listed, priced(total)
+
+
+def print_report(rows, total, by):
     paint = Painter(sys.stdout)
-    width = max([len(args.by), 5] + [len(k) for k in rows])
-    header = f"{args.by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
+    width = max([len(by), 5] + [len(r["key"]) for r in rows] + [2 + len(m["model"]) for r in rows for m in r.get("models", [])])
+    header = f"{by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
              f"{'CACHE WRITE':>12}  {'TOTAL':>12}  {'COST':>10}"
     print(paint.bold(header))
 
@@ -9125,12 +9201,34 @@ def cmd_report(args):
         t = r["tokens"]
         return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
                 f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
-    for key, r in ordered:
-        print(line(key, r))
+    for row in rows:
+        print(line(row["key"], row))
+        for model in row.get("models", []):
+            print(paint.dim(line("  " + model["model"], model)))
     print(paint.bold(line("TOTAL", total)))
     if total["turns_without_cost"]:
         print(f"* {total['turns_without_cost']} of {total['turns']} turn(s) used a model without a known price: "
               "their cost is not included.")
+
+
+@command("report", "tokens and cost by day, week, month, 5-hour block, session, model, branch, user or agent",
+         report_options)
+def cmd_report(args):
+    if args.since and args.until and args.since >= args.until:
+        raise TracesError(f"--since (from {local_time(args.since * 1000)}) is not before --until "
+                          f"(before {local_time(args.until * 1000)}): no turn can be in between")
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    backend.reads_only(REPORT_READS | filter_keys(args))
+    filter_string, check = trace_filters(args, root)
+    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
+    rows, total = report_rows(infos, args.by, args.breakdown)
+    if args.json:
+        print(json.dumps({"by": args.by, "rows": rows, "total": total}, indent=2, sort_keys=True))
+    elif not infos:
+        print(f"No traces found at {backend.uri} for these filters.")
+    else:
+        print_report(rows, total, args.by)
     return 0
 
 
@@ -9690,9 +9788,10 @@ Examples:
   Which traced turn wrote each line of a file, and each agent's share of it:
       traces blame src/app.py
       traces blame src/app.py --summary
-  Tokens and dollars per model, and per agent this month:
+  Tokens and dollars per model; per agent this month; per 5-hour block this week, by model:
       traces report --by model
       traces report --by agent --since 2026-12-01
+      traces report --by block --since 7d --breakdown
 
 Every command has --help. The reference: docs/commands.md in the claudetracing repository.
 """

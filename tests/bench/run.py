@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame|report ...]
 """
 
 import json
@@ -198,6 +198,12 @@ def bench_agents():
     return agents_main()
 
 
+def bench_report():
+    """`traces report` by week, month, block, --until, --breakdown against b6fba38's report, on 10,000 and 40,000 turns."""
+    from bench_report import main as report_main
+    return report_main()
+
+
 def bench_redact():
     """Redaction cost per MB of transcript-like text, against `json.loads` of the same lines."""
     from bench_redact import bench_redact as run
@@ -354,7 +360,7 @@ BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
            "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents,
-           "show": bench_show, "blame": bench_blame}
+           "show": bench_show, "blame": bench_blame, "report": bench_report}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
