@@ -1,42 +1,47 @@
 #!/usr/bin/env python3
-"""traces: MLflow tracing for Claude Code sessions.
+"""traces: MLflow tracing for coding-agent sessions (Claude Code, Codex CLI, Gemini CLI,
+GitHub Copilot CLI). This one file is the whole program: the `traces` command.
 
-Every Claude Code turn (one prompt and everything Claude did until it stopped) becomes one
-MLflow trace: the prompt and the answer, a span per model call with its tokens and cost, a
-span per tool call with its input and result, subagents nested under the call that
-launched them, and tags for the git commit and branch, the files changed, tokens and cost.
+Every agent turn (one prompt and everything the agent did until it stopped) becomes one MLflow
+trace: the prompt and the answer, a span per model call with its tokens and cost, a span per
+tool call with its input and result, subagents nested under the call that launched them, and
+tags for the git commit and branch, the files changed, tokens and cost.
 
-    traces init        wire this repository once (Claude Code hooks, the MLflow experiment)
-    traces status      what is wired, where traces go, what is waiting to be uploaded
-    traces doctor      check every part of the path a turn takes, with a test turn
-    traces search      read traces back: summary, json, context (for an LLM), tools
-    traces report      tokens and dollars by day, week, month, 5-hour block, session, model, ...
-    traces ui          the MLflow UI for the local store
+How capture works: the agent runs `traces hook` when a turn ends. The hook only writes a small
+job into a spool and returns; a detached worker (`traces sync`) reads the session file, builds
+the traces, redacts secrets and uploads them, retrying until the backend takes them. Nothing
+the backend does can slow the agent down or lose a turn. The reading commands (`search`,
+`report`, `list`) read the store without importing mlflow where they can.
 
-How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
-small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
-builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn. Codex CLI, Gemini CLI and
-GitHub Copilot CLI sessions take the same path: an agent is one section and one entry of
-AGENTS (see "The agent seam"), and one more section for its setup when it has hooks of its own.
+It needs only the standard library for everything that does not talk to MLflow; uploading and
+reading through MLflow need the `[mlflow]` extra (or `[databricks]`). Install it from its
+repository (the name `claudetracing` on the package index is another, older project), or copy
+this file into a repository and run `python3 traces.py init`.
 
-The file reads top to bottom in the order data flows, one banner per section. The library:
-constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
-configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
-reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
-Codex CLI sessions; Gemini CLI sessions; Copilot CLI sessions; enrichments; redaction; spool
-and hook; MLflow export (TraceBuilder builds a trace, Uploader writes it); the worker; the
-terminal; reading back (stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI
-setup; Copilot CLI setup; checks (doctor). Then the commands, one section each in `traces
---help` order, and `main`.
-
-This file is the whole program. It needs only the standard library for everything that does
-not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
-reading traces need mlflow (the `[mlflow]` extra, or `[databricks]`). Install it from its
-repository, a checkout or a git URL (the name `claudetracing` on the package index is another,
-older project): `uvx --from '<repo>[mlflow]' claudetracing init`, `uv tool install
-'<repo>[mlflow]'`, `pipx install '<repo>[mlflow]'`; or copy this file into a repository and
-run `python3 traces.py init`.
+The sections, in the order data flows (each opens with a banner):
+   1. Constants
+   2. Errors, paths, log
+   3. How this copy was installed: the command that gives it what it lacks
+   4. Claude Code settings files
+   5. Our configuration files, and the credentials kept apart from them
+   6. Databricks: CLI profiles and sign-in, and its REST API behind a bearer token
+   7. Backends: the local store, an MLflow server, a Databricks workspace
+   8. Transcript reading: JSONL lines with their byte offsets
+   9. Turns and usage: one real prompt and everything until Claude stopped
+  10. The agent seam: each agent's reader turns its session files into the same turn records
+  11. Claude Code sessions; 12. Codex CLI sessions; 13. Gemini CLI sessions;
+  14. Copilot CLI sessions
+  15. Enrichments: the tags computed per turn
+  16. Redaction: secrets never leave the machine
+  17. Spool and hook: record that a turn ended, durably and fast
+  18. MLflow export: one trace per turn (TraceBuilder builds it, Uploader writes it)
+  19. Worker: spool, turns, traces, with per-session checkpoints
+  20. The terminal: text from a trace is shown, never obeyed
+  21. Reading back: the stores, the backend, search filters and output formats
+  22. Setup helpers; 23. Claude Code setup; 24. Codex CLI setup; 25. Gemini CLI setup;
+  26. Copilot CLI setup
+  27. Checks (doctor): each part of the path a turn takes, and a test turn down it
+  28. Commands: one section per command, in `traces --help` order; the parser and `main` last
 """
 
 __version__ = "0.12.0"
@@ -8203,12 +8208,19 @@ def settle_team_enrichments(args, current, tags, set_tag):
 
 
 def init_options(p):
+    p.add_argument("--agent", action="append", metavar="NAME",
+                   help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
+                        "--agent claude,copilot. Default: asked (those on PATH), claude with --yes")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the local store under TRACES_HOME (default)")
     where.add_argument("--tracking-uri", metavar="URI", help="a self-hosted MLflow server, http(s)://...")
     where.add_argument("--profile", metavar="NAME", help="a Databricks workspace, through this CLI profile (OAuth)")
     where.add_argument("--spn", action="store_true",
                        help="Databricks as a service principal (CI): DATABRICKS_HOST, _CLIENT_ID, _CLIENT_SECRET")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
+    which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
+    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
     p.add_argument("--personal", action="store_true",
                    help="Databricks: the experiment in your own folder, not /Workspace/Shared/claude-code")
     p.add_argument("--allow-pat", action="store_true", help="Databricks: accept a profile with a personal access token")
@@ -8216,15 +8228,8 @@ def init_options(p):
                    help="Databricks: store the traces in these Unity Catalog tables")
     p.add_argument("--enrichments", metavar="LIST",
                    help="comma-separated enrichments (or none); the experiment keeps the team's choice")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
-    which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
-    p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
-                        "--agent claude,copilot. Default: asked (those on PATH), claude with --yes")
-    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
 def agents_on_path():
@@ -9034,22 +9039,22 @@ def cmd_list(args):
 ###############################################################################
 
 def search_options(p):
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
+    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
     p.add_argument("--hours", type=positive(float), metavar="N", help="turns of the last N hours")
     p.add_argument("--since", type=since_time, metavar="WHEN",
                    help="turns from then on: an ISO date or date-time (local time), or 12h, 7d, 4w ago")
-    p.add_argument("--trace-id", metavar="ID", help="one trace")
-    p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
+    p.add_argument("--session", metavar="ID", help="turns of one session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
     p.add_argument("--status", choices=("ok", "error", "interrupted"),
                    help="turns that went well, had a failed tool call, or were interrupted with Escape")
-    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
-    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
+    p.add_argument("--trace-id", metavar="ID", help="one trace")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
     p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",
                    help="-f context: size budget in characters (default 50000)")
 
@@ -9149,11 +9154,11 @@ def report_options(p):
     p.add_argument("--until", type=until_time, metavar="WHEN",
                    help="turns before then (a date: to the end of that day, as ccusage counts)")
     p.add_argument("--breakdown", action="store_true", help="per model inside each row")
+    p.add_argument("--json", action="store_true", help="print JSON only")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent only")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
     scope.add_argument("--all", action="store_true", help="every experiment on the backend")
-    p.add_argument("--json", action="store_true", help="print JSON only")
 
 
 def empty_row():
@@ -9254,13 +9259,13 @@ TRACE_ID_PREFIX = re.compile(r"(tr-)?[0-9a-f]{1,31}")
 def show_options(p):
     p.add_argument("trace_id", nargs="?", metavar="TRACE_ID", help="the turn's trace id (a unique prefix is enough)")
     p.add_argument("--session", metavar="ID", help="every turn of a session, oldest first (a unique id prefix is enough)")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="look in another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="look in every experiment on the backend")
     p.add_argument("--full", action="store_true", help="tool results, thinking and diffs whole, not cut to a few lines")
     p.add_argument("-f", "--format", choices=list(SHOW_FORMATS), default="text",
                    help="output (default text; markdown to paste into a pull request or an issue)")
     p.add_argument("--no-pager", action="store_true", help="do not page long output on a terminal")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="look in another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="look in every experiment on the backend")
 
 
 def searched(backend, args):
@@ -9598,12 +9603,12 @@ def line_range(text):
 def blame_options(p):
     p.add_argument("file", metavar="FILE", help="a file of this repository, as it is now")
     p.add_argument("-L", dest="range", type=line_range, metavar="START,END", help="only lines START to END")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="turns of another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="turns of every experiment on the backend")
     p.add_argument("--summary", action="store_true",
                    help="the share of lines per agent and per turn, and how many no traced turn wrote")
     p.add_argument("--json", action="store_true", help="print JSON only")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="turns of another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="turns of every experiment on the backend")
 
 
 def read_lines_of(path, shown):
@@ -9747,8 +9752,8 @@ def serve_local_ui(uri, experiment, args):
 
 def ui_options(p):
     p.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
 
 
 @command("ui", "open this repository's traces in the MLflow UI (starts it for the local store)", ui_options)
@@ -9778,22 +9783,33 @@ def cmd_ui(args):
 ###############################################################################
 
 EXAMPLES = """\
-examples:
-  traces init                     set up this repository (asks; Enter accepts the defaults)
-  traces init --local --yes       the local store, no questions
-  traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
-  traces status                   what is set up, what waits in the spool
-  traces doctor                   check the whole path a turn takes, with a test turn
-  traces import                   trace this repository's past sessions
-  traces search --hours 24        the last day's turns
-  traces search -f context -l 5   the last five turns as Markdown for an LLM
-  traces search --tool Bash --status error
-  traces show tr-7f3a             a turn step by step: prompt, tool calls, diffs, answer
-  traces show --session 3de4 -f markdown
-  traces report --by model        tokens and cost per model
-  traces blame src/app.py         the turn that wrote each line (--summary: shares per agent)
-  traces report --by block --since 7d --breakdown
-  traces ui                       the MLflow UI for the local store
+Examples:
+  Wire this repository for every agent on PATH, on the local store, asking nothing:
+      traces init --agent all --local --yes
+  Send this repository's traces to a team's MLflow server instead:
+      traces init --tracking-uri https://mlflow.example.com -e acme/widgets
+  Check the whole path a turn takes, with a test turn per agent:
+      traces doctor
+  Trace the sessions that ran before init:
+      traces import
+  A turn step by step (prompt, tool calls, diffs, answer); a session for a pull request:
+      traces show tr-7f3a
+      traces show --session 3de4 -f markdown
+  The last day's turns; the last five as Markdown for an LLM:
+      traces search --hours 24
+      traces search -f context -l 5
+  Turns whose Bash call failed, and what each tool cost in time:
+      traces search --tool Bash --status error
+      traces search -f tools
+  Which traced turn wrote each line of a file, and each agent's share of it:
+      traces blame src/app.py
+      traces blame src/app.py --summary
+  Tokens and dollars per model; per agent this month; per 5-hour block this week, by model:
+      traces report --by model
+      traces report --by agent --since 2026-12-01
+      traces report --by block --since 7d --breakdown
+
+Every command has --help. The reference: docs/commands.md in the claudetracing repository.
 """
 
 
@@ -9802,7 +9818,7 @@ def build_parser(only=None):
     all of them costs a quick command (`traces search`) a fifth of its time."""
     import argparse
     parser = argparse.ArgumentParser(
-        prog="traces", description="MLflow tracing for Claude Code sessions.", epilog=EXAMPLES,
+        prog="traces", description="MLflow tracing for coding-agent sessions: Claude Code, Codex CLI, Gemini CLI, GitHub Copilot CLI.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"traces {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -9810,10 +9826,10 @@ def build_parser(only=None):
         if only in COMMANDS and name != only:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--version", action="version", version=f"traces {__version__}")
         p.set_defaults(func=func)
         if options:
             options(p)
+        p.add_argument("--version", action="version", version=f"traces {__version__}")
     return parser
 
 
