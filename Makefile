@@ -1,4 +1,4 @@
-# make test   — venv, dependencies, the pinned Claude Code, Codex, Gemini CLI and Copilot CLI, system packages; then pytest
+# make test   — venv, dependencies, the pinned Claude Code, Codex, Gemini CLI, Copilot CLI and ccusage, system packages; then pytest
 #               (which makes an MLflow 3.10.1 environment with uv, in .cache/mlflow)
 # make demo   — the main job on the embedded local store, no Claude Code needed
 # make bench  — benchmarks (not part of make test)
@@ -15,8 +15,10 @@ GEMINI_VERSION := 0.61.0
 GEMINI := .cache/gemini-cli/node_modules/.bin/gemini
 COPILOT_VERSION := 1.0.102
 COPILOT := .cache/copilot/node_modules/.bin/copilot
+CCUSAGE_VERSION := 20.0.24
+CCUSAGE := .cache/ccusage/node_modules/.bin/ccusage
 
-.PHONY: test demo bench lint deps system-deps claude codex gemini copilot clean
+.PHONY: test demo bench lint deps system-deps claude codex gemini copilot ccusage clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,12 +57,20 @@ $(COPILOT):
 
 copilot: $(COPILOT)
 
+# ccusage, the usage report people compare with: test_report.py checks `traces report` against
+# it on the same transcripts (offline: its embedded prices; npm ships a native binary per platform).
+$(CCUSAGE):
+	mkdir -p .cache/ccusage
+	npm install --prefix .cache/ccusage --no-audit --no-fund --loglevel=error ccusage@$(CCUSAGE_VERSION)
+
+ccusage: $(CCUSAGE)
+
 # PostgreSQL (the self-hosted server tests), Chromium (the UI test) and tmux (interactive
 # Claude Code sessions), from Debian.
 system-deps:
 	@sh tests/system-deps.sh
 
-test: deps claude codex gemini copilot system-deps
+test: deps claude codex gemini copilot ccusage system-deps
 	$(PY) -m pytest -q
 
 demo: deps

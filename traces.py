@@ -1,42 +1,47 @@
 #!/usr/bin/env python3
-"""traces: MLflow tracing for Claude Code sessions.
+"""traces: MLflow tracing for coding-agent sessions (Claude Code, Codex CLI, Gemini CLI,
+GitHub Copilot CLI). This one file is the whole program: the `traces` command.
 
-Every Claude Code turn (one prompt and everything Claude did until it stopped) becomes one
-MLflow trace: the prompt and the answer, a span per model call with its tokens and cost, a
-span per tool call with its input and result, subagents nested under the call that
-launched them, and tags for the git commit and branch, the files changed, tokens and cost.
+Every agent turn (one prompt and everything the agent did until it stopped) becomes one MLflow
+trace: the prompt and the answer, a span per model call with its tokens and cost, a span per
+tool call with its input and result, subagents nested under the call that launched them, and
+tags for the git commit and branch, the files changed, tokens and cost.
 
-    traces init        wire this repository once (Claude Code hooks, the MLflow experiment)
-    traces status      what is wired, where traces go, what is waiting to be uploaded
-    traces doctor      check every part of the path a turn takes, with a test turn
-    traces search      read traces back: summary, json, context (for an LLM), tools
-    traces report      tokens and dollars by day, session, model, branch or user
-    traces ui          the MLflow UI for the local store
+How capture works: the agent runs `traces hook` when a turn ends. The hook only writes a small
+job into a spool and returns; a detached worker (`traces sync`) reads the session file, builds
+the traces, redacts secrets and uploads them, retrying until the backend takes them. Nothing
+the backend does can slow the agent down or lose a turn. The reading commands (`search`,
+`report`, `list`) read the store without importing mlflow where they can.
 
-How capture works: Claude Code runs `traces hook` when a turn ends. The hook only writes a
-small job into a spool and returns; a detached worker (`traces sync`) reads the transcript,
-builds the traces, redacts secrets and uploads them, retrying until the backend takes them.
-Nothing the backend does can slow Claude down or lose a turn. Codex CLI, Gemini CLI and
-GitHub Copilot CLI sessions take the same path: an agent is one section and one entry of
-AGENTS (see "The agent seam"), and one more section for its setup when it has hooks of its own.
+It needs only the standard library for everything that does not talk to MLflow; uploading and
+reading through MLflow need the `[mlflow]` extra (or `[databricks]`). Install it from its
+repository (the name `claudetracing` on the package index is another, older project), or copy
+this file into a repository and run `python3 traces.py init`.
 
-The file reads top to bottom in the order data flows, one banner per section. The library:
-constants; errors, paths, log; how this copy was installed; Claude Code settings files; our
-configuration files; Databricks sign-in; backends (local, server, Databricks); transcript
-reading, and turns and usage (Claude Code's lines); the agent seam; Claude Code sessions;
-Codex CLI sessions; Gemini CLI sessions; Copilot CLI sessions; enrichments; redaction; spool
-and hook; MLflow export (TraceBuilder builds a trace, Uploader writes it); the worker; the
-terminal; reading back (stores, search, formats); setup helpers; Codex CLI setup; Gemini CLI
-setup; Copilot CLI setup; checks (doctor). Then the commands, one section each in `traces
---help` order, and `main`.
-
-This file is the whole program. It needs only the standard library for everything that does
-not talk to MLflow (help, init, status, disable, enrichment, redact, hook); uploading and
-reading traces need mlflow (the `[mlflow]` extra, or `[databricks]`). Install it from its
-repository, a checkout or a git URL (the name `claudetracing` on the package index is another,
-older project): `uvx --from '<repo>[mlflow]' claudetracing init`, `uv tool install
-'<repo>[mlflow]'`, `pipx install '<repo>[mlflow]'`; or copy this file into a repository and
-run `python3 traces.py init`.
+The sections, in the order data flows (each opens with a banner):
+   1. Constants
+   2. Errors, paths, log
+   3. How this copy was installed: the command that gives it what it lacks
+   4. Claude Code settings files
+   5. Our configuration files, and the credentials kept apart from them
+   6. Databricks: CLI profiles and sign-in, and its REST API behind a bearer token
+   7. Backends: the local store, an MLflow server, a Databricks workspace
+   8. Transcript reading: JSONL lines with their byte offsets
+   9. Turns and usage: one real prompt and everything until Claude stopped
+  10. The agent seam: each agent's reader turns its session files into the same turn records
+  11. Claude Code sessions; 12. Codex CLI sessions; 13. Gemini CLI sessions;
+  14. Copilot CLI sessions
+  15. Enrichments: the tags computed per turn
+  16. Redaction: secrets never leave the machine
+  17. Spool and hook: record that a turn ended, durably and fast
+  18. MLflow export: one trace per turn (TraceBuilder builds it, Uploader writes it)
+  19. Worker: spool, turns, traces, with per-session checkpoints
+  20. The terminal: text from a trace is shown, never obeyed
+  21. Reading back: the stores, the backend, search filters and output formats
+  22. Setup helpers; 23. Claude Code setup; 24. Codex CLI setup; 25. Gemini CLI setup;
+  26. Copilot CLI setup
+  27. Checks (doctor): each part of the path a turn takes, and a test turn down it
+  28. Commands: one section per command, in `traces --help` order; the parser and `main` last
 """
 
 __version__ = "0.12.0"
@@ -4006,6 +4011,7 @@ def redact_text(text: str, extra=()) -> str:
     # Each rule in turn, on the lines where it was triggered and those an earlier rule changed,
     # since a marker can complete a shape (`[REDACTED:github-token]: x`); then the rules that
     # had not run and that a changed line now triggers, on those lines.
+    anything = redacted != text
     while todo:
         changed = set()
         for index in sorted(todo):
@@ -4020,10 +4026,11 @@ def redact_text(text: str, extra=()) -> str:
                     changed.add(piece)
         done |= set(todo)
         todo = {}
+        anything = anything or bool(changed)
         for piece in changed:
             for index in _triggered(pieces[piece]) - done:
                 todo.setdefault(index, set()).add(piece)
-    return _custom("".join(pieces), extra)
+    return _custom("".join(pieces) if anything else text, extra)
 
 
 # Strings already redacted, by text and user patterns: a transcript repeats long strings (a
@@ -4047,33 +4054,47 @@ def _redact_string(text, extra):
 
 
 def redact_value(value, extra=()):
-    """Return a copy of `value` with every string in it redacted, through
-    dicts (values only; keys are kept), lists and tuples. A string under a
-    secret-looking key such as "DB_PASSWORD" is redacted whole."""
+    """Return `value` with every string in it redacted, through dicts (values only; keys are
+    kept), lists and tuples: a copy where anything changed, the value itself where nothing did.
+    A string under a secret-looking key such as "DB_PASSWORD" is redacted whole."""
     search = _trigger()[0].search
 
     def walk(value):
         if isinstance(value, str):
-            # Most strings of a record are short and trigger nothing (ids, types, times):
-            # answered here, at the cost of one search.
-            if len(value) < _REDACTED_MIN and not extra and search(value) is None:
-                return value
+            if len(value) < _REDACTED_MIN and not extra:
+                # Most strings of a record are short and trigger nothing (ids, types, times),
+                # and many repeat (a record type, a session id, a version): remembered.
+                clean = _CLEAN_SHORT.get(value)
+                if clean is None:
+                    if len(_CLEAN_SHORT) > 10_000:
+                        _CLEAN_SHORT.clear()
+                    clean = _CLEAN_SHORT[value] = search(value) is None
+                if clean:
+                    return value
             return _redact_string(value, extra)
         if isinstance(value, dict):
-            redacted = {}
+            redacted = None
             for key, item in value.items():
-                item = walk(item)
-                if isinstance(item, str) and item and _secret_key(key) and not _NOT_LITERAL_VALUE.match(item) \
-                        and not _stands_for_a_secret(item) and "[REDACTED:" not in item:
-                    item = "[REDACTED:env-secret]"
-                redacted[key] = item
-            return redacted
-        if isinstance(value, list):
-            return [walk(item) for item in value]
-        if isinstance(value, tuple):
-            return tuple(walk(item) for item in value)
+                new = walk(item)
+                if isinstance(new, str) and new and _secret_key(key) and not _NOT_LITERAL_VALUE.match(new) \
+                        and not _stands_for_a_secret(new) and "[REDACTED:" not in new:
+                    new = "[REDACTED:env-secret]"
+                if new is not item and redacted is None:
+                    redacted = dict(value)
+                if redacted is not None:
+                    redacted[key] = new
+            return value if redacted is None else redacted
+        if isinstance(value, (list, tuple)):
+            items = [walk(item) for item in value]
+            if all(new is item for new, item in zip(items, value)):
+                return value
+            return items if isinstance(value, list) else tuple(items)
         return value
     return walk(value)
+
+
+# Short strings known to trigger no rule.
+_CLEAN_SHORT = {}
 
 
 # Whether a dict key names a secret, by key: a transcript's keys are a few dozen words.
@@ -5538,7 +5559,7 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_in
 COST_COLUMNS = ("input_cost", "output_cost", "total_cost")
 ANALYTICS_COLUMNS = ("trace_name", "session_id") + TOKEN_COLUMNS + COST_COLUMNS
 ANALYTICS_KEYS = ("mlflow.traceName", META_SESSION)     # read from those columns whatever a command reads
-FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms >= (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
+FILTER_CLAUSE = re.compile(r"trace\.timestamp_ms (>=|<) (\d+)|(tags|metadata)\.`([^`]+)` (=|LIKE) '((?:[^'\\]|\\.)*)'")
 
 
 def error_code(error):
@@ -5660,10 +5681,10 @@ class LocalStore:
                 return self.mlflow().search_traces(locations=locations, filter_string=filter_string,
                                                    max_results=max_results, order_by=order_by,
                                                    page_token=page_token, include_spans=include_spans)
-            since, kind, key, op, value = match.groups()
-            if since:
-                where.append("t.timestamp_ms >= ?")
-                args.append(int(since))
+            bound, when, kind, key, op, value = match.groups()
+            if bound:
+                where.append(f"t.timestamp_ms {bound} ?")
+                args.append(int(when))
                 continue
             value = re.sub(r"\\(.)", r"\1", value)
             if kind == "metadata" and key == META_SESSION and self.analytics:
@@ -6008,9 +6029,10 @@ class Backend:
         self.client = open_store(self.uri)
 
     def reads_only(self, keys):
-        """The command reads only these tag and metadata keys: a reader that can fetch less does."""
+        """The command reads only these tag and metadata keys (None: all of them again): a reader
+        that can fetch less does."""
         if isinstance(self.client, LocalStore):
-            self.client.keys = tuple(keys)
+            self.client.keys = None if keys is None else tuple(keys)
 
     def call(self, what, fn, *args, **kwargs):
         """Run one MLflow call; a failure becomes an error that says what to check."""
@@ -6126,6 +6148,8 @@ def trace_filters(args, root):
                               getattr(args, "hours", None) and time.time() - args.hours * 3600]), default=None)
     if start:
         clauses.append(f"trace.timestamp_ms >= {int(start * 1000)}")
+    if getattr(args, "until", None):
+        clauses.append(f"trace.timestamp_ms < {int(args.until * 1000)}")
     if getattr(args, "session", None):
         clauses.append(f"metadata.`{META_SESSION}` LIKE '{like_escape(args.session)}%'")
         checks.append(lambda info: info.trace_metadata.get(META_SESSION, "").startswith(args.session))
@@ -6331,7 +6355,8 @@ def quoted(text):
 @search_format("context", per_turn=True)
 def format_context(infos, args):
     """Markdown for an LLM's context window: newest first, whole lines, within --max-chars."""
-    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", ""]
+    out = [f"# {'Coding-agent' if args.several_agents else 'Claude Code'} turns, newest first ({len(infos)})", "",
+           "A turn's steps (the model's text, each tool call and its result): `traces show <trace id>`.", ""]
     size = sum(len(line) + 1 for line in out)
     for n, info in enumerate(infos):
         tools = json_tag(info, TAG_TOOLS, {})
@@ -6381,6 +6406,327 @@ def format_tools(traces, args):
               f"{seconds_text(row['ns'] / 1e6 / row['calls']):>9}")
     calls = sum(r["calls"] for r in stats.values())
     print(f"{calls} tool call(s), {sum(r['errors'] for r in stats.values())} error(s) in {len(traces)} turn(s)")
+
+
+# -- a turn step by step (traces show) ------------------------------------------------------
+
+# A turn replayed: its spans as a tree of steps (the model's text, tool calls with what matters
+# for each, subagents under the call that started them), which the formats of `traces show`
+# print. What matters of a tool call is read from its input's keys, not its name, so that
+# every agent's tools are shown alike: Claude Code's Bash and Edit, Codex's exec_command and
+# apply_patch, Gemini's run_shell_command and replace, Copilot's bash and edit.
+COMMAND_KEYS = ("command", "cmd")
+PATH_KEYS = ("file_path", "path", "notebook_path", "absolute_path", "dir_path")
+PATTERN_KEYS = ("pattern", "query", "url", "glob")
+EDIT_KEYS = (("old_string", "new_string"), ("old_str", "new_str"))
+WRITE_KEYS = ("content", "file_text")
+SHELLS = (["bash", "-lc"], ["bash", "-c"], ["sh", "-c"], ["zsh", "-lc"], ["zsh", "-c"])    # an argv's shell, its option
+RESULT_LINES = 4        # lines of a tool's result shown without --full
+DIFF_LINES = 40         # lines of a diff shown without --full
+LINE_CHARS = 200        # characters of a result's line shown without --full (a JSON answer is one line)
+SUBAGENT_PREFIX = "subagent_"
+PATCH_TEXT = re.compile(r"\*\*\* Begin Patch\n.*?(?:\*\*\* End Patch|\Z)", re.S)   # Codex's apply_patch, as a tool or in a command
+
+
+def span_status(span):
+    return str(getattr(span.status.status_code, "value", span.status.status_code))
+
+
+def command_text(value):
+    """A command as typed: Codex's argv lists (`["bash", "-lc", "ls"]`) shown as `ls`."""
+    import shlex
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        shell = [os.path.basename(value[0]), value[1]] if len(value) == 3 else None
+        return value[-1] if shell in SHELLS else shlex.join(value)
+    return value if isinstance(value, str) else None
+
+
+def result_text(value):
+    """A tool's result as text: content blocks joined, a JSON answer's `output` (Codex's older
+    shell), other values as JSON."""
+    if isinstance(value, list):
+        parts = [b["text"] if isinstance(b, dict) and isinstance(b.get("text"), str) else json.dumps(b, default=str)
+                 for b in value]
+        return "\n".join(parts)
+    if isinstance(value, str):
+        if value.startswith("{") and '"output"' in value:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return value
+            if isinstance(parsed, dict) and isinstance(parsed.get("output"), str):
+                return parsed["output"]
+        return value
+    return "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def edit_diff(tool_input, path):
+    """The unified diff of an edit or a write (a write from nothing: the file's earlier text is
+    not in the trace), the text of an apply_patch; None for a call that changes no file."""
+    if not isinstance(tool_input, dict):
+        tool_input = {"input": tool_input}
+    texts = [v for v in tool_input.values() if isinstance(v, str)] + \
+        [x for v in tool_input.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    patch = next((found.group() for text in texts for found in [PATCH_TEXT.search(text)] if found), None)
+    if patch:
+        return patch.splitlines()
+    edits = tool_input.get("edits") if isinstance(tool_input.get("edits"), list) else [tool_input]
+    pairs = [(e.get(old), e.get(new)) for e in edits if isinstance(e, dict) for old, new in EDIT_KEYS
+             if isinstance(e.get(old), str) and isinstance(e.get(new), str)]
+    name = path or "file"
+    if not pairs:
+        written = next((tool_input[k] for k in WRITE_KEYS if isinstance(tool_input.get(k), str)), None)
+        if written is None or not path:
+            return None
+        pairs, old_name = [("", written)], "/dev/null"
+    else:
+        old_name = "a/" + name.lstrip("/")
+    # Imported here, not above: most calls change no file, and the import takes about 4 ms.
+    import difflib
+    lines = []
+    for old, new in pairs:
+        diff = difflib.unified_diff(old.splitlines(), new.splitlines(), old_name, "b/" + name.lstrip("/"), lineterm="")
+        lines += list(diff)[2 if lines else 0:]       # one header for the edits of one call
+    return lines
+
+
+def exit_code(span, text, command):
+    """A command's exit status: the span's own (Codex, Gemini, Copilot), else what Claude Code's
+    result says (`Exit code 3`; a call without error exited 0)."""
+    code = span.attributes.get("claudetracing.exit_code")
+    if isinstance(code, int) or command is None:
+        return code
+    found = re.match(r"Exit code (\d+)", text or "")
+    return int(found.group(1)) if found else None if span_status(span) == "ERROR" else 0
+
+
+def tool_step(span, children):
+    """A TOOL span as a step: the tool, what matters of its input, its result, the subagent
+    it started (an AGENT span under it)."""
+    tool_input = span.inputs
+    fields = tool_input if isinstance(tool_input, dict) else {}
+    command = next((text for text in map(command_text, (fields.get(k) for k in COMMAND_KEYS)) if text), None)
+    path = next((fields[k] for k in PATH_KEYS if isinstance(fields.get(k), str)), None)
+    pattern = next((fields[k] for k in PATTERN_KEYS if isinstance(fields.get(k), str)), None)
+    outputs = span.outputs if isinstance(span.outputs, dict) else {"result": span.outputs}
+    result = result_text(outputs.get("result"))
+    step = {"type": "tool", "name": span.name[len("tool_"):], "error": span_status(span) == "ERROR",
+            "duration_ms": max(0, ((span.end_time_ns or span.start_time_ns) - span.start_time_ns) // 1_000_000),
+            "command": command, "exit_code": exit_code(span, result, command), "path": path, "pattern": pattern,
+            "description": fields["description"] if command is None and path is None and pattern is None
+            and isinstance(fields.get("description"), str) else None,
+            "diff": edit_diff(tool_input, path), "input": tool_input, "result": result, "subagent": None}
+    agents = [c for c in children.get(span.span_id, ()) if c.span_type == "AGENT"]
+    if agents:
+        step["subagent"] = agent_replay(agents[0], children)
+        step["subagent"]["type"] = agents[0].name[len(SUBAGENT_PREFIX):]
+    return step
+
+
+def agent_replay(span, children):
+    """An AGENT span (the turn's root, or a subagent's) as {prompt, steps, answer}: its
+    children in time order, the model's text and thinking, the tool calls; the last text is
+    not repeated when it is the answer."""
+    steps = []
+    for child in children.get(span.span_id, ()):
+        if child.span_type == "TOOL":
+            steps.append(tool_step(child, children))
+        elif child.span_type == "LLM":
+            content = (child.outputs or {}).get("content") if isinstance(child.outputs, dict) else None
+            for block in content if isinstance(content, list) else []:
+                kind = block.get("type") if isinstance(block, dict) else None
+                text = block.get("text") if kind == "text" else block.get("thinking") if kind == "thinking" else None
+                if isinstance(text, str) and text.strip():
+                    steps.append({"type": kind, "text": text})
+    inputs = span.inputs if isinstance(span.inputs, dict) else {}
+    outputs = span.outputs if isinstance(span.outputs, dict) else {}
+    answer = result_text(outputs.get("response"))
+    if steps and steps[-1]["type"] == "text" and steps[-1]["text"].strip() == answer.strip():
+        steps.pop()
+    return {"prompt": result_text(inputs.get("prompt")), "steps": steps, "answer": answer}
+
+
+def span_children(spans):
+    """{span id: its children in time order}; a tie (Gemini's older files give a turn's tool
+    calls and the answer after them one time) goes to the one that ended first, then to the
+    order the store gave."""
+    children = {}
+    for n, span in enumerate(spans):
+        children.setdefault(span.parent_id, []).append((span.start_time_ns or 0, span.end_time_ns or 0, n, span))
+    return {parent: [item[-1] for item in sorted(found, key=lambda item: item[:3])] for parent, found in children.items()}
+
+
+def turn_replay(trace):
+    """One trace as `traces show` prints it: its header, then agent_replay of its root span."""
+    info = trace.info
+    children = span_children(trace.data.spans)
+    roots = children.get(None) or [None]
+    replay = agent_replay(roots[0], children) if roots[0] else {"prompt": info.request_preview or "", "steps": [],
+                                                               "answer": info.response_preview or ""}
+    return {
+        "trace_id": info.trace_id, "start_time": iso_ms(info.request_time), "request_time": info.request_time,
+        "agent": trace_agent(info), "session": info.trace_metadata.get(META_SESSION),
+        "branch": info.tags.get("git.branch"), "commit": info.tags.get("git.commit_id"),
+        "models": [m for m in (info.trace_metadata.get(META_MODELS) or "").split(",") if m],
+        "duration_ms": info.execution_duration, "status": info.tags.get(TAG_STATUS) or "ok",
+        "tokens": {kind: int_tag(info, "tokens." + kind) for kind in ("input", "output", "cache_read", "cache_creation", "total")},
+        "cost_usd": cost_tag(info), **replay,
+    }
+
+
+def cut_lines(lines, most, full):
+    """lines, or their first `most`, each cut to LINE_CHARS, and a line saying how many more
+    --full shows."""
+    if full:
+        return lines
+    shown = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS - 1] + "…" for line in lines[:most]]
+    return shown + ([f"… {len(lines) - most} more line(s) (--full shows them)"] if len(lines) > most else [])
+
+
+def tool_headline(step):
+    """What matters of a call on one line: its command, file, pattern or description."""
+    parts = []
+    if step["command"] is not None:
+        parts.append("$ " + " ⏎ ".join(step["command"].splitlines()))
+    if step["path"] is not None:
+        parts.append(step["path"])
+    if step["pattern"] is not None:
+        parts.append(repr(step["pattern"]))
+    if step["description"]:
+        parts.append(first_line(step["description"], 100))
+    if step["subagent"]:
+        parts.insert(0, f"[{step['subagent']['type']}]")
+    elif not parts and step["input"] not in (None, {}, ""):
+        parts.append(first_line(json.dumps(step["input"], ensure_ascii=False, default=str), 100))
+    return "  ".join(parts)
+
+
+def turn_header_rows(turn):
+    tokens = turn["tokens"]
+    return [
+        ("agent", f"{turn['agent']}  session {turn['session'] or '-'}"),
+        ("git", f"branch {turn['branch'] or '-'}  commit {(turn['commit'] or '-')[:12]}"
+         if turn["branch"] or turn["commit"] else "-"),
+        ("model", ", ".join(turn["models"]) or "-"),
+        ("took", f"{seconds_text(turn['duration_ms'])}  tokens {tokens['total']:,} (in {tokens['input']:,}, "
+                 f"out {tokens['output']:,}, cache read {tokens['cache_read']:,}, "
+                 f"cache write {tokens['cache_creation']:,})  cost {money(turn['cost_usd'])}"),
+    ]
+
+
+def status_badge(status, paint):
+    return paint.ok(status) if status == "ok" else paint.bad(status)
+
+
+def show_text(turns, args):
+    """`traces show` for a terminal: indented steps, a subagent's under the call that started it."""
+    paint = Painter(sys.stdout)
+    out = []
+
+    def block(lines, indent, style=str):
+        out.extend(indent + style(line) if line else "" for line in lines)
+
+    def diff_style(line):
+        return paint.ok(line) if line.startswith("+") else paint.bad(line) if line.startswith("-") \
+            else paint.accent(line) if line.startswith("@@") else line
+
+    def steps(replay, depth):
+        pad = "    " * depth
+        for step in replay["steps"]:
+            if step["type"] == "text":
+                block(step["text"].strip("\n").splitlines(), pad + "  ")
+            elif step["type"] == "thinking":
+                block(cut_lines(("thinking: " + step["text"].strip()).splitlines(), RESULT_LINES, args.full),
+                      pad + "  ", paint.dim)
+            else:
+                mark = (f"  exit {step['exit_code']}" if step["exit_code"] is not None else "") \
+                    + ("  ✗ error" if step["error"] else "")
+                headline = tool_headline(step)
+                out.append(f"{pad}▸ {paint.accent(step['name'])}" + (f"  {headline}" if headline else "")
+                           + (paint.bad(mark) if step["error"] else paint.dim(mark)))
+                if step["diff"]:
+                    block(cut_lines(step["diff"], DIFF_LINES, args.full), pad + "    ", diff_style)
+                if step["subagent"]:
+                    block(["prompt: " + first_line(step["subagent"]["prompt"], 100)], pad + "    ", paint.dim)
+                    steps(step["subagent"], depth + 1)
+                    block(("answer: " + step["subagent"]["answer"].strip()).splitlines(), pad + "    ")
+                else:
+                    lines = cut_lines(step["result"].strip("\n").splitlines(), RESULT_LINES, args.full)
+                    block(lines, pad + "    ", paint.bad if step["error"] else paint.dim)
+
+    for n, turn in enumerate(turns):
+        if n:
+            out.append("")
+        out.append(f"{paint.bold(local_time(turn['request_time'], seconds=True))}  {paint.accent(turn['trace_id'])}  "
+                   f"{status_badge(turn['status'], paint)}")
+        out.extend(f"  {paint.dim(f'{label:<6}')} {value}" for label, value in turn_header_rows(turn))
+        out.append("")
+        out.append(paint.bold("Prompt"))
+        block(turn["prompt"].strip("\n").splitlines() or ["(empty)"], "  ")
+        out.append("")
+        steps(turn, 0)
+        out.append("")
+        if turn["status"] == "interrupted":
+            out.append(paint.bad("Interrupted by the user"))
+        out.append(paint.bold("Answer"))
+        block(turn["answer"].strip("\n").splitlines() or ["(none)"], "  ")
+    return "\n".join(out) + "\n"
+
+
+def fenced(lines, language=""):
+    """A Markdown code block whose fence no line of the text can close."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`{3,}", line)), default=2)
+    fence = "`" * (longest + 1)
+    return [fence + language, *lines, fence]
+
+
+def show_markdown(turns, args):
+    """`traces show -f markdown`: to paste into a pull request or an issue."""
+    out = []
+
+    def indented(lines, depth):
+        out.extend(("  " * depth + line) if line else "" for line in lines)
+
+    def steps(replay, depth):
+        for step in replay["steps"]:
+            if step["type"] == "text":
+                indented(["- " + line if i == 0 else "  " + line
+                          for i, line in enumerate(step["text"].strip("\n").splitlines())], depth)
+            elif step["type"] == "thinking":
+                indented(["- *thinking:* " + first_line(step["text"], 200)], depth)
+            else:
+                what = tool_headline(step)
+                status = (f" — exit {step['exit_code']}" if step["exit_code"] is not None else "") \
+                    + (" — **error**" if step["error"] else "")
+                indented([f"- **{step['name']}**" + (f" `{what.replace('`', '´')}`" if what else "") + status], depth)
+                if step["diff"]:
+                    indented(fenced(cut_lines(step["diff"], DIFF_LINES, args.full), "diff"), depth + 1)
+                if step["subagent"]:
+                    steps(step["subagent"], depth + 1)
+                    indented(["- *answer:* " + first_line(step["subagent"]["answer"], 300)], depth + 1)
+                elif step["result"].strip():
+                    indented(fenced(cut_lines(step["result"].strip("\n").splitlines(), RESULT_LINES, args.full)),
+                             depth + 1)
+
+    for turn in turns:
+        out += [f"### {local_time(turn['request_time'])} · {turn['agent']} · {turn['status']} · `{turn['trace_id']}`", ""]
+        out += [f"- **{label}**: {value}" for label, value in turn_header_rows(turn)]
+        out += ["", "**Prompt**", "", quoted(turn["prompt"]), "", "**Steps**", ""]
+        steps(turn, 0)
+        if not turn["steps"]:
+            out.append("(none)")
+        out += ["", "**Answer**" + (" (interrupted by the user)" if turn["status"] == "interrupted" else ""), "",
+                quoted(turn["answer"]), ""]
+    return "\n".join(out)
+
+
+def show_json(turns, args):
+    """`traces show -f json`: the replay whole, whatever --full says (README: "traces show")."""
+    shown = [{k: v for k, v in turn.items() if k != "request_time"} for turn in turns]
+    return json.dumps({"turns": shown}, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+SHOW_FORMATS = {"text": show_text, "markdown": show_markdown, "json": show_json}
 
 
 ###############################################################################
@@ -7692,16 +8038,41 @@ def check_round_trip(checkup):
 # Registry, and the types of options
 ###############################################################################
 
-def since_time(text):
-    """--since: an ISO date or date-time, local time unless it names a zone; seconds since the epoch."""
+DURATION = re.compile(r"(\d+)([hdw])")
+DURATION_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def point_in_time(text, end_of_day):
+    """Seconds since the epoch of an ISO date or date-time (local time unless it names a zone)
+    or of a duration back from now (12h, 7d, 4w); a date alone is its midnight, or with
+    end_of_day the next one (a report `--until 2026-12-01` takes in that whole day, as ccusage does)."""
     import argparse
-    from datetime import datetime
+    from datetime import date, datetime, timedelta
+    text = text.strip()
+    duration = DURATION.fullmatch(text)
+    if duration:
+        return time.time() - int(duration[1]) * DURATION_SECONDS[duration[2]]
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24) or date-time "
-                                         f"(2026-11-24T09:30, 2026-11-24T09:30+01:00)") from None
-    return value.timestamp()    # a naive value is taken as local time
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-24), a date-time (2026-11-24T09:30, "
+                                         f"2026-11-24T09:30+01:00) or a duration back from now (12h, 7d, 4w)") from None
+    try:
+        date.fromisoformat(text)
+        whole_day = end_of_day
+    except ValueError:
+        whole_day = False
+    return (value + timedelta(days=whole_day)).timestamp()    # a naive value is taken as local time
+
+
+def since_time(text):
+    """--since: turns from this point in time on."""
+    return point_in_time(text, end_of_day=False)
+
+
+def until_time(text):
+    """--until: turns before this point in time; a date is included whole."""
+    return point_in_time(text, end_of_day=True)
 
 
 def positive(kind):
@@ -8189,12 +8560,19 @@ def unwire_statusline(settings):
 
 
 def init_options(p):
+    p.add_argument("--agent", action="append", metavar="NAME",
+                   help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
+                        "--agent claude,copilot. Default: asked (those on PATH), claude with --yes")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="the local store under TRACES_HOME (default)")
     where.add_argument("--tracking-uri", metavar="URI", help="a self-hosted MLflow server, http(s)://...")
     where.add_argument("--profile", metavar="NAME", help="a Databricks workspace, through this CLI profile (OAuth)")
     where.add_argument("--spn", action="store_true",
                        help="Databricks as a service principal (CI): DATABRICKS_HOST, _CLIENT_ID, _CLIENT_SECRET")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
+    which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
+    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
     p.add_argument("--personal", action="store_true",
                    help="Databricks: the experiment in your own folder, not /Workspace/Shared/claude-code")
     p.add_argument("--allow-pat", action="store_true", help="Databricks: accept a profile with a personal access token")
@@ -8202,18 +8580,11 @@ def init_options(p):
                    help="Databricks: store the traces in these Unity Catalog tables")
     p.add_argument("--enrichments", metavar="LIST",
                    help="comma-separated enrichments (or none); the experiment keeps the team's choice")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("-e", "--experiment", metavar="NAME", help="experiment name (default: org/repo of origin)")
-    which.add_argument("--experiment-id", metavar="ID", help="an existing experiment's id")
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
-    p.add_argument("--agent", action="append", metavar="NAME",
-                   help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
-                        "--agent claude,copilot. Default: asked (those on PATH), claude with --yes")
     p.add_argument("--statusline", action="store_true",
                    help="show tracing and spend in Claude Code's status line (this machine's settings; "
                         "never replaces yours without asking)")
-    p.add_argument("-y", "--yes", action="store_true", help="ask nothing; take the defaults (never --user-wide)")
 
 
 def agents_on_path():
@@ -9026,21 +9397,22 @@ def cmd_list(args):
 ###############################################################################
 
 def search_options(p):
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
+    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
     p.add_argument("--hours", type=positive(float), metavar="N", help="turns of the last N hours")
-    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
-    p.add_argument("--trace-id", metavar="ID", help="one trace")
-    p.add_argument("--session", metavar="ID", help="turns of a Claude Code session (an id prefix is enough)")
+    p.add_argument("--since", type=since_time, metavar="WHEN",
+                   help="turns from then on: an ISO date or date-time (local time), or 12h, 7d, 4w ago")
+    p.add_argument("--session", metavar="ID", help="turns of one session (an id prefix is enough)")
     p.add_argument("--branch", metavar="NAME", help="turns on a git branch")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent")
     p.add_argument("--tool", metavar="NAME", help="turns that used a tool (Bash, Edit, Agent, mcp__...)")
     p.add_argument("--file", metavar="PATH", help="turns that changed a file (or a file under a folder)")
     p.add_argument("--status", choices=("ok", "error", "interrupted"),
                    help="turns that went well, had a failed tool call, or were interrupted with Escape")
-    p.add_argument("-l", "--limit", type=positive(int), default=10, metavar="N", help="at most N turns (default 10; 0: all)")
-    p.add_argument("-f", "--format", choices=list(SEARCH_FORMATS), default="summary", help="output (default summary)")
+    p.add_argument("--trace-id", metavar="ID", help="one trace")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
     p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",
                    help="-f context: size budget in characters (default 50000)")
 
@@ -9079,15 +9451,49 @@ def cmd_search(args):
 # traces report: tokens and cost
 ###############################################################################
 
-REPORT_KEYS = {
-    "day": lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000)),
-    "session": lambda info: info.trace_metadata.get(META_SESSION) or "(none)",
+BLOCK_MS = 5 * 3600 * 1000      # Claude's subscriptions count usage in windows of 5 hours
+HOUR_MS = 3600 * 1000
+
+
+def per_turn(key):
+    """Row keys read off each turn by itself."""
+    return lambda infos: [key(info) for info in infos]
+
+
+def turn_models(info):
     # A turn's tags are per turn: a turn that used two models counts under both names together.
-    "model": lambda info: info.trace_metadata.get(META_MODELS) or "(unknown)",
-    "branch": lambda info: info.tags.get("git.branch") or "(none)",
-    "user": lambda info: info.trace_metadata.get(META_USER) or "(unknown)",
-    "agent": trace_agent,
+    return info.trace_metadata.get(META_MODELS) or "(unknown)"
+
+
+def billing_blocks(infos):
+    """Each turn's 5-hour block, found as ccusage finds them: a block starts at its first turn's
+    time floored to the hour (UTC's hour: in a zone half an hour off UTC it starts at :30) and
+    holds every turn that starts at most 5 hours later; a turn after that starts the next block.
+    (ccusage also ends a block after a 5-hour gap, which can only happen after its end.)
+    Labelled by the block's start in local time."""
+    keys, start, label = [None] * len(infos), None, None
+    for n in sorted(range(len(infos)), key=lambda n: infos[n].request_time):
+        when = infos[n].request_time
+        if start is None or when - start > BLOCK_MS:
+            start = when - when % HOUR_MS
+            label = time.strftime("%Y-%m-%d %H:%M", time.localtime(start / 1000))
+        keys[n] = label
+    return keys
+
+
+# --by: {name: row keys of a list of turns}; the first four are periods, shown in time order.
+REPORT_KEYS = {
+    "day": per_turn(lambda info: time.strftime("%Y-%m-%d", time.localtime(info.request_time / 1000))),
+    "week": per_turn(lambda info: time.strftime("%G-W%V", time.localtime(info.request_time / 1000))),   # ISO 8601
+    "month": per_turn(lambda info: time.strftime("%Y-%m", time.localtime(info.request_time / 1000))),
+    "block": billing_blocks,
+    "session": per_turn(lambda info: info.trace_metadata.get(META_SESSION) or "(none)"),
+    "model": per_turn(turn_models),
+    "branch": per_turn(lambda info: info.tags.get("git.branch") or "(none)"),
+    "user": per_turn(lambda info: info.trace_metadata.get(META_USER) or "(unknown)"),
+    "agent": per_turn(trace_agent),
 }
+REPORT_PERIODS = ("day", "week", "month", "block")
 REPORT_TOKENS = ("input", "output", "cache_read", "cache_creation", "total")
 REPORT_READS = {*(f"tokens.{kind}" for kind in REPORT_TOKENS), "cost.usd", "git.branch", META_MODELS, META_USER, TAG_AGENT}
 
@@ -9099,54 +9505,68 @@ def filter_keys(args):
 
 
 def report_options(p):
-    p.add_argument("--by", choices=list(REPORT_KEYS), default="day", help="one row per (default day)")
-    p.add_argument("--since", type=since_time, metavar="DATE", help="turns since an ISO date or date-time (local time)")
+    p.add_argument("--by", choices=list(REPORT_KEYS), default="day",
+                   help="one row per (default day; week: ISO week; block: 5-hour billing window)")
+    p.add_argument("--since", type=since_time, metavar="WHEN",
+                   help="turns from then on: an ISO date or date-time (local time), or 12h, 7d, 4w ago")
+    p.add_argument("--until", type=until_time, metavar="WHEN",
+                   help="turns before then (a date: to the end of that day, as ccusage counts)")
+    p.add_argument("--breakdown", action="store_true", help="per model inside each row")
+    p.add_argument("--json", action="store_true", help="print JSON only")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent only")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
     scope.add_argument("--all", action="store_true", help="every experiment on the backend")
-    p.add_argument("--json", action="store_true", help="print JSON only")
 
 
-@command("report", "tokens and cost by day, session, model, branch or user", report_options)
-def cmd_report(args):
-    root = repo_root(os.getcwd())
-    backend = Backend(root)
-    backend.reads_only(REPORT_READS | filter_keys(args))
-    filter_string, check = trace_filters(args, root)
-    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
-    rows = {}
-    total = {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
-    for info in infos:
-        key = REPORT_KEYS[args.by](info)
-        row = rows.setdefault(key, {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0,
-                                    "turns_without_cost": 0})
-        tokens = [(kind, int_tag(info, "tokens." + kind)) for kind in REPORT_TOKENS]
+def empty_row():
+    return {"turns": 0, "tokens": dict.fromkeys(REPORT_TOKENS, 0), "cost_usd": 0.0, "turns_without_cost": 0}
+
+
+def add_turn(row, tokens, cost):
+    row["turns"] += 1
+    for kind, count in tokens.items():
+        row["tokens"][kind] += count
+    if cost is None:
+        row["turns_without_cost"] += 1
+    else:
+        row["cost_usd"] += cost
+
+
+def priced(row):
+    """The row with its cost the sum over its priced turns (turns_without_cost says how many are
+    not in it); None, JSON null, where no turn has a price: a $0 would read as free."""
+    unpriced = row["turns"] and row["turns_without_cost"] == row["turns"]
+    return {**row, "cost_usd": None if unpriced else round(row["cost_usd"], 6)}
+
+
+def in_order(rows, by):
+    """[(key, row)]: periods in time order, the others costliest first."""
+    return sorted(rows.items(), key=lambda item: item[0] if by in REPORT_PERIODS else (-item[1]["cost_usd"], item[0]))
+
+
+def report_rows(infos, by, breakdown):
+    """([{key, turns, tokens, cost_usd, turns_without_cost, models (with breakdown)}], total)."""
+    rows, models, total = {}, {}, empty_row()
+    for info, key in zip(infos, REPORT_KEYS[by](infos), strict=True):
+        tokens = {kind: int_tag(info, "tokens." + kind) for kind in REPORT_TOKENS}
         cost = cost_tag(info)
-        for target in (row, total):
-            target["turns"] += 1
-            for kind, count in tokens:
-                target["tokens"][kind] += count
-            if cost is None:
-                target["turns_without_cost"] += 1
-            else:
-                target["cost_usd"] += cost
-    ordered = sorted(rows.items(), key=lambda item: item[0] if args.by == "day" else (-item[1]["cost_usd"], item[0]))
-    # The sum over the priced turns (turns_without_cost says how many are not in it); None, JSON
-    # null, where no turn has a price: a $0 would read as free.
-    for target in [r for _, r in ordered] + [total]:
-        unpriced = target["turns"] and target["turns_without_cost"] == target["turns"]
-        target["cost_usd"] = None if unpriced else round(target["cost_usd"], 6)
-    if args.json:
-        print(json.dumps({"by": args.by, "rows": [{"key": k, **r} for k, r in ordered], "total": total},
-                         indent=2, sort_keys=True))
-        return 0
-    if not infos:
-        print(f"No traces found at {backend.uri} for these filters.")
-        return 0
+        add_turn(rows.setdefault(key, empty_row()), tokens, cost)
+        add_turn(total, tokens, cost)
+        if breakdown:
+            add_turn(models.setdefault(key, {}).setdefault(turn_models(info), empty_row()), tokens, cost)
+    listed = []
+    for key, row in in_order(rows, by):
+        listed.append({"key": key, **priced(row)})
+        if breakdown:
+            listed[-1]["models"] = [{"model": name, **priced(r)} for name, r in in_order(models[key], "model")]
+    return listed, priced(total)
+
+
+def print_report(rows, total, by):
     paint = Painter(sys.stdout)
-    width = max([len(args.by), 5] + [len(k) for k in rows])
-    header = f"{args.by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
+    width = max([len(by), 5] + [len(r["key"]) for r in rows] + [2 + len(m["model"]) for r in rows for m in r.get("models", [])])
+    header = f"{by.upper():<{width}}  {'TURNS':>6}  {'INPUT':>10}  {'OUTPUT':>10}  {'CACHE READ':>12}  " \
              f"{'CACHE WRITE':>12}  {'TOTAL':>12}  {'COST':>10}"
     print(paint.bold(header))
 
@@ -9155,12 +9575,441 @@ def cmd_report(args):
         t = r["tokens"]
         return (f"{key:<{width}}  {r['turns']:>6}  {t['input']:>10,}  {t['output']:>10,}  {t['cache_read']:>12,}  "
                 f"{t['cache_creation']:>12,}  {t['total']:>12,}  {cost:>11}")
-    for key, r in ordered:
-        print(line(key, r))
+    for row in rows:
+        print(line(row["key"], row))
+        for model in row.get("models", []):
+            print(paint.dim(line("  " + model["model"], model)))
     print(paint.bold(line("TOTAL", total)))
     if total["turns_without_cost"]:
         print(f"* {total['turns_without_cost']} of {total['turns']} turn(s) used a model without a known price: "
               "their cost is not included.")
+
+
+@command("report", "tokens and cost by day, week, month, 5-hour block, session, model, branch, user or agent",
+         report_options)
+def cmd_report(args):
+    if args.since and args.until and args.since >= args.until:
+        raise TracesError(f"--since (from {local_time(args.since * 1000)}) is not before --until "
+                          f"(before {local_time(args.until * 1000)}): no turn can be in between")
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    backend.reads_only(REPORT_READS | filter_keys(args))
+    filter_string, check = trace_filters(args, root)
+    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
+    rows, total = report_rows(infos, args.by, args.breakdown)
+    if args.json:
+        print(json.dumps({"by": args.by, "rows": rows, "total": total}, indent=2, sort_keys=True))
+    elif not infos:
+        print(f"No traces found at {backend.uri} for these filters.")
+    else:
+        print_report(rows, total, args.by)
+    return 0
+
+
+###############################################################################
+# traces show: a turn, or a whole session, step by step
+###############################################################################
+
+FULL_TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")
+TRACE_ID_PREFIX = re.compile(r"(tr-)?[0-9a-f]{1,31}")
+
+
+def show_options(p):
+    p.add_argument("trace_id", nargs="?", metavar="TRACE_ID", help="the turn's trace id (a unique prefix is enough)")
+    p.add_argument("--session", metavar="ID", help="every turn of a session, oldest first (a unique id prefix is enough)")
+    p.add_argument("--full", action="store_true", help="tool results, thinking and diffs whole, not cut to a few lines")
+    p.add_argument("-f", "--format", choices=list(SHOW_FORMATS), default="text",
+                   help="output (default text; markdown to paste into a pull request or an issue)")
+    p.add_argument("--no-pager", action="store_true", help="do not page long output on a terminal")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="look in another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="look in every experiment on the backend")
+
+
+def searched(backend, args):
+    return "all experiments" if args.all else f"experiment {args.experiment or describe_current(backend)}"
+
+
+def resolve_trace_id(backend, args, given):
+    """The whole trace id for an id or a unique prefix of one (with or without `tr-`), looked
+    for among the experiment's traces."""
+    if FULL_TRACE_ID.fullmatch(given) or not TRACE_ID_PREFIX.fullmatch(given):
+        return given
+    wanted = given if given.startswith("tr-") else "tr-" + given
+    backend.reads_only(())
+    found = [i.trace_id for i in find_traces(backend, backend.locations(args), None,
+                                             lambda info: info.trace_id.startswith(wanted), 0)]
+    backend.reads_only(None)
+    if not found:
+        raise TracesError(f"no trace id starts with {given} in {searched(backend, args)} at {backend.uri}; "
+                          f"`traces search` lists trace ids (-e NAME or --all looks elsewhere)")
+    if len(found) > 1:
+        raise TracesError(f"{given} starts {len(found)} trace ids ({', '.join(found[:4])}"
+                          f"{', ...' if len(found) > 4 else ''}); give more of it")
+    return found[0]
+
+
+def session_trace_ids(backend, args, root):
+    """The trace ids of the session args.session names (an id or a unique prefix), oldest first."""
+    backend.reads_only(())
+    filter_string, check = trace_filters(args, root)
+    infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
+    backend.reads_only(None)
+    sessions = sorted({info.trace_metadata.get(META_SESSION) for info in infos})
+    if not infos:
+        raise TracesError(f"no session id starts with {args.session} in {searched(backend, args)} at {backend.uri}; "
+                          f"`traces search` shows sessions (-e NAME or --all looks elsewhere)")
+    if len(sessions) > 1:
+        raise TracesError(f"{args.session} starts {len(sessions)} session ids ({', '.join(sessions[:4])}"
+                          f"{', ...' if len(sessions) > 4 else ''}); give more of it")
+    return [info.trace_id for info in sorted(infos, key=lambda info: (info.request_time, info.trace_id))]
+
+
+def page(text, args):
+    """Print text, through a pager like `git log` does when stdout is a terminal and the text
+    is longer than its screen: $PAGER, else `less -FRX` (LESS=FRX unless set: colours pass,
+    a screenful quits at once)."""
+    import shutil
+    pager = os.environ.get("PAGER", "less -FRX" if shutil.which("less") else "").strip()
+    if args.no_pager or not sys.stdout.isatty() or pager in ("", "cat") \
+            or text.count("\n") < shutil.get_terminal_size().lines:
+        sys.stdout.write(text)
+        return
+    import signal
+    import subprocess
+    sys.stdout.flush()
+    process = subprocess.Popen(pager, shell=True, stdin=subprocess.PIPE, encoding="utf-8", errors="replace",
+                               env={"LESS": "FRX", **os.environ})
+    # What reaches the pager passes terminal_safe too; the key lets Painter's colours through.
+    stream = TerminalStream(process.stdin)
+    stream.key = getattr(sys.stdout, "key", stream.key)
+    # Ctrl-C in the pager is the pager's: we wait for it to end, as git does, rather than leave
+    # it on the terminal behind a new prompt.
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stream.write(text)
+        process.stdin.close()
+    except BrokenPipeError:         # the reader quit the pager before the end
+        pass
+    finally:
+        process.wait()
+        signal.signal(signal.SIGINT, interrupt)
+
+
+@command("show", "a turn, or a whole session, replayed step by step", show_options)
+def cmd_show(args):
+    if bool(args.trace_id) == bool(args.session):
+        raise TracesError("give a trace id or --session ID, one of them (`traces search` lists both)")
+    root = repo_root(os.getcwd())
+    backend = Backend(root)
+    ids = session_trace_ids(backend, args, root) if args.session else [resolve_trace_id(backend, args, args.trace_id)]
+    turns = [turn_replay(trace) for trace in backend.traces(ids)]
+    page(SHOW_FORMATS[args.format](turns, args), args)
+    return 0
+
+
+###############################################################################
+# traces blame: the agent turn that wrote each line of a file
+###############################################################################
+
+# A line is a turn's when its exact text is what one of the turn's tool calls wrote into the
+# file (a whole-file write, an edit's new text, a patch's added lines: the inputs the trace
+# keeps, redacted as they were stored), and the turn wrote it before git saw the line change:
+# `git blame` of the file as it is names the commit that last changed each line, and a turn
+# after that commit only re-wrote what was already there (a whole-file write repeats every
+# line). A line changed since to other text matches no write; of several turns that wrote
+# the same text before the line's commit, the newest made it what it is. Text with no content
+# of its own (a blank line, `}`, `else:`) is in every write, so it is a turn's only when the
+# content lines around it are that turn's too.
+BLAME_PATH_KEYS = ("file_path", "path")       # Claude Code, Gemini CLI; Copilot CLI
+BLAME_WHOLE_KEYS = ("content", "file_text")   # Write, write_file; create: the whole file
+BLAME_EDIT_KEYS = (("old_string", "new_string"), ("old_str", "new_str"))  # Edit, MultiEdit, replace; edit
+WORD = re.compile(r"\w+")
+BARE_WORDS = {"else", "end", "try", "finally", "do", "done", "then", "fi", "esac", "begin", "pass",
+              "break", "continue", "return", "default"}
+BLAME_HEADER = re.compile(r"[0-9a-f]{40} \d+ \d+")
+UNCOMMITTED = "0" * 40
+
+
+def has_content(text):
+    """Whether a line says something of its own: a word that is not a keyword alone."""
+    return any(word not in BARE_WORDS for word in WORD.findall(text.lower()))
+
+
+def changed_lines(before, after):
+    """The indexes of after's lines that are not before's kept (difflib's inserted and replaced)."""
+    import difflib
+    opcodes = difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
+    return [j for tag, _, _, j1, j2 in opcodes if tag in ("replace", "insert") for j in range(j1, j2)]
+
+
+def patch_additions(text):
+    """{path named in an apply_patch text: the lines it adds to that file} (a moved file's under
+    its new name); a line a hunk removes and adds again is kept, not added."""
+    added, path, removed, adding = {}, None, [], []
+    for line in text.splitlines() + ["*** End Patch"]:
+        if line[:1] in ("+", "-") and path:
+            (removed if line[0] == "-" else adding).append(line[1:])
+            continue
+        # A context line, a hunk or a file header ends a block of changes.
+        if adding:
+            added.setdefault(path, []).extend(adding[j] for j in changed_lines(removed, adding))
+        removed, adding = [], []
+        named = PATCH_FILE.match(line)
+        if named:
+            path = named.group(1)
+    return added
+
+
+def edit_lines(old, new):
+    """(whole lines, fragments) an edit wrote: the lines of its new text that are not kept from
+    the old (an edit repeats the lines around its change); the first and last join text the edit
+    kept (the indentation before, the rest of the line after), so they are compared stripped."""
+    after = new.split("\n")
+    changed = changed_lines(old.split("\n"), after)
+    ends = (0, len(after) - 1)
+    return [after[j] for j in changed if j not in ends], [after[j].strip() for j in changed if j in ends]
+
+
+def tool_writes(inputs, cwd):
+    """[(path, whole lines, fragments)] a tool call's inputs wrote, whatever the agent (by their keys)."""
+    if not isinstance(inputs, dict):
+        return []
+    writes = []
+    path = next((inputs[k] for k in BLAME_PATH_KEYS if isinstance(inputs.get(k), str)), None)
+    if path:
+        for key in BLAME_WHOLE_KEYS:
+            if isinstance(inputs.get(key), str):
+                writes.append((path, inputs[key].split("\n"), []))
+        edits = [inputs] + [e for e in inputs.get("edits") or [] if isinstance(e, dict)]
+        for edit in edits:
+            for old, new in BLAME_EDIT_KEYS:
+                if isinstance(edit.get(new), str):
+                    writes.append((path, *edit_lines(str(edit.get(old) or ""), edit[new])))
+    where = inputs.get("workdir") if isinstance(inputs.get("workdir"), str) else cwd
+    texts = [v for v in inputs.values() if isinstance(v, str)] + [
+        x for v in inputs.values() if isinstance(v, list) for x in v if isinstance(x, str)]
+    for text in texts:
+        if "*** Begin Patch" in text:
+            writes += [(os.path.join(where or "", p), lines, []) for p, lines in patch_additions(text).items()]
+    return [(os.path.normpath(os.path.join(cwd or "", p)), whole, parts) for p, whole, parts in writes]
+
+
+def names_file(path, names, root):
+    """Whether a written path is the file under one of its names (repository-relative): in this
+    repository, exactly; in another clone (a turn traced elsewhere), by its tail."""
+    if path.startswith(root.rstrip(os.sep) + os.sep):
+        return os.path.relpath(path, root) in names
+    return any(path == name or path.endswith("/" + name) for name in names)
+
+
+def turn_writes(trace, names, root):
+    """{exact line: [(time, trace)]} and {fragment: [(time, trace)]} of what one turn's successful
+    tool calls (its subagents' too) wrote into the file; time: when the call started, in seconds."""
+    cwd = trace.info.trace_metadata.get("claudetracing.cwd") or ""
+    whole, parts = {}, {}
+    for span in trace.data.spans:
+        status = str(getattr(span.status.status_code, "value", span.status.status_code))
+        if span.span_type != "TOOL" or status == "ERROR":
+            continue
+        for path, lines, fragments in tool_writes(span.inputs, cwd):
+            if names_file(path, names, root):
+                when = (span.start_time_ns or 0) / 1e9
+                for line in lines:
+                    whole.setdefault(line, []).append((when, trace))
+                for line in fragments:
+                    parts.setdefault(line, []).append((when, trace))
+    return whole, parts
+
+
+def git_blame(root, rel):
+    """[(time of the commit that last changed it, or None: not committed yet)] per line of the
+    file as it is; None when git has no history of it (outside a repository, not added yet)."""
+    import subprocess
+    done = subprocess.run(["git", "blame", "--line-porcelain", "--", rel], cwd=root, capture_output=True)
+    if done.returncode != 0:
+        return None
+    times, commit, when = [], None, None
+    for line in done.stdout.decode("utf-8", "replace").split("\n"):
+        if line.startswith("\t"):
+            times.append(None if commit == UNCOMMITTED else when)
+        elif line.startswith("committer-time "):
+            when = int(line.split()[1])
+        elif BLAME_HEADER.match(line):
+            commit = line[:40]
+    return times
+
+
+def history_names(root, rel):
+    """The names the file had in git (`git log --follow`), its own first."""
+    found = run(["git", "log", "--follow", "--name-only", "--format=", "--", rel], cwd=root) or ""
+    return list(dict.fromkeys([rel] + [n for n in found.splitlines() if n]))
+
+
+def blame_turns(backend, args, names):
+    """The turns whose files.modified tag names the file under one of its names, with their spans."""
+    locations, found = backend.locations(args), {}
+    for name in names:
+        clause = f"tags.`files.modified` LIKE '%{like_escape(os.path.basename(name))}%'"
+        for info in find_traces(backend, locations, clause,
+                                lambda info, name=name: file_matches(name, trace_files(info)), 0):
+            found.setdefault(info.trace_id, info)
+    return backend.traces(list(found))
+
+
+def attribute(texts, times, turns, names, root):
+    """The trace id that wrote each line (None: no traced turn did), times: git_blame's."""
+    import bisect
+    whole, parts = {}, {}
+    for trace in turns:
+        exact, fragments = turn_writes(trace, names, root)
+        for table, more in ((whole, exact), (parts, fragments)):
+            for text, writes in more.items():
+                table.setdefault(text, []).extend(writes)
+
+    def writers(i):
+        # A second's slack: git keeps whole seconds, and an agent may commit what it just wrote.
+        limit = None if times is None or times[i] is None else times[i] + 1
+        return [(when, trace.info.trace_id) for when, trace in whole.get(texts[i], []) + parts.get(texts[i].strip(), [])
+                if limit is None or when <= limit]
+    owners = [None] * len(texts)
+    content = [i for i, text in enumerate(texts) if has_content(text)]
+    for i in content:
+        found = writers(i)
+        owners[i] = max(found)[1] if found else None
+    for i, text in enumerate(texts):
+        if not has_content(text):
+            k = bisect.bisect(content, i)
+            around = {owners[j] for j in content[max(k - 1, 0):k + 1]}
+            if len(around) == 1 and None not in around and around <= {trace_id for _, trace_id in writers(i)}:
+                owners[i] = around.pop()
+    return owners
+
+
+def blame_rows(texts, owners, infos, first, last):
+    """The lines first..last (1-based) as the JSON schema shows them, with the turns they name."""
+    lines = [{"line": n, "text": texts[n - 1], "trace_id": owners[n - 1]} for n in range(first, last + 1)]
+    counts = {}
+    for line in lines:
+        if line["trace_id"]:
+            counts[line["trace_id"]] = counts.get(line["trace_id"], 0) + 1
+    turns = [{"trace_id": trace_id, "start_time": iso_ms(infos[trace_id].request_time),
+              "agent": trace_agent(infos[trace_id]), "session": infos[trace_id].trace_metadata.get(META_SESSION),
+              "prompt": infos[trace_id].request_preview or "", "lines": count}
+             for trace_id, count in sorted(counts.items(), key=lambda item: -infos[item[0]].request_time)]
+    agents = {}
+    for turn in turns:
+        agents[turn["agent"]] = agents.get(turn["agent"], 0) + turn["lines"]
+    attributed = sum(counts.values())
+    summary = {"lines": len(lines), "attributed": attributed, "unattributed": len(lines) - attributed,
+               "agents": agents}
+    return lines, turns, summary
+
+
+def print_blame(lines, turns, infos, paint):
+    """Like `git blame`: who wrote each line, the prompt at the first line of each run of one turn's."""
+    agent_width = max([len(t["agent"]) for t in turns] + [5])
+    number_width = len(str(lines[-1]["line"])) if lines else 1
+    # Each turn's columns once, with its prompt and without: a file has thousands of lines, tens of turns.
+    columns = {None: (" " * (11 + 2 + 16 + 2 + agent_width + 2 + 24),) * 2}
+    for turn in turns:
+        who = f"{paint.accent(turn['trace_id'][:11])}  {local_time(infos[turn['trace_id']].request_time)}  " \
+              f"{turn['agent']:<{agent_width}}  "
+        columns[turn["trace_id"]] = (who + paint.dim(f"{first_line(turn['prompt'], 24):<24}"), who + " " * 24)
+    rows, previous = [], object()
+    for line in lines:
+        left = columns[line["trace_id"]][line["trace_id"] == previous]
+        previous = line["trace_id"]
+        rows.append(f"{left} {line['line']:>{number_width}} │" + (f" {line['text']}" if line["text"] else ""))
+    if rows:
+        print("\n".join(rows))
+
+
+def print_blame_summary(file, turns, summary, infos, paint):
+    total, attributed = summary["lines"], summary["attributed"]
+
+    def share(count):
+        return f"{100 * count / total:.0f}%" if total else "-"
+    print(f"{file}: {total} line(s), {attributed} written by traced turns ({share(attributed)}), "
+          f"{summary['unattributed']} by no traced turn")
+    if not turns:
+        return
+    width = max(len(a) for a in summary["agents"]) + 2
+    print()
+    print(paint.bold(f"{'AGENT':<{width}}{'LINES':>6}  {'SHARE':>5}"))
+    for agent, count in sorted(summary["agents"].items(), key=lambda item: -item[1]):
+        print(f"{agent:<{width}}{count:>6}  {share(count):>5}")
+    print()
+    print(paint.bold(f"{'TURN':<13}{'DATE':<18}{'AGENT':<{width}}{'LINES':>6}  {'SHARE':>5}  PROMPT"))
+    for turn in turns:
+        print(f"{turn['trace_id'][:11]:<13}{local_time(infos[turn['trace_id']].request_time):<18}{turn['agent']:<{width}}"
+              f"{turn['lines']:>6}  {share(turn['lines']):>5}  {first_line(turn['prompt'], 60)}")
+
+
+def line_range(text):
+    """-L START,END: 1-based, both included."""
+    import argparse
+    try:
+        first, last = (int(part) for part in text.split(","))
+    except ValueError:
+        first = last = 0
+    if not 1 <= first <= last:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START,END (line numbers from 1, START <= END)")
+    return first, last
+
+
+def blame_options(p):
+    p.add_argument("file", metavar="FILE", help="a file of this repository, as it is now")
+    p.add_argument("-L", dest="range", type=line_range, metavar="START,END", help="only lines START to END")
+    p.add_argument("--summary", action="store_true",
+                   help="the share of lines per agent and per turn, and how many no traced turn wrote")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="turns of another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="turns of every experiment on the backend")
+
+
+def read_lines_of(path, shown):
+    """The file's lines (no line ends); an error that says why when it cannot be read."""
+    if not os.path.isfile(path):
+        raise TracesError(f"{shown} is not a file" + ("" if os.path.exists(path) else " (it does not exist)"))
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        raise TracesError(f"cannot read {shown}: {e.strerror}") from None
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+@command("blame", "the agent turn that wrote each line of a file", blame_options)
+def cmd_blame(args):
+    root = repo_root(os.getcwd())
+    path = os.path.abspath(args.file)
+    rel = os.path.relpath(path, root)
+    if rel.startswith(".." + os.sep):
+        raise TracesError(f"{args.file} is outside this repository ({root})")
+    texts = read_lines_of(path, args.file)
+    first, last = args.range or (1, len(texts))
+    if texts and last > len(texts) or not texts and args.range:
+        raise TracesError(f"{args.file} has {len(texts)} line(s): -L {first},{last} is past its end")
+    times = git_blame(root, rel)
+    if times is not None and len(times) != len(texts):
+        raise TracesError(f"git blame and {args.file} disagree on its lines (was it changed meanwhile?); try again")
+    backend = Backend(root)
+    names = history_names(root, rel)
+    turns = blame_turns(backend, args, names)
+    infos = {trace.info.trace_id: trace.info for trace in turns}
+    lines, shown, summary = blame_rows(texts, attribute(texts, times, turns, names, root), infos, first, last)
+    if args.json:
+        body = {"file": rel, "turns": shown, "summary": summary}
+        if not args.summary:
+            body["lines"] = lines
+        print(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False))
+    elif args.summary:
+        print_blame_summary(rel, shown, summary, infos, Painter(sys.stdout))
+    else:
+        print_blame(lines, shown, infos, Painter(sys.stdout))
     return 0
 
 
@@ -9445,8 +10294,8 @@ def serve_local_ui(uri, experiment, args):
 
 def ui_options(p):
     p.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    p.add_argument("--port", type=positive(int), help="port for the local UI (default: a free one)")
 
 
 @command("ui", "open this repository's traces in the MLflow UI (starts it for the local store)", ui_options)
@@ -9476,18 +10325,33 @@ def cmd_ui(args):
 ###############################################################################
 
 EXAMPLES = """\
-examples:
-  traces init                     set up this repository (asks; Enter accepts the defaults)
-  traces init --local --yes       the local store, no questions
-  traces init --tracking-uri https://mlflow.example.com -e acme/widgets --yes
-  traces status                   what is set up, what waits in the spool
-  traces doctor                   check the whole path a turn takes, with a test turn
-  traces import                   trace this repository's past sessions
-  traces search --hours 24        the last day's turns
-  traces search -f context -l 5   the last five turns as Markdown for an LLM
-  traces search --tool Bash --status error
-  traces report --by model        tokens and cost per model
-  traces ui                       the MLflow UI for the local store
+Examples:
+  Wire this repository for every agent on PATH, on the local store, asking nothing:
+      traces init --agent all --local --yes
+  Send this repository's traces to a team's MLflow server instead:
+      traces init --tracking-uri https://mlflow.example.com -e acme/widgets
+  Check the whole path a turn takes, with a test turn per agent:
+      traces doctor
+  Trace the sessions that ran before init:
+      traces import
+  A turn step by step (prompt, tool calls, diffs, answer); a session for a pull request:
+      traces show tr-7f3a
+      traces show --session 3de4 -f markdown
+  The last day's turns; the last five as Markdown for an LLM:
+      traces search --hours 24
+      traces search -f context -l 5
+  Turns whose Bash call failed, and what each tool cost in time:
+      traces search --tool Bash --status error
+      traces search -f tools
+  Which traced turn wrote each line of a file, and each agent's share of it:
+      traces blame src/app.py
+      traces blame src/app.py --summary
+  Tokens and dollars per model; per agent this month; per 5-hour block this week, by model:
+      traces report --by model
+      traces report --by agent --since 2026-12-01
+      traces report --by block --since 7d --breakdown
+
+Every command has --help. The reference: docs/commands.md in the claudetracing repository.
 """
 
 
@@ -9496,7 +10360,7 @@ def build_parser(only=None):
     all of them costs a quick command (`traces search`) a fifth of its time."""
     import argparse
     parser = argparse.ArgumentParser(
-        prog="traces", description="MLflow tracing for Claude Code sessions.", epilog=EXAMPLES,
+        prog="traces", description="MLflow tracing for coding-agent sessions: Claude Code, Codex CLI, Gemini CLI, GitHub Copilot CLI.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"traces {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -9504,10 +10368,10 @@ def build_parser(only=None):
         if only in COMMANDS and name != only:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--version", action="version", version=f"traces {__version__}")
         p.set_defaults(func=func)
         if options:
             options(p)
+        p.add_argument("--version", action="version", version=f"traces {__version__}")
     return parser
 
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # make demo: the main job on the embedded local store, no Claude Code and no server needed.
 # A throwaway repository is wired with `traces init --local`, a session recorded from the real
-# Claude Code 2.1.330 is imported as if its hooks had fired, and `traces search` shows it; then
+# Claude Code 2.1.330 is imported as if its hooks had fired, and `traces search` and `traces show` show it; then
 # sessions recorded from the real Codex, Gemini CLI and Copilot CLI, and a report by agent.
 set -e
 PY=${1:-python3}
@@ -21,6 +21,7 @@ SESSION=$(ls "$ROOT"/tests/fixtures/cc-2.1.330/resume/*-*.jsonl)
 echo; echo "\$ traces import <a two-turn session recorded from the real Claude Code 2.1.330>"
 traces import "$SESSION"
 echo; echo "\$ traces search"; traces search
+echo; echo "\$ traces show --session 14649fb6"; traces show --session 14649fb6 --no-pager
 echo; echo "\$ traces search -f tools"; traces search -f tools
 echo; echo "\$ traces report --by session"; traces report --by session
 F="$ROOT/tests/fixtures"

@@ -23,6 +23,8 @@ resumed sessions and subagents need no coordination):
   order. ``RUN`` is one call of the shell tool (``exec_command {"cmd": ...}``); ``SPAWN`` is two
   responses: ``spawn_agent {"message": <task>}`` then ``wait_agent`` on the id it returned. The
   task is itself a prompt for the subagent (``SPAWN: RUN: echo hi`` makes the agent run it).
+  ``PATCH: <patch as a JSON string>`` is a shell call of ``apply_patch`` with that patch (Codex
+  applies it itself; the stand-in's model has no apply_patch tool of its own).
 * The next action is the one after those already answered: the number of
   ``function_call_output`` items after the prompt. When all are done the model answers with
   text (``final_text``). A prompt without actions gets ``PLAIN_ANSWER`` at once.
@@ -46,7 +48,7 @@ from typing import Any
 
 RUN_RE = re.compile(r"^\s*RUN:\s*(.+?)\s*$", re.M)
 SPAWN_RE = re.compile(r"^\s*SPAWN:\s*(.+?)\s*$", re.M)
-ACTION_RE = re.compile(r"^\s*(RUN|SPAWN):\s*(.+?)\s*$", re.M)
+ACTION_RE = re.compile(r"^\s*(RUN|SPAWN|PATCH):\s*(.+?)\s*$", re.M)
 # User messages Codex writes itself around the real prompt.
 CONTEXT_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.md", "<INSTRUCTIONS>",
                     "<turn_aborted>", "<subagent_notification>", "<skills_instructions>")
@@ -79,6 +81,8 @@ def actions(prompt: str) -> list[tuple[str, str]]:
     """The turn's actions, in prompt order: ("run", command) / ("spawn", task) / ("wait", "")."""
     out: list[tuple[str, str]] = []
     for kind, arg in ACTION_RE.findall(prompt):
+        if kind == "PATCH":
+            arg, kind = f"apply_patch <<'EOF'\n{json.loads(arg)}EOF\n", "RUN"
         out += [("run", arg)] if kind == "RUN" else [("spawn", arg), ("wait", "")]
     return out
 

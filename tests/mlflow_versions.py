@@ -44,7 +44,7 @@ READS = [
     ["search", "--file", "notes.txt"], ["search", "-e", "acme/other"], ["search", "-f", "json", "-l", "0", "--all"],
     ["search", "-f", "context", "-l", "0"], ["search", "-f", "tools", "-l", "0"], ["report", "--json"],
     ["report", "--by", "session", "--json"], ["report", "--by", "model"], ["report", "--by", "user", "--json"],
-    ["list"],
+    ["report", "--by", "block", "--until", "1d", "--breakdown", "--json"], ["list"],
 ]
 
 

@@ -21,6 +21,8 @@ COMMANDS = {
     "search": ["search"],
     "list": ["list"],
     "report": ["report"],
+    "show": ["show", "--session", "sess-broken"],
+    "blame": ["blame", "README.md"],
     "import": ["import", "TRANSCRIPT"],
     "sync": ["sync"],
     "enrichment": ["enrichment", "list"],
@@ -33,7 +35,7 @@ COMMANDS = {
 # status reports what is wrong and exits 0; disable has nothing to undo in a fresh repository;
 # sync has an empty spool; enrichment and redact read only the repository's settings.
 SUCCEEDS = {
-    "no-mlflow": {"init", "status", "disable", "search", "list", "report", "sync", "enrichment", "redact"},
+    "no-mlflow": {"init", "status", "disable", "search", "list", "report", "show", "blame", "sync", "enrichment", "redact"},
     "home-is-a-file": {"status", "disable", "enrichment", "redact"},
     "store-is-a-folder": {"status", "disable", "sync", "enrichment", "redact"},
     "store-is-garbage": {"status", "disable", "sync", "enrichment", "redact"},

@@ -32,7 +32,7 @@ PLAN = [
 SAME_OUTPUT = [
     ["search"], ["search", "-l", "0"], ["search", "--all", "-l", "0"], ["search", "--branch", "feature-x"],
     ["search", "--tool", "Bash"], ["search", "--session", "bbbb"],
-    ["report", "--json"], ["report", "--by", "model"], ["list"],
+    ["report", "--json"], ["report", "--by", "model"], ["report", "--by", "block", "--until", "1d", "--json"], ["list"],
 ]
 
 

@@ -342,6 +342,7 @@ SAME_OUTPUT = [
     ["search", "-f", "context", "-l", "0"], ["search", "-f", "tools", "-l", "0"], ["report", "--json"],
     ["report", "--by", "session", "--json"], ["report", "--by", "model"], ["report", "--by", "user", "--json"],
     ["report", "--by", "branch", "--since", "2026-01-01", "--json"], ["list"],
+    ["report", "--by", "block", "--until", "2d", "--breakdown", "--json"], ["report", "--by", "week", "--since", "40h"],
 ]
 
 

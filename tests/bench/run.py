@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|statusline|budget_hook ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame|report|statusline|budget_hook ...]
 """
 
 import json
@@ -198,6 +198,12 @@ def bench_agents():
     return agents_main()
 
 
+def bench_report():
+    """`traces report` by week, month, block, --until, --breakdown against b6fba38's report, on 10,000 and 40,000 turns."""
+    from bench_report import main as report_main
+    return report_main()
+
+
 def bench_redact():
     """Redaction cost per MB of transcript-like text, against `json.loads` of the same lines."""
     from bench_redact import bench_redact as run
@@ -350,10 +356,23 @@ def bench_budget_hook():
     return run()
 
 
+def bench_show():
+    """`traces show` on a turn of 200 steps (and 20, 2,000) against `python -c pass` and `traces search`."""
+    from bench_show import main as show_main
+    return show_main()
+
+
+def bench_blame():
+    """`traces blame` of a file edited by 50, 200 and 400 traced turns, against `git blame` of it."""
+    from bench_blame import main as blame_main
+    return blame_main()
+
+
 BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "redact": bench_redact,
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
            "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents,
+           "show": bench_show, "blame": bench_blame, "report": bench_report,
            "statusline": bench_statusline, "budget_hook": bench_budget_hook}
 
 if __name__ == "__main__":
