@@ -5143,7 +5143,14 @@ def count_spend(session, project, turn):
     fd = summary_lock()
     try:
         summary, now = read_summary(), time.time()
-        if add_spend(summary, session, project, turn, now):
+        try:
+            changed = add_spend(summary, session, project, turn, now)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # Never let the summary stop a turn's upload: begun afresh, it counts from here.
+            log("ERROR the spend summary was malformed: begun afresh")
+            summary = {"projects": {}, "sessions": {}}
+            changed = add_spend(summary, session, project, turn, now)
+        if changed:
             write_atomic(summary_path(), json.dumps(summary).encode())
             write_verdicts(summary, project, now)
     finally:
@@ -10053,14 +10060,8 @@ def statusline_text(payload, summary, waiting, reason, now):
     return terminal_safe(" · ".join(parts))
 
 
-@command("statusline", "one line for Claude Code's status line (stdin: its status-line JSON)")
-def cmd_statusline(args=None):
-    try:
-        payload = json.loads(sys.stdin.buffer.read() or b"{}")
-    except ValueError:
-        payload = {}
-    payload = payload if isinstance(payload, dict) else {}
-    summary = read_summary()
+def statusline(payload, summary):
+    """Print the line for a status-line input."""
     workspace = payload.get("workspace") if isinstance(payload.get("workspace"), dict) else {}
     waiting = project_jobs(workspace.get("project_dir") or payload.get("cwd"))
     problem = recorded_problem()        # "N turn(s) waiting: what. Fix: how", for every repository
@@ -10072,6 +10073,20 @@ def cmd_statusline(args=None):
         reason = summary.get("trouble", "") if waiting else ""
     print(statusline_text(payload, summary, waiting, reason, time.time()))
     return 0
+
+
+@command("statusline", "one line for Claude Code's status line (stdin: its status-line JSON)")
+def cmd_statusline(args=None):
+    try:
+        payload = json.loads(sys.stdin.buffer.read() or b"{}")
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    try:
+        return statusline(payload, read_summary())
+    except (KeyError, TypeError, AttributeError, ValueError):
+        print("traces: the spend summary is unreadable (the next turn traced writes it afresh)")
+        return 0
 
 
 ###############################################################################

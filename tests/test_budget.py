@@ -120,6 +120,16 @@ def spend(project, session, usd, branch="main"):
         os.close(fd)
 
 
+def test_a_malformed_summary_never_stops_tracing_nor_the_status_line(repo):
+    traces.private_dir(os.environ["TRACES_HOME"], "state")
+    with open(traces.summary_path(), "w") as f:
+        json.dump({"projects": {str(repo): 1}, "sessions": {"s": 2}}, f)
+    assert statusline({"session_id": "s", "workspace": {"project_dir": str(repo)}}).startswith("traces: the spend summary")
+    turn = {"id": "s:1", "cost": 0.5, "meta": {"git_branch": "main"}, "end": time.time()}
+    traces.count_spend("s", str(repo), turn)
+    assert traces.read_summary()["sessions"]["s"]["turns"] == {"1": 0.5}
+
+
 # --- the status line ------------------------------------------------------------------------
 
 def test_statusline_shows_turns_and_spend_quietly_without_a_summary(repo):
