@@ -99,6 +99,22 @@ PROBLEM_FILE = os.path.join("state", "problem.json")
 NOTICE_EVENT = "SessionStart"
 NOTICE_COMMAND = ('f="${TRACES_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/claudetracing}/%s"; '
                   '[ -f "$f" ] && cat "$f" 2>/dev/null; true') % PROBLEM_FILE
+# Budgets work the same way: the worker, which knows what each session, day, week and branch
+# has spent, keeps in TRACES_HOME/state/budget/ the exact JSON a UserPromptSubmit hook prints
+# (a warning, or a refusal of the prompt) for each session and each project, named for the
+# local day it holds for. The hook runs before every prompt and Claude waits for it: it starts
+# no Python (`date`, and `sed` only when a session has a file: the file is printed by the
+# shell itself), and prints nothing when no budget is near. No nested ${A:-${B}} and a braced
+# ${CLAUDE_PROJECT_DIR}: Gemini CLI, which runs the same command, rewrites the other forms.
+SUMMARY_FILE = os.path.join("state", "summary.json")
+BUDGET_DIR = os.path.join("state", "budget")
+BUDGET_EVENT = "UserPromptSubmit"
+BUDGET_COMMAND = ('d=$TRACES_HOME; [ -n "$d" ] || {{ d=$XDG_DATA_HOME; [ -n "$d" ] || d=$HOME/.local/share; '
+                  'd=$d/claudetracing; }}; d=$d/{dir}; t=$(date +%F); v=; f="$d/projects${{CLAUDE_PROJECT_DIR}}/$t.json"; '
+                  'set -- "$d"/*."$t".json; if [ -f "$1" ]; then '
+                  's=$(sed -n \'s/.*"session_id" *: *"\\([A-Za-z0-9_-]*\\)".*/\\1/p\'); '
+                  '[ -f "$d/$s.$t.json" ] && f="$d/$s.$t.json"; fi; [ -f "$f" ] && IFS= read -r v < "$f"; '
+                  'printf %s "$v"; true').format(dir=BUDGET_DIR)
 # Hook commands written by older tools (and by traces before 0.9, which read
 # CLAUDETRACING_HOOK from the settings' env); init replaces them, disable removes them.
 RETIRED_HOOK_MARKERS = ("mlflow.claude_code.hooks", "claudetracing.hooks", "CLAUDETRACING_HOOK")
@@ -544,7 +560,7 @@ def settings_env(data):
 def is_our_hook(command):
     if not isinstance(command, str):
         return False
-    return LOCAL_HOOK_FILE in command or ("claudetracing" in command and PROBLEM_FILE in command) or any(m in command for m in RETIRED_HOOK_MARKERS) or (
+    return LOCAL_HOOK_FILE in command or ("claudetracing" in command and (PROBLEM_FILE in command or BUDGET_DIR in command)) or any(m in command for m in RETIRED_HOOK_MARKERS) or (
         ("traces" in command or "claudetracing" in command) and command.rstrip().endswith(("hook", "hook || true")))
 
 
@@ -1858,7 +1874,7 @@ def add_agent(name, **parts):
                     "claims": lambda payload, environ: False, "init_check": lambda root, args: None,
                     "wire_settings": lambda settings, invocation: None, "wire": lambda root, invocation, yes: [],
                     "status": lambda root: None, "unwire": lambda root: [], "names_repository": lambda root: False,
-                    **parts}
+                    "wire_budget": lambda root, on: [], **parts}
 
 
 # A hook reports how its turn ended (the agent's last answer); the worker recognises it in the
@@ -4900,6 +4916,249 @@ class Uploader:
 # Worker: spool → turns → traces, with per-session checkpoints
 ###############################################################################
 
+# -- spend: the summary the status line and budgets read, and the budgets' verdicts -------
+
+# The worker counts a turn's cost when it has read the finished turn, before it uploads it:
+# a turn waiting in the spool for a backend that is down is spent all the same. A turn is
+# counted once (sessions keep each turn's cost, so a re-read replaces it). Kept small: days,
+# weeks, branches and sessions beyond these are dropped.
+SUMMARY_DAYS = 40
+SUMMARY_WEEKS = 10
+SUMMARY_SESSIONS = 200
+SUMMARY_SESSION_DAYS = 8
+SUMMARY_BRANCHES = 100
+SUMMARY_TURNS_HOURS = 24    # a session quiet this long keeps its total, not each turn's cost
+BUDGET_SCOPES = {"session": "this session", "day": "today", "week": "this week", "branch": "this branch"}
+BUDGET_WARN_AT = 80         # percent of a budget from which the hook warns
+
+
+def dollars(value):
+    """Cents where they matter; tenths of a cent for the small sums of a short session."""
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
+def summary_path():
+    return os.path.join(traces_home(), SUMMARY_FILE)
+
+
+def read_summary():
+    summary = read_json_file(summary_path())
+    if not isinstance(summary, dict):
+        summary = {}
+    for key in ("projects", "sessions"):
+        if not isinstance(summary.get(key), dict):
+            summary[key] = {}
+    return summary
+
+
+def summary_lock():
+    """Held while the summary is read, changed and written (the worker and `traces budget`)."""
+    import fcntl
+    fd = os.open(os.path.join(private_dir(traces_home(), "state"), "summary.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def day_keys(when):
+    """The local day and ISO week a time falls in, as the summary names them."""
+    local = time.localtime(when)
+    return time.strftime("%Y-%m-%d", local), time.strftime("%G-W%V", local)
+
+
+def git_head_branch(folder):
+    """The branch checked out in folder, read from .git/HEAD (no git process: the status line
+    runs on every screen update); "" when it is not a branch."""
+    git = os.path.join(folder, ".git")
+    try:
+        if os.path.isfile(git):         # a worktree or submodule: .git names the real folder
+            with open(git, encoding="utf-8") as f:
+                git = os.path.join(folder, f.read().strip().removeprefix("gitdir: "))
+        with open(os.path.join(git, "HEAD"), encoding="utf-8") as f:
+            head = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else ""
+
+
+def prune_summary(summary, now):
+    """Keep the summary small: recent days, weeks and sessions, the branches last spent on."""
+    oldest_day = day_keys(now - SUMMARY_DAYS * 86400)[0]
+    for project in summary["projects"].values():
+        project["days"] = {d: v for d, v in project["days"].items() if d >= oldest_day}
+        project["weeks"] = dict(sorted(project["weeks"].items())[-SUMMARY_WEEKS:])
+        project["branches"] = dict(sorted(project["branches"].items(), key=lambda kv: kv[1][1])[-SUMMARY_BRANCHES:])
+    recent = [(s, e) for s, e in summary["sessions"].items() if e["last"] > now - SUMMARY_SESSION_DAYS * 86400]
+    summary["sessions"] = dict(sorted(recent, key=lambda se: se[1]["last"])[-SUMMARY_SESSIONS:])
+    for entry in summary["sessions"].values():
+        if entry["turns"] and entry["last"] < now - SUMMARY_TURNS_HOURS * 3600:
+            entry["usd"] = entry.get("usd", 0.0) + sum(entry["turns"].values())
+            entry["count"] = entry.get("count", 0) + len(entry["turns"])
+            entry["turns"] = {}
+
+
+def add_spend(summary, session, project, turn, now):
+    """Count one finished turn in the summary; False when it was counted already as it is."""
+    usd = turn["cost"] or 0.0
+    entry = summary["sessions"].setdefault(session, {"project": project, "turns": {}, "last": now})
+    key = turn["id"].rpartition(":")[2]
+    if key in entry["turns"] and abs(entry["turns"][key] - usd) < 1e-9:
+        return False
+    delta = usd - entry["turns"].get(key, 0.0)
+    branch = turn["meta"].get("git_branch") or git_head_branch(project)
+    entry.update(project=project, branch=branch, last=now)
+    entry["turns"][key] = usd
+    spent = summary["projects"].setdefault(project, {"days": {}, "weeks": {}, "branches": {}, "agents": {}})
+    day, week = day_keys(turn.get("end") or now)
+    spent["days"][day] = spent["days"].get(day, 0.0) + delta
+    spent["weeks"][week] = spent["weeks"].get(week, 0.0) + delta
+    if branch:
+        spent["branches"][branch] = [spent["branches"].get(branch, [0.0])[0] + delta, now]
+    agent = turn.get("agent", DEFAULT_AGENT)
+    spent["agents"][agent] = spent["agents"].get(agent, 0.0) + delta
+    prune_summary(summary, now)
+    return True
+
+
+def spend_of(summary, project, session, branch, now):
+    """What a session of a project has spent, by budget scope."""
+    spent = summary["projects"].get(project) or {"days": {}, "weeks": {}, "branches": {}}
+    day, week = day_keys(now)
+    entry = summary["sessions"].get(session) or {}
+    return {"session": entry.get("usd", 0.0) + sum(entry.get("turns", {}).values()), "day": spent["days"].get(day, 0.0),
+            "week": spent["weeks"].get(week, 0.0), "branch": spent["branches"].get(branch, [0.0])[0]}
+
+
+def budget_problem(budget):
+    """What is wrong with a `budget` entry of our files, or None."""
+    if not isinstance(budget, dict):
+        return '"budget" must be an object'
+    for key, value in budget.items():
+        if key in (*BUDGET_SCOPES, "warn_at") and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                                   or value <= 0):
+            return f'"budget.{key}" must be a positive number'
+        if key == "block" and not isinstance(value, bool):
+            return f'"budget.{key}" must be true or false'
+    return None
+
+
+def project_budget(project):
+    """A project's budgets: the team's (.claude/traces.json), this machine's entries over them."""
+    budget = {}
+    for name in (CONFIG_FILE, LOCAL_CONFIG_FILE):
+        found = (read_json_file(os.path.join(project, name)) or {})
+        found = found.get("budget") if isinstance(found, dict) else None
+        if isinstance(found, dict) and not budget_problem(found):
+            budget.update(found)
+    return budget
+
+
+def budget_verdict(budget, spent):
+    """(level, message) for a session's spend against its budgets: level "block" at 100 % with
+    --block, "warn" from the warn threshold, None below it. The message names the worst budget."""
+    worst = None
+    for scope, label in BUDGET_SCOPES.items():
+        limit = budget.get(scope)
+        if limit:
+            share = spent[scope] / limit * 100
+            if worst is None or share > worst[0]:
+                worst = (share, scope, label, limit)
+    if worst is None or worst[0] < budget.get("warn_at", BUDGET_WARN_AT):
+        return None, None
+    share, scope, label, limit = worst
+    said = f"claudetracing: {label} has spent {dollars(spent[scope])} of its {dollars(limit)} {scope} budget ({share:.0f} %)"
+    if share >= 100 and budget.get("block"):
+        return "block", (f"{said}; this prompt was not sent. Raise it (`traces budget set --{scope} "
+                         f"{dollars(max(limit * 2, spent[scope] * 1.5))[1:]}`) or lift the limits (`traces budget off`).")
+    return "warn", said + "."
+
+
+def verdict_json(level, message):
+    if level == "block":
+        return {"decision": "block", "reason": message}
+    return {"systemMessage": message}
+
+
+def read_file_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def sync_files(folder, wanted, stale):
+    """Write the files of wanted ({name: bytes}) that differ; remove those stale(name) says. The
+    folder is made only when there is something to write (most repositories have no budget)."""
+    if not os.path.isdir(folder):
+        if not wanted:
+            return
+        private_dir(folder)
+    for name in os.listdir(folder):
+        if name.endswith(".json") and name not in wanted and stale(name):
+            os.remove(os.path.join(folder, name))
+    for name, data in wanted.items():
+        if read_file_bytes(os.path.join(folder, name)) != data:
+            write_atomic(os.path.join(folder, name), data)
+
+
+def write_verdicts(summary, project, now):
+    """Rewrite the hook's files for a project: <session>.<day>.json for each of its sessions, and
+    projects/<project path>/<day>.json for a session not counted yet (the hook finds it from
+    CLAUDE_PROJECT_DIR with no process to start), for today and tomorrow (a day budget lifts at
+    midnight even when no turn comes to recount it). Files no longer meant are removed."""
+    budget = project_budget(project)
+    folder = os.path.join(traces_home(), BUDGET_DIR)
+    own = os.path.join(folder, "projects" + os.path.abspath(project))
+    head = git_head_branch(project)
+    sessions = {s: e.get("branch") or head for s, e in summary["sessions"].items() if e.get("project") == project}
+    theirs, ours, today = {}, {}, day_keys(now)[0]
+    for when in (now, now + 86400):
+        day = day_keys(when)[0]
+        for session, branch in [(None, head), *sessions.items()]:
+            level, message = budget_verdict(budget, spend_of(summary, project, session, branch, when))
+            if level and session is None:
+                ours[f"{day}.json"] = json.dumps(verdict_json(level, message)).encode()
+            elif level:
+                theirs[f"{session}.{day}.json"] = json.dumps(verdict_json(level, message)).encode()
+    sync_files(own, ours, lambda name: True)
+    sync_files(folder, theirs, lambda name: name.split(".")[0] in sessions or name.split(".")[-2] < today)
+
+
+def note_trouble(reason):
+    """Keep why turns wait (a backend that is down) for the status line; None: nothing waits."""
+    reason = reason and redact_text(reason)
+    fd = summary_lock()
+    try:
+        summary = read_summary()
+        if summary.get("trouble") != reason:
+            summary.pop("trouble", None)
+            summary.update({"trouble": reason} if reason else {})
+            write_atomic(summary_path(), json.dumps(summary).encode())
+    finally:
+        os.close(fd)
+
+
+def count_spend(session, project, turn):
+    """Count a finished turn in the summary, and bring the project's budget verdicts up to date."""
+    fd = summary_lock()
+    try:
+        summary, now = read_summary(), time.time()
+        try:
+            changed = add_spend(summary, session, project, turn, now)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # Never let the summary stop a turn's upload: begun afresh, it counts from here.
+            log("ERROR the spend summary was malformed: begun afresh")
+            summary = {"projects": {}, "sessions": {}}
+            changed = add_spend(summary, session, project, turn, now)
+        if changed:
+            write_atomic(summary_path(), json.dumps(summary).encode())
+            write_verdicts(summary, project, now)
+    finally:
+        os.close(fd)
+
+
+# -- turns: read, upload, checkpoint ------------------------------------------------------
+
 def session_state(session, transcript):
     state = read_json_file(state_path(session), None) or {}
     if state.get("transcript") != transcript:
@@ -5003,6 +5262,8 @@ def upload_turns(session, uploader, state, agent, reading, context):
                 continue
             agent["settle"](session, state, turn)
             signature = turn_signature(turn)
+            if context.get("project") and not turn["copied_from"]:
+                count_spend(session, context["project"], turn)     # before the upload, which may fail
             if turn["copied_from"]:
                 pass                                # --fork-session copied it: traced in its own session
             elif record is None and uploaded_before(session, uploader, state, turn_id):
@@ -5120,7 +5381,8 @@ def trace_jobs(session, jobs, env, uploaders):
             uploaders[key] = Uploader(env)
         uploaders[key].activate()
         cwd = next((j.get("cwd") for j in reversed(jobs) if j.get("cwd")), "")
-        n = trace_session(session, transcript, uploaders[key], jobs, context={"cwd": cwd, "env": env}, agent=agent)
+        context = {"cwd": cwd, "env": env, "project": jobs[-1].get("project_dir") or cwd}
+        n = trace_session(session, transcript, uploaders[key], jobs, context=context, agent=agent)
         if n:
             log(f"{session}: uploaded {n} turn(s)")
     return True
@@ -5136,7 +5398,7 @@ def drain_spool(uploaders):
             by_session.setdefault(job["session_id"], []).append((path, job))
     for agent in AGENTS.values():
         agent["note_jobs"]([job for items in by_session.values() for _, job in items])
-    ok, problem, done = True, None, False
+    ok, problem, done, trouble = True, None, False, None
     for session, items in by_session.items():
         jobs = [job for _, job in items]
         env = jobs[-1].get("env") or {}
@@ -5148,7 +5410,7 @@ def drain_spool(uploaders):
                 continue
         except (BackendError, TracesError) as e:
             log(f"ERROR {session}: {e}")
-            ok, problem = False, problem or user_problem(e, env)
+            ok, problem, trouble = False, problem or user_problem(e, env), trouble or str(e)
             continue
         except Exception as e:  # noqa: BLE001 - one session's surprise must not stall the others
             log(f"ERROR {session}: unexpected {short_error(e)}; its jobs stay in the spool")
@@ -5161,6 +5423,8 @@ def drain_spool(uploaders):
         record_problem(*problem)
     elif done:
         clear_problem()
+    if by_session:
+        note_trouble(trouble)
     return ok
 
 
@@ -7044,6 +7308,32 @@ def wire_gemini(root, invocation):
             f"{'in' if wanted else 'from'} {GEMINI_SETTINGS_FILE}"]
 
 
+GEMINI_BUDGET_EVENT = "BeforeAgent"      # runs before each prompt; its output warns or refuses it, as Claude Code's
+
+
+def wire_gemini_budget(root, on):
+    """Run the budget hook before each prompt in a repository whose Gemini CLI is wired (on), or
+    take it away: the lines to print. The same command and files serve Claude Code."""
+    path = os.path.join(root, GEMINI_SETTINGS_FILE)
+    data, text = load_gemini_settings(path)
+    hooks = data.get("hooks") or {}
+    groups = hooks.get(GEMINI_BUDGET_EVENT) or []
+    kept = [g for g in groups if not (isinstance(g, dict) and any(isinstance(h, dict) and is_our_hook(h.get("command"))
+                                                                   for h in g.get("hooks") or []))]
+    if on and any(gemini_our_hooks(data).values()):
+        kept.append({"matcher": "*", "hooks": [{"type": "command", "command": BUDGET_COMMAND, "timeout": 5000}]})
+    if kept == groups:
+        return []
+    if kept:
+        hooks[GEMINI_BUDGET_EVENT] = kept
+    else:
+        hooks.pop(GEMINI_BUDGET_EVENT, None)
+    data["hooks"] = hooks
+    save_settings(path, data, None, text)
+    return [f"{'wrote' if on else 'removed'} the Gemini CLI budget hook ({GEMINI_BUDGET_EVENT}) "
+            f"{'in' if on else 'from'} {GEMINI_SETTINGS_FILE}"]
+
+
 def gemini_trust(root):
     """(trusted: True, False or None when Gemini CLI will ask, why), as Gemini CLI 0.61 decides
     in a folder from the user's settings and trustedFolders.json (the longest rule that holds
@@ -7085,7 +7375,7 @@ def gemini_init_check(root, args):
 def gemini_init(root, invocation, yes):
     """Wire Gemini CLI's hooks for this repository; say whether Gemini CLI trusts the folder
     (it runs no hooks where it does not), never trusting it on the user's behalf (yes or not)."""
-    written = wire_gemini(root, invocation)
+    written = wire_gemini(root, invocation) + wire_gemini_budget(root, bool(project_budget(root)))
     trusted, why = gemini_trust(root)
     if not trusted:
         written.append(f"Gemini CLI runs no hooks in this folder yet ({why}): {GEMINI_TRUST_FIX}.")
@@ -7140,7 +7430,9 @@ def gemini_doctor_turn(root, session):
 
 AGENTS["gemini"].update(binary="gemini", init_check=gemini_init_check, wire=gemini_init, status=gemini_status,
                         status_row=gemini_status_row,
-                        unwire=lambda root: wire_gemini(root, None) if gemini_wiring(root)[0] else [],
+                        unwire=lambda root: wire_gemini_budget(root, False) + (
+                            wire_gemini(root, None) if gemini_wiring(root)[0] else []),
+                        wire_budget=wire_gemini_budget,
                         names_repository=lambda root: bool(gemini_wiring(root)[0]), doctor_turn=gemini_doctor_turn)
 
 
@@ -8207,6 +8499,73 @@ def settle_team_enrichments(args, current, tags, set_tag):
     return adopted
 
 
+# The status line is a personal choice of what to see, so it goes in this machine's
+# settings.local.json. One the user has already is never replaced: ours is shown after theirs
+# when they say so (both get the same stdin), and disable puts theirs back as it was.
+STATUSLINE_MARK = "# claudetracing statusline"
+STATUSLINE_KEPT = "statusline_replaced"       # traces.local.json: the user's own, while ours wraps it
+# Claude Code re-runs the status line as its screen changes; the worker's uploads change
+# nothing on the screen, so the line is also re-run every few seconds (refreshInterval).
+STATUSLINE_REFRESH = 5
+
+
+def statusline_command(theirs=None):
+    """Our status-line command, run after theirs (a shell command) when there is one."""
+    me = os.path.realpath(os.path.abspath(__file__))
+    ours = (machine_invocation(me) or DEFAULT_INVOCATION).removesuffix("hook") + "statusline"
+    if theirs is None:
+        return f"{ours} {STATUSLINE_MARK}"
+    return (f"i=$(cat); t=$(printf '%s' \"$i\" | {{ {theirs}\n}}); o=$(printf '%s' \"$i\" | {{ {ours}; }}); "
+            f"printf '%s  %s\\n' \"$t\" \"$o\" {STATUSLINE_MARK}")
+
+
+def is_our_statusline(value):
+    return isinstance(value, dict) and STATUSLINE_MARK in str(value.get("command", ""))
+
+
+def their_statusline(settings):
+    """(file, their statusLine) of the first settings file that has one not ours, else None."""
+    user = os.path.join(os.path.expanduser("~"), SETTINGS_FILE)
+    for name, data in ((LOCAL_SETTINGS_FILE, settings.local), (SETTINGS_FILE, settings.shared),
+                       ("~/" + SETTINGS_FILE, read_json_file(user) if user != os.path.join(settings.root, SETTINGS_FILE)
+                        else None)):
+        value = data.get("statusLine") if isinstance(data, dict) else None
+        if value and not is_our_statusline(value):
+            return name, value
+    return None
+
+
+def wire_statusline(settings, interactive):
+    """Put our status line in settings.local.json, after the user's own when they agree."""
+    if is_our_statusline(settings.local.get("statusLine")):
+        return
+    found = their_statusline(settings)
+    if found is None:
+        settings.local["statusLine"] = {"type": "command", "command": statusline_command(),
+                                        "refreshInterval": STATUSLINE_REFRESH}
+        return
+    name, theirs = found
+    command = theirs.get("command") if theirs.get("type") == "command" else None
+    question = f"You have a status line ({name}): show traces' after it (y/n)?"
+    if not isinstance(command, str) or not interactive or ask(question, "n").lower() not in ("y", "yes"):
+        print(f"Your status line ({name}) is kept as it is; `traces init --statusline` (interactive) can show "
+              f"traces' after it.")
+        return
+    if name == LOCAL_SETTINGS_FILE:
+        settings.local_config[STATUSLINE_KEPT] = theirs
+    settings.local["statusLine"] = {"refreshInterval": STATUSLINE_REFRESH, **theirs, "command": statusline_command(command)}
+
+
+def unwire_statusline(settings):
+    """Take our status line out of settings.local.json, putting back the one it wrapped."""
+    if is_our_statusline(settings.local.get("statusLine")):
+        kept = settings.local_config.get(STATUSLINE_KEPT)
+        if isinstance(kept, dict):
+            settings.local["statusLine"] = kept
+        else:
+            del settings.local["statusLine"]
+
+
 def init_options(p):
     p.add_argument("--agent", action="append", metavar="NAME",
                    help="the agents to wire: claude, codex, gemini, copilot, or all (those on PATH); repeat or list: "
@@ -8230,6 +8589,9 @@ def init_options(p):
                    help="comma-separated enrichments (or none); the experiment keeps the team's choice")
     p.add_argument("--user-wide", action="store_true",
                    help="trace every Claude Code session of this user (hooks in ~/.claude/settings.json)")
+    p.add_argument("--statusline", action="store_true",
+                   help="show tracing and spend in Claude Code's status line (this machine's settings; "
+                        "never replaces yours without asking)")
 
 
 def agents_on_path():
@@ -8412,6 +8774,8 @@ def cmd_init(args):
     remove_our_hooks(settings.local)
     for name in agents:
         AGENTS[name]["wire_settings"](settings, shared_hook or DEFAULT_INVOCATION)
+    if args.statusline:
+        wire_statusline(settings, interactive)
     written = settings.save()
     written += write_local_hook(root, local_hook)
     written += update_gitignore(root)
@@ -8610,6 +8974,7 @@ def cmd_disable(args):
     settings = RepoSettings(root)
     for data in (settings.shared, settings.local):
         remove_our_hooks(data)
+    unwire_statusline(settings)
     settings.drop_legacy_env()
     settings.config.clear()
     settings.local_config.clear()
@@ -9656,6 +10021,198 @@ def cmd_blame(args):
 
 
 ###############################################################################
+# traces statusline: this repository's tracing and spend, for Claude Code's status line
+###############################################################################
+
+STATUSLINE_JOBS_READ = 100      # jobs read to find this project's; past that the spool counts whole
+STATUSLINE_REASON = 40          # characters of the reason shown
+
+
+def project_jobs(project):
+    """How many spool jobs are this project's (the status line runs on every screen update:
+    a spool that grew large while a backend was down is counted without reading it)."""
+    jobs = pending_jobs()
+    if len(jobs) > STATUSLINE_JOBS_READ:
+        return len(jobs)
+    found = (read_json_file(path) for path in jobs)
+    return sum(isinstance(job, dict) and job.get("project_dir") == project for job in found)
+
+
+def statusline_text(payload, summary, waiting, reason, now):
+    """One line: traced turns of this session (or what waits, and why), then what this session,
+    today and this branch have spent."""
+    session = payload.get("session_id") if isinstance(payload.get("session_id"), str) else ""
+    workspace = payload.get("workspace") if isinstance(payload.get("workspace"), dict) else {}
+    project = workspace.get("project_dir") or payload.get("cwd") or ""
+    project = project if isinstance(project, str) else ""
+    branch = git_head_branch(project) if project else ""
+    spent = spend_of(summary, project, session, branch, now)
+    if waiting or reason:
+        why = f": {reason[:STATUSLINE_REASON]}{'…' if len(reason) > STATUSLINE_REASON else ''}" if reason else ""
+        state = f"⏳ {waiting} waiting{why}"
+    else:
+        entry = summary["sessions"].get(session) or {}
+        turns = entry.get("count", 0) + len(entry.get("turns", {}))
+        state = f"✓ {turns} turn{'' if turns == 1 else 's'}"
+    parts = [f"traces {state}", f"session {dollars(spent['session'])}", f"today {dollars(spent['day'])}"]
+    if branch:
+        parts.append(f"{branch} {dollars(spent['branch'])}")
+    return terminal_safe(" · ".join(parts))
+
+
+def statusline(payload, summary):
+    """Print the line for a status-line input."""
+    workspace = payload.get("workspace") if isinstance(payload.get("workspace"), dict) else {}
+    waiting = project_jobs(workspace.get("project_dir") or payload.get("cwd"))
+    problem = recorded_problem()        # "N turn(s) waiting: what. Fix: how", for every repository
+    if problem:
+        count, _, rest = problem.partition(" turn(s) waiting: ")
+        waiting = waiting or (int(count) if count.isdigit() else 0)
+        reason = rest.partition(". Fix:")[0]
+    else:
+        reason = summary.get("trouble", "") if waiting else ""
+    print(statusline_text(payload, summary, waiting, reason, time.time()))
+    return 0
+
+
+@command("statusline", "one line for Claude Code's status line (stdin: its status-line JSON)")
+def cmd_statusline(args=None):
+    try:
+        payload = json.loads(sys.stdin.buffer.read() or b"{}")
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    try:
+        return statusline(payload, read_summary())
+    except (KeyError, TypeError, AttributeError, ValueError):
+        print("traces: the spend summary is unreadable (the next turn traced writes it afresh)")
+        return 0
+
+
+###############################################################################
+# traces budget: limits on what a session, a day, a week or a branch may spend
+###############################################################################
+
+def budget_amount(text):
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
+    return value
+
+
+def budget_options(p):
+    import argparse
+    p.add_argument("action", nargs="?", choices=("show", "set", "off"), default="show",
+                   help="show spend against each budget (default), set budgets, or take them off")
+    for scope, label in BUDGET_SCOPES.items():
+        p.add_argument(f"--{scope}", type=budget_amount, metavar="USD", help=f"what {label} may spend")
+    p.add_argument("--warn-at", type=budget_amount, metavar="PCT",
+                   help=f"warn before each prompt from this share of a budget (default {BUDGET_WARN_AT})")
+    p.add_argument("--block", action=argparse.BooleanOptionalAction,
+                   help="refuse prompts once a budget is spent (--no-block: warn only)")
+    p.add_argument("--local", action="store_true",
+                   help="this machine's budgets (.claude/traces.local.json), over the team's (.claude/traces.json)")
+
+
+def set_budget_hook(data, on):
+    """Add (once) or remove our UserPromptSubmit hook, keeping every other hook."""
+    hooks = data.get("hooks") or {}
+    groups = hooks.get(BUDGET_EVENT, [])
+    kept = [g for g in ({**g, "hooks": [h for h in g.get("hooks", []) if not (isinstance(h, dict) and is_our_hook(
+        h.get("command")))]} for g in groups) if g["hooks"]]
+    if on:
+        kept.append({"hooks": [{"type": "command", "command": BUDGET_COMMAND}]})
+    if kept == groups:
+        return
+    if kept:
+        data.setdefault("hooks", {})[BUDGET_EVENT] = kept
+    else:
+        hooks.pop(BUDGET_EVENT, None)
+        if not hooks:
+            data.pop("hooks", None)
+
+
+def checked_budgets(settings):
+    """The team's and this machine's budgets; Error (nothing changed) when one is malformed."""
+    found = []
+    for name, config in ((CONFIG_FILE, settings.config), (LOCAL_CONFIG_FILE, settings.local_config)):
+        budget = config.get("budget", {})
+        problem = budget_problem(budget)
+        if problem:
+            raise TracesError(f"{os.path.join(settings.root, name)}: {problem}; fix it and run this again; "
+                              f"the file was not changed")
+        found.append(budget)
+    return found
+
+
+def change_budget(args, settings):
+    """Apply `set` or `off` to the team's file (or this machine's, --local), and keep the hook
+    beside the budget it serves (settings.json for the team, settings.local.json otherwise)."""
+    config, hooks = (settings.local_config, settings.local) if args.local else (settings.config, settings.shared)
+    if args.action == "off":
+        config.pop("budget", None)
+    else:
+        given = {scope: getattr(args, scope) for scope in BUDGET_SCOPES if getattr(args, scope) is not None}
+        if args.warn_at is not None:
+            given["warn_at"] = args.warn_at
+        if args.block is not None:
+            given["block"] = args.block
+        if not given:
+            raise TracesError("say what to set: --session, --day, --week or --branch USD, --warn-at PCT, --block")
+        config["budget"] = {**config.get("budget", {}), **given}
+    set_budget_hook(hooks, bool(config.get("budget")))
+
+
+def show_budgets(root, budget, summary, now):
+    """Spend of this repository's newest session, today, this week and on this branch, against
+    each budget."""
+    sessions = [(e["last"], s) for s, e in summary["sessions"].items() if e.get("project") == root]
+    session = max(sessions)[1] if sessions else ""
+    spent = spend_of(summary, root, session, git_head_branch(root), now)
+    for scope, label in BUDGET_SCOPES.items():
+        limit = budget.get(scope)
+        against = f" of {dollars(limit)} ({spent[scope] / limit * 100:.0f} %)" if limit else " (no budget)"
+        print(f"{label:<13} {dollars(spent[scope])}{against}")
+    if any(budget.get(scope) for scope in BUDGET_SCOPES):
+        then = "refused" if budget.get("block") else "still sent (--block refuses them)"
+        print(f"Prompts get a warning from {budget.get('warn_at', BUDGET_WARN_AT):g} % of a budget; at 100 % they "
+              f"are {then}.")
+    else:
+        print("No budget here: `traces budget set --day 20 --block` sets one for the team (--local: for you).")
+
+
+@command("budget", "show spend against budgets; set or take off limits per session, day, week, branch",
+         budget_options)
+def cmd_budget(args):
+    root = repo_root(os.getcwd())
+    settings = RepoSettings(root)
+    team, local = checked_budgets(settings)
+    if args.action == "show":
+        if any(getattr(args, scope) is not None for scope in (*BUDGET_SCOPES, "warn_at", "block")):
+            raise TracesError("budgets are given with `traces budget set`")
+    else:
+        change_budget(args, settings)
+        team, local = checked_budgets(settings)
+        written = settings.save()
+        for agent in AGENTS.values():           # the agents with a prompt hook of their own
+            written += agent["wire_budget"](root, bool(team or local))
+        for line in written:
+            print(line)
+    fd = summary_lock()
+    try:
+        summary, now = read_summary(), time.time()
+        write_verdicts(summary, root, now)      # a raised budget lifts its block before the next prompt
+    finally:
+        os.close(fd)
+    show_budgets(root, {**team, **local}, summary, now)
+    return 0
+
+
+###############################################################################
 # traces ui: the MLflow UI
 ###############################################################################
 
@@ -9837,6 +10394,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["hook"]:
         return cmd_hook()
+    if argv == ["statusline"]:
+        return cmd_statusline()       # on every screen update: no argparse
     streams = sys.stdout, sys.stderr
     # Everything a command prints, its errors included, reaches the terminal through here.
     sys.stdout, sys.stderr = (stream if stream is None else TerminalStream(stream) for stream in streams)

@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame|report ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame|report|statusline|budget_hook ...]
 """
 
 import json
@@ -344,6 +344,18 @@ def bench_doctor():
     return doctor_main()
 
 
+def bench_statusline():
+    """`traces statusline` against `python -c pass`, as the summary and the spool grow (goal ≤ 3x)."""
+    from bench_budget import bench_statusline as run
+    return run()
+
+
+def bench_budget_hook():
+    """The budget's UserPromptSubmit hook as Claude Code records it, against `echo` (goal: a few ms over it)."""
+    from bench_budget import bench_budget_hook as run
+    return run()
+
+
 def bench_show():
     """`traces show` on a turn of 200 steps (and 20, 2,000) against `python -c pass` and `traces search`."""
     from bench_show import main as show_main
@@ -360,7 +372,8 @@ BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "
            "search": bench_search, "hook": bench_hook, "worker": bench_worker,
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
            "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents,
-           "show": bench_show, "blame": bench_blame, "report": bench_report}
+           "show": bench_show, "blame": bench_blame, "report": bench_report,
+           "statusline": bench_statusline, "budget_hook": bench_budget_hook}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
