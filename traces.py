@@ -4086,7 +4086,7 @@ def redact_value(value, extra=()):
             return value if redacted is None else redacted
         if isinstance(value, (list, tuple)):
             items = [walk(item) for item in value]
-            if all(new is item for new, item in zip(items, value)):
+            if all(new is item for new, item in zip(items, value, strict=True)):
                 return value
             return items if isinstance(value, list) else tuple(items)
         return value
