@@ -8095,6 +8095,12 @@ def positive(kind):
     return parse
 
 
+def experiment_options(p):
+    """-e NAME or --all: where a reading command looks, this repository's experiment by default."""
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
+    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+
 
 COMMANDS = {}   # name → (cmd_ function, help, options(parser)), in `traces --help` order
 
@@ -9417,9 +9423,7 @@ def search_options(p):
     p.add_argument("--status", choices=("ok", "error", "interrupted"),
                    help="turns that went well, had a failed tool call, or were interrupted with Escape")
     p.add_argument("--trace-id", metavar="ID", help="one trace")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    experiment_options(p)
     p.add_argument("--max-chars", type=positive(int), default=50_000, metavar="N",
                    help="-f context: size budget in characters (default 50000)")
 
@@ -9521,9 +9525,7 @@ def report_options(p):
     p.add_argument("--breakdown", action="store_true", help="per model inside each row")
     p.add_argument("--json", action="store_true", help="print JSON only")
     p.add_argument("--agent", choices=tuple(AGENTS), help="turns of one agent only")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="every experiment on the backend")
+    experiment_options(p)
 
 
 def empty_row():
@@ -9628,9 +9630,7 @@ def show_options(p):
     p.add_argument("-f", "--format", choices=list(SHOW_FORMATS), default="text",
                    help="output (default text; markdown to paste into a pull request or an issue)")
     p.add_argument("--no-pager", action="store_true", help="do not page long output on a terminal")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="look in another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="look in every experiment on the backend")
+    experiment_options(p)
 
 
 def searched(backend, args):
@@ -9971,9 +9971,7 @@ def blame_options(p):
     p.add_argument("--summary", action="store_true",
                    help="the share of lines per agent and per turn, and how many no traced turn wrote")
     p.add_argument("--json", action="store_true", help="print JSON only")
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument("-e", "--experiment", metavar="NAME", help="turns of another experiment (name or id)")
-    scope.add_argument("--all", action="store_true", help="turns of every experiment on the backend")
+    experiment_options(p)
 
 
 def read_lines_of(path, shown):
