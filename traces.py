@@ -7017,11 +7017,14 @@ def read_codex_files():
     try:
         with open(hooks_path, "rb") as f:
             raw = f.read()
-        hooks = json.loads(raw) if raw.strip() else {}
     except FileNotFoundError:
-        hooks = {}
-    except (OSError, ValueError):
-        hooks = None                    # not to be replaced by a file holding only ours
+        raw = b""
+    except OSError as e:
+        raise TracesError(f"cannot read {hooks_path}: {e.strerror}") from None
+    try:
+        hooks = json.loads(raw) if raw.strip() else {}
+    except ValueError:                  # not to be replaced by a file holding only ours
+        raise TracesError(f"{hooks_path} is not valid JSON: fix or move it, then run init again") from None
     if not isinstance(hooks, dict) or not isinstance(hooks.get("hooks", {}), dict):
         raise TracesError(f"{hooks_path} is not a JSON object with a `hooks` object: fix or move it, then run init again")
     try:
@@ -7891,7 +7894,7 @@ def check_codex(checkup):
         if not codex_names_repository(checkup.root):
             return None
         return False, f"{hooks_path} names this repository but holds no Stop or SessionEnd hook of ours " \
-            "for it (is it valid JSON?)", f"fix that file, then `{CODEX_TRUST_FIX}`"
+            "for it", f"fix that file, then `{CODEX_TRUST_FIX}`"
     events = [event for event, _ in ours.values()]
     missing = [event for event in CODEX_HOOK_EVENTS if event not in events]
     if missing:

@@ -163,5 +163,5 @@ def test_the_hook_acts_only_inside_the_repository_warns_then_blocks(repo, codex,
 def test_init_refuses_a_hooks_file_that_is_not_json_untouched(repo, codex, capsys):
     (codex / "hooks.json").write_text('{"hooks": {"Stop": [{"hooks": [{"command": "mine"}]}]},')
     assert traces.main(["init", "--agent", "codex", "--local", "--yes"]) == 1
-    assert "hooks.json is not a JSON object" in capsys.readouterr().err
+    assert "hooks.json is not valid JSON: fix or move it" in capsys.readouterr().err
     assert (codex / "hooks.json").read_text() == '{"hooks": {"Stop": [{"hooks": [{"command": "mine"}]}]},'
