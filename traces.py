@@ -7157,21 +7157,27 @@ def codex_budget_command(root):
             "esac; true")
 
 
+def codex_budget_spots(hooks, root):
+    """[(group, handler)]: where hooks.json holds this repository's budget hook."""
+    import shlex
+    marker = f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;"
+    groups = hooks.get("hooks", {}).get(CODEX_BUDGET_EVENT) or []
+    return [(g, h) for g, group in enumerate(groups) if isinstance(group, dict)
+            for h, handler in enumerate(group.get("hooks") or [])
+            if isinstance(handler, dict) and is_our_hook(handler.get("command")) and marker in handler["command"]]
+
+
 def wire_codex_budget(root, on, trust):
     """Add this repository's budget hook (on, where Codex is wired for it) or take it away, with
     its trust entry (trust: whether the user agreed to trust our hooks): the lines to print.
     A hook already there is replaced in place, as in wire_codex, so that no trust key moves."""
-    import shlex
     if not codex_names_repository(root):
         return []                       # neither wired for Codex nor holding our budget hook
     hooks, text, parsed = read_codex_files()
     original = json.loads(json.dumps(hooks))
     path = os.path.abspath(os.path.join(codex_home(), "hooks.json"))
-    marker = f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;"
+    mine = codex_budget_spots(hooks, root)
     groups = hooks.setdefault("hooks", {}).get(CODEX_BUDGET_EVENT) or []
-    mine = [(g, h) for g, group in enumerate(groups) if isinstance(group, dict)
-            for h, handler in enumerate(group.get("hooks") or [])
-            if isinstance(handler, dict) and is_our_hook(handler.get("command")) and marker in handler["command"]]
     wanted = on and bool(codex_ours(hooks, root))
     if not mine and not wanted:
         return []
@@ -7878,6 +7884,22 @@ def codex_sessions_state():
     return True, f"{sessions} not created yet (Codex's first session creates it)"
 
 
+def codex_budget_problem(root, hooks, parsed):
+    """Why Codex does not check prompts against this repository's budgets, or None."""
+    if not project_budget(root):
+        return None
+    spots = codex_budget_spots(hooks, root)
+    if len(spots) != 1:
+        return f"{os.path.join(codex_home(), 'hooks.json')} has {'no' if not spots else 'more than one'} " \
+            f"budget hook ({CODEX_BUDGET_EVENT}) for this repository"
+    (g, h), = spots
+    key = f"{os.path.abspath(os.path.join(codex_home(), 'hooks.json'))}:{CODEX_BUDGET_LABEL}:{g}:{h}"
+    if codex_untrusted({key: (CODEX_BUDGET_EVENT, hooks["hooks"][CODEX_BUDGET_EVENT][g]["hooks"][h])}, parsed):
+        return f"Codex skips the budget hook ({CODEX_BUDGET_EVENT}): no trust entry in " \
+            f"{os.path.join(codex_home(), 'config.toml')} matches it as written"
+    return None
+
+
 @doctor_check("codex")
 def check_codex(checkup):
     """Codex's hooks for this repository, their trust, its sessions folder; None (no line) when
@@ -7908,6 +7930,9 @@ def check_codex(checkup):
         return False, (f"Codex skips the {' and '.join(untrusted)} hook: no trust entry in "
                        f"{os.path.join(codex_home(), 'config.toml')} matches it as written"), \
             f"{CODEX_TRUST_FIX} (or accept {'it' if len(untrusted) == 1 else 'them'} in Codex: /hooks)"
+    budget = codex_budget_problem(checkup.root, hooks, parsed)
+    if budget:
+        return False, budget, CODEX_TRUST_FIX
     ok, sessions = codex_sessions_state()
     if not ok:
         return False, sessions, f"make {codex_sessions_dir()} a folder Codex can write and traces can read"

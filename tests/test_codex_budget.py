@@ -165,3 +165,25 @@ def test_init_refuses_a_hooks_file_that_is_not_json_untouched(repo, codex, capsy
     assert traces.main(["init", "--agent", "codex", "--local", "--yes"]) == 1
     assert "hooks.json is not valid JSON: fix or move it" in capsys.readouterr().err
     assert (codex / "hooks.json").read_text() == '{"hooks": {"Stop": [{"hooks": [{"command": "mine"}]}]},'
+
+
+def test_doctor_says_when_codex_would_skip_the_budget_hook(repo, codex, monkeypatch):
+    from types import SimpleNamespace
+    checkup = SimpleNamespace(root=str(repo))
+    monkeypatch.setattr(traces, "ask", lambda *a, **k: "n")
+    assert traces.main(["init", "--agent", "codex", "--local"]) == 0
+    assert traces.main(["budget", "set", "--day", "5"]) == 0
+    state = tomllib.loads((codex / "config.toml").read_text())["hooks"]["state"]
+    trusted = "".join(f'[hooks.state."{key}"]\ntrusted_hash = "{value["trusted_hash"]}"\n' for key, value in state.items())
+    traced = traces.codex_ours(json.loads((codex / "hooks.json").read_text()), str(repo))
+    trusted += "".join(f'[hooks.state."{key}"]\ntrusted_hash = "{traces.codex_trust_hash(*pair)}"\n'
+                       for key, pair in traced.items())
+    (codex / "config.toml").write_text(trusted)                       # Stop and SessionEnd only
+    ok, line, fix = traces.check_codex(checkup)
+    assert not ok and line.startswith("Codex skips the budget hook (UserPromptSubmit)") and fix == traces.CODEX_TRUST_FIX
+    assert traces.main(["init", "--agent", "codex", "--local", "--yes"]) == 0
+    assert traces.check_codex(checkup)[0] is True
+    hooks = json.loads((codex / "hooks.json").read_text())
+    del hooks["hooks"]["UserPromptSubmit"][1]
+    (codex / "hooks.json").write_text(json.dumps(hooks))
+    assert "has no budget hook (UserPromptSubmit) for this repository" in traces.check_codex(checkup)[1]
