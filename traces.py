@@ -7146,12 +7146,14 @@ def wire_codex(root, invocation, trust):
 
 
 def codex_budget_command(root):
-    """The budget hook for one repository: BUDGET_COMMAND for sessions whose cwd (from the hook's
-    input, symbolic links resolved by the shell's own cd and pwd) is the repository or inside it,
-    nothing for any other (a hook in CODEX_HOME runs for every repository). Starts no Python.
-    It names the repository as our other Codex hooks do, so codex_names_repository finds it."""
+    """The budget hook for one repository: BUDGET_COMMAND for sessions whose cwd is the
+    repository or inside it, nothing for any other (a hook in CODEX_HOME runs for every
+    repository). Starts no Python: the shell itself takes cwd from the input (compact JSON, in
+    which the prompt's quotes are escaped, so the first "cwd":" is Codex's) and resolves its
+    symbolic links (cd, pwd -P). It names the repository as our other Codex hooks do, so
+    codex_names_repository finds it."""
     import shlex
-    return (f"i=$(cat); c=$(printf '%s\\n' \"$i\" | sed -n 's/.*\"cwd\" *: *\"\\([^\"]*\\)\".*/\\1/p'); "
+    return (f"IFS= read -r i; c=${{i#*\\\"cwd\\\":\\\"}}; c=${{c%%\\\"*}}; "
             f"[ -n \"$c\" ] && c=$(cd \"$c\" 2>/dev/null && pwd -P); case $c/ in {shlex.quote(os.path.realpath(root))}/*) "
             f"printf '%s\\n' \"$i\" | {{ CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex; {BUDGET_COMMAND}; }};; "
             "esac; true")

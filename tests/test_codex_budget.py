@@ -49,11 +49,12 @@ def spend(project, session, usd):
 
 
 def run_hook(root, cwd, session="s1", prompt="hello"):
-    """The hook as Codex 0.169 runs it: its command by a shell, the input on stdin."""
+    """The hook as Codex 0.169 runs it: its command by a shell, its input on stdin (one line)."""
     payload = {"session_id": session, "turn_id": "t1", "transcript_path": None, "cwd": str(cwd),
                "hook_event_name": "UserPromptSubmit", "model": "gpt-test", "permission_mode": "default",
                "prompt": prompt}
-    done = subprocess.run(["sh", "-c", traces.codex_budget_command(str(root))], input=json.dumps(payload),
+    done = subprocess.run(["sh", "-c", traces.codex_budget_command(str(root))],
+                          input=json.dumps(payload, separators=(",", ":")),        # as Codex writes it
                           capture_output=True, text=True, cwd=str(cwd) if os.path.isdir(cwd) else "/",
                           env={**os.environ, "c": "/inherited", "i": "x"})
     assert done.returncode == 0 and done.stderr == ""
