@@ -7150,8 +7150,8 @@ def codex_budget_command(root):
     repository or inside it, nothing for any other (a hook in CODEX_HOME runs for every
     repository). Starts no Python: the shell itself takes cwd from the input (compact JSON, in
     which the prompt's quotes are escaped, so the first "cwd":" is Codex's) and resolves its
-    symbolic links (cd, pwd -P). It names the repository as our other Codex hooks do, so
-    codex_names_repository finds it."""
+    symbolic links (cd, pwd -P); Codex 0.169 runs it with /bin/bash -c. It names the repository
+    as our other Codex hooks do, so codex_names_repository finds it."""
     import shlex
     return (f"IFS= read -r i; c=${{i#*\\\"cwd\\\":\\\"}}; c=${{c%%\\\"*}}; "
             f"[ -n \"$c\" ] && c=$(cd \"$c\" 2>/dev/null && pwd -P); case $c/ in {shlex.quote(os.path.realpath(root))}/*) "
