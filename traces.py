@@ -6978,6 +6978,9 @@ AGENTS["claude"].update(binary="claude", status=claude_status,
 # [hooks.state."<hooks.json>:<event>:<group>:<handler>"] table in CODEX_HOME/config.toml whose
 # trusted_hash is the sha256 of the hook's normalized identity (codex_trust_hash).
 CODEX_HOOK_EVENTS = {"Stop": ("stop", 30), "SessionEnd": ("session_end", 3)}   # label, timeout (SessionEnd: at most 3)
+# Where a budget is set, one more hook per repository runs before each prompt (Codex reads the
+# output Claude Code's UserPromptSubmit hook prints: codex-rs/hooks/src/events/user_prompt_submit.rs).
+CODEX_BUDGET_EVENT, CODEX_BUDGET_LABEL, CODEX_BUDGET_TIMEOUT = BUDGET_EVENT, "user_prompt_submit", 5
 
 
 def codex_home():
@@ -6996,7 +6999,7 @@ def codex_trust_hash(event, handler):
     """What Codex expects as trusted_hash (codex-rs hooks discovery): sha256 of the compact,
     key-sorted JSON of {event_name, hooks: [the handler with its defaults filled in]}."""
     import hashlib
-    label, _ = CODEX_HOOK_EVENTS[event]
+    label = CODEX_BUDGET_LABEL if event == CODEX_BUDGET_EVENT else CODEX_HOOK_EVENTS[event][0]
     timeout = max(int(handler.get("timeout", 600)), 1)
     timeout = min(timeout, 3) if event == "SessionEnd" else timeout
     normalized = {"type": "command", "command": handler["command"], "timeout": timeout,
@@ -7011,7 +7014,17 @@ def read_codex_files():
     edit safely before anything is written."""
     import tomllib
     hooks_path, config_path = os.path.join(codex_home(), "hooks.json"), os.path.join(codex_home(), "config.toml")
-    hooks = read_json_file(hooks_path, {}) if os.path.exists(hooks_path) else {}
+    try:
+        with open(hooks_path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raw = b""
+    except OSError as e:
+        raise TracesError(f"cannot read {hooks_path}: {e.strerror}") from None
+    try:
+        hooks = json.loads(raw) if raw.strip() else {}
+    except ValueError:                  # not to be replaced by a file holding only ours
+        raise TracesError(f"{hooks_path} is not valid JSON: fix or move it, then run init again") from None
     if not isinstance(hooks, dict) or not isinstance(hooks.get("hooks", {}), dict):
         raise TracesError(f"{hooks_path} is not a JSON object with a `hooks` object: fix or move it, then run init again")
     try:
@@ -7132,6 +7145,76 @@ def wire_codex(root, invocation, trust):
     return written
 
 
+def codex_budget_command(root):
+    """The budget hook for one repository: BUDGET_COMMAND for sessions whose cwd is the
+    repository or inside it, nothing for any other (a hook in CODEX_HOME runs for every
+    repository). Starts no Python: the shell itself takes cwd from the input (compact JSON, in
+    which the prompt's quotes are escaped, so the first "cwd":" is Codex's) and resolves its
+    symbolic links (cd, pwd -P); Codex 0.169 runs it with /bin/bash -c. It names the repository
+    as our other Codex hooks do, so codex_names_repository finds it."""
+    import shlex
+    return (f"IFS= read -r i; c=${{i#*\\\"cwd\\\":\\\"}}; c=${{c%%\\\"*}}; "
+            f"[ -n \"$c\" ] && c=$(cd \"$c\" 2>/dev/null && pwd -P); case $c/ in {shlex.quote(os.path.realpath(root))}/*) "
+            f"printf '%s\\n' \"$i\" | {{ CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex; {BUDGET_COMMAND}; }};; "
+            "esac; true")
+
+
+def codex_budget_spots(hooks, root):
+    """[(group, handler)]: where hooks.json holds this repository's budget hook."""
+    import shlex
+    marker = f"CLAUDE_PROJECT_DIR={shlex.quote(root)} {ENV_AGENT}=codex;"
+    groups = hooks.get("hooks", {}).get(CODEX_BUDGET_EVENT) or []
+    return [(g, h) for g, group in enumerate(groups) if isinstance(group, dict)
+            for h, handler in enumerate(group.get("hooks") or [])
+            if isinstance(handler, dict) and is_our_hook(handler.get("command")) and marker in handler["command"]]
+
+
+def wire_codex_budget(root, on, trust):
+    """Add this repository's budget hook (on, where Codex is wired for it) or take it away, with
+    its trust entry (trust: whether the user agreed to trust our hooks): the lines to print.
+    A hook already there is replaced in place, as in wire_codex, so that no trust key moves."""
+    if not codex_names_repository(root):
+        return []                       # neither wired for Codex nor holding our budget hook
+    hooks, text, parsed = read_codex_files()
+    original = json.loads(json.dumps(hooks))
+    path = os.path.abspath(os.path.join(codex_home(), "hooks.json"))
+    mine = codex_budget_spots(hooks, root)
+    groups = hooks.setdefault("hooks", {}).get(CODEX_BUDGET_EVENT) or []
+    wanted = on and bool(codex_ours(hooks, root))
+    if not mine and not wanted:
+        return []
+    handler = {"type": "command", "command": codex_budget_command(root), "timeout": CODEX_BUDGET_TIMEOUT}
+    before = [f"{path}:{CODEX_BUDGET_LABEL}:{g}:{h}" for g, h in mine]
+    for n, (g, h) in enumerate(reversed(mine)):
+        if wanted and n == len(mine) - 1:
+            groups[g]["hooks"][h] = handler
+        else:
+            del groups[g]["hooks"][h]
+    groups = [group for group in groups if not isinstance(group, dict) or group.get("hooks")]
+    if wanted and not mine:
+        groups.append({"hooks": [handler]})
+    hooks["hooks"][CODEX_BUDGET_EVENT] = groups
+    if not groups:
+        del hooks["hooks"][CODEX_BUDGET_EVENT]
+    key = (before[0] if mine else f"{path}:{CODEX_BUDGET_LABEL}:{len(groups) - 1}:0") if wanted else None
+    state = parsed.get("hooks", {}).get("state", {}) if isinstance(parsed.get("hooks"), dict) else {}
+    trusted = key is not None and (state.get(key) or {}).get("trusted_hash") == codex_trust_hash(CODEX_BUDGET_EVENT, handler)
+    add = {key: codex_trust_hash(CODEX_BUDGET_EVENT, handler)} if wanted and trust and not trusted else {}
+    new_text = edit_codex_trust(text, parsed, [k for k in before if k != key], add)
+    written = []
+    if hooks != original:
+        write_atomic(path, (json.dumps(hooks, indent=2) + "\n").encode())
+        written.append(f"{'wrote' if wanted else 'removed'} this repository's Codex budget hook "
+                       f"({CODEX_BUDGET_EVENT}) {'in' if wanted else 'from'} {path}")
+    if new_text != text:
+        write_atomic(os.path.join(codex_home(), "config.toml"), new_text.encode())
+        written.append(f"{'trusted it' if add else 'removed its trust entry'} in {os.path.join(codex_home(), 'config.toml')}")
+    if wanted and not trusted and not add:
+        written.append("Codex skips the budget hook until it is trusted: run `traces init --agent codex --yes`, "
+                       "or accept it in Codex (/hooks).")
+    return written
+
+
 def codex_wiring(root):
     """What status shows: (hooks wired for this repository, all of them trusted)."""
     try:
@@ -7160,11 +7243,21 @@ def codex_init(root, invocation, yes):
     """Wire Codex's hooks for this repository; trust them when the user agrees."""
     trust = yes or ask("Codex runs hooks only once trusted: trust ours in "
                        f"{os.path.join(codex_home(), 'config.toml')} (y/n)?", "y").lower() in ("y", "yes")
-    written = wire_codex(root, invocation, trust)
+    written = wire_codex(root, invocation, trust) + wire_codex_budget(root, bool(project_budget(root)), trust)
     if not trust:
         written.append("Codex skips these hooks until they are trusted: run `traces init --agent codex --yes`, "
                        "or accept them in Codex (/hooks).")
     return written
+
+
+def codex_unwire(root):
+    """disable: this repository's Codex hooks and their trust entries out; files that cannot be
+    read are left as they are (doctor says what is wrong with them)."""
+    try:
+        read_codex_files()
+    except TracesError:
+        return []
+    return wire_codex_budget(root, False, False) + (wire_codex(root, None, False) if codex_wiring(root)[0] else [])
 
 
 def codex_init_check(root, args):
@@ -7213,7 +7306,7 @@ def codex_doctor_turn(root, session):
 
 AGENTS["codex"].update(binary="codex", init_check=codex_init_check, wire=codex_init, status=codex_status,
                        status_row=codex_status_row,
-                       unwire=lambda root: wire_codex(root, None, False) if codex_wiring(root)[0] else [],
+                       unwire=codex_unwire, wire_budget=lambda root, on: wire_codex_budget(root, on, codex_wiring(root)[1]),
                        names_repository=codex_names_repository, doctor_turn=codex_doctor_turn)
 
 
@@ -7793,6 +7886,22 @@ def codex_sessions_state():
     return True, f"{sessions} not created yet (Codex's first session creates it)"
 
 
+def codex_budget_problem(root, hooks, parsed):
+    """Why Codex does not check prompts against this repository's budgets, or None."""
+    if not project_budget(root):
+        return None
+    spots = codex_budget_spots(hooks, root)
+    if len(spots) != 1:
+        return f"{os.path.join(codex_home(), 'hooks.json')} has {'no' if not spots else 'more than one'} " \
+            f"budget hook ({CODEX_BUDGET_EVENT}) for this repository"
+    (g, h), = spots
+    key = f"{os.path.abspath(os.path.join(codex_home(), 'hooks.json'))}:{CODEX_BUDGET_LABEL}:{g}:{h}"
+    if codex_untrusted({key: (CODEX_BUDGET_EVENT, hooks["hooks"][CODEX_BUDGET_EVENT][g]["hooks"][h])}, parsed):
+        return f"Codex skips the budget hook ({CODEX_BUDGET_EVENT}): no trust entry in " \
+            f"{os.path.join(codex_home(), 'config.toml')} matches it as written"
+    return None
+
+
 @doctor_check("codex")
 def check_codex(checkup):
     """Codex's hooks for this repository, their trust, its sessions folder; None (no line) when
@@ -7809,7 +7918,7 @@ def check_codex(checkup):
         if not codex_names_repository(checkup.root):
             return None
         return False, f"{hooks_path} names this repository but holds no Stop or SessionEnd hook of ours " \
-            "for it (is it valid JSON?)", f"fix that file, then `{CODEX_TRUST_FIX}`"
+            "for it", f"fix that file, then `{CODEX_TRUST_FIX}`"
     events = [event for event, _ in ours.values()]
     missing = [event for event in CODEX_HOOK_EVENTS if event not in events]
     if missing:
@@ -7823,6 +7932,9 @@ def check_codex(checkup):
         return False, (f"Codex skips the {' and '.join(untrusted)} hook: no trust entry in "
                        f"{os.path.join(codex_home(), 'config.toml')} matches it as written"), \
             f"{CODEX_TRUST_FIX} (or accept {'it' if len(untrusted) == 1 else 'them'} in Codex: /hooks)"
+    budget = codex_budget_problem(checkup.root, hooks, parsed)
+    if budget:
+        return False, budget, CODEX_TRUST_FIX
     ok, sessions = codex_sessions_state()
     if not ok:
         return False, sessions, f"make {codex_sessions_dir()} a folder Codex can write and traces can read"
@@ -10195,10 +10307,10 @@ def cmd_budget(args):
     else:
         change_budget(args, settings)
         team, local = checked_budgets(settings)
-        written = settings.save()
+        wired = []                              # before saving: a hooks file it cannot edit changes nothing
         for agent in AGENTS.values():           # the agents with a prompt hook of their own
-            written += agent["wire_budget"](root, bool(team or local))
-        for line in written:
+            wired += agent["wire_budget"](root, bool(team or local))
+        for line in settings.save() + wired:
             print(line)
     fd = summary_lock()
     try:

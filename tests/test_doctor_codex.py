@@ -97,7 +97,7 @@ def test_a_hooks_file_that_does_not_parse_fails_when_it_names_the_repository(rep
     path = codex_home / "hooks.json"
     path.write_text(path.read_text() + "}")
     rc, out = doctor(capsys)
-    assert rc == 1 and "names this repository" in codex_line(out)[0]
+    assert rc == 1 and "hooks.json is not valid JSON" in codex_line(out)[0]
 
 
 def test_a_claude_only_repository_has_no_codex_line(repo, codex_home, capsys, tmp_path, monkeypatch):

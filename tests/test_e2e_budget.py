@@ -8,7 +8,9 @@ import time
 
 import pytest
 from claude_harness import claude_bin, claude_env, run_claude, transcript_path
+from codex_harness import codex_bin, codex_env, codex_home, run_codex
 from fake_gemini import FakeGemini
+from fake_openai import FakeOpenAI
 from fakeapi import FakeAnthropic
 from gemini_harness import gemini_bin, gemini_env, gemini_home, run_gemini
 
@@ -86,3 +88,41 @@ def test_gemini_cli_is_refused_past_a_day_budget_and_let_through_once_it_is_rais
         assert traces.main(["budget", "set", "--day", "5"]) == 0
         passed = run_gemini(repo, "hello", env)
         assert passed.returncode == 0 and api.requests
+
+
+@pytest.mark.skipif(codex_bin() is None, reason="Codex CLI not installed: make codex")
+def test_codex_is_warned_then_refused_past_a_session_budget_and_let_through_once_it_is_raised(repo, tmp_path,
+                                                                                               monkeypatch):
+    with FakeOpenAI() as api:
+        home = codex_home(tmp_path / "codex-home", api.url)
+        config = home / "config.toml"           # a model traces knows the price of: the turns cost something
+        config.write_text(config.read_text().replace('model = "gpt-test"', 'model = "gpt-5"', 1))
+        monkeypatch.setenv("CODEX_HOME", str(home))
+        assert traces.main(["init", "--agent", "codex", "--local", "--yes"]) == 0
+        env = codex_env(home, TRACES_HOME=os.environ["TRACES_HOME"])
+        first = run_codex(repo, "first", env)
+        assert first.returncode == 0, first.stderr[-2000:]
+        cost = session_spend(first.session_id, 1)
+        assert cost > 0
+        # Warn from 50 %, refuse at 100 %: after one more turn (its input partly cached, so cheaper
+        # than the first) the session is past its cap.
+        cap = float(f"{cost * 1.2:.6f}")
+        assert traces.main(["budget", "set", "--session", str(cap), "--warn-at", "50", "--block"]) == 0
+        (repo / "src").mkdir()
+        sent = len(api.requests)
+        second = run_codex(repo / "src", "second", env, resume=first.session_id)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert len(api.requests) > sent
+        # A warning is for the user (systemMessage): Codex neither fails the hook nor gives it to the model.
+        assert not [r for r in api.response_requests() if "claudetracing" in json.dumps(r)]
+        assert session_spend(first.session_id, 2) > cap
+        sent = len(api.requests)
+        third = run_codex(repo / "src", "third", env, resume=first.session_id)
+        assert len(api.requests) == sent, "a refused prompt reached the API"
+        assert "agent_message" not in third.stdout
+        assert traces.main(["budget", "set", "--session", f"{cost * 10:.6f}"]) == 0
+        fourth = run_codex(repo, "fourth", env, resume=first.session_id)
+        assert fourth.returncode == 0, fourth.stderr[-2000:]
+        assert len(api.requests) > sent and "agent_message" in fourth.stdout
+        assert traces.main(["budget", "off"]) == 0
+        assert "UserPromptSubmit" not in json.loads((home / "hooks.json").read_text())["hooks"]

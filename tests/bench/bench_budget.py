@@ -8,6 +8,12 @@ budget_hook: the UserPromptSubmit hook's time as Claude Code records it (the tra
 hook_success durationMs, written when a hook prints plain text) in interleaved `claude -p`
 sessions: ours printing this project's file, on its slowest path (another session's file is
 there, so it reads its input for the session id first) and without, against `echo`.
+
+codex_budget_hook: Codex's budget hook (one per repository, in CODEX_HOME: it finds the
+session's cwd in its input first), timed whole through `sh -c` with Codex's input on stdin, in a
+session of its repository (printing the session's verdict) and of another repository (nothing
+to print), against `echo` and Claude Code's hook printing the same file. Codex records no hook
+time where a test can read it.
 """
 
 import json
@@ -130,3 +136,36 @@ def bench_budget_hook(turns=12):
         print(f"  {name:<22} p50 {p50:6.1f} ms  p90 {sorted(values)[int(len(values) * 0.9) - 1]:6.1f} ms"
               f"  n={len(values)}  ({p50 - base:+.1f} ms over `echo`)")
     return durations
+
+
+def bench_codex_budget_hook(runs=300):
+    work = Path(tempfile.mkdtemp(prefix="traces-bench-codex-budget-"))
+    repo = work / "repo"
+    (repo / "src").mkdir(parents=True)
+    verdicts = work / "home" / traces.BUDGET_DIR
+    verdicts.mkdir(parents=True)
+    day = traces.day_keys(time.time())[0]
+    (verdicts / f"session-1.{day}.json").write_text('{"systemMessage": "claudetracing: a warning"}')
+
+    def payload(cwd):       # as Codex 0.169 writes it: compact, on one line, the prompt last
+        return json.dumps({"session_id": "session-1", "turn_id": "t", "transcript_path": None, "cwd": str(cwd),
+                           "hook_event_name": "UserPromptSubmit", "model": "gpt-5", "permission_mode": "default",
+                           "prompt": "x" * 2000}, separators=(",", ":")).encode()
+    env = {**os.environ, "TRACES_HOME": str(work / "home")}
+    variants = {"echo": ("echo ok", payload(repo), env),
+                "claude's hook": (traces.BUDGET_COMMAND, payload(repo), {**env, "CLAUDE_PROJECT_DIR": str(repo)}),
+                "codex, its repository": (traces.codex_budget_command(str(repo)), payload(repo / "src"), env),
+                "codex, another": (traces.codex_budget_command(str(repo)), payload(work), env)}
+    times = {name: [] for name in variants}
+    for _ in range(runs):
+        for name, (command, data, environ) in variants.items():
+            start = time.perf_counter()
+            subprocess.run(["/bin/sh", "-c", command], input=data, stdout=subprocess.DEVNULL, env=environ, check=True)
+            times[name].append((time.perf_counter() - start) * 1000)
+    shutil.rmtree(work, ignore_errors=True)
+    base = statistics.median(times["echo"])
+    for name, values in times.items():
+        p50 = statistics.median(values)
+        print(f"  {name:<22} p50 {p50:6.1f} ms  p90 {sorted(values)[int(len(values) * 0.9) - 1]:6.1f} ms"
+              f"  ({p50 / base:.2f}x `echo`, {p50 - base:+.1f} ms)")
+    return times

@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`; not part of `make test`). Figures are ratios against a baseline
 measured in the same run, because the machines are shared and noisy.
 
-    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame|report|statusline|budget_hook ...]
+    python tests/bench/run.py [startup|hook|parse|turn|search|redact|worker|session|import|terminal|prices|versions|gemini|doctor|agents|show|blame|report|statusline|budget_hook|codex_budget_hook ...]
 """
 
 import json
@@ -356,6 +356,12 @@ def bench_budget_hook():
     return run()
 
 
+def bench_codex_budget_hook():
+    """Codex's budget hook through `sh -c`, in its repository and another, against `echo` and Claude's hook."""
+    from bench_budget import bench_codex_budget_hook as run
+    return run()
+
+
 def bench_show():
     """`traces show` on a turn of 200 steps (and 20, 2,000) against `python -c pass` and `traces search`."""
     from bench_show import main as show_main
@@ -373,7 +379,8 @@ BENCHES = {"startup": bench_startup, "parse": bench_parse, "turn": bench_turn, "
            "session": bench_session, "import": bench_import, "terminal": bench_terminal, "prices": bench_prices,
            "versions": bench_versions, "gemini": bench_gemini, "doctor": bench_doctor, "agents": bench_agents,
            "show": bench_show, "blame": bench_blame, "report": bench_report,
-           "statusline": bench_statusline, "budget_hook": bench_budget_hook}
+           "statusline": bench_statusline, "budget_hook": bench_budget_hook,
+           "codex_budget_hook": bench_codex_budget_hook}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or list(BENCHES)
