@@ -9425,6 +9425,8 @@ def import_sessions(files, env):
 def cmd_import(args):
     root = repo_root(os.getcwd())
     env = RepoSettings(root).env
+    if not env.get(ENV_EXPERIMENT) and not env.get(ENV_EXPERIMENT_ID):
+        env[ENV_EXPERIMENT] = default_experiment_name(root)   # where search and report look, init or not
     env.update(job_credentials(root, env.get(ENV_URI) or local_store_uri()))
     if args.paths:
         files = given_sessions(args.paths)

@@ -87,4 +87,9 @@ def test_import_reads_a_registered_agents_files_by_their_content(toy, tmp_path, 
     monkeypatch.chdir(tmp_path)
     assert traces.main(["import", str(toy)]) == 0
     assert "Imported 2 new turn(s) from 1 session(s)" in capsys.readouterr().out
-    assert [t.info.trace_metadata["mlflow.trace.session"] for t in stored()] == ["s-3", "s-3"]
+    # Without init, into the experiment search and report read here: the folder's name.
+    experiment = traces.default_experiment_name(traces.repo_root(str(tmp_path)))
+    assert [t.info.trace_metadata["mlflow.trace.session"] for t in stored(experiment)] == ["s-3", "s-3"]
+    capsys.readouterr()
+    assert traces.main(["search", "-f", "json"]) == 0          # where search looks: it finds them
+    assert len(json.loads(capsys.readouterr().out)["traces"]) == 2

@@ -71,6 +71,8 @@ def store(tmp_path_factory):
     base = tmp_path_factory.mktemp("store")
     transcript = finished_turn(base)
     env = {**os.environ, "HOME": str(base), "TRACES_HOME": str(base / "traces-home")}
+    (base / ".claude").mkdir()
+    (base / ".claude/traces.json").write_text('{"experiment": "claude-code"}\n')
     done = traces_cli("import", str(transcript), env=env, cwd=base)
     assert done.returncode == 0, done.stderr
     return base / "traces-home" / "mlflow.db"
