@@ -3788,21 +3788,24 @@ _CASELESS_ODD = "iksIKS"
 _ANCHOR_SPELLINGS = 64
 
 
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+
+
 def _spellings(op, value, caseless):
     """The few strings an item of a parsed pattern matches (a character of `[kK]`, `[0-9]`, an
-    alternative of `(?:live|test)`), if it matches one of at most 16; else None."""
+    alternative of `(?:live|test)`, an optional `-?`), if it matches one of at most 16; else None."""
     from re import _constants as sre
     if op is sre.BRANCH:
         strings = set()
         for branch in value[1]:
-            spellings = {""}
-            for item in branch:
-                options = _spellings(*item, caseless)
-                if options is None:
-                    return None
-                spellings = {spelling + option for spelling in spellings for option in options}
+            spellings = _concatenation(branch, caseless)
+            if spellings is None:
+                return None
             strings |= spellings
         return frozenset(strings) if 0 < len(strings) <= 16 and "" not in strings else None
+    if str(op) in _REPEATS and value[:2] == (0, 1):
+        spellings = _concatenation(value[2], caseless)
+        return None if spellings is None or len(spellings) >= 16 else spellings | {""}
     items = [(op, value)] if op is sre.LITERAL else value if op is sre.IN else ()
     characters = set()
     for item_op, item in items:
@@ -3819,6 +3822,20 @@ def _spellings(op, value, caseless):
     if not characters or "\n" in characters or len(characters) > 16:
         return None
     return frozenset(characters)
+
+
+def _concatenation(items, caseless):
+    """The strings a run of items matches, if each item matches one of a few and the run one
+    of at most 16; else None."""
+    spellings = {""}
+    for item in items:
+        options = _spellings(*item, caseless)
+        if options is None:
+            return None
+        spellings = {spelling + option for spelling in spellings for option in options}
+        if len(spellings) > 16:
+            return None
+    return frozenset(spellings)
 
 
 def _spell(run):
@@ -3846,13 +3863,28 @@ def _anchors(items, caseless=False):
         if options is not None:
             run.append(options)
             continue
+        if str(op) in _REPEATS:
+            low, _, body = value
+            first = body and _spellings(*body[0], caseless)
+            last = body and _spellings(*body[-1], caseless)
+            if low >= 1 and first and last:
+                # The first repetition follows the run; the last one precedes what comes next.
+                found.append(_spell(run + [first]))
+                found.append(_anchors(body, caseless))
+                run = [last]
+                continue
+            if low == 0 and run and last == run[-1]:
+                # `-(?:[a-z]+-){0,3}token`: a `-` precedes `token` however many times it repeats.
+                found.append(_spell(run))
+                run = run[-1:]
+                continue
         found.append(_spell(run))
         run = []
         if op is sre.SUBPATTERN:
             _, add, remove, inner = value
             found.append(_anchors(inner, bool((caseless or add & sre.SRE_FLAG_IGNORECASE)
                                               and not remove & sre.SRE_FLAG_IGNORECASE)))
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[0] >= 1:
+        elif str(op) in _REPEATS and value[0] >= 1:
             found.append(_anchors(value[2], caseless))
         elif op is sre.ASSERT:  # what a lookaround sees is on the line too
             found.append(_anchors(value[1], caseless))
@@ -3866,18 +3898,31 @@ def _anchors(items, caseless=False):
                key=lambda anchors: (min(map(len, anchors)), -len(anchors)), default=None)
 
 
-def _trigger_anchors(trigger):
-    """The anchors of a trigger: a line where it matches holds one of them."""
+def _trigger_anchors(trigger, flags=0):
+    """The anchors of a trigger (or of a rule's regex): a line where it matches holds one of them."""
     from re import _parser
-    return _anchors(_parser.parse(trigger))
+    return _anchors(_parser.parse(trigger, flags), bool(flags & re.IGNORECASE))
+
+
+def _rule_anchors(rule):
+    """The anchors of a rule: those of its triggers or those of its own regex, whichever are
+    longer. A trigger opens with a rare character for `re`'s sake, so it may hold a short anchor
+    (` -p`) where the rule holds a long one (`twine`); None if neither can be told."""
+    _, regex, triggers = rule
+    by_triggers = [_trigger_anchors(trigger) for trigger in triggers]
+    by_triggers = None if None in by_triggers else set().union(*by_triggers)
+    own = _trigger_anchors(regex.pattern, regex.flags)
+    if by_triggers and (not own or min(map(len, own)) <= min(map(len, by_triggers))):
+        return by_triggers
+    return own
 
 
 _PREFILTER = []
 
 
 def _prefilter():
-    """An Aho-Corasick automaton of every trigger's anchors and, for each anchor in its order,
-    the indexes of the rules whose triggers it anchors; None without ahocorasick_rs."""
+    """An Aho-Corasick automaton of every rule's anchors and, for each anchor in its order,
+    the indexes of the rules it anchors, in order; None without ahocorasick_rs."""
     if not _PREFILTER:
         try:
             from re import _parser  # noqa: F401  Python 3.11+: the anchors are read with it
@@ -3887,42 +3932,51 @@ def _prefilter():
             _PREFILTER.append(None)
             return None
         rules = {}
-        for index, (_, _, triggers) in enumerate(REDACTIONS):
-            for trigger in triggers:
-                anchors = _trigger_anchors(trigger)
-                if anchors is None:  # a trigger with no anchor: it must be looked for everywhere
-                    _PREFILTER.append(None)
-                    return None
-                for anchor in anchors:
-                    rules.setdefault(anchor, set()).add(index)
+        for index, rule in enumerate(REDACTIONS):
+            anchors = _rule_anchors(rule)
+            if anchors is None:  # a rule with no anchor: it must be looked for everywhere
+                _PREFILTER.append(None)
+                return None
+            for anchor in anchors:
+                rules.setdefault(anchor, set()).add(index)
         anchors = sorted(rules)
         automaton = ahocorasick_rs.AhoCorasick(anchors, implementation=ahocorasick_rs.Implementation.DFA)
-        _PREFILTER.append((automaton, [frozenset(rules[anchor]) for anchor in anchors]))
+        _PREFILTER.append((automaton, [tuple(sorted(rules[anchor])) for anchor in anchors]))
     return _PREFILTER[0]
 
 
 def _anchored_lines(text, prefilter):
     """What _triggered_lines returns, from the anchors that the pre-filter finds instead of the
-    trigger scan: a rule runs on each line holding an anchor of one of its triggers, a line
-    where it may find nothing, but never misses one where its trigger matches. None for a text
-    that UTF-8 cannot hold (a lone surrogate, JSON's "\ud800"), which ahocorasick_rs reads."""
+    trigger scan: a rule runs on each line holding one of its anchors, a line where it may find
+    nothing, but never misses one where it can match. None for a text that UTF-8 cannot hold (a
+    lone surrogate, JSON's "\ud800"), which ahocorasick_rs reads."""
     automaton, rules = prefilter
     try:
         # Every anchor, overlapping ones too: each says which rules to run.
         found = automaton.find_matches_as_indexes(text, overlapping=True)
     except UnicodeEncodeError:
         return None
-    pieces, cut, end, todo = [], 0, -1, {}
+    lines, line_rules, end = [], [], -1
     for anchor, at, _ in found:
         if at > end:
             start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
             end = len(text) if end < 0 else end
-            pieces += (text[cut:start], text[start:end])
-            cut = end
-        for index in rules[anchor]:
-            todo.setdefault(index, set()).add(len(pieces) - 1)
-    pieces.append(text[cut:])
-    return pieces, todo
+            lines.append((start, end))
+            line_rules.append(rules[anchor])
+        elif rules[anchor] != line_rules[-1]:
+            line_rules[-1] = _merged(line_rules[-1], rules[anchor])
+    return lines, line_rules
+
+
+def _merged(rules, more):
+    """Two ordered tuples of rule indexes as one (remembered: a line's anchors overlap, as
+    `pass` and `password` do, in a few ways)."""
+    if (rules, more) not in _MERGED:
+        _MERGED[rules, more] = tuple(sorted({*rules, *more}))
+    return _MERGED[rules, more]
+
+
+_MERGED = {}
 
 
 def _triggered(text):
@@ -3938,50 +3992,62 @@ def _triggered(text):
 
 
 def _triggered_lines(text):
-    """`text` cut into pieces, a line (without its newline) where a trigger matched (with the
-    pre-filter, one that holds an anchor) and the text between such lines, and for each rule
-    that can match the pieces it can match in.
+    """The lines of `text` where a trigger matched (with the pre-filter, those that hold an
+    anchor), each as (start, end) without its newline, and for each the indexes of the rules
+    that can match on it, in order.
     A match of a rule (but of a private key's) lies on one line, as its trigger does."""
     if "\n" not in text:  # one line, such as a raw JSON line: nothing to cut
-        return [text], {index: {0} for index in _triggered(text)}
+        triggered = _triggered(text)
+        return ([(0, len(text))], [tuple(sorted(triggered))]) if triggered else ([], [])
     prefilter = _prefilter()
     anchored = prefilter and _anchored_lines(text, prefilter)
     if anchored:
         return anchored
     trigger, rules = _trigger()
-    pieces, lines, cut, end = [], [], 0, -1
+    lines, line_rules, end = [], [], -1
     match = trigger.search(text)
     while match:
         at = match.start()
         if at > end:
             start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
             end = len(text) if end < 0 else end
-            pieces += (text[cut:start], text[start:end])
-            groups, cut = set(), end
-            lines.append((len(pieces) - 1, groups))
-        groups.add(match.lastindex)
+            lines.append((start, end))
+            line_rules.append(set())
+        line_rules[-1] |= rules[match.lastindex]
         # From the next character: a trigger may take more than one, and hide another.
         match = trigger.search(text, at + 1)
-    pieces.append(text[cut:])
-    todo = {}
-    for line, groups in lines:
-        for index in frozenset().union(*map(rules.__getitem__, groups)):
-            todo.setdefault(index, set()).add(line)
-    return pieces, todo
+    return lines, [tuple(sorted(found)) for found in line_rules]
 
 
 # The rules whose matches span lines: a private key's.
 _WHOLE_TEXT_RULES = frozenset(index for index, (kind, _, _) in enumerate(REDACTIONS) if kind == "private-key")
 
 
-def _whole_text_rules(text, todo):
-    """Run the private-key rules, whose matches span lines, on the whole text; the
-    indexes of those that ran."""
-    ran = _WHOLE_TEXT_RULES.intersection(todo)
-    for index in sorted(ran):
+def _rule(index):
+    """A rule's `sub` and the function it calls for each match, by the rule's index."""
+    if index not in _RULES:
         kind, regex, _ = REDACTIONS[index]
-        text = regex.sub(_replacer(kind, regex.check or _secret_span), text)
-    return text, ran
+        _RULES[index] = regex.sub, _replacer(kind, regex.check or _secret_span)
+    return _RULES[index]
+
+
+_RULES = {}
+
+
+def _redact_line(line, rules, done=frozenset()):
+    """`line` with `rules` (indexes, in order) run on it; then, if that changed it, the rules it
+    now triggers that have not run, since a marker can complete a shape (`[REDACTED:github-token]: x`)."""
+    while rules:
+        new = line
+        for index in rules:
+            if index not in done:
+                sub, replace = _RULES.get(index) or _rule(index)
+                new = sub(replace, new)
+        if new == line:
+            return line
+        line, done = new, done.union(rules)
+        rules = sorted(_triggered(line) - done)
+    return line
 
 
 def _custom_span(match):
@@ -4002,35 +4068,29 @@ def redact_text(text: str, extra=()) -> str:
     """Return `text` with every secret that REDACTIONS (then each compiled
     pattern in `extra`, as kind `custom`) recognises replaced by
     `[REDACTED:<kind>]`."""
-    pieces, todo = _triggered_lines(text)
-    if not todo:
-        return _custom(text, extra)
-    redacted, done = _whole_text_rules(text, todo)
-    if redacted != text:
-        pieces, todo = _triggered_lines(redacted)
-    # Each rule in turn, on the lines where it was triggered and those an earlier rule changed,
-    # since a marker can complete a shape (`[REDACTED:github-token]: x`); then the rules that
-    # had not run and that a changed line now triggers, on those lines.
-    anything = redacted != text
-    while todo:
-        changed = set()
-        for index in sorted(todo):
-            if index in done:
-                continue
-            kind, regex, _ = REDACTIONS[index]
-            replace = _replacer(kind, regex.check or _secret_span)
-            for piece in todo[index] | changed if changed else todo[index]:
-                line = regex.sub(replace, pieces[piece])
-                if line != pieces[piece]:
-                    pieces[piece] = line
-                    changed.add(piece)
-        done |= set(todo)
-        todo = {}
-        anything = anything or bool(changed)
-        for piece in changed:
-            for index in _triggered(pieces[piece]) - done:
-                todo.setdefault(index, set()).add(piece)
-    return _custom("".join(pieces) if anything else text, extra)
+    lines, line_rules = _triggered_lines(text)
+    if lines:
+        done = frozenset()
+        if not all(map(_WHOLE_TEXT_RULES.isdisjoint, line_rules)):
+            # Private keys first, on the whole text: their matches span lines.
+            redacted, done = text, _WHOLE_TEXT_RULES
+            for index in sorted(done):
+                sub, replace = _rule(index)
+                redacted = sub(replace, redacted)
+            if redacted != text:
+                text = redacted
+                lines, line_rules = _triggered_lines(text)
+        pieces, cut = [], 0
+        for (start, end), rules in zip(lines, line_rules):
+            line = text[start:end]
+            new = _redact_line(line, rules, done)
+            if new is not line:
+                pieces += (text[cut:start], new)
+                cut = end
+        if pieces:
+            pieces.append(text[cut:])
+            text = "".join(pieces)
+    return _custom(text, extra) if extra else text
 
 
 # Strings already redacted, by text and user patterns: a transcript repeats long strings (a
@@ -4057,43 +4117,54 @@ def redact_value(value, extra=()):
     """Return `value` with every string in it redacted, through dicts (values only; keys are
     kept), lists and tuples: a copy where anything changed, the value itself where nothing did.
     A string under a secret-looking key such as "DB_PASSWORD" is redacted whole."""
-    search = _trigger()[0].search
+    # Most strings of a record are short and trigger nothing (ids, types, times), and many
+    # repeat (a record type, a session id, a version): _CLEAN_SHORT remembers them, and the
+    # loops look them up before any call. Not with user patterns, which may match them.
+    return _walk(value, extra, {}.get if extra else _CLEAN_SHORT.get)
 
-    def walk(value):
-        if isinstance(value, str):
-            if len(value) < _REDACTED_MIN and not extra:
-                # Most strings of a record are short and trigger nothing (ids, types, times),
-                # and many repeat (a record type, a session id, a version): remembered.
-                clean = _CLEAN_SHORT.get(value)
-                if clean is None:
-                    if len(_CLEAN_SHORT) > 10_000:
-                        _CLEAN_SHORT.clear()
-                    clean = _CLEAN_SHORT[value] = search(value) is None
-                if clean:
-                    return value
-            return _redact_string(value, extra)
-        if isinstance(value, dict):
-            redacted = None
-            for key, item in value.items():
-                new = walk(item)
-                if isinstance(new, str) and new and _secret_key(key) and not _NOT_LITERAL_VALUE.match(new) \
-                        and not _stands_for_a_secret(new) and "[REDACTED:" not in new:
-                    new = "[REDACTED:env-secret]"
-                if new is not item and redacted is None:
-                    redacted = dict(value)
-                if redacted is not None:
-                    redacted[key] = new
-            return value if redacted is None else redacted
-        if isinstance(value, (list, tuple)):
-            items = [walk(item) for item in value]
-            if all(new is item for new, item in zip(items, value, strict=True)):
+
+def _walk(value, extra, clean):
+    """redact_value's walk; `clean(text)` is true for a text known to trigger nothing."""
+    if isinstance(value, str):
+        if clean(value):
+            return value
+        if len(value) < _REDACTED_MIN and not extra:
+            if len(_CLEAN_SHORT) > 10_000:
+                _CLEAN_SHORT.clear()
+            if _CLEAN_SHORT.setdefault(value, _trigger()[0].search(value) is None):
                 return value
-            return items if isinstance(value, list) else tuple(items)
-        return value
-    return walk(value)
+        return _redact_string(value, extra)
+    if isinstance(value, dict):
+        redacted = None
+        for key, item in value.items():
+            if item.__class__ is str and clean(item) and _SECRET_KEYS.get(key) is False:
+                continue
+            new = _walk(item, extra, clean)
+            if isinstance(new, str) and new and _secret_key(key) and not _NOT_LITERAL_VALUE.match(new) \
+                    and not _stands_for_a_secret(new) and "[REDACTED:" not in new:
+                new = "[REDACTED:env-secret]"
+            if new is not item:
+                if redacted is None:
+                    redacted = dict(value)
+                redacted[key] = new
+        return value if redacted is None else redacted
+    if isinstance(value, (list, tuple)):
+        items = None
+        for index, item in enumerate(value):
+            if item.__class__ is str and clean(item):
+                continue
+            new = _walk(item, extra, clean)
+            if new is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = new
+        if items is None:
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
 
 
-# Short strings known to trigger no rule.
+# Short strings, by whether they trigger no rule.
 _CLEAN_SHORT = {}
 
 

@@ -513,12 +513,13 @@ def test_an_anchor_under_ignorecase_leaves_out_what_re_matches_beyond_ascii():
 
 def test_rules_run_only_on_the_lines_holding_an_anchor_of_their_triggers(both_redaction_paths):
     text = "import os\nx = compute(1)\npassword = 'Hx8kLq2v'\nprint(x)\n"
-    pieces, todo = traces._triggered_lines(text)
-    assert pieces == ["import os\nx = compute(1)\n", "password = 'Hx8kLq2v'", "\nprint(x)\n"]
-    kinds = {traces.REDACTIONS[index][0] for index in todo}
-    assert "env-secret" in kinds and all(found == {1} for found in todo.values())
-    if both_redaction_paths == "ahocorasick_rs":  # `password` anchors the netrc and flag rules too
-        assert kinds == {"env-secret", "netrc-password", "flag-secret"}
+    lines, line_rules = traces._triggered_lines(text)
+    [(start, end)], [rules] = lines, line_rules
+    assert text[start:end] == "password = 'Hx8kLq2v'"
+    kinds = {traces.REDACTIONS[index][0] for index in rules}
+    assert "env-secret" in kinds
+    if both_redaction_paths == "ahocorasick_rs":  # `password ` anchors the netrc rule too, not `--password `'s
+        assert kinds == {"env-secret", "netrc-password"}
     assert traces.redact_text(text) == text.replace("Hx8kLq2v", "[REDACTED:env-secret]")
 
 
