@@ -3788,9 +3788,6 @@ _CASELESS_ODD = "iksIKS"
 _ANCHOR_SPELLINGS = 64
 
 
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
-
-
 def _spellings(op, value, caseless):
     """The few strings an item of a parsed pattern matches (a character of `[kK]`, `[0-9]`, an
     alternative of `(?:live|test)`, an optional `-?`), if it matches one of at most 16; else None."""
@@ -3803,7 +3800,7 @@ def _spellings(op, value, caseless):
                 return None
             strings |= spellings
         return frozenset(strings) if 0 < len(strings) <= 16 and "" not in strings else None
-    if str(op) in _REPEATS and value[:2] == (0, 1):
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and value[:2] == (0, 1):
         spellings = _concatenation(value[2], caseless)
         return None if spellings is None or len(spellings) >= 16 else spellings | {""}
     items = [(op, value)] if op is sre.LITERAL else value if op is sre.IN else ()
@@ -3857,13 +3854,22 @@ def _anchors(items, caseless=False):
     """Literals such that every match of the parsed pattern `items` contains one of them (the
     set whose shortest is longest), or None if none can be told."""
     from re import _constants as sre
+    repeats, zero_width = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT), (sre.ASSERT, sre.ASSERT_NOT, sre.AT)
     found, run = [], []
     for op, value in items:
         options = _spellings(op, value, caseless)
         if options is not None:
             run.append(options)
             continue
-        if str(op) in _REPEATS:
+        if op is sre.ASSERT:  # what a lookaround sees is on the line too
+            found.append(_anchors(value[1], caseless))
+        elif op is sre.BRANCH:
+            branches = [_anchors(branch, caseless) for branch in value[1]]
+            found.append(None if None in branches else set().union(*branches))
+        if op in zero_width or op is sre.BRANCH and all(
+                item_op in zero_width for branch in value[1] for item_op, _ in branch):
+            continue  # it takes no characters: those before it and after it are adjacent
+        if op in repeats:
             low, _, body = value
             first = body and _spellings(*body[0], caseless)
             last = body and _spellings(*body[-1], caseless)
@@ -3884,15 +3890,10 @@ def _anchors(items, caseless=False):
             _, add, remove, inner = value
             found.append(_anchors(inner, bool((caseless or add & sre.SRE_FLAG_IGNORECASE)
                                               and not remove & sre.SRE_FLAG_IGNORECASE)))
-        elif str(op) in _REPEATS and value[0] >= 1:
+        elif op in repeats and value[0] >= 1:
             found.append(_anchors(value[2], caseless))
-        elif op is sre.ASSERT:  # what a lookaround sees is on the line too
-            found.append(_anchors(value[1], caseless))
         elif op is sre.ATOMIC_GROUP:
             found.append(_anchors(value, caseless))
-        elif op is sre.BRANCH:
-            branches = [_anchors(branch, caseless) for branch in value[1]]
-            found.append(None if None in branches else set().union(*branches))
     found.append(_spell(run))
     return max((anchors for anchors in found if anchors),
                key=lambda anchors: (min(map(len, anchors)), -len(anchors)), default=None)
@@ -3999,7 +4000,7 @@ def _triggered_lines(text):
     if "\n" not in text:  # one line, such as a raw JSON line: nothing to cut
         triggered = _triggered(text)
         return ([(0, len(text))], [tuple(sorted(triggered))]) if triggered else ([], [])
-    prefilter = _prefilter()
+    prefilter = _PREFILTER[0] if _PREFILTER else _prefilter()
     anchored = prefilter and _anchored_lines(text, prefilter)
     if anchored:
         return anchored
@@ -4019,35 +4020,36 @@ def _triggered_lines(text):
     return lines, [tuple(sorted(found)) for found in line_rules]
 
 
-# The rules whose matches span lines: a private key's.
+# The rules whose matches span lines: a private key's. They come first in REDACTIONS, so the
+# first of a line's rules (in order) says whether it has one.
 _WHOLE_TEXT_RULES = frozenset(index for index, (kind, _, _) in enumerate(REDACTIONS) if kind == "private-key")
+assert _WHOLE_TEXT_RULES == frozenset(range(len(_WHOLE_TEXT_RULES)))
 
 
-def _rule(index):
+class _Rules(dict):
     """A rule's `sub` and the function it calls for each match, by the rule's index."""
-    if index not in _RULES:
+
+    def __missing__(self, index):
         kind, regex, _ = REDACTIONS[index]
-        _RULES[index] = regex.sub, _replacer(kind, regex.check or _secret_span)
-    return _RULES[index]
+        self[index] = regex.sub, _replacer(kind, regex.check or _secret_span)
+        return self[index]
 
 
-_RULES = {}
+_RULES = _Rules()
 
 
-def _redact_line(line, rules, done=frozenset()):
-    """`line` with `rules` (indexes, in order) run on it; then, if that changed it, the rules it
-    now triggers that have not run, since a marker can complete a shape (`[REDACTED:github-token]: x`)."""
-    while rules:
+def _retriggered(line, done):
+    """A line that a rule changed, with the rules it now triggers that have not run on it (`done`)
+    run in turn, until none changes it: a marker can complete a shape (`[REDACTED:github-token]: x`)."""
+    while True:
+        rules = _triggered(line) - done
         new = line
-        for index in rules:
-            if index not in done:
-                sub, replace = _RULES.get(index) or _rule(index)
-                new = sub(replace, new)
+        for index in sorted(rules):
+            sub, replace = _RULES[index]
+            new = sub(replace, new)
         if new == line:
             return line
-        line, done = new, done.union(rules)
-        rules = sorted(_triggered(line) - done)
-    return line
+        line, done = new, done | rules
 
 
 def _custom_span(match):
@@ -4071,21 +4073,24 @@ def redact_text(text: str, extra=()) -> str:
     lines, line_rules = _triggered_lines(text)
     if lines:
         done = frozenset()
-        if not all(map(_WHOLE_TEXT_RULES.isdisjoint, line_rules)):
+        if min(line_rules)[0] in _WHOLE_TEXT_RULES:
             # Private keys first, on the whole text: their matches span lines.
             redacted, done = text, _WHOLE_TEXT_RULES
             for index in sorted(done):
-                sub, replace = _rule(index)
+                sub, replace = _RULES[index]
                 redacted = sub(replace, redacted)
             if redacted != text:
                 text = redacted
                 lines, line_rules = _triggered_lines(text)
         pieces, cut = [], 0
         for (start, end), rules in zip(lines, line_rules):
-            line = text[start:end]
-            new = _redact_line(line, rules, done)
-            if new is not line:
-                pieces += (text[cut:start], new)
+            line = new = text[start:end]
+            for index in rules:
+                if index not in done:
+                    sub, replace = _RULES[index]
+                    new = sub(replace, new)
+            if new != line:
+                pieces += (text[cut:start], _retriggered(new, done.union(rules)))
                 cut = end
         if pieces:
             pieces.append(text[cut:])
@@ -4103,14 +4108,15 @@ def _redact_string(text, extra):
     """redact_text, remembered for long strings."""
     if len(text) < _REDACTED_MIN:
         return redact_text(text, extra)
-    key = (text, *extra)
-    if key not in _REDACTED:
+    key = (text, *extra) if extra else text
+    redacted = _REDACTED.get(key)
+    if redacted is None:
         if _REDACTED_SIZE[0] > _REDACTED_LIMIT:
             _REDACTED.clear()
             _REDACTED_SIZE[0] = 0
-        _REDACTED[key] = redact_text(text, extra)
+        redacted = _REDACTED[key] = redact_text(text, extra)
         _REDACTED_SIZE[0] += len(text)
-    return _REDACTED[key]
+    return redacted
 
 
 def redact_value(value, extra=()):

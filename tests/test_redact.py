@@ -496,6 +496,57 @@ def test_every_trigger_match_lies_on_a_line_holding_one_of_its_anchors():
     assert matched == {trigger for _, _, triggers in traces.REDACTIONS for trigger in triggers}
 
 
+def test_every_rule_match_lies_on_a_line_holding_one_of_the_anchors_it_runs_on():
+    # The pre-filter runs a rule on the lines holding one of _rule_anchors' anchors, which may
+    # be its own regex's rather than its triggers': a redaction on a line with none would be missed.
+    texts, matched = _texts_the_tests_redact(), set()
+    for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
+        anchors, (_, replace) = traces._rule_anchors(traces.REDACTIONS[index]), traces._RULES[index]
+        assert anchors and "" not in anchors and not any("\n" in anchor for anchor in anchors), kind
+        for text in texts:
+            for match in regex.finditer(text):
+                if replace(match) == match.group():  # refused by the rule's check (`login(` without a `.`)
+                    continue
+                start, end = text.rfind("\n", 0, match.start()) + 1, text.find("\n", match.start())
+                line = text if index in traces._WHOLE_TEXT_RULES else text[start:] if end < 0 else text[start:end]
+                assert any(anchor in line for anchor in anchors), (kind, match.group())
+                matched.add(index)
+    assert matched == set(range(len(traces.REDACTIONS)))
+
+
+@pytest.mark.parametrize("pattern, text, anchors", [
+    # An optional item: each spelling, with it and without it.
+    (r"-pass(?:in|out)?[ \t]", "openssl enc -passin pass:x",
+     {"-pass ", "-pass\t", "-passin ", "-passin\t", "-passout ", "-passout\t"}),
+    # A `-` precedes `token` however many times `[a-z]+-` repeats.
+    (r"--(?:[a-z0-9]{1,20}-){0,3}token=", "cli --gh-api-token=x", {"-token="}),
+    # A lookaround takes no characters: `AC` and the hex digit after it are adjacent.
+    (r"AC(?:(?<![A-Za-z0-9_].{2})|(?<=\\[nrt].{2}))[0-9a-f]{32}", "sid AC" + "0f" * 16,
+     {f"AC{digit}" for digit in "0123456789abcdef"}),
+    # The first repetition of `[ \t]{1,20}` follows `Bearer`.
+    (r"Bearer[ \t]{1,20}x", "Bearer\t  x", {"Bearer ", "Bearer\t"}),
+    # A repeat that may be absent ends the run: `ab` (or `cd`: as long, and found later), not `abcd`.
+    (r"ab[0-9]*cd", "ab12cd", {"ab"}),
+])
+def test_anchors_are_read_across_optional_repeated_and_zero_width_items(pattern, text, anchors):
+    assert traces._trigger_anchors(pattern) == anchors
+    assert re.search(pattern, text) and any(anchor in text for anchor in anchors)
+
+
+def test_a_rule_runs_on_its_own_regexs_anchors_where_they_are_longer_than_its_triggers():
+    # twine's trigger opens with `-p`, rare for `re`'s scan; the rule itself holds `twine`.
+    [twine] = [rule for rule in traces.REDACTIONS if rule[1].pattern.startswith("twine")]
+    assert {anchor for trigger in twine[2] for anchor in traces._trigger_anchors(trigger)} == {" -p", "\t-p"}
+    assert traces._rule_anchors(twine) == {"twine"}
+    if traces._prefilter():
+        text = "ls -p\nx\ntwine upload -p Hx8kLq2v dist/*\n"
+        lines, line_rules = traces._triggered_lines(text)
+        runs = {text[start:end] for (start, end), rules in zip(lines, line_rules)
+                if traces.REDACTIONS.index(twine) in rules}
+        assert runs == {"twine upload -p Hx8kLq2v dist/*"}
+        assert "Hx8kLq2v" not in traces.redact_text(text)
+
+
 def test_caseless_odd_letters_are_all_that_re_matches_outside_ascii():
     # Under (?i) `re` matches `k` as the Kelvin sign, which is not one of the anchor's spellings.
     beyond_ascii = "".join(map(chr, range(0x80, 0x110000)))
