@@ -3774,12 +3774,17 @@ def _trigger():
 # `re` stops at each character a trigger opens with (about one in ten in code) and spends a few
 # hundred instructions there. With ahocorasick_rs (installed with the mlflow and databricks
 # extras, so in every worker), one pass of a DFA in Rust finds instead the anchors, literals
-# that every match of a trigger contains, and so the lines where each rule can match
+# that every match of a rule contains, and so the lines where each rule can match
 # (pyahocorasick, whose nodes search their children one by one, scans these thousand anchors
-# slower than `re` scans the triggers). The anchors are read off the triggers' parsed form, so
-# they follow the triggers; a letter in either case (`[kK]`), a digit (`[0-9]`) or an
-# alternative (`(?:live|test)`) gives each of its spellings. Without the library (the vendored
-# copy, `python3 -S`) the trigger scan runs on the whole text, with the same result.
+# slower than `re` scans the triggers). The anchors are read off the parsed form of a rule's
+# triggers, or of its own regex where that gives longer ones (a trigger opens with a character
+# that is rare for `re`, such as twine's `-p`; the rule holds `twine`), so they follow the rules.
+# A letter in either case (`[kK]`), a digit (`[0-9]`), an alternative (`(?:live|test)`) or an
+# optional item (`-?`) gives each of its spellings; a lookaround takes no characters, so the
+# items around it are adjacent; and the characters before a repeat that may be absent still
+# precede what follows it when the repeat ends with them (`-(?:[a-z]+-){0,3}token`: `-token`).
+# Without the library (the vendored copy, `python3 -S`) the trigger scan runs on the whole
+# text, with the same result.
 
 # Letters that a case-insensitive `re` also matches as non-ASCII characters (ı, İ, K, ſ): under
 # (?i) they end an anchor, as any non-ASCII character does.
@@ -4083,7 +4088,7 @@ def redact_text(text: str, extra=()) -> str:
                 text = redacted
                 lines, line_rules = _triggered_lines(text)
         pieces, cut = [], 0
-        for (start, end), rules in zip(lines, line_rules):
+        for (start, end), rules in zip(lines, line_rules, strict=True):
             line = new = text[start:end]
             for index in rules:
                 if index not in done:

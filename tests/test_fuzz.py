@@ -368,7 +368,7 @@ def test_redaction_is_the_same_with_and_without_the_prefilter(text):
         finally:
             traces._PREFILTER[:] = saved
         assert with_it == without
-        runs = {(index, form[start:end]) for (start, end), rules in zip(lines, line_rules) for index in rules}
+        runs = {(index, form[start:end]) for (start, end), rules in zip(lines, line_rules, strict=True) for index in rules}
         for index, (kind, regex, _) in enumerate(traces.REDACTIONS):
             for match in regex.finditer(form):
                 start, end = form.rfind("\n", 0, match.start()) + 1, form.find("\n", match.start())

@@ -541,7 +541,7 @@ def test_a_rule_runs_on_its_own_regexs_anchors_where_they_are_longer_than_its_tr
     if traces._prefilter():
         text = "ls -p\nx\ntwine upload -p Hx8kLq2v dist/*\n"
         lines, line_rules = traces._triggered_lines(text)
-        runs = {text[start:end] for (start, end), rules in zip(lines, line_rules)
+        runs = {text[start:end] for (start, end), rules in zip(lines, line_rules, strict=True)
                 if traces.REDACTIONS.index(twine) in rules}
         assert runs == {"twine upload -p Hx8kLq2v dist/*"}
         assert "Hx8kLq2v" not in traces.redact_text(text)
