@@ -3946,7 +3946,10 @@ def _prefilter():
             for anchor in anchors:
                 rules.setdefault(anchor, set()).add(index)
         anchors = sorted(rules)
-        automaton = ahocorasick_rs.AhoCorasick(anchors, implementation=ahocorasick_rs.Implementation.DFA)
+        # Over the text's UTF-8 bytes: over a str, ahocorasick_rs maps every byte to its
+        # character first, which costs as much as the search.
+        automaton = ahocorasick_rs.BytesAhoCorasick([anchor.encode() for anchor in anchors],
+                                                    implementation=ahocorasick_rs.Implementation.DFA)
         _PREFILTER.append((automaton, [tuple(sorted(rules[anchor])) for anchor in anchors]))
     return _PREFILTER[0]
 
@@ -3955,23 +3958,37 @@ def _anchored_lines(text, prefilter):
     """What _triggered_lines returns, from the anchors that the pre-filter finds instead of the
     trigger scan: a rule runs on each line holding one of its anchors, a line where it may find
     nothing, but never misses one where it can match. None for a text that UTF-8 cannot hold (a
-    lone surrogate, JSON's "\ud800"), which ahocorasick_rs reads."""
+    lone surrogate, JSON's "\ud800"): the automaton reads UTF-8."""
     automaton, rules = prefilter
     try:
-        # Every anchor, overlapping ones too: each says which rules to run.
-        found = automaton.find_matches_as_indexes(text, overlapping=True)
+        raw = text.encode()
     except UnicodeEncodeError:
         return None
     lines, line_rules, end = [], [], -1
-    for anchor, at, _ in found:
+    # Every anchor, overlapping ones too: each says which rules to run.
+    for anchor, at, _ in automaton.find_matches_as_indexes(raw, overlapping=True):
         if at > end:
-            start, end = text.rfind("\n", 0, at) + 1, text.find("\n", at)
-            end = len(text) if end < 0 else end
+            start, end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
+            end = len(raw) if end < 0 else end
             lines.append((start, end))
             line_rules.append(rules[anchor])
         elif rules[anchor] != line_rules[-1]:
             line_rules[-1] = _merged(line_rules[-1], rules[anchor])
+    if lines and not text.isascii():
+        lines = _character_spans(raw, lines)
     return lines, line_rules
+
+
+def _character_spans(raw, lines):
+    """The lines' (start, end) in bytes of `raw` as offsets in characters of the text it encodes.
+    Each line starts after a newline and ends before one, where UTF-8 can be cut."""
+    spans, byte, character = [], 0, 0
+    for start, end in lines:
+        character += len(raw[byte:start].decode())
+        length = len(raw[start:end].decode())
+        spans.append((character, character + length))
+        byte, character = end, character + length
+    return spans
 
 
 def _merged(rules, more):

@@ -275,7 +275,9 @@ REDACT_VOCABULARY = ["password", "PASSWORD", "token", "api_key", "secret", "_pas
                      "github_pat_", "gldt-", "xoxb-", "hooks.slack.com/", "sk_live_", "SG.", "SKf0", "hf_",
                      "npm_", "pypi-AgE", "dapi0", "AIza", "AccountKey=", "?sig=", "client-key-data",
                      "SecretAccessKey", "bearer ", "BEARER ", "AUTHORIZATION=", '"auth"', "_authToken",
-                     "passphrase", "_pwd", "Credentials", "--user ", "x-auth-token:", ":*:", "\t", "]"]
+                     "passphrase", "_pwd", "Credentials", "--user ", "x-auth-token:", ":*:", "\t", "]",
+                     # Characters of two, three and four bytes in UTF-8, which the pre-filter reads.
+                     "é", "€", "😀"]
 redact_lines = st.lists(st.sampled_from(REDACT_VOCABULARY), max_size=60).map("".join)
 
 

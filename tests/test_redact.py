@@ -574,6 +574,14 @@ def test_rules_run_only_on_the_lines_holding_an_anchor_of_their_triggers(both_re
     assert traces.redact_text(text) == text.replace("Hx8kLq2v", "[REDACTED:env-secret]")
 
 
+def test_text_beyond_ascii_is_redacted_at_the_right_characters():
+    # The pre-filter finds anchors in the text's UTF-8 bytes; the lines it gives are in characters.
+    text = "héllo wörld\n€ password = 'Hx8kLq2v' ü\n😀 nothing\n— token: Zq81xkP0mmWq end\n"
+    redacted = text.replace("Hx8kLq2v", "[REDACTED:env-secret]").replace("Zq81xkP0mmWq", "[REDACTED:env-secret]")
+    assert traces.redact_text(text) == redacted
+    assert traces.redact_text(json.dumps(text, ensure_ascii=False)) == json.dumps(redacted, ensure_ascii=False)
+
+
 def test_a_lone_surrogate_is_redacted_around():
     # JSON's "\ud800" gives a str that UTF-8, which ahocorasick_rs reads, cannot hold.
     text = json.loads('"\\ud800 x\\npassword = \'Hx8kLq2v\'"')
