@@ -44,7 +44,7 @@ The sections, in the order data flows (each opens with a banner):
   28. Commands: one section per command, in `traces --help` order; the parser and `main` last
 """
 
-__version__ = "0.13.0"
+__version__ = "0.13.1"
 
 import json
 import os
