@@ -3917,6 +3917,8 @@ def _rule_anchors(rule):
     _, regex, triggers = rule
     by_triggers = [_trigger_anchors(trigger) for trigger in triggers]
     by_triggers = None if None in by_triggers else set().union(*by_triggers)
+    if by_triggers and min(map(len, by_triggers)) > 3:
+        return by_triggers  # long enough: reading the regex too would cost the worker's start
     own = _trigger_anchors(regex.pattern, regex.flags)
     if by_triggers and (not own or min(map(len, own)) <= min(map(len, by_triggers))):
         return by_triggers
