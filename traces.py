@@ -9862,13 +9862,18 @@ def resolve_trace_id(backend, args, given):
     found = [i.trace_id for i in find_traces(backend, backend.locations(args), None,
                                              lambda info: info.trace_id.startswith(wanted), 0)]
     backend.reads_only(None)
-    if not found:
-        raise TracesError(f"no trace id starts with {given} in {searched(backend, args)} at {backend.uri}; "
-                          f"`traces search` lists trace ids (-e NAME or --all looks elsewhere)")
-    if len(found) > 1:
-        raise TracesError(f"{given} starts {len(found)} trace ids ({', '.join(found[:4])}"
-                          f"{', ...' if len(found) > 4 else ''}); give more of it")
+    _one_id(found, given, "trace", "lists trace ids", backend, args)
     return found[0]
+
+
+def _one_id(found, given, kind, lists, backend, args):
+    """Refuse a prefix `given` that starts none of the `kind` ids `found`, or more than one."""
+    if not found:
+        raise TracesError(f"no {kind} id starts with {given} in {searched(backend, args)} at {backend.uri}; "
+                          f"`traces search` {lists} (-e NAME or --all looks elsewhere)")
+    if len(found) > 1:
+        raise TracesError(f"{given} starts {len(found)} {kind} ids ({', '.join(found[:4])}"
+                          f"{', ...' if len(found) > 4 else ''}); give more of it")
 
 
 def session_trace_ids(backend, args, root):
@@ -9878,12 +9883,7 @@ def session_trace_ids(backend, args, root):
     infos = find_traces(backend, backend.locations(args), filter_string, check, 0)
     backend.reads_only(None)
     sessions = sorted({info.trace_metadata.get(META_SESSION) for info in infos})
-    if not infos:
-        raise TracesError(f"no session id starts with {args.session} in {searched(backend, args)} at {backend.uri}; "
-                          f"`traces search` shows sessions (-e NAME or --all looks elsewhere)")
-    if len(sessions) > 1:
-        raise TracesError(f"{args.session} starts {len(sessions)} session ids ({', '.join(sessions[:4])}"
-                          f"{', ...' if len(sessions) > 4 else ''}); give more of it")
+    _one_id(sessions, args.session, "session", "shows sessions", backend, args)
     return [info.trace_id for info in sorted(infos, key=lambda info: (info.request_time, info.trace_id))]
 
 

@@ -130,12 +130,17 @@ def bench_budget_hook(turns=12):
                     if '"hook_success"' in line and '"UserPromptSubmit"' in line:
                         durations[name].append(json.loads(line)["attachment"]["durationMs"])
     shutil.rmtree(work, ignore_errors=True)
-    base = statistics.median(durations["echo"])
-    for name, values in durations.items():
+    print_latencies(durations)
+    return durations
+
+
+def print_latencies(times):
+    """Each variant's p50 and p90 in ms, and its p50 next to `echo`'s."""
+    base = statistics.median(times["echo"])
+    for name, values in times.items():
         p50 = statistics.median(values)
         print(f"  {name:<22} p50 {p50:6.1f} ms  p90 {sorted(values)[int(len(values) * 0.9) - 1]:6.1f} ms"
-              f"  n={len(values)}  ({p50 - base:+.1f} ms over `echo`)")
-    return durations
+              f"  n={len(values)}  ({p50 / base:.2f}x `echo`, {p50 - base:+.1f} ms)")
 
 
 def bench_codex_budget_hook(runs=300):
@@ -163,9 +168,5 @@ def bench_codex_budget_hook(runs=300):
             subprocess.run(["/bin/sh", "-c", command], input=data, stdout=subprocess.DEVNULL, env=environ, check=True)
             times[name].append((time.perf_counter() - start) * 1000)
     shutil.rmtree(work, ignore_errors=True)
-    base = statistics.median(times["echo"])
-    for name, values in times.items():
-        p50 = statistics.median(values)
-        print(f"  {name:<22} p50 {p50:6.1f} ms  p90 {sorted(values)[int(len(values) * 0.9) - 1]:6.1f} ms"
-              f"  ({p50 / base:.2f}x `echo`, {p50 - base:+.1f} ms)")
+    print_latencies(times)
     return times
